@@ -1,0 +1,121 @@
+# contactd — plain Makefile.
+#
+#   make            release build of build/release/contactd
+#   make test       sanitizer build (ASan+UBSan) and the whole test suite
+#   make bench      release build and the benchmarks (figures on stdout)
+#   make run        the demo: embedded broker, private redis-server, demo stream
+#   make MODE=asan  any target, built with sanitizers
+#
+# Layout of the build tree (never committed):
+#   build/gen/                  protoc-c output, generated from proto/ at build time
+#   build/$(MODE)/obj/...       objects and automatic dependency files (.d)
+#   build/$(MODE)/contactd      the program
+#   build/$(MODE)/tests/...     one binary per tests/unit/test_*.c
+
+MODE    ?= release
+BUILD   := build/$(MODE)
+GEN     := build/gen
+CC      ?= cc
+PKGS    := librdkafka libhiredis libprotobuf-c libjansson libxxhash
+PKGCONF := rdkafka hiredis libprotobuf-c jansson libxxhash
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Wno-unused-parameter
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+INCS    := -I. -I$(GEN) $(shell pkg-config --cflags $(PKGCONF) 2>/dev/null)
+LIBS    := $(shell pkg-config --libs $(PKGCONF) 2>/dev/null) -lm -lpthread
+
+ifeq ($(MODE),asan)
+  OPT   := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+  LDOPT := -fsanitize=address,undefined
+else ifeq ($(MODE),debug)
+  OPT   := -O0 -g
+else
+  # Assertions stay on in release builds: they guard invariants, not debugging.
+  OPT   := -O2 -g
+endif
+
+CFLAGS  += $(CSTD) $(OPT) $(WARN) $(INCS) -MMD -MP
+LDFLAGS += $(LDOPT)
+
+# ---- generated code -------------------------------------------------------
+PROTOS     := $(wildcard proto/contact/v1/*.proto)
+GEN_C      := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS)) \
+              $(GEN)/google/protobuf/timestamp.pb-c.c
+GEN_H      := $(GEN_C:.c=.h)
+WKT_DIR    := /usr/include
+
+$(GEN)/contact/v1/%.pb-c.c $(GEN)/contact/v1/%.pb-c.h: proto/contact/v1/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto -I$(WKT_DIR) $<
+
+$(GEN)/google/protobuf/timestamp.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.h:
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -I$(WKT_DIR) $(WKT_DIR)/google/protobuf/timestamp.proto
+
+# ---- sources --------------------------------------------------------------
+LIB_SRC  := $(wildcard util/*.c) $(wildcard proto/*.c) $(wildcard state/*.c) \
+            $(filter-out consumer/main.c,$(wildcard consumer/*.c))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) \
+            $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
+LIB_A    := $(BUILD)/libcontactd.a
+BIN      := $(BUILD)/contactd
+
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TEST_SUPPORT_SRC := $(wildcard tests/support/*.c)
+TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT_SRC))
+
+BENCH_SRC := $(wildcard ops/bench/*.c)
+BENCH_BIN := $(patsubst ops/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all test bench run clean deps check-deps tests
+all: $(BIN)
+
+# Every object waits for the generated headers (order-only).
+$(BUILD)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(OPT) $(INCS) -w -MMD -MP -c -o $@ $<
+
+$(LIB_A): $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(BUILD)/obj/consumer/main.o $(LIB_A)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(BUILD)/bench/%: $(BUILD)/obj/ops/bench/%.o $(LIB_A)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+tests: $(TEST_BIN) $(BIN)
+
+# The test suite runs under AddressSanitizer and UBSan.
+test:
+	$(MAKE) MODE=asan tests
+	MODE=asan tests/run.sh
+
+bench:
+	$(MAKE) MODE=release all $(patsubst build/asan/%,build/release/%,$(BENCH_BIN))
+	ops/bench.sh
+
+run:
+	ops/demo.sh
+
+# Installs the Debian packages the build, tests and demo need (idempotent).
+deps:
+	ops/install-deps.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build/$(MODE)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,122 @@
+#include "util/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cd_buf_init(cd_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max;
+}
+
+void cd_buf_release(cd_buf *b)
+{
+	free(b->data);
+	cd_buf_init(b, b->max);
+}
+
+int cd_buf_reserve(cd_buf *b, size_t extra)
+{
+	size_t want, ncap;
+	char *p;
+
+	if (extra > b->max || b->len > b->max - extra)
+		return -1;
+	want = b->len + extra + 1;
+	if (want <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 64;
+	while (ncap < want)
+		ncap *= 2;
+	if (ncap > b->max + 1)
+		ncap = b->max + 1;
+	p = realloc(b->data, ncap);
+	if (!p)
+		return -1;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int cd_buf_append(cd_buf *b, const void *p, size_t n)
+{
+	if (cd_buf_reserve(b, n) < 0)
+		return -1;
+	if (n)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int cd_buf_puts(cd_buf *b, const char *s)
+{
+	return cd_buf_append(b, s, strlen(s));
+}
+
+int cd_buf_putc(cd_buf *b, char c)
+{
+	return cd_buf_append(b, &c, 1);
+}
+
+int cd_buf_printf(cd_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+	char small[256];
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	if ((size_t)n < sizeof(small))
+		return cd_buf_append(b, small, (size_t)n);
+	if (cd_buf_reserve(b, (size_t)n) < 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+int cd_buf_put_varint(cd_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t n = 0;
+	do {
+		tmp[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	return cd_buf_append(b, tmp, n);
+}
+
+int cd_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	uint64_t r = 0;
+	unsigned shift = 0;
+	const uint8_t *q = *p;
+	while (q < end) {
+		uint8_t c = *q++;
+		if (shift == 63 && (c & 0x7e))
+			return -1;
+		r |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*p = q;
+			*v = r;
+			return 0;
+		}
+		shift += 7;
+		if (shift > 63)
+			return -1;
+	}
+	return -1;
+}
