@@ -32,7 +32,7 @@ int cd_log_format_parse(const char *s, cd_log_format *out);
 typedef struct cd_log_reader cd_log_reader;
 
 typedef enum cd_log_status {
-	CD_LOG_RECORD = 1,     /* *data/*len hold one record */
+	CD_LOG_RECORD = 1,     /* data and len hold one record */
 	CD_LOG_EOF = 0,        /* clean end of input */
 	CD_LOG_SKIPPED = 2,    /* a well-framed record was skipped (too long); err says why */
 	CD_LOG_LOST = -1,      /* framing lost or read error; err says where; stop reading */

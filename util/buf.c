@@ -24,15 +24,15 @@ int cd_buf_reserve(cd_buf *b, size_t extra)
 	size_t want, ncap;
 	char *p;
 
-	if (extra > b->max || b->len > b->max - extra)
+	if (extra > b->max || b->len > b->max - extra || b->len + extra == SIZE_MAX)
 		return -1;
 	want = b->len + extra + 1;
 	if (want <= b->cap)
 		return 0;
 	ncap = b->cap ? b->cap : 64;
 	while (ncap < want)
-		ncap *= 2;
-	if (ncap > b->max + 1)
+		ncap = ncap > SIZE_MAX / 2 ? want : ncap * 2;
+	if (b->max < SIZE_MAX && ncap > b->max + 1) /* max + 1 wraps to 0 for SIZE_MAX */
 		ncap = b->max + 1;
 	p = realloc(b->data, ncap);
 	if (!p)

@@ -1,0 +1,245 @@
+/*
+ * codec.c — contact.v1 ⇄ engine types.
+ *
+ * protobuf-c does not check enum values of proto3 messages (an unknown number
+ * arrives as is), and takes any Timestamp; both are checked here, so that
+ * everything the engine receives is inside its enums and its date range.
+ * Output messages are built on the stack, pointing at the cd_output's strings,
+ * and packed straight into the caller's buffer: no allocation per output.
+ */
+#include "proto/codec.h"
+
+#include <string.h>
+
+#include "proto/pbjson.h"
+
+#define MAX_ABS_SECONDS INT64_C(100000000000)  /* keeps seconds * 1e9 inside int64 */
+
+const char *cd_codec_stage_name(cd_codec_stage s)
+{
+	return s == CD_STAGE_DECODE ? "decode" : s == CD_STAGE_VALIDATE ? "validate" : "unknown";
+}
+
+static int ts_to_instant(const Google__Protobuf__Timestamp *ts, cd_instant *out, const char *field,
+			 cd_err *err)
+{
+	if (!ts) {
+		*out = CD_INSTANT_NONE;
+		return 0;
+	}
+	if (ts->seconds > MAX_ABS_SECONDS || ts->seconds < -MAX_ABS_SECONDS || ts->nanos < 0 ||
+	    ts->nanos >= 1000000000)
+		return cd_err_set(err, 0, "field '%s' is not a valid timestamp", field);
+	*out = cd_instant_from_ts(ts->seconds, ts->nanos);
+	return 0;
+}
+
+static int date_field(const char *s, cd_date *out, const char *field, cd_err *err)
+{
+	size_t n = s ? strlen(s) : 0;
+	*out = CD_DATE_NONE;
+	if (n == 0)
+		return 0;
+	if (cd_date_parse(s, n, out) < 0)
+		return cd_err_set(err, 0, "field '%s' '%.40s' is not a date YYYY-MM-DD", field, s);
+	return 0;
+}
+
+static int enum_field(int v, int max, const char *field, uint8_t *out, cd_err *err)
+{
+	if (v < 0 || v > max)
+		return cd_err_set(err, 0, "field '%s' has unknown enum value %d", field, v);
+	*out = (uint8_t)v;
+	return 0;
+}
+
+int cd_codec_event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_codec_stage *stage,
+			   cd_err *err)
+{
+	*stage = CD_STAGE_VALIDATE;
+	cd_event_init(ev);
+	ev->event_id = m->event_id;
+	ev->event_id_len = strlen(m->event_id);
+	ev->citizen_id = m->citizen_id;
+	ev->citizen_id_len = strlen(m->citizen_id);
+	if (ts_to_instant(m->occurred_at, &ev->occurred_at, "occurred_at", err) < 0 ||
+	    ts_to_instant(m->recorded_at, &ev->recorded_at, "recorded_at", err) < 0)
+		return -1;
+	if (strlen(m->municipality_code) > CD_MUNI_LEN)
+		return cd_err_set(err, 0, "field 'municipality_code' '%.20s' is not three or four digits",
+				  m->municipality_code);
+	memcpy(ev->muni, m->municipality_code, strlen(m->municipality_code) + 1);
+
+	switch (m->payload_case) {
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION: {
+		const Contact__V1__Registration *r = m->registration;
+		ev->kind = CD_EV_REGISTRATION;
+		if (enum_field(r->benefit, CD_BENEFIT_MAX, "registration.benefit", &ev->benefit, err) < 0 ||
+		    enum_field(r->category, CD_CATEGORY_MAX, "registration.category", &ev->category, err) < 0 ||
+		    date_field(r->first_contact_date, &ev->first_contact, "registration.first_contact_date", err) < 0 ||
+		    date_field(r->first_absence_date, &ev->first_absence, "registration.first_absence_date", err) < 0 ||
+		    date_field(r->dagpenge_period_start, &ev->dp_start, "registration.dagpenge_period_start", err) < 0)
+			return -1;
+		ev->prior_days = r->prior_unemployment_days;
+		ev->opt_out = r->akasse_opt_out;
+		ev->seasonal = r->seasonal;
+		break;
+	}
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_DEREGISTRATION:
+		ev->kind = CD_EV_DEREGISTRATION;
+		if (enum_field(m->deregistration->reason, CD_DEREG_MAX, "deregistration.reason",
+			       &ev->dereg_reason, err) < 0)
+			return -1;
+		ev->ends_dp = m->deregistration->ends_dagpenge_period;
+		break;
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION: {
+		const Contact__V1__Conversation *cv = m->conversation;
+		ev->kind = CD_EV_CONVERSATION;
+		ev->conv_id = cv->conversation_id;
+		ev->conv_id_len = strlen(cv->conversation_id);
+		if (enum_field(cv->form, CD_FORM_MAX, "conversation.form", &ev->form, err) < 0 ||
+		    enum_field(cv->held_by, CD_HELD_MAX, "conversation.held_by", &ev->held_by, err) < 0)
+			return -1;
+		ev->joint = cv->akasse_participated;
+		ev->voided = cv->voided;
+		break;
+	}
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE: {
+		const Contact__V1__BenefitChange *b = m->benefit_change;
+		ev->kind = CD_EV_BENEFIT_CHANGE;
+		if (enum_field(b->to_benefit, CD_BENEFIT_MAX, "benefit_change.to_benefit", &ev->benefit, err) < 0 ||
+		    enum_field(b->to_category, CD_CATEGORY_MAX, "benefit_change.to_category", &ev->category, err) < 0 ||
+		    date_field(b->first_absence_date, &ev->first_absence, "benefit_change.first_absence_date", err) < 0 ||
+		    date_field(b->dagpenge_period_start, &ev->dp_start, "benefit_change.dagpenge_period_start", err) < 0)
+			return -1;
+		ev->opt_out = b->akasse_opt_out;
+		break;
+	}
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CLOCK_TICK:
+		ev->kind = CD_EV_CLOCK_TICK;
+		break;
+	default:
+		ev->kind = CD_EV_NONE;
+		break;
+	}
+	return cd_event_validate(ev, err);
+}
+
+int cd_codec_decode_event(const uint8_t *data, size_t len, cd_log_format fmt,
+			  Contact__V1__CitizenEvent **msg, cd_event *ev, cd_codec_stage *stage, cd_err *err)
+{
+	ProtobufCMessage *m = NULL;
+
+	*msg = NULL;
+	*stage = CD_STAGE_DECODE;
+	if (fmt == CD_LOG_JSON) {
+		if (pbjson_decode(&contact__v1__citizen_event__descriptor, (const char *)data, len, &m, err) < 0)
+			return -1;
+	} else {
+		m = (ProtobufCMessage *)contact__v1__citizen_event__unpack(NULL, len, data);
+		if (!m)
+			return cd_err_set(err, 0, "not a valid contact.v1.CitizenEvent (%zu bytes)", len);
+	}
+	if (cd_codec_event_from_pb((Contact__V1__CitizenEvent *)m, ev, stage, err) < 0) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		return -1;
+	}
+	*msg = (Contact__V1__CitizenEvent *)m;
+	return 0;
+}
+
+/* ---- outputs -------------------------------------------------------------- */
+
+typedef struct outmsg {
+	char ws[CD_DATE_STRLEN], we[CD_DATE_STRLEN], due[CD_DATE_STRLEN], ps[CD_DATE_STRLEN];
+	Google__Protobuf__Timestamp ts;
+	Contact__V1__ObligationState ob;
+	Contact__V1__DeadlineEvent dl;
+	Contact__V1__BreachEvent br;
+	Contact__V1__Output out;
+} outmsg;
+
+static char *date_or_empty(cd_date d, char *buf)
+{
+	if (d == CD_DATE_NONE) {
+		buf[0] = '\0';
+		return buf;
+	}
+	return cd_date_format(d, buf);
+}
+
+static void build(const cd_output *o, outmsg *m)
+{
+	int64_t s;
+	int32_t ns;
+
+	contact__v1__obligation_state__init(&m->ob);
+	m->ob.ruleset_id = (char *)o->ruleset_id;
+	m->ob.ruleset_version = o->ruleset_version;
+	m->ob.obligation_id = (char *)o->obligation_id;
+	m->ob.severity = (Contact__V1__Severity)o->severity;
+	m->ob.legal_ref = (char *)(o->legal_ref ? o->legal_ref : "");
+	m->ob.window_start = date_or_empty(o->window_start, m->ws);
+	m->ob.due_date = date_or_empty(o->due, m->due);
+	m->ob.required = o->required;
+	m->ob.held = o->held;
+	m->ob.n_counted_conversation_ids = o->n_counted;
+	m->ob.counted_conversation_ids = (char **)o->counted;
+	m->ob.period_start = date_or_empty(o->period_start, m->ps);
+	m->ob.window_end = date_or_empty(o->window_end, m->we);
+
+	google__protobuf__timestamp__init(&m->ts);
+	cd_instant_to_ts(o->as_of, &s, &ns);
+	m->ts.seconds = s;
+	m->ts.nanos = ns;
+
+	contact__v1__output__init(&m->out);
+	if (o->is_breach) {
+		contact__v1__breach_event__init(&m->br);
+		m->br.event_id = (char *)o->event_id;
+		m->br.citizen_id = (char *)o->citizen_id;
+		m->br.municipality_code = (char *)o->muni;
+		m->br.benefit = (Contact__V1__Benefit)o->benefit;
+		m->br.status = (Contact__V1__BreachStatus)o->status;
+		m->br.kind = (Contact__V1__BreachKind)o->breach_kind;
+		m->br.obligation = &m->ob;
+		m->br.caused_by_event_id = (char *)o->caused_by;
+		m->br.detected_at = &m->ts;
+		m->br.explanation = (char *)o->explanation;
+		m->out.output_case = CONTACT__V1__OUTPUT__OUTPUT_BREACH;
+		m->out.breach = &m->br;
+	} else {
+		contact__v1__deadline_event__init(&m->dl);
+		m->dl.event_id = (char *)o->event_id;
+		m->dl.citizen_id = (char *)o->citizen_id;
+		m->dl.municipality_code = (char *)o->muni;
+		m->dl.benefit = (Contact__V1__Benefit)o->benefit;
+		m->dl.status = (Contact__V1__DeadlineStatus)o->status;
+		m->dl.obligation = &m->ob;
+		m->dl.cancel_reason = (Contact__V1__CancelReason)o->cancel_reason;
+		m->dl.caused_by_event_id = (char *)o->caused_by;
+		m->dl.as_of = &m->ts;
+		m->dl.explanation = (char *)o->explanation;
+		m->out.output_case = CONTACT__V1__OUTPUT__OUTPUT_DEADLINE;
+		m->out.deadline = &m->dl;
+	}
+}
+
+int cd_codec_output_append(const cd_output *o, cd_log_format fmt, int wrapped, cd_buf *out, cd_err *err)
+{
+	outmsg m;
+	const ProtobufCMessage *msg;
+	size_t n;
+
+	build(o, &m);
+	msg = wrapped ? &m.out.base : o->is_breach ? &m.br.base : &m.dl.base;
+	if (fmt == CD_LOG_JSON)
+		return pbjson_encode(msg, out, err);
+	n = protobuf_c_message_get_packed_size(msg);
+	if (cd_buf_reserve(out, n) < 0)
+		return cd_err_set(err, 0, "output of %zu bytes exceeds the buffer limit", n);
+	protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
+	out->len += n;
+	out->data[out->len] = '\0';
+	return 0;
+}

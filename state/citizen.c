@@ -1,0 +1,332 @@
+/*
+ * citizen.c — the citizen record and its binary form.
+ *
+ * Format (version 1), all integers varints, dates as zigzag(day)+1 with 0 for
+ * "none", instants as zigzag:
+ *   u8 version
+ *   clock, next_fire            (0 = none, else zigzag(t)+1... see put_instant)
+ *   n_ev, then per event: zigzag(occurred - previous occurred), kind, flags,
+ *       event_id, and the payload fields of its kind
+ *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,
+ *       reason, flags, benefit, muni, due, ws, we, required, held, transitions
+ * Strings are a varint length and bytes. Decoding checks every length against
+ * the buffer and every enum against its range: a corrupt record is an error,
+ * never a crash.
+ */
+#include "state/citizen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FORMAT_VERSION 1
+#define ARENA_MAX ((size_t)16 << 20)
+
+void cd_citizen_init(cd_citizen *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->clock = CD_INSTANT_NONE;
+	c->next_fire = CD_INSTANT_NONE;
+	cd_buf_init(&c->str, ARENA_MAX);
+}
+
+void cd_citizen_clear(cd_citizen *c)
+{
+	c->clock = CD_INSTANT_NONE;
+	c->next_fire = CD_INSTANT_NONE;
+	c->n_ev = 0;
+	c->n_ob = 0;
+	cd_buf_reset(&c->str);
+}
+
+void cd_citizen_release(cd_citizen *c)
+{
+	free(c->ev);
+	free(c->ob);
+	cd_buf_release(&c->str);
+	cd_citizen_init(c);
+}
+
+int cd_citizen_intern(cd_citizen *c, const char *s, size_t len, uint32_t *off)
+{
+	if (c->str.len == 0 && cd_buf_putc(&c->str, '\0') < 0)  /* offset 0 is "" */
+		return -1;
+	if (len == 0) {
+		*off = 0;
+		return 0;
+	}
+	*off = (uint32_t)c->str.len;
+	if (cd_buf_append(&c->str, s, len) < 0 || cd_buf_putc(&c->str, '\0') < 0)
+		return -1;
+	return 0;
+}
+
+/* ---- encoding ------------------------------------------------------------- */
+
+static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
+static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
+
+static int put_date(cd_buf *b, cd_date d)
+{
+	return cd_buf_put_varint(b, d == CD_DATE_NONE ? 0 : zz(d) + 1);
+}
+
+static int put_instant(cd_buf *b, cd_instant t)
+{
+	return cd_buf_put_varint(b, t == CD_INSTANT_NONE ? 0 : zz(t) + 1);
+}
+
+static int put_str(cd_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	return cd_buf_put_varint(b, n) < 0 || cd_buf_append(b, s, n) < 0 ? -1 : 0;
+}
+
+static int put_u8(cd_buf *b, uint8_t v)
+{
+	return cd_buf_append(b, &v, 1);
+}
+
+int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
+{
+	cd_instant prev = 0;
+	int r = 0;
+
+	r |= put_u8(b, FORMAT_VERSION);
+	r |= put_instant(b, c->clock);
+	r |= put_instant(b, c->next_fire);
+	r |= cd_buf_put_varint(b, c->n_ev);
+	for (size_t i = 0; i < c->n_ev; i++) {
+		const cd_hev *e = &c->ev[i];
+		r |= cd_buf_put_varint(b, zz(e->occurred - prev));
+		prev = e->occurred;
+		r |= put_u8(b, e->kind);
+		r |= put_u8(b, e->flags);
+		r |= put_str(b, cd_citizen_str(c, e->id_off));
+		switch (e->kind) {
+		case CD_EV_REGISTRATION:
+		case CD_EV_BENEFIT_CHANGE:
+			r |= put_u8(b, e->benefit);
+			r |= put_u8(b, e->category);
+			r |= put_str(b, e->muni);
+			r |= put_date(b, e->first_contact);
+			r |= put_date(b, e->first_absence);
+			r |= put_date(b, e->dp_start);
+			r |= cd_buf_put_varint(b, (uint64_t)e->prior_days);
+			break;
+		case CD_EV_DEREGISTRATION:
+			r |= put_u8(b, e->reason);
+			break;
+		case CD_EV_CONVERSATION:
+			r |= put_str(b, cd_citizen_str(c, e->conv_off));
+			r |= put_u8(b, e->form);
+			r |= put_u8(b, e->held_by);
+			break;
+		}
+	}
+	r |= cd_buf_put_varint(b, c->n_ob);
+	for (size_t i = 0; i < c->n_ob; i++) {
+		const cd_obst *o = &c->ob[i];
+		uint8_t key[8];
+		for (int k = 0; k < 8; k++)
+			key[k] = (uint8_t)(o->pkey >> (8 * k));
+		r |= cd_buf_append(b, key, 8);
+		r |= put_date(b, o->pstart);
+		r |= put_str(b, cd_citizen_str(c, o->oid_off));
+		r |= put_u8(b, o->status);
+		r |= put_u8(b, o->reason);
+		r |= put_u8(b, (uint8_t)(o->flags & ~CD_OF_SEEN));
+		r |= put_u8(b, o->benefit);
+		r |= put_str(b, o->muni);
+		r |= put_date(b, o->due);
+		r |= put_date(b, o->ws);
+		r |= put_date(b, o->we);
+		r |= cd_buf_put_varint(b, (uint64_t)o->required);
+		r |= cd_buf_put_varint(b, (uint64_t)o->held);
+		r |= cd_buf_put_varint(b, o->transitions);
+	}
+	return r ? -1 : 0;
+}
+
+/* ---- decoding ------------------------------------------------------------- */
+
+typedef struct rd {
+	const uint8_t *p, *end;
+	int bad;
+} rd;
+
+static uint64_t get_v(rd *r)
+{
+	uint64_t v = 0;
+	if (r->bad || cd_varint_get(&r->p, r->end, &v) < 0) {
+		r->bad = 1;
+		return 0;
+	}
+	return v;
+}
+
+static uint8_t get_u8(rd *r, uint8_t max)
+{
+	if (r->bad || r->p >= r->end || *r->p > max) {
+		r->bad = 1;
+		return 0;
+	}
+	return *r->p++;
+}
+
+static cd_date get_date(rd *r)
+{
+	uint64_t v = get_v(r);
+	int64_t d;
+	if (v == 0)
+		return CD_DATE_NONE;
+	d = unzz(v - 1);
+	if (d < -1000000 || d > 3000000) {
+		r->bad = 1;
+		return CD_DATE_NONE;
+	}
+	return (cd_date)d;
+}
+
+static cd_instant get_instant(rd *r)
+{
+	uint64_t v = get_v(r);
+	return v == 0 ? CD_INSTANT_NONE : unzz(v - 1);
+}
+
+/* Reads a string into the arena; *off = its offset. */
+static void get_str(rd *r, cd_citizen *c, uint32_t *off, size_t max)
+{
+	uint64_t n = get_v(r);
+	if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		return;
+	}
+	if (cd_citizen_intern(c, (const char *)r->p, (size_t)n, off) < 0 ||
+	    memchr(r->p, '\0', (size_t)n))
+		r->bad = 1;
+	r->p += n;
+}
+
+static void get_muni(rd *r, char *muni)
+{
+	uint64_t n = get_v(r);
+	if (r->bad || n > CD_MUNI_LEN || n > (uint64_t)(r->end - r->p)) {
+		r->bad = 1;
+		return;
+	}
+	memcpy(muni, r->p, (size_t)n);
+	muni[n] = '\0';
+	r->p += n;
+}
+
+static int grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+	void *q;
+	size_t ncap;
+	if (want <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 8;
+	while (ncap < want)
+		ncap *= 2;
+	q = realloc(*p, ncap * elem);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = ncap;
+	return 0;
+}
+
+int cd_citizen_reserve_events(cd_citizen *c, size_t n)
+{
+	return grow((void **)&c->ev, &c->cap_ev, n, sizeof(*c->ev));
+}
+
+int cd_citizen_reserve_obs(cd_citizen *c, size_t n)
+{
+	return grow((void **)&c->ob, &c->cap_ob, n, sizeof(*c->ob));
+}
+
+int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
+{
+	rd r = { p, p + n, 0 };
+	uint64_t n_ev, n_ob;
+	cd_instant prev = 0;
+
+	cd_citizen_clear(c);
+	if (n == 0 || p[0] != FORMAT_VERSION)
+		return cd_err_set(err, 0, "citizen record has unknown format version %d", n ? p[0] : -1);
+	r.p++;
+	c->clock = get_instant(&r);
+	c->next_fire = get_instant(&r);
+	n_ev = get_v(&r);
+	if (r.bad || n_ev > n || cd_citizen_reserve_events(c, (size_t)n_ev) < 0)
+		goto bad;
+	for (size_t i = 0; i < n_ev && !r.bad; i++) {
+		cd_hev *e = &c->ev[i];
+		memset(e, 0, sizeof(*e));
+		e->first_contact = e->first_absence = e->dp_start = CD_DATE_NONE;
+		e->occurred = prev + unzz(get_v(&r));
+		prev = e->occurred;
+		e->date = cd_cph_date(e->occurred);
+		e->kind = get_u8(&r, CD_EV_CLOCK_TICK);
+		e->flags = get_u8(&r, 0x1f);
+		get_str(&r, c, &e->id_off, CD_MAX_ID_LEN);
+		switch (e->kind) {
+		case CD_EV_REGISTRATION:
+		case CD_EV_BENEFIT_CHANGE:
+			e->benefit = get_u8(&r, CD_BENEFIT_MAX);
+			e->category = get_u8(&r, CD_CATEGORY_MAX);
+			get_muni(&r, e->muni);
+			e->first_contact = get_date(&r);
+			e->first_absence = get_date(&r);
+			e->dp_start = get_date(&r);
+			e->prior_days = (int32_t)get_v(&r);
+			break;
+		case CD_EV_DEREGISTRATION:
+			e->reason = get_u8(&r, CD_DEREG_MAX);
+			break;
+		case CD_EV_CONVERSATION:
+			get_str(&r, c, &e->conv_off, CD_MAX_ID_LEN);
+			e->form = get_u8(&r, CD_FORM_MAX);
+			e->held_by = get_u8(&r, CD_HELD_MAX);
+			break;
+		default:
+			r.bad = 1;
+		}
+		c->n_ev = i + 1;
+	}
+	n_ob = get_v(&r);
+	if (r.bad || n_ob > n || cd_citizen_reserve_obs(c, (size_t)n_ob) < 0)
+		goto bad;
+	for (size_t i = 0; i < n_ob && !r.bad; i++) {
+		cd_obst *o = &c->ob[i];
+		memset(o, 0, sizeof(*o));
+		if (r.end - r.p < 8) {
+			r.bad = 1;
+			break;
+		}
+		for (int k = 0; k < 8; k++)
+			o->pkey |= (uint64_t)r.p[k] << (8 * k);
+		r.p += 8;
+		o->pstart = get_date(&r);
+		get_str(&r, c, &o->oid_off, 200);
+		o->status = get_u8(&r, CD_OB_CANCELLED);
+		o->reason = get_u8(&r, 16);
+		o->flags = get_u8(&r, 0x7f);
+		o->benefit = get_u8(&r, CD_BENEFIT_MAX);
+		get_muni(&r, o->muni);
+		o->due = get_date(&r);
+		o->ws = get_date(&r);
+		o->we = get_date(&r);
+		o->required = (int32_t)get_v(&r);
+		o->held = (int32_t)get_v(&r);
+		o->transitions = (uint32_t)get_v(&r);
+		c->n_ob = i + 1;
+	}
+	if (r.bad || r.p != r.end)
+		goto bad;
+	return 0;
+bad:
+	cd_citizen_clear(c);
+	return cd_err_set(err, 0, "citizen record is corrupt or truncated (%zu bytes)", n);
+}

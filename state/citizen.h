@@ -1,0 +1,109 @@
+/*
+ * citizen.h — one citizen's durable state: ordered history, emitted obligation
+ * states, and clock.
+ *
+ * The history is the source of truth: every accepted input (except clock
+ * ticks) is kept, de-duplicated by event_id and ordered by business time
+ * (occurred_at, ties by event_id), so that evaluation is a pure function of
+ * (history, clock) whatever order the inputs arrived in (rules.md §3.4).
+ * The emitted states remember what alerting services were last told about
+ * each obligation, so that re-evaluation can say only what changed.
+ *
+ * The record has one binary form (cd_citizen_encode/decode), compact (varints,
+ * delta-coded times) and versioned: it is both the in-memory store's value
+ * and the Redis value, so replay and production hold the same bytes.
+ *
+ * Lifecycle: cd_citizen_init (no allocation), cd_citizen_clear (empty, keeps
+ * memory for reuse), cd_citizen_release (frees the contents). Limits are
+ * enforced by the engine, which knows the configuration.
+ */
+#ifndef CD_STATE_CITIZEN_H
+#define CD_STATE_CITIZEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/date.h"
+#include "state/event.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+/* History entry flags. */
+#define CD_HF_OPT_OUT  0x01
+#define CD_HF_SEASONAL 0x02
+#define CD_HF_JOINT    0x04
+#define CD_HF_VOIDED   0x08
+#define CD_HF_ENDS_DP  0x10
+
+typedef struct cd_hev {
+	cd_instant occurred;
+	cd_date date;             /* business date: local date of occurred (derived, not stored) */
+	uint32_t id_off;          /* event_id: NUL-terminated in the citizen's string arena */
+	uint32_t conv_off;        /* conversation_id, or 0 (the arena starts with "") */
+	uint8_t kind;             /* enum cd_event_kind */
+	uint8_t flags;            /* CD_HF_* */
+	uint8_t benefit, category, form, held_by, reason;
+	char muni[CD_MUNI_LEN + 1];
+	cd_date first_contact, first_absence, dp_start;
+	int32_t prior_days;
+} cd_hev;
+
+/* What alerting services were last told about one obligation. */
+enum cd_obstatus {
+	CD_OB_OPEN = 1,
+	CD_OB_PAUSED = 2,
+	CD_OB_MET = 3,
+	CD_OB_BREACHED = 4,
+	CD_OB_CANCELLED = 5,
+};
+
+#define CD_OF_WARNED_LEAD 0x01
+#define CD_OF_WARNED_PACE 0x02
+#define CD_OF_SEEN        0x80    /* transient, during one evaluation */
+
+typedef struct cd_obst {
+	uint64_t pkey;            /* the period: hash of the event_id that started it */
+	cd_date pstart;           /* the period's start date */
+	uint32_t oid_off;         /* "dk-2020/four-in-six", in the string arena */
+	uint8_t status;           /* enum cd_obstatus */
+	uint8_t reason;           /* cancel reason (contact.v1 CancelReason) */
+	uint8_t flags;            /* CD_OF_* */
+	uint8_t benefit;
+	char muni[CD_MUNI_LEN + 1];
+	cd_date due, ws, we;
+	int32_t required, held;
+	uint32_t transitions;     /* outputs emitted so far: numbers the next one (D27) */
+} cd_obst;
+
+typedef struct cd_citizen {
+	cd_instant clock;         /* CD_INSTANT_NONE before the first input */
+	cd_instant next_fire;     /* the next instant something fires; CD_INSTANT_NONE: nothing */
+	cd_hev *ev;               /* sorted by (occurred, event_id) */
+	size_t n_ev, cap_ev;
+	cd_obst *ob;
+	size_t n_ob, cap_ob;
+	cd_buf str;               /* string arena; offset 0 holds "" */
+} cd_citizen;
+
+void cd_citizen_init(cd_citizen *c);
+void cd_citizen_clear(cd_citizen *c);
+void cd_citizen_release(cd_citizen *c);
+
+static inline const char *cd_citizen_str(const cd_citizen *c, uint32_t off)
+{
+	return c->str.data ? c->str.data + off : "";
+}
+
+/* Appends a string to the arena; returns its offset via *off. -1 past the arena's max. */
+int cd_citizen_intern(cd_citizen *c, const char *s, size_t len, uint32_t *off);
+
+/* Grow the arrays to hold at least n entries. -1 when out of memory. */
+int cd_citizen_reserve_events(cd_citizen *c, size_t n);
+int cd_citizen_reserve_obs(cd_citizen *c, size_t n);
+
+/* Serialises c into out (appending). */
+int cd_citizen_encode(const cd_citizen *c, cd_buf *out);
+/* Replaces c's contents with the record in [p, p+n). -1 with err if corrupt. */
+int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err);
+
+#endif

@@ -1,0 +1,1420 @@
+/*
+ * engine.c — periods, clocks, obligations, and the outputs that say what changed.
+ *
+ * Design. Every evaluation starts from the citizen's whole ordered history:
+ *
+ *   history ──derive_periods──▶ periods (start, end, registered intervals,
+ *                                opt-out and seasonal flags)
+ *           ──live_conversations──▶ conversations that count (voids applied)
+ *   periods × rulesets ──eval_*──▶ obligation instances at clock t, each with a
+ *                                status, window, due date, held count, and the
+ *                                instants at which it would change by itself
+ *                                (breach, warning, opening)
+ *   instances × emitted states ──diff──▶ outputs
+ *
+ * Nothing is incremental, so there is no incremental state to get wrong: late
+ * and out-of-order inputs simply re-sort the history. The cost is a pass over
+ * one citizen's history per input (tens of entries), which is what makes the
+ * benchmark's numbers.
+ *
+ * Invariants. The clock only moves forward. The set of instances at t is a
+ * function of (history, t), and grows with t. An emitted state exists for every
+ * instance ever reported, and its `transitions` counts the outputs sent for it,
+ * which numbers the output event ids (D27). A BREACHED state changes only by a
+ * RETRACTED output (rules.md §6; D24).
+ *
+ * Scratch memory (periods, conversations, instances) belongs to the engine and
+ * is reused across calls; nothing here allocates per input once warm.
+ */
+#include "state/engine.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#define CUM_BEFORE (INT32_MIN + 1)  /* a cumulative count reached before the first registration */
+#define T_MIN (INT64_MIN + 1)       /* the clock before a citizen's first input */
+#define MAX_REPEATS 200             /* repeating windows and gaps per obligation */
+#define MAX_OVERLAYS 8
+#define MAX_COUNTED_LIST 256
+
+typedef struct conv {
+	int ev;                  /* index in the history */
+	cd_date date;
+	uint8_t form, held_by;
+	bool joint;              /* akasse_participated */
+	uint32_t id_off;
+} conv;
+
+typedef struct ival {
+	cd_date from, to;        /* registered [from, to); to == CD_DATE_NONE: still registered */
+} ival;
+
+typedef struct period {
+	int start_ev;
+	int end_ev;              /* -1 while the period runs */
+	cd_date start;           /* A */
+	cd_date first_contact;
+	cd_date end_date;
+	uint8_t end_reason;
+	uint8_t benefit, category;
+	bool by_registration;
+	char muni[CD_MUNI_LEN + 1];
+	uint64_t pkey;
+	/* DAGPENGE: the cumulative clock */
+	int prior;
+	size_t iv0, n_iv;
+	cd_date first_reg;
+	/* flags (D6) */
+	bool optout_start, optout_now, seasonal;
+	cd_date optin;           /* first date joint obligations apply; NONE: never */
+	cd_date optout;          /* a later opt-out; NONE: none */
+	int optout_ev;
+} period;
+
+typedef struct inst {
+	const cd_obdef *def;     /* what is reported (a mirror reports the overlay's definition) */
+	const cd_obdef *rule;    /* what is computed */
+	const cd_ruleset *rs;
+	const period *p;
+	int k;                   /* instance suffix; 0: none */
+	uint8_t status;          /* enum cd_obstatus */
+	uint8_t reason;
+	cd_date ws, we, due;
+	int req, held;
+	size_t cnt0, n_cnt;      /* counted conversations: e->counted[cnt0 .. cnt0+n_cnt) */
+	cd_instant opened_at;    /* CD_INSTANT_NONE: exists as soon as the facts are known */
+	cd_instant breach_at, warn_lead_at, warn_pace_at;
+	int met_conv;            /* conv index that met it (MAX_GAP anchors), -1 */
+	char oid[112];
+} inst;
+
+/* Where an obligation's period (or, for joint obligations, its opt-in) ends. */
+typedef struct endinfo {
+	int ev;                  /* -1: not ended */
+	cd_date date;
+	uint8_t reason;
+} endinfo;
+
+struct cd_engine {
+	const cd_rules *rules;
+	cd_engine_config cfg;
+	/* scratch, reused */
+	period *per;
+	size_t n_per, cap_per;
+	ival *iv;
+	size_t n_iv, cap_iv;
+	conv *cv;
+	size_t n_cv, cap_cv;
+	inst *in;
+	size_t n_in, cap_in;
+	int *counted;
+	size_t n_counted, cap_counted;
+	uint8_t *taken_nat, *taken_cur;
+	size_t cap_taken;
+	const char *cnt_ptrs[MAX_COUNTED_LIST];
+	char explain[512];
+	/* the evaluation in progress */
+	cd_instant t;
+	cd_instant next_fire;
+	const cd_citizen *c;
+};
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+	void *q;
+	size_t ncap;
+	if (want <= *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	while (ncap < want)
+		ncap *= 2;
+	q = realloc(*p, ncap * elem);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = ncap;
+	return 0;
+}
+
+#define GROW(arr, n, cap, want) grow((void **)&(arr), &(cap), (want), sizeof(*(arr)))
+
+static void oom(void)
+{
+	/* Scratch growth is bounded by the configured history limits; running out
+	 * of memory there leaves no sane way on. */
+	fprintf(stderr, "contactd: out of memory in the rules engine\n");
+	abort();
+}
+
+static void fire_at(cd_engine *e, cd_instant when)
+{
+	if (when != CD_INSTANT_NONE && when > e->t && (e->next_fire == CD_INSTANT_NONE || when < e->next_fire))
+		e->next_fire = when;
+}
+
+void cd_engine_config_default(cd_engine_config *cfg)
+{
+	cfg->grace_days = 0;
+	cfg->warn_lead_days = 7;
+	cfg->max_events = 2000;
+	cfg->max_obligations = 1000;
+}
+
+cd_engine *cd_engine_new(const cd_rules *rules, const cd_engine_config *cfg)
+{
+	cd_engine *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->rules = rules;
+	if (cfg)
+		e->cfg = *cfg;
+	else
+		cd_engine_config_default(&e->cfg);
+	return e;
+}
+
+void cd_engine_free(cd_engine *e)
+{
+	if (!e)
+		return;
+	free(e->per);
+	free(e->iv);
+	free(e->cv);
+	free(e->in);
+	free(e->counted);
+	free(e->taken_nat);
+	free(e->taken_cur);
+	free(e);
+}
+
+/* ---- periods (rules.md §3.3) ---------------------------------------------- */
+
+static period *period_new(cd_engine *e, const cd_citizen *c, int i)
+{
+	const cd_hev *h = &c->ev[i];
+	const char *id = cd_citizen_str(c, h->id_off);
+	period *p;
+	if (GROW(e->per, e->n_per, e->cap_per, e->n_per + 1) < 0)
+		oom();
+	p = &e->per[e->n_per++];
+	memset(p, 0, sizeof(*p));
+	p->start_ev = i;
+	p->end_ev = -1;
+	p->end_date = CD_DATE_NONE;
+	p->first_contact = h->first_contact != CD_DATE_NONE ? h->first_contact : h->date;
+	p->category = h->category;
+	p->benefit = h->benefit;
+	memcpy(p->muni, h->muni, sizeof(p->muni));
+	p->pkey = XXH3_64bits(id, strlen(id));
+	p->optin = p->optout = CD_DATE_NONE;
+	p->optout_ev = -1;
+	p->iv0 = e->n_iv;
+	p->first_reg = h->date;
+	return p;
+}
+
+static void period_start_dagpenge(cd_engine *e, period *p, const cd_hev *h)
+{
+	p->start = h->dp_start != CD_DATE_NONE ? h->dp_start : h->date;
+	if (h->kind == CD_EV_REGISTRATION)
+		p->prior = h->prior_days;
+	if (GROW(e->iv, e->n_iv, e->cap_iv, e->n_iv + 1) < 0)
+		oom();
+	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE };
+	p->n_iv = 1;
+	p->optout_start = p->optout_now = (h->flags & CD_HF_OPT_OUT) != 0;
+	p->seasonal = (h->flags & CD_HF_SEASONAL) != 0;
+	if (!p->optout_start)
+		p->optin = p->start;
+}
+
+static void interval_close(cd_engine *e, period *p, cd_date d)
+{
+	if (p->n_iv && e->iv[p->iv0 + p->n_iv - 1].to == CD_DATE_NONE) {
+		ival *v = &e->iv[p->iv0 + p->n_iv - 1];
+		v->to = d > v->from ? d : v->from;
+	}
+}
+
+static void period_end(cd_engine *e, period *p, int i, cd_date d, uint8_t reason)
+{
+	if (!p || p->end_ev >= 0)
+		return;
+	p->end_ev = i;
+	p->end_date = d;
+	p->end_reason = reason;
+	interval_close(e, p, d);
+}
+
+static void period_resume(cd_engine *e, period *p, const cd_hev *h, int i)
+{
+	bool opt = (h->flags & CD_HF_OPT_OUT) != 0;
+	/* Intervals of one dagpenge period are contiguous in e->iv: only one runs at a time. */
+	if (GROW(e->iv, e->n_iv, e->cap_iv, e->n_iv + 1) < 0)
+		oom();
+	assert(p->iv0 + p->n_iv == e->n_iv);
+	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE };
+	p->n_iv++;
+	p->seasonal = (h->flags & CD_HF_SEASONAL) != 0;
+	if (p->optout_now && !opt && p->optin == CD_DATE_NONE)
+		p->optin = h->date;
+	if (!p->optout_now && opt && p->optin != CD_DATE_NONE && p->optout == CD_DATE_NONE) {
+		p->optout = h->date;
+		p->optout_ev = i;
+	}
+	p->optout_now = opt;
+}
+
+static void derive_periods(cd_engine *e, const cd_citizen *c)
+{
+	int cur = -1, paused = -1;  /* indices into e->per */
+
+	e->n_per = 0;
+	e->n_iv = 0;
+	for (size_t i = 0; i < c->n_ev; i++) {
+		const cd_hev *h = &c->ev[i];
+		period *pc = cur >= 0 ? &e->per[cur] : NULL;
+		period *pp = paused >= 0 ? &e->per[paused] : NULL;
+		period *np;
+		uint8_t prev_cat = pc ? pc->category : pp ? pp->category : CD_CATEGORY_NONE;
+
+		switch (h->kind) {
+		case CD_EV_REGISTRATION:
+			if (h->benefit == CD_DAGPENGE) {
+				cd_date dps = h->dp_start != CD_DATE_NONE ? h->dp_start : h->date;
+				period *dp = pc && pc->benefit == CD_DAGPENGE ? pc : pp;
+				if (dp && dp->start == dps) {
+					if (dp == pp) {          /* resume (rules.md §3.3) */
+						period_resume(e, pp, h, (int)i);
+						cur = paused;
+						paused = -1;
+					}
+					continue;                /* already registered (D1) */
+				}
+				period_end(e, pc, (int)i, h->date,
+					   pc && pc->benefit == CD_DAGPENGE ? CD_CANCEL_PERIOD_ENDED : CD_CANCEL_BENEFIT_SHIFT);
+				period_end(e, pp, (int)i, h->date, CD_CANCEL_PERIOD_ENDED);   /* D2 */
+				np = period_new(e, c, (int)i);
+				np->by_registration = true;
+				period_start_dagpenge(e, np, h);
+			} else {
+				if (pc && pc->benefit == h->benefit)
+					continue;                /* D1 */
+				period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
+				period_end(e, pp, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
+				np = period_new(e, c, (int)i);
+				np->by_registration = true;
+				np->start = h->benefit == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
+						    ? h->first_absence : h->date;
+			}
+			cur = (int)(np - e->per);
+			paused = -1;
+			break;
+
+		case CD_EV_DEREGISTRATION:
+			if (pc && pc->benefit == CD_DAGPENGE && !(h->flags & CD_HF_ENDS_DP)) {
+				interval_close(e, pc, h->date);
+				paused = cur;
+				cur = -1;
+			} else if (pc) {
+				period_end(e, pc, (int)i, h->date, pc->benefit == CD_DAGPENGE
+							       ? CD_CANCEL_PERIOD_ENDED : CD_CANCEL_DEREGISTERED);
+				cur = -1;
+			} else if (pp && (h->flags & CD_HF_ENDS_DP)) {
+				period_end(e, pp, (int)i, h->date, CD_CANCEL_PERIOD_ENDED);
+				paused = -1;
+			}
+			break;
+
+		case CD_EV_BENEFIT_CHANGE: {
+			int curb = pc ? pc->benefit : pp ? CD_DAGPENGE : CD_BENEFIT_NONE;
+			if (h->benefit == CD_BENEFIT_NONE || h->benefit == curb)
+				continue;                        /* a category change */
+			period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
+			period_end(e, pp, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
+			np = period_new(e, c, (int)i);
+			np->category = h->category ? h->category : prev_cat;      /* D4 */
+			np->first_contact = h->date;
+			if (h->benefit == CD_DAGPENGE)
+				period_start_dagpenge(e, np, h);
+			else
+				np->start = h->benefit == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
+						    ? h->first_absence : h->date;
+			cur = (int)(np - e->per);
+			paused = -1;
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/* ---- the cumulative clock (rules.md §3.2, D8) ----------------------------- */
+
+/* The date on which the count reaches L: CUM_BEFORE, a date, or NONE (not while off the register). */
+static cd_date cum_date(const cd_engine *e, const period *p, int L)
+{
+	int64_t rem = (int64_t)L - p->prior;
+	if (rem <= 0)
+		return CUM_BEFORE;
+	for (size_t i = 0; i < p->n_iv; i++) {
+		const ival *v = &e->iv[p->iv0 + i];
+		int64_t len = v->to == CD_DATE_NONE ? INT64_MAX : (int64_t)v->to - v->from;
+		if (rem <= len)
+			return (cd_date)(v->from + rem - 1);
+		rem -= len;
+	}
+	return CD_DATE_NONE;
+}
+
+/* c(d - 1): days counted strictly before d. */
+static int cum_before(const cd_engine *e, const period *p, cd_date d)
+{
+	int n = p->prior;
+	for (size_t i = 0; i < p->n_iv; i++) {
+		const ival *v = &e->iv[p->iv0 + i];
+		cd_date to = v->to == CD_DATE_NONE || v->to > d ? d : v->to;
+		if (to > v->from)
+			n += to - v->from;
+	}
+	return n;
+}
+
+/* Due date of a duration L measured from anchor date P (D8): NONE while paused. */
+static cd_date due_from(const cd_engine *e, const period *p, bool cum, cd_date P, int L)
+{
+	cd_date d;
+	if (!cum)
+		return P + L;
+	d = cum_date(e, p, cum_before(e, p, P) + 1 + L);
+	return d == CUM_BEFORE ? P + L : d;
+}
+
+typedef struct win {
+	cd_date ws, we;
+	bool paused;             /* a bound is not known while off the register */
+	bool skip;               /* the window ended before the first registration seen */
+} win;
+
+static win window_of(const cd_engine *e, const period *p, const cd_obdef *d)
+{
+	win w = { CD_DATE_NONE, CD_DATE_NONE, false, false };
+	cd_date a = d->anchor_first_contact ? p->first_contact : p->start;
+	int lto, lfrom;
+
+	if (!cd_obdef_cumulative(d, p->benefit)) {
+		w.ws = d->from.n ? a + cd_span_length(d->from, a) : a;
+		w.we = d->to.n ? a + cd_span_length(d->to, a) - 1 : CD_DATE_NONE;
+		return w;
+	}
+	lto = d->to.n ? cd_span_length(d->to, p->start) : 0;
+	if (lto && lto <= p->prior) {
+		w.skip = true;
+		return w;
+	}
+	w.ws = p->start;                                     /* D12 */
+	if (d->from.n) {
+		cd_date f;
+		lfrom = cd_span_length(d->from, p->start);
+		f = cum_date(e, p, lfrom);
+		if (f == CUM_BEFORE)
+			w.ws = p->first_reg;                 /* D8 */
+		else if (f == CD_DATE_NONE) {
+			w.ws = CD_DATE_NONE;
+			w.paused = true;
+		} else
+			w.ws = f + 1;
+	}
+	if (lto) {
+		cd_date t = cum_date(e, p, lto);
+		if (t == CD_DATE_NONE)
+			w.paused = true;
+		else
+			w.we = t;
+	}
+	return w;
+}
+
+/* ---- conversations -------------------------------------------------------- */
+
+/*
+ * The conversations that count: not withdrawn by a void with the same
+ * conversation_id (whatever the order, rules.md §3.4); a conversation_id seen
+ * twice counts once, as its last version in history order.
+ */
+static void live_conversations(cd_engine *e, const cd_citizen *c)
+{
+	e->n_cv = 0;
+	for (size_t i = 0; i < c->n_ev; i++) {
+		const cd_hev *h = &c->ev[i];
+		const char *id;
+		bool voided = false;
+		if (h->kind != CD_EV_CONVERSATION || (h->flags & CD_HF_VOIDED))
+			continue;
+		id = cd_citizen_str(c, h->conv_off);
+		for (size_t j = 0; j < c->n_ev && !voided; j++) {
+			const cd_hev *v = &c->ev[j];
+			if (v->kind == CD_EV_CONVERSATION && (v->flags & CD_HF_VOIDED) &&
+			    !strcmp(cd_citizen_str(c, v->conv_off), id))
+				voided = true;
+		}
+		if (voided)
+			continue;
+		for (size_t j = 0; j < e->n_cv; j++)
+			if (!strcmp(cd_citizen_str(c, e->cv[j].id_off), id)) {
+				memmove(&e->cv[j], &e->cv[j + 1], (e->n_cv - j - 1) * sizeof(*e->cv));
+				e->n_cv--;
+				break;
+			}
+		if (GROW(e->cv, e->n_cv, e->cap_cv, e->n_cv + 1) < 0)
+			oom();
+		e->cv[e->n_cv++] = (conv){ (int)i, h->date, h->form, h->held_by,
+					   (h->flags & CD_HF_JOINT) != 0, h->conv_off };
+	}
+}
+
+static bool qualifies(const conv *cv, const cd_obdef *d, uint8_t widen, bool need_joint)
+{
+	if (!(d->filter.held_by & CD_BIT(cv->held_by)))
+		return false;
+	if (!((d->filter.forms | widen) & CD_BIT(cv->form)))
+		return false;
+	if (need_joint && !(cv->joint && (cv->held_by == CD_JOBCENTER || cv->held_by == CD_OTHER_ACTOR)))
+		return false;
+	return true;
+}
+
+static bool before_end(const conv *cv, const endinfo *end)
+{
+	return end->ev < 0 || cv->ev < end->ev;
+}
+
+/* ---- instances ------------------------------------------------------------ */
+
+typedef struct evctx {
+	const period *p;
+	const cd_ruleset *rs;    /* the ruleset whose allocation applies */
+	uint8_t widen;           /* forms added by overlays (national obligations only) */
+	uint8_t *taken;          /* joint conversations taken within this ruleset */
+	bool in_addition;        /* taken conversations do not count toward counts */
+	size_t first_inst;       /* this ruleset's instances start here (AFTER_MET lookups) */
+	const struct evctx *national; /* the national ruleset's context, for mirrors (D17) */
+} evctx;
+
+static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule,
+		      const cd_ruleset *rs, int k)
+{
+	inst *in;
+	if (GROW(e->in, e->n_in, e->cap_in, e->n_in + 1) < 0)
+		oom();
+	in = &e->in[e->n_in++];
+	memset(in, 0, sizeof(*in));
+	in->def = def;
+	in->rule = rule;
+	in->rs = rs;
+	in->p = x->p;
+	in->k = k;
+	in->ws = in->we = in->due = CD_DATE_NONE;
+	in->req = rule->required;
+	in->cnt0 = e->n_counted;
+	in->opened_at = in->breach_at = in->warn_lead_at = in->warn_pace_at = CD_INSTANT_NONE;
+	in->met_conv = -1;
+	if (k)
+		snprintf(in->oid, sizeof(in->oid), "%s-%d", def->id, k);
+	else
+		snprintf(in->oid, sizeof(in->oid), "%s", def->id);
+	return in;
+}
+
+static void count_conv(cd_engine *e, inst *in, size_t ci)
+{
+	if (GROW(e->counted, e->n_counted, e->cap_counted, e->n_counted + 1) < 0)
+		oom();
+	e->counted[e->n_counted++] = (int)ci;
+	in->n_cnt++;
+	in->held++;
+}
+
+static endinfo end_of(const period *p, const cd_obdef *rule)
+{
+	endinfo end = { p->end_ev, p->end_date, p->end_reason };
+	if (rule->joint && p->optout != CD_DATE_NONE && (end.ev < 0 || p->optout_ev < end.ev)) {
+		end.ev = p->optout_ev;
+		end.date = p->optout;
+		end.reason = CD_CANCEL_OPTED_OUT;
+	}
+	return end;
+}
+
+/* Earliest day on which held < floor(n × elapsed / length) (D26), or NONE. */
+static cd_date pace_day(const cd_engine *e, const inst *in)
+{
+	int64_t len = (int64_t)in->we - in->ws + 1, n = in->req;
+	cd_date first = in->ws;
+	if (n < 2 || len <= 0 || in->held >= n)
+		return CD_DATE_NONE;
+	for (int j = 0; j <= in->held; j++) {
+		cd_date last = j < in->held ? e->cv[e->counted[in->cnt0 + (size_t)j]].date : in->we;
+		int64_t need = ((int64_t)(j + 1) * len + n - 1) / n;   /* ceil((j+1)·len / n) */
+		cd_date thr = (cd_date)(in->ws + need);
+		cd_date d = thr > first ? thr : first;
+		if (d <= last && d <= in->we)
+			return d;
+		first = last + 1;
+	}
+	return CD_DATE_NONE;
+}
+
+/*
+ * Decides an instance's status from whether it is met, the date whose passing
+ * breaches it, and how its period ended (rules.md §3, §6).
+ */
+static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool paused, const endinfo *end)
+{
+	int lead = e->cfg.warn_lead_days;
+	cd_date bd;
+
+	in->due = paused ? CD_DATE_NONE : eff_due;
+	if (met) {
+		in->status = CD_OB_MET;
+		return;
+	}
+	if (paused || eff_due == CD_DATE_NONE) {
+		if (end->ev >= 0) {
+			in->status = CD_OB_CANCELLED;
+			in->reason = end->reason;
+		} else
+			in->status = paused ? CD_OB_PAUSED : CD_OB_OPEN;
+		return;
+	}
+	bd = eff_due + 1 + e->cfg.grace_days;
+	if (end->ev >= 0 && bd > end->date) {
+		in->status = CD_OB_CANCELLED;
+		in->reason = end->reason;
+		return;
+	}
+	in->breach_at = cd_cph_midnight(bd);
+	if (e->t >= in->breach_at) {
+		in->status = CD_OB_BREACHED;
+		return;
+	}
+	in->status = CD_OB_OPEN;
+	fire_at(e, in->breach_at);
+	if (lead > 0) {
+		cd_date wd = eff_due - lead;
+		if (in->ws != CD_DATE_NONE && wd < in->ws)
+			wd = in->ws;
+		in->warn_lead_at = cd_cph_midnight(wd);
+		fire_at(e, in->warn_lead_at);
+	}
+	if (lead > 0 && in->rule->kind == CD_COUNT_IN_WINDOW && in->ws != CD_DATE_NONE &&
+	    in->we != CD_DATE_NONE) {
+		cd_date pd = pace_day(e, in);
+		if (pd != CD_DATE_NONE) {
+			in->warn_pace_at = cd_cph_midnight(pd);
+			fire_at(e, in->warn_pace_at);
+		}
+	}
+}
+
+/* Joint obligations: waived unless the period is opted in before the window ends (D6). */
+static bool joint_waived(const period *p, const cd_obdef *rule, const win *w)
+{
+	if (!rule->joint)
+		return false;
+	if (p->optin == CD_DATE_NONE)
+		return true;
+	return w->we != CD_DATE_NONE && w->we < p->optin;
+}
+
+static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule)
+{
+	const period *p = x->p;
+	win w = window_of(e, p, rule);
+	endinfo end = end_of(p, rule);
+	inst *in;
+	bool met = false;
+	cd_date eff = w.we;
+
+	if (w.skip || joint_waived(p, rule, &w))
+		return;
+	in = inst_new(e, x, def, rule, x->rs, 0);
+	in->ws = w.ws;
+	in->we = w.we;
+	if (w.ws == CD_DATE_NONE) {
+		finalize(e, in, false, CD_DATE_NONE, true, &end);
+		return;
+	}
+	for (size_t i = 0; i < e->n_cv; i++) {
+		const conv *cv = &e->cv[i];
+		if (cv->date < w.ws || (w.we != CD_DATE_NONE && cv->date > w.we) || !before_end(cv, &end))
+			continue;
+		if (!qualifies(cv, rule, x->widen, false))
+			continue;
+		switch (rule->kind) {
+		case CD_FIRST_WITHIN:
+			if (rule->joint && !qualifies(cv, rule, x->widen, true))
+				continue;
+			if (rule->first_must_forms && !(rule->first_must_forms & CD_BIT(cv->form))) {
+				eff = cv->date;          /* D15: the first candidate decides */
+				goto done;
+			}
+			count_conv(e, in, i);
+			met = true;
+			goto done;
+		case CD_JOINT_IN_WINDOW:
+			if (!qualifies(cv, rule, x->widen, true) || x->taken[i])
+				continue;
+			x->taken[i] = 1;
+			count_conv(e, in, i);
+			met = true;
+			goto done;
+		case CD_COUNT_IN_WINDOW:
+			if (x->in_addition && x->taken[i])
+				continue;
+			count_conv(e, in, i);
+			break;
+		default:
+			break;
+		}
+	}
+	if (rule->kind == CD_COUNT_IN_WINDOW)
+		met = in->held >= in->req;
+done:
+	finalize(e, in, met, eff, w.paused, &end);
+}
+
+static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
+{
+	const period *p = x->p;
+	endinfo end = end_of(p, def);
+	cd_date a = p->start;
+
+	for (int k = 1; k <= MAX_REPEATS; k++) {
+		cd_date ws = cd_date_add_months(a, def->repeat_months * (k - 1));
+		cd_date we = cd_date_add_months(a, def->repeat_months * k) - 1;
+		cd_instant opened = k == 1 ? CD_INSTANT_NONE : cd_cph_midnight(ws);
+		inst *in;
+		if (end.ev >= 0 && k > 1 && ws >= end.date)
+			break;
+		if (opened != CD_INSTANT_NONE && opened > e->t) {
+			fire_at(e, opened);
+			break;
+		}
+		in = inst_new(e, x, def, def, x->rs, k);
+		in->opened_at = opened;
+		in->ws = ws;
+		in->we = we;
+		for (size_t i = 0; i < e->n_cv; i++) {
+			const conv *cv = &e->cv[i];
+			if (cv->date < ws || cv->date > we || !before_end(cv, &end) ||
+			    !qualifies(cv, def, x->widen, false) || (x->in_addition && x->taken[i]))
+				continue;
+			count_conv(e, in, i);
+		}
+		finalize(e, in, in->held >= in->req, we, false, &end);
+	}
+}
+
+static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
+{
+	const period *p = x->p;
+	endinfo end = end_of(p, def);
+	bool cum = cd_obdef_cumulative(def, p->benefit);
+	int every = cd_span_length(def->every, p->start);
+	size_t cand[CD_MAX_SLOTS];
+	int n_cand = 0;
+
+	for (size_t i = 0; i < e->n_cv && n_cand < def->slots; i++) {
+		const conv *cv = &e->cv[i];
+		if (cv->date >= p->start && before_end(cv, &end) && qualifies(cv, def, x->widen, false))
+			cand[n_cand++] = i;
+	}
+	for (int k = 1; k <= def->slots; k++) {
+		int L = k * every;
+		cd_date dk = cum ? cum_date(e, p, L) : p->start + L - 1;
+		bool paused = dk == CD_DATE_NONE, met = false;
+		cd_date due = paused ? CD_DATE_NONE : dk + def->tolerance[k - 1];
+		inst *in;
+		if (dk == CUM_BEFORE)
+			continue;
+		in = inst_new(e, x, def, def, x->rs, k);
+		in->ws = p->start;
+		in->we = due;
+		if (k <= n_cand && !paused) {
+			const conv *cv = &e->cv[cand[k - 1]];
+			bool joint_ok = !(def->joint_slots & CD_BIT(k - 1)) || p->optout_now ||
+					qualifies(cv, def, x->widen, true);
+			if (cv->date <= due && joint_ok) {
+				count_conv(e, in, cand[k - 1]);
+				met = true;
+			}
+		}
+		finalize(e, in, met, due, paused, &end);
+	}
+}
+
+static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
+{
+	const period *p = x->p;
+	win w = { p->start, CD_DATE_NONE, false, false };
+	endinfo end = end_of(p, def);
+	int max_ord = 0, ord = 0;
+	cd_date eff;
+	bool met = false;
+	inst *in;
+
+	if (def->to.n) {
+		win dw = window_of(e, p, def);
+		if (dw.skip)
+			return;
+		w.we = dw.we;
+		w.paused = dw.paused;
+	}
+	if (joint_waived(p, def, &w))
+		return;
+	for (int b = 15; b > 0 && !max_ord; b--)
+		if (def->ordinals & CD_BIT(b))
+			max_ord = b;
+	in = inst_new(e, x, def, def, x->rs, 0);
+	in->ws = w.ws;
+	in->we = w.we;
+	eff = w.we;
+	for (size_t i = 0; i < e->n_cv && ord < max_ord; i++) {
+		const conv *cv = &e->cv[i];
+		if (cv->date < p->start || !before_end(cv, &end) || !qualifies(cv, def, x->widen, false))
+			continue;
+		ord++;
+		if ((def->ordinals & CD_BIT(ord)) && qualifies(cv, def, x->widen, true) &&
+		    (w.we == CD_DATE_NONE || cv->date <= w.we) && !x->taken[i]) {
+			x->taken[i] = 1;
+			count_conv(e, in, i);
+			in->held = 1;
+			met = true;
+			break;
+		}
+		if (ord == max_ord && (eff == CD_DATE_NONE || cv->date < eff))
+			eff = cv->date;                          /* D14 */
+	}
+	in->req = 1;
+	finalize(e, in, met, eff, w.paused && eff == CD_DATE_NONE, &end);
+}
+
+static const inst *find_in_ruleset(const cd_engine *e, const evctx *x, const char *name)
+{
+	for (size_t i = x->first_inst; i < e->n_in; i++)
+		if (e->in[i].p == x->p && !strcmp(e->in[i].rule->name, name) && e->in[i].k == 0)
+			return &e->in[i];
+	return NULL;
+}
+
+static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
+{
+	const period *p = x->p;
+	endinfo end = end_of(p, def);
+	bool cum = cd_obdef_cumulative(def, p->benefit);
+	int g = cd_span_length(def->gap, p->start);
+	cd_date ws, anchor;
+	cd_instant opened = CD_INSTANT_NONE;
+
+	if (def->gap_start == CD_GAP_AFTER_WINDOW) {
+		int L = cd_span_length(def->start_after, p->start);
+		cd_date r = cum ? cum_date(e, p, L) : p->start + L - 1;
+		if (r == CD_DATE_NONE)
+			return;                         /* not begun: off the register before month 6 */
+		ws = r == CUM_BEFORE ? p->first_reg : r + 1;
+		anchor = ws;
+		opened = cd_cph_midnight(ws);
+	} else {
+		const inst *ref = find_in_ruleset(e, x, def->start_ref);
+		if (!ref || ref->status != CD_OB_MET || !ref->n_cnt)
+			return;
+		anchor = e->cv[e->counted[ref->cnt0]].date;
+		ws = anchor + 1;
+	}
+	for (int k = 1; k <= MAX_REPEATS; k++) {
+		cd_date due;
+		inst *in;
+		bool met = false;
+		if (end.ev >= 0 && ws >= end.date)
+			break;
+		if (opened != CD_INSTANT_NONE && opened > e->t) {
+			fire_at(e, opened);
+			break;
+		}
+		due = due_from(e, p, cum, anchor, g);
+		in = inst_new(e, x, def, def, x->rs, k);
+		in->opened_at = opened;
+		in->ws = ws;
+		in->we = due;
+		for (size_t i = 0; i < e->n_cv && due != CD_DATE_NONE; i++) {
+			const conv *cv = &e->cv[i];
+			if (cv->date < ws || cv->date > due || !before_end(cv, &end) ||
+			    !qualifies(cv, def, x->widen, false))
+				continue;
+			count_conv(e, in, i);
+			in->met_conv = (int)i;
+			met = true;
+			break;
+		}
+		finalize(e, in, met, due, due == CD_DATE_NONE, &end);
+		if (met) {
+			anchor = e->cv[in->met_conv].date;
+			opened = CD_INSTANT_NONE;
+		} else if (in->status == CD_OB_BREACHED) {
+			anchor = due;
+			opened = in->breach_at;
+		} else
+			break;
+		ws = anchor + 1;
+	}
+}
+
+static void eval_def(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule)
+{
+	if (rule->repeat_months)
+		eval_repeating(e, x, rule);
+	else if (rule->kind == CD_SCHEDULE)
+		eval_schedule(e, x, rule);
+	else if (rule->kind == CD_JOINT_AT_ORDINAL)
+		eval_ordinal(e, x, rule);
+	else if (rule->kind == CD_MAX_GAP)
+		eval_gaps(e, x, rule);
+	else
+		eval_window_kind(e, x, def, rule);
+}
+
+static bool replaced(const cd_ruleset *const *ovl, size_t n_ovl, const char *name)
+{
+	for (size_t i = 0; i < n_ovl; i++)
+		for (size_t j = 0; j < ovl[i]->n_replaces; j++)
+			if (!strcmp(ovl[i]->replaces[j], name))
+				return true;
+	return false;
+}
+
+static bool is_joint_kind(const cd_obdef *d)
+{
+	return d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
+}
+
+/* Evaluates one ruleset's obligations for a period: joint ones first (allocation, rules.md §4). */
+static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_ruleset *const *ovl,
+			 size_t n_ovl, const cd_ruleset *national)
+{
+	const period *p = x->p;
+	x->first_inst = e->n_in;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rs->n_obs; i++) {
+			const cd_obdef *d = &rs->obs[i], *rule = d;
+			if (d->mirror[0]) {
+				rule = NULL;
+				for (size_t j = 0; national && j < national->n_obs && !rule; j++)
+					if (!strcmp(national->obs[j].name, d->mirror))
+						rule = &national->obs[j];
+				if (!rule || replaced(ovl, n_ovl, rule->name))
+					continue;
+			}
+			if ((pass == 0) != is_joint_kind(rule))
+				continue;
+			if (!cd_obdef_applies(rule, p->benefit, p->category, p->by_registration))
+				continue;
+			if (!rs->overlay && replaced(ovl, n_ovl, d->name))
+				continue;
+			if (d->mirror[0] && x->national) {
+				/* Computed as the national obligation is, in its allocation (D17). */
+				evctx mx = *x->national;
+				mx.rs = rs;
+				mx.first_inst = x->first_inst;
+				eval_def(e, &mx, d, rule);
+			} else
+				eval_def(e, x, d, rule);
+		}
+}
+
+static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
+{
+	e->t = t;
+	e->next_fire = CD_INSTANT_NONE;
+	e->c = c;
+	e->n_in = 0;
+	e->n_counted = 0;
+	derive_periods(e, c);
+	live_conversations(e, c);
+	if (e->n_cv > e->cap_taken) {
+		size_t n = e->n_cv * 2;
+		uint8_t *a = realloc(e->taken_nat, n), *b = realloc(e->taken_cur, n);
+		if (!a || !b)
+			oom();
+		e->taken_nat = a;
+		e->taken_cur = b;
+		e->cap_taken = n;
+	}
+	for (size_t pi = 0; pi < e->n_per; pi++) {
+		const period *p = &e->per[pi];
+		const cd_ruleset *nat = cd_rules_national(e->rules, p->start);
+		const cd_ruleset *ovl[MAX_OVERLAYS];
+		size_t n_ovl = cd_rules_overlays(e->rules, p->muni, p->benefit, p->start, p->seasonal, ovl,
+						 MAX_OVERLAYS);
+		uint8_t widen = 0;
+		evctx x = { .p = p };
+
+		for (size_t i = 0; i < n_ovl; i++)
+			widen |= ovl[i]->widen_forms;
+		if (e->n_cv)
+			memset(e->taken_nat, 0, e->n_cv);
+		if (nat) {
+			x.rs = nat;
+			x.widen = widen;
+			x.taken = e->taken_nat;
+			x.in_addition = nat->joint_in_addition;
+			eval_ruleset(e, &x, nat, ovl, n_ovl, nat);
+		}
+		for (size_t i = 0; i < n_ovl; i++) {
+			evctx ox = { .p = p, .rs = ovl[i], .taken = e->taken_cur,
+				   .in_addition = ovl[i]->joint_in_addition, .national = nat ? &x : NULL };
+			if (e->n_cv)
+				memset(e->taken_cur, 0, e->n_cv);
+			eval_ruleset(e, &ox, ovl[i], ovl, n_ovl, nat);
+		}
+	}
+}
+
+/* ---- emitted states and outputs ------------------------------------------- */
+
+static const char *const dl_names[] = { "?", "OPENED", "UPDATED", "PAUSED", "WARNING", "MET", "CANCELLED" };
+static const char *const br_names[] = { "?", "BREACHED", "RETRACTED" };
+static const char *const cancel_names[] = { "UNSPECIFIED", "BENEFIT_SHIFT", "DEREGISTERED", "PERIOD_ENDED",
+					    "OPTED_OUT", "SUPERSEDED" };
+
+const char *cd_output_status_name(const cd_output *o)
+{
+	if (o->is_breach)
+		return o->status >= 1 && o->status <= 2 ? br_names[o->status] : "?";
+	return o->status >= 1 && o->status <= 6 ? dl_names[o->status] : "?";
+}
+
+const char *cd_cancel_reason_name(int r)
+{
+	return r >= 0 && r <= 5 ? cancel_names[r] : "?";
+}
+
+int cd_output_status_parse(const char *s, bool *is_breach)
+{
+	for (int i = 1; i <= 6; i++)
+		if (!strcmp(s, dl_names[i])) {
+			*is_breach = false;
+			return i;
+		}
+	for (int i = 1; i <= 2; i++)
+		if (!strcmp(s, br_names[i])) {
+			*is_breach = true;
+			return i;
+		}
+	return -1;
+}
+
+int cd_cancel_reason_parse(const char *s)
+{
+	for (int i = 0; i <= 5; i++)
+		if (!strcmp(s, cancel_names[i]))
+			return i;
+	return -1;
+}
+
+typedef struct emitter {
+	cd_engine *e;
+	cd_citizen *c;
+	const char *cid;
+	const char *caused_by;
+	cd_instant as_of;
+	cd_output_fn fn;
+	void *ctx;
+	int failed;
+} emitter;
+
+static void event_id(const emitter *em, const cd_obst *ob, int status, bool breach, char out[33])
+{
+	/* citizen \0 pstart(4) pkey(8) oid \0 transitions(4) status(1) breach(1), little-endian */
+	uint8_t buf[2 * CD_MAX_ID_LEN + 160];
+	const char *oid = cd_citizen_str(em->c, ob->oid_off);
+	size_t n = 0, lc = strlen(em->cid), lo = strlen(oid);
+	XXH128_hash_t h;
+
+	assert(lc <= CD_MAX_ID_LEN && lo < 112);
+	memcpy(buf, em->cid, lc + 1);
+	n = lc + 1;
+	for (int i = 0; i < 4; i++)
+		buf[n++] = (uint8_t)((uint32_t)ob->pstart >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		buf[n++] = (uint8_t)(ob->pkey >> (8 * i));
+	memcpy(buf + n, oid, lo + 1);
+	n += lo + 1;
+	for (int i = 0; i < 4; i++)
+		buf[n++] = (uint8_t)(ob->transitions >> (8 * i));
+	buf[n++] = (uint8_t)status;
+	buf[n++] = breach;
+	h = XXH3_128bits(buf, n);
+	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
+static void explain(cd_engine *e, const cd_output *o, const char *desc)
+{
+	char ws[CD_DATE_STRLEN], we[CD_DATE_STRLEN], due[CD_DATE_STRLEN];
+	const char *st = cd_output_status_name(o);
+	int n;
+
+	cd_date_format(o->window_start, ws);
+	cd_date_format(o->window_end, we);
+	cd_date_format(o->due, due);
+	n = snprintf(e->explain, sizeof(e->explain), "%s %s: held %d of %d", o->obligation_id, st,
+		     o->held, o->required);
+	if (o->window_start != CD_DATE_NONE && o->window_end != CD_DATE_NONE)
+		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " in %s … %s", ws, we);
+	if (o->due != CD_DATE_NONE)
+		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, ", due %s", due);
+	else
+		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, ", no due date while paused or unknown");
+	if (o->cancel_reason)
+		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " (%s)",
+			      cd_cancel_reason_name(o->cancel_reason));
+	if (n < (int)sizeof(e->explain) && desc && *desc)
+		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " — %s", desc);
+	if (n < (int)sizeof(e->explain) && o->legal_ref && *o->legal_ref)
+		snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " (%s)", o->legal_ref);
+}
+
+/*
+ * Sends one output about emitted state ob. `in` is the current instance, or
+ * NULL for an obligation that no longer exists (D7). `when` overrides as_of.
+ */
+static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int status, cd_instant when)
+{
+	cd_engine *e = em->e;
+	cd_output o;
+	const cd_obdef *def = in ? in->def : NULL;
+	const cd_ruleset *rs = in ? in->rs : NULL;
+	const char *oid = cd_citizen_str(em->c, ob->oid_off);
+	const char *slash = strchr(oid, '/');
+
+	if (em->failed)
+		return;
+	memset(&o, 0, sizeof(o));
+	if (!def) {
+		/* Look the definition up by id, without the instance suffix. */
+		char base[112];
+		snprintf(base, sizeof(base), "%s", oid);
+		def = cd_rules_find_obligation(e->rules, base, &rs);
+		if (!def) {
+			char *dash = strrchr(base, '-');
+			if (dash) {
+				*dash = '\0';
+				def = cd_rules_find_obligation(e->rules, base, &rs);
+			}
+		}
+	}
+	o.is_breach = breach;
+	o.status = status;
+	o.citizen_id = em->cid;
+	o.muni = ob->muni;
+	o.benefit = ob->benefit;
+	snprintf(o.ruleset_id, sizeof(o.ruleset_id), "%.*s", slash ? (int)(slash - oid) : 0, oid);
+	o.ruleset_version = rs ? rs->version : 0;
+	o.obligation_id = oid;
+	o.severity = def ? def->severity : 0;
+	o.legal_ref = def ? def->legal_ref : "";
+	o.breach_kind = def && (def->kind == CD_SCHEDULE || def->kind == CD_MAX_GAP) ? CD_KIND_CADENCE
+										      : CD_KIND_DEADLINE;
+	o.period_start = ob->pstart;
+	o.window_start = ob->ws;
+	o.window_end = ob->we;
+	o.due = ob->due;
+	o.required = ob->required;
+	o.held = ob->held;
+	o.cancel_reason = !breach && status == CD_DL_CANCELLED ? ob->reason : 0;
+	if (in) {
+		size_t n = in->n_cnt < MAX_COUNTED_LIST ? in->n_cnt : MAX_COUNTED_LIST;
+		for (size_t i = 0; i < n; i++)
+			e->cnt_ptrs[i] = cd_citizen_str(em->c, e->cv[e->counted[in->cnt0 + i]].id_off);
+		o.counted = e->cnt_ptrs;
+		o.n_counted = n;
+	}
+	o.caused_by = em->caused_by;
+	o.as_of = when != CD_INSTANT_NONE ? when : em->as_of;
+	event_id(em, ob, status, breach, o.event_id);
+	explain(e, &o, def ? def->description : "");
+	o.explanation = e->explain;
+	ob->transitions++;
+	if (em->fn && em->fn(em->ctx, &o) != 0)
+		em->failed = 1;
+}
+
+static void copy_state(cd_obst *ob, const inst *in)
+{
+	ob->due = in->due;
+	ob->ws = in->ws;
+	ob->we = in->we;
+	ob->required = in->req;
+	ob->held = in->held;
+	ob->reason = in->reason;
+}
+
+static bool state_differs(const cd_obst *ob, const inst *in)
+{
+	return ob->due != in->due || ob->ws != in->ws || ob->we != in->we || ob->held != in->held ||
+	       ob->required != in->req;
+}
+
+static cd_obst *find_state(cd_citizen *c, const inst *in)
+{
+	for (size_t i = 0; i < c->n_ob; i++) {
+		cd_obst *ob = &c->ob[i];
+		if (ob->pkey == in->p->pkey && !strcmp(cd_citizen_str(c, ob->oid_off), in->oid))
+			return ob;
+	}
+	return NULL;
+}
+
+/* Says what changed between the emitted states and the instances just evaluated. */
+static int diff(emitter *em, cd_err *err)
+{
+	cd_engine *e = em->e;
+	cd_citizen *c = em->c;
+	size_t fresh = 0;
+
+	for (size_t i = 0; i < c->n_ob; i++)
+		c->ob[i].flags &= (uint8_t)~CD_OF_SEEN;
+	/* Check the limit before saying anything, so that a refusal changes nothing. */
+	for (size_t i = 0; i < e->n_in; i++)
+		if (!find_state(c, &e->in[i]))
+			fresh++;
+	if (c->n_ob + fresh > e->cfg.max_obligations)
+		return cd_err_set(err, 0, "citizen '%s' would have %zu obligation states, more than the limit of %zu "
+				  "(limits.max_obligations_per_citizen)", em->cid, c->n_ob + fresh,
+				  e->cfg.max_obligations);
+	if (fresh && cd_citizen_reserve_obs(c, c->n_ob + fresh) < 0)
+		oom();
+
+	for (size_t i = 0; i < e->n_in; i++) {
+		const inst *in = &e->in[i];
+		cd_obst *ob = find_state(c, in);
+		uint8_t prev;
+		bool opened_now = false;
+
+		if (!ob) {
+			uint32_t off;
+			if (cd_citizen_intern(c, in->oid, strlen(in->oid), &off) < 0)
+				return cd_err_set(err, 0, "citizen '%s' record is too large", em->cid);
+			ob = &c->ob[c->n_ob++];
+			memset(ob, 0, sizeof(*ob));
+			ob->pkey = in->p->pkey;
+			ob->pstart = in->p->start;
+			ob->oid_off = off;
+			ob->benefit = in->p->benefit;
+			memcpy(ob->muni, in->p->muni, sizeof(ob->muni));
+			ob->status = CD_OB_OPEN;
+			copy_state(ob, in);
+			ob->reason = 0;
+			emit(em, ob, in, false, CD_DL_OPENED, CD_INSTANT_NONE);
+			opened_now = true;
+		}
+		ob->flags |= CD_OF_SEEN;
+		prev = ob->status;
+		if (prev == CD_OB_BREACHED) {
+			if (in->status == CD_OB_BREACHED)
+				continue;                /* a breach changes only by RETRACTED */
+			copy_state(ob, in);
+			emit(em, ob, in, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
+			prev = CD_OB_OPEN;
+			ob->status = CD_OB_OPEN;
+			if (in->status == CD_OB_OPEN) {
+				emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
+				goto warnings;
+			}
+		}
+		switch (in->status) {
+		case CD_OB_OPEN:
+		case CD_OB_PAUSED:
+			if (prev != in->status && in->status == CD_OB_PAUSED) {
+				copy_state(ob, in);
+				emit(em, ob, in, false, CD_DL_PAUSED, CD_INSTANT_NONE);
+			} else if (prev != in->status || (!opened_now && state_differs(ob, in))) {
+				copy_state(ob, in);
+				emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
+			}
+			break;
+		case CD_OB_MET:
+			if (prev != CD_OB_MET) {
+				copy_state(ob, in);
+				emit(em, ob, in, false, CD_DL_MET, CD_INSTANT_NONE);
+			}
+			break;
+		case CD_OB_CANCELLED:
+			if (prev != CD_OB_CANCELLED) {
+				copy_state(ob, in);
+				emit(em, ob, in, false, CD_DL_CANCELLED, CD_INSTANT_NONE);
+			}
+			break;
+		case CD_OB_BREACHED:
+			if (prev == CD_OB_MET) {
+				copy_state(ob, in);
+				emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
+			}
+			copy_state(ob, in);
+			emit(em, ob, in, true, CD_BR_BREACHED, in->breach_at);
+			break;
+		}
+		ob->status = in->status;
+		copy_state(ob, in);
+warnings:
+		if (in->status != CD_OB_OPEN)
+			continue;
+		if (in->warn_lead_at != CD_INSTANT_NONE && e->t >= in->warn_lead_at &&
+		    !(ob->flags & CD_OF_WARNED_LEAD)) {
+			ob->flags |= CD_OF_WARNED_LEAD;
+			emit(em, ob, in, false, CD_DL_WARNING, in->warn_lead_at);
+		}
+		if (in->warn_pace_at != CD_INSTANT_NONE && e->t >= in->warn_pace_at &&
+		    !(ob->flags & CD_OF_WARNED_PACE)) {
+			ob->flags |= CD_OF_WARNED_PACE;
+			emit(em, ob, in, false, CD_DL_WARNING, in->warn_pace_at);
+		}
+	}
+	/* Obligations that no longer exist (D7). */
+	for (size_t i = 0; i < c->n_ob; i++) {
+		cd_obst *ob = &c->ob[i];
+		if (ob->flags & CD_OF_SEEN)
+			continue;
+		if (ob->status == CD_OB_BREACHED)
+			emit(em, ob, NULL, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
+		if (ob->status != CD_OB_CANCELLED) {
+			ob->status = CD_OB_CANCELLED;
+			ob->reason = CD_CANCEL_SUPERSEDED;
+			emit(em, ob, NULL, false, CD_DL_CANCELLED, CD_INSTANT_NONE);
+		}
+	}
+	if (em->failed)
+		return cd_err_set(err, 0, "the output callback failed");
+	return 0;
+}
+
+/* ---- history -------------------------------------------------------------- */
+
+static int hev_cmp(const cd_citizen *c, const cd_hev *a, cd_instant occurred, const char *id)
+{
+	if (a->occurred != occurred)
+		return a->occurred < occurred ? -1 : 1;
+	return strcmp(cd_citizen_str(c, a->id_off), id);
+}
+
+static bool seen(const cd_citizen *c, const char *id, size_t len)
+{
+	for (size_t i = 0; i < c->n_ev; i++) {
+		const char *s = cd_citizen_str(c, c->ev[i].id_off);
+		if (!strncmp(s, id, len) && s[len] == '\0')
+			return true;
+	}
+	return false;
+}
+
+/* Inserts ev in order. Returns its index. */
+static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
+{
+	cd_hev h;
+	size_t pos;
+	const char *id;
+
+	memset(&h, 0, sizeof(h));
+	h.occurred = ev->occurred_at;
+	h.date = cd_cph_date(ev->occurred_at);
+	h.kind = (uint8_t)ev->kind;
+	h.flags = (uint8_t)((ev->opt_out ? CD_HF_OPT_OUT : 0) | (ev->seasonal ? CD_HF_SEASONAL : 0) |
+			    (ev->joint ? CD_HF_JOINT : 0) | (ev->voided ? CD_HF_VOIDED : 0) |
+			    (ev->ends_dp ? CD_HF_ENDS_DP : 0));
+	h.benefit = ev->benefit;
+	h.category = ev->category;
+	h.form = ev->form;
+	h.held_by = ev->held_by;
+	h.reason = ev->dereg_reason;
+	memcpy(h.muni, ev->muni, sizeof(h.muni));
+	h.first_contact = ev->first_contact;
+	h.first_absence = ev->first_absence;
+	h.dp_start = ev->dp_start;
+	h.prior_days = ev->prior_days;
+	if (cd_citizen_intern(c, ev->event_id, ev->event_id_len, &h.id_off) < 0 ||
+	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0))
+		return cd_err_set(err, 0, "citizen record is too large");
+	if (cd_citizen_reserve_events(c, c->n_ev + 1) < 0)
+		oom();
+	id = cd_citizen_str(c, h.id_off);
+	pos = c->n_ev;
+	while (pos > 0 && hev_cmp(c, &c->ev[pos - 1], h.occurred, id) > 0)
+		pos--;
+	memmove(&c->ev[pos + 1], &c->ev[pos], (c->n_ev - pos) * sizeof(*c->ev));
+	c->ev[pos] = h;
+	c->n_ev++;
+	return (int)pos;
+}
+
+/* ---- the clock ------------------------------------------------------------ */
+
+static int step(cd_engine *e, cd_citizen *c, const char *cid, cd_instant t, const char *caused_by,
+		cd_instant as_of, cd_output_fn fn, void *ctx, cd_err *err)
+{
+	emitter em = { e, c, cid, caused_by, as_of, fn, ctx, 0 };
+	evaluate(e, c, t);
+	if (diff(&em, err) < 0)
+		return -1;
+	c->next_fire = e->next_fire;
+	return 0;
+}
+
+int cd_engine_advance(cd_engine *e, cd_citizen *c, const char *cid, cd_instant t, cd_output_fn fn,
+		      void *ctx, cd_err *err)
+{
+	while (c->next_fire != CD_INSTANT_NONE && c->next_fire <= t) {
+		cd_instant tf = c->next_fire;
+		if (step(e, c, cid, tf, "", tf, fn, ctx, err) < 0)
+			return -1;
+		if (c->clock == CD_INSTANT_NONE || tf > c->clock)
+			c->clock = tf;
+		assert(c->next_fire == CD_INSTANT_NONE || c->next_fire > tf);
+	}
+	if (c->clock == CD_INSTANT_NONE || t > c->clock)
+		c->clock = t;
+	return 0;
+}
+
+int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *cid, const cd_event *ev, cd_output_fn fn,
+		    void *ctx, cd_err *err)
+{
+	cd_instant t_prev = c->clock == CD_INSTANT_NONE ? T_MIN : c->clock;
+	char idbuf[CD_MAX_ID_LEN + 1];
+	int pos;
+
+	if (ev->kind == CD_EV_CLOCK_TICK)
+		return cd_engine_advance(e, c, cid, cd_event_time(ev), fn, ctx, err);
+	if (seen(c, ev->event_id, ev->event_id_len))
+		return 1;
+	if (c->n_ev >= e->cfg.max_events)
+		return cd_err_set(err, 0, "citizen '%s' history is full: %zu events (limits.max_events_per_citizen); "
+				  "event '%.*s' not applied", cid, c->n_ev, (int)ev->event_id_len, ev->event_id);
+	pos = history_insert(c, ev, err);
+	if (pos < 0)
+		return -1;
+	snprintf(idbuf, sizeof(idbuf), "%.*s", (int)ev->event_id_len, ev->event_id);
+	if (step(e, c, cid, t_prev, idbuf, cd_event_time(ev), fn, ctx, err) < 0) {
+		/* Refused (a limit): take the input back out, so the citizen is unchanged. */
+		memmove(&c->ev[pos], &c->ev[pos + 1], (c->n_ev - (size_t)pos - 1) * sizeof(*c->ev));
+		c->n_ev--;
+		return -1;
+	}
+	return cd_engine_advance(e, c, cid, cd_event_time(ev), fn, ctx, err);
+}

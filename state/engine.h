@@ -1,0 +1,102 @@
+/*
+ * engine.h — the rules engine: inputs in, deadline and breach events out.
+ *
+ * The engine is pure: no I/O, no wall clock, no globals. For one citizen it
+ * (1) inserts an input into the ordered history (or ignores a duplicate),
+ * (2) re-evaluates every obligation of every period from the whole history at
+ *     the citizen's current clock and emits what changed (outputs caused by the
+ *     input, as_of = the input's event time), then
+ * (3) advances the clock to the input's event time one firing instant at a
+ *     time (breaches, warnings, windows that begin), emitting each change with
+ *     its own instant (events.md "Clock").
+ * Because evaluation is a function of (history, clock) and the emitted states
+ * record what was already said, late, duplicated and out-of-order inputs end
+ * in the same obligation states as in-order ones.
+ *
+ * Ownership: the engine borrows `rules` (which must outlive it) and owns only
+ * scratch memory. A cd_engine is not thread-safe: use one per thread. Output
+ * records passed to the callback point into engine and citizen memory and are
+ * valid only during the callback.
+ */
+#ifndef CD_STATE_ENGINE_H
+#define CD_STATE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "state/citizen.h"
+#include "state/event.h"
+#include "state/rules.h"
+#include "util/err.h"
+
+typedef struct cd_engine_config {
+	int grace_days;           /* breaches at the start of D + 1 + grace; default 0 */
+	int warn_lead_days;       /* WARNING this many days before D; 0 turns warnings off; default 7 */
+	size_t max_events;        /* history entries per citizen; default 2000 */
+	size_t max_obligations;   /* obligation states per citizen; default 1000 */
+} cd_engine_config;
+
+void cd_engine_config_default(cd_engine_config *cfg);
+
+/* Output status codes are contact.v1's enum values. */
+enum { CD_DL_OPENED = 1, CD_DL_UPDATED = 2, CD_DL_PAUSED = 3, CD_DL_WARNING = 4, CD_DL_MET = 5,
+       CD_DL_CANCELLED = 6 };
+enum { CD_BR_BREACHED = 1, CD_BR_RETRACTED = 2 };
+enum { CD_KIND_DEADLINE = 1, CD_KIND_CADENCE = 2 };
+enum { CD_CANCEL_NONE = 0, CD_CANCEL_BENEFIT_SHIFT = 1, CD_CANCEL_DEREGISTERED = 2,
+       CD_CANCEL_PERIOD_ENDED = 3, CD_CANCEL_OPTED_OUT = 4, CD_CANCEL_SUPERSEDED = 5 };
+
+/* One DeadlineEvent or BreachEvent, flat. Strings are NUL-terminated. */
+typedef struct cd_output {
+	bool is_breach;
+	int status;               /* CD_DL_* or CD_BR_* */
+	int breach_kind;          /* CD_KIND_* (breach only) */
+	int cancel_reason;        /* CD_CANCEL_* */
+	char event_id[33];        /* 32 hex digits */
+	const char *citizen_id;
+	const char *muni;
+	int benefit;
+	char ruleset_id[40];
+	int ruleset_version;
+	const char *obligation_id;
+	int severity;
+	const char *legal_ref;
+	cd_date window_start, window_end, due, period_start;
+	int required, held;
+	const char *const *counted;  /* conversation ids */
+	size_t n_counted;
+	const char *caused_by;    /* "" when the clock fired it */
+	cd_instant as_of;         /* as_of, or detected_at of a breach */
+	const char *explanation;
+} cd_output;
+
+/* Returns 0 to go on; non-zero aborts the call that is emitting (its return becomes -1). */
+typedef int (*cd_output_fn)(void *ctx, const cd_output *out);
+
+typedef struct cd_engine cd_engine;
+
+/* `rules` is borrowed. NULL when out of memory. */
+cd_engine *cd_engine_new(const cd_rules *rules, const cd_engine_config *cfg);
+void cd_engine_free(cd_engine *e);
+
+/*
+ * Applies one input to citizen c (whose id is citizen_id). ClockTicks advance
+ * the clock only. Returns 0 when applied, 1 when it was a duplicate (nothing
+ * changed, nothing emitted), -1 when it could not be applied (err says why:
+ * the history limit, a failing callback); a rejected input leaves c unchanged.
+ * The input must have passed cd_event_validate.
+ */
+int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *citizen_id, const cd_event *ev,
+		    cd_output_fn fn, void *ctx, cd_err *err);
+
+/* Advances c's clock to t (if later), firing what falls due. 0 / -1. */
+int cd_engine_advance(cd_engine *e, cd_citizen *c, const char *citizen_id, cd_instant t,
+		      cd_output_fn fn, void *ctx, cd_err *err);
+
+/* Names for messages: "OPENED", "BREACHED", "BENEFIT_SHIFT", … */
+const char *cd_output_status_name(const cd_output *o);
+const char *cd_cancel_reason_name(int r);
+int cd_output_status_parse(const char *s, bool *is_breach);
+int cd_cancel_reason_parse(const char *s);
+
+#endif

@@ -1,0 +1,139 @@
+/*
+ * event.c — validation and names of input events.
+ *
+ * Validation is the one place that decides what an acceptable fact is
+ * (decisions.md D28). Everything it rejects goes to the dead-letter topic (live)
+ * or is reported and skipped (replay); everything it accepts the engine must
+ * handle without failing, so the checks here are the engine's preconditions.
+ */
+#include "state/event.h"
+
+#include <string.h>
+
+/* 1990-01-01 and 2100-01-01 as instants: business dates outside are absurd. */
+#define MIN_INSTANT (INT64_C(631152000) * CD_NS_PER_SEC)
+#define MAX_INSTANT (INT64_C(4102444800) * CD_NS_PER_SEC)
+#define MAX_PRIOR_DAYS 3650
+
+static const char *const benefit_names[] = {
+	"UNSPECIFIED", "DAGPENGE", "KONTANTHJAELP", "UDDANNELSESHJAELP", "INTEGRATIONSYDELSE",
+	"SYGEDAGPENGE", "JOBAFKLARING", "RESSOURCEFORLOEB", "LEDIGHEDSYDELSE", "REVALIDERING",
+	"FOERTIDSPENSION",
+};
+static const char *const category_names[] = {
+	"UNSPECIFIED", "JOBPARAT", "AKTIVITETSPARAT", "UDDANNELSESPARAT",
+};
+static const char *const form_names[] = {
+	"UNSPECIFIED", "IN_PERSON", "PHONE", "VIDEO", "DIGITAL", "GROUP", "BRANCH_MEETING",
+	"VIA_OTHER",
+};
+static const char *const held_by_names[] = {
+	"UNSPECIFIED", "JOBCENTER", "AKASSE", "OTHER_ACTOR",
+};
+
+#define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < sizeof(tab) / sizeof(tab[0]) ? tab[v] : "?")
+
+const char *cd_benefit_name(int b) { return NAME_OF(benefit_names, b); }
+const char *cd_category_name(int c) { return NAME_OF(category_names, c); }
+const char *cd_form_name(int f) { return NAME_OF(form_names, f); }
+const char *cd_held_by_name(int h) { return NAME_OF(held_by_names, h); }
+
+static int parse_name(const char *const *tab, size_t n, const char *s)
+{
+	for (size_t i = 1; i < n; i++)
+		if (!strcmp(tab[i], s))
+			return (int)i;
+	return -1;
+}
+
+#define PARSE(tab, s) parse_name(tab, sizeof(tab) / sizeof(tab[0]), s)
+int cd_benefit_parse(const char *s) { return PARSE(benefit_names, s); }
+int cd_category_parse(const char *s) { return PARSE(category_names, s); }
+int cd_form_parse(const char *s) { return PARSE(form_names, s); }
+int cd_held_by_parse(const char *s) { return PARSE(held_by_names, s); }
+
+void cd_event_init(cd_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->event_id = ev->citizen_id = ev->conv_id = "";
+	ev->occurred_at = CD_INSTANT_NONE;
+	ev->recorded_at = CD_INSTANT_NONE;
+	ev->first_contact = ev->first_absence = ev->dp_start = CD_DATE_NONE;
+}
+
+static int instant_ok(cd_instant t)
+{
+	return t >= MIN_INSTANT && t < MAX_INSTANT;
+}
+
+static int date_ok(cd_date d)
+{
+	return d == CD_DATE_NONE || (d >= 7305 && d < 47482); /* 1990-01-01 … 2099-12-31 */
+}
+
+int cd_event_validate(const cd_event *ev, cd_err *err)
+{
+	if (ev->event_id_len == 0)
+		return cd_err_set(err, 0, "field 'event_id' is empty");
+	if (ev->event_id_len > CD_MAX_ID_LEN)
+		return cd_err_set(err, 0, "field 'event_id' is longer than %d bytes", CD_MAX_ID_LEN);
+	if (ev->kind != CD_EV_CLOCK_TICK && ev->citizen_id_len == 0)
+		return cd_err_set(err, 0, "field 'citizen_id' is empty");
+	if (ev->citizen_id_len > CD_MAX_ID_LEN)
+		return cd_err_set(err, 0, "field 'citizen_id' is longer than %d bytes", CD_MAX_ID_LEN);
+	if (ev->occurred_at == CD_INSTANT_NONE)
+		return cd_err_set(err, 0, "field 'occurred_at' is missing");
+	if (!instant_ok(ev->occurred_at))
+		return cd_err_set(err, 0, "field 'occurred_at' is outside 1990-01-01 … 2100-01-01");
+	if (ev->recorded_at != CD_INSTANT_NONE && !instant_ok(ev->recorded_at))
+		return cd_err_set(err, 0, "field 'recorded_at' is outside 1990-01-01 … 2100-01-01");
+	if (ev->muni[0]) {
+		size_t n = strlen(ev->muni);
+		for (size_t i = 0; i < n; i++)
+			if (ev->muni[i] < '0' || ev->muni[i] > '9')
+				n = 0;
+		if (n < 3 || n > 4)
+			return cd_err_set(err, 0, "field 'municipality_code' '%s' is not three or four digits", ev->muni);
+	}
+	if (!date_ok(ev->first_contact) || !date_ok(ev->first_absence) || !date_ok(ev->dp_start))
+		return cd_err_set(err, 0, "a date field is outside 1990-01-01 … 2099-12-31");
+	if (ev->benefit > CD_BENEFIT_MAX)
+		return cd_err_set(err, 0, "field 'benefit' has unknown value %d", ev->benefit);
+	if (ev->category > CD_CATEGORY_MAX)
+		return cd_err_set(err, 0, "field 'category' has unknown value %d", ev->category);
+
+	switch (ev->kind) {
+	case CD_EV_REGISTRATION:
+		if (ev->benefit == CD_BENEFIT_NONE)
+			return cd_err_set(err, 0, "field 'registration.benefit' is unspecified");
+		if (ev->prior_days < 0 || ev->prior_days > MAX_PRIOR_DAYS)
+			return cd_err_set(err, 0, "field 'registration.prior_unemployment_days' %d is outside 0 … %d",
+					  ev->prior_days, MAX_PRIOR_DAYS);
+		break;
+	case CD_EV_DEREGISTRATION:
+		if (ev->dereg_reason > CD_DEREG_MAX)
+			return cd_err_set(err, 0, "field 'deregistration.reason' has unknown value %d", ev->dereg_reason);
+		break;
+	case CD_EV_CONVERSATION:
+		if (ev->conv_id_len == 0)
+			return cd_err_set(err, 0, "field 'conversation.conversation_id' is empty");
+		if (ev->conv_id_len > CD_MAX_ID_LEN)
+			return cd_err_set(err, 0, "field 'conversation.conversation_id' is longer than %d bytes",
+					  CD_MAX_ID_LEN);
+		if (ev->form > CD_FORM_MAX)
+			return cd_err_set(err, 0, "field 'conversation.form' has unknown value %d", ev->form);
+		if (ev->held_by > CD_HELD_MAX)
+			return cd_err_set(err, 0, "field 'conversation.held_by' has unknown value %d", ev->held_by);
+		if (!ev->voided && ev->form == CD_FORM_NONE)
+			return cd_err_set(err, 0, "field 'conversation.form' is unspecified");
+		if (!ev->voided && ev->held_by == CD_HELD_NONE)
+			return cd_err_set(err, 0, "field 'conversation.held_by' is unspecified");
+		break;
+	case CD_EV_BENEFIT_CHANGE:
+	case CD_EV_CLOCK_TICK:
+		break;
+	default:
+		return cd_err_set(err, 0, "the event has no payload");
+	}
+	return 0;
+}

@@ -1,0 +1,169 @@
+/*
+ * rules.h — rulesets: what the law (and each municipality) demands, as data.
+ *
+ * A ruleset is a JSON file under rules/ (see docs/rules.md for the format and
+ * every shipped obligation). National rulesets are chosen by the period's start
+ * date; overlays are enabled per municipality by rules/overlays.json and
+ * apply when their benefits, seasonal flag and effective dates match the
+ * period (rules.md §5). Overlays replace named national obligations, widen the
+ * forms of the remaining ones, and add their own.
+ *
+ * Ownership: cd_rules_load returns a cd_rules the caller frees with
+ * cd_rules_free; every pointer handed out by the lookup functions points into
+ * it and lives as long as it does. A loaded cd_rules is immutable, so the
+ * engine may share it between threads.
+ */
+#ifndef CD_STATE_RULES_H
+#define CD_STATE_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/date.h"
+#include "util/err.h"
+
+typedef enum cd_ob_kind {
+	CD_FIRST_WITHIN = 1,
+	CD_COUNT_IN_WINDOW = 2,
+	CD_JOINT_IN_WINDOW = 3,
+	CD_JOINT_AT_ORDINAL = 4,
+	CD_SCHEDULE = 5,
+	CD_MAX_GAP = 6,
+} cd_ob_kind;
+
+enum cd_severity { CD_SEV_NONE = 0, CD_SEV_LEGAL = 1, CD_SEV_POLICY = 2 };
+
+typedef enum cd_clock_kind {
+	CD_CLOCK_BENEFIT = 0,     /* cumulative for DAGPENGE, calendar otherwise (rules.md §3.2) */
+	CD_CLOCK_CALENDAR = 1,
+	CD_CLOCK_CUMULATIVE = 2,
+} cd_clock_kind;
+
+/*
+ * A length measured from an anchor A, as rules.md §3.1 words it. The window
+ * ends on the day the count of days (A being day 1; on the cumulative clock,
+ * days registered) reaches L:
+ *   "Nd" / "Nw" / "Nm": within the first N days / weeks / months:
+ *        L = N, 7N, add_months(A, N) - A
+ *   "Nd after" / "Nw after": N days / weeks after A: L = N + 1, 7N + 1
+ * n == 0 means "no bound".
+ */
+typedef struct cd_span {
+	int16_t n;
+	char unit;      /* 'd', 'w', 'm' */
+	bool after;
+} cd_span;
+
+typedef struct cd_filter {
+	uint8_t held_by;  /* bit per enum cd_held_by */
+	uint8_t forms;    /* bit per enum cd_form */
+} cd_filter;
+
+#define CD_BIT(x) (1u << (x))
+#define CD_MAX_SLOTS 12
+
+typedef enum cd_gap_start {
+	CD_GAP_AFTER_WINDOW = 1,  /* from the day after the count reaches `start_after` */
+	CD_GAP_AFTER_MET = 2,     /* from the conversation that met obligation `start_ref` */
+} cd_gap_start;
+
+typedef struct cd_obdef {
+	char name[48];            /* "four-in-six" */
+	char id[96];              /* "dk-2020/four-in-six" */
+	cd_ob_kind kind;
+	uint8_t severity;         /* enum cd_severity */
+	char mark;                /* 'V' verified, 'S' seed, 'I' interpretation */
+	char *legal_ref;          /* owned; never NULL */
+	char *description;        /* owned; never NULL */
+	uint16_t benefits;        /* bit per enum cd_benefit; 0 = every benefit */
+	uint8_t categories;       /* bit per enum cd_category; 0 = any */
+	bool registration_only;   /* opens only on a period started by a Registration */
+	uint8_t clock;            /* enum cd_clock_kind */
+	bool anchor_first_contact;/* anchor A is the first contact date, not the period start */
+	cd_span from;             /* lower bound (window starts the day after), or none */
+	cd_span to;               /* the window's end (the due date), or none */
+	int required;             /* COUNT: n; others 1 */
+	cd_filter filter;
+	bool joint;               /* JOINT_*: needs a joint conversation; waived on opt-out */
+	uint8_t first_must_forms; /* FIRST_WITHIN: the first candidate must have one of these forms */
+	int repeat_months;        /* COUNT: repeating windows of this many months (calendar) */
+	int slots;                /* SCHEDULE */
+	cd_span every;            /* SCHEDULE: slot k due at L = k * L(every) */
+	int16_t tolerance[CD_MAX_SLOTS];
+	uint16_t joint_slots;     /* SCHEDULE: bit k-1 set: slot k must be joint */
+	cd_span gap;              /* MAX_GAP */
+	uint8_t gap_start;        /* enum cd_gap_start */
+	cd_span start_after;      /* MAX_GAP, AFTER_WINDOW */
+	char start_ref[48];       /* MAX_GAP, AFTER_MET: name of an obligation of the same ruleset */
+	uint16_t ordinals;        /* JOINT_AT_ORDINAL: bit k set: ordinal k allowed */
+	char mirror[48];          /* non-empty: evaluate the national obligation of this name */
+} cd_obdef;
+
+typedef struct cd_ruleset {
+	char id[40];
+	int version;
+	bool overlay;
+	char *title;              /* owned */
+	char *file;               /* owned: where it was loaded from */
+	cd_date from, to;         /* effective period starts; to == CD_DATE_NONE: open-ended */
+	uint16_t benefits;        /* overlays: benefits it applies to; 0 = any */
+	int seasonal;             /* overlays: -1 any, 0 only non-seasonal, 1 only seasonal */
+	bool joint_in_addition;   /* conversations taken by joint obligations do not count */
+	char (*replaces)[48];     /* overlays: names of national obligations replaced */
+	size_t n_replaces;
+	uint8_t widen_forms;      /* overlays: forms added to the remaining national filters */
+	cd_obdef *obs;
+	size_t n_obs;
+} cd_ruleset;
+
+typedef struct cd_rules cd_rules;
+
+/*
+ * Loads every "*.json" ruleset in `dir` (except overlays.json) and the overlay
+ * configuration `overlays_path` (NULL: "<dir>/overlays.json"). Any problem fails
+ * the whole load with err naming the file, the line where it could be found,
+ * and the field, e.g.
+ *   "rules/dk-2020.json:41: obligations[1] 'four-in-six': field 'window.to': bad length '6x'"
+ * On success *out is owned by the caller.
+ */
+int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd_err *err);
+void cd_rules_free(cd_rules *rules);
+
+/*
+ * Replaces the overlay configuration with `spec`: "none", or a comma-separated
+ * list of OVERLAY@MUNI (e.g. "frikommune-rebild@840,policy-hedensted@766").
+ * For tests and the --overlays option. -1 with err naming the bad item.
+ */
+int cd_rules_set_overlays(cd_rules *rules, const char *spec, cd_err *err);
+
+size_t cd_rules_count(const cd_rules *rules);
+const cd_ruleset *cd_rules_at(const cd_rules *rules, size_t i);
+const cd_ruleset *cd_rules_find(const cd_rules *rules, const char *id);
+/* Finds a definition by its full id "ruleset/name". NULL if none. */
+const cd_obdef *cd_rules_find_obligation(const cd_rules *rules, const char *id, const cd_ruleset **set);
+
+/* The national ruleset in force for periods starting on `start`, or NULL (D20). */
+const cd_ruleset *cd_rules_national(const cd_rules *rules, cd_date start);
+/*
+ * The overlays that apply to a period: enabled for `muni`, matching benefit,
+ * seasonal flag and start date. Fills out[0..max) in configuration order and
+ * returns how many apply.
+ */
+size_t cd_rules_overlays(const cd_rules *rules, const char *muni, int benefit, cd_date start,
+			 bool seasonal, const cd_ruleset **out, size_t max);
+
+/* The municipalities an overlay is enabled for (for `rules list`). */
+size_t cd_rules_enabled_for(const cd_rules *rules, const cd_ruleset *overlay,
+			    const char **munis, size_t max);
+
+/* Does a definition apply to this benefit and category? */
+bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration);
+/* The cumulative/calendar choice for a benefit. */
+bool cd_obdef_cumulative(const cd_obdef *d, int benefit);
+/* L of a span (rules.md §3.1) for anchor a. 0 when the span is none. */
+int cd_span_length(cd_span s, cd_date a);
+/* "6m", "1w after", for messages and `rules list`. */
+const char *cd_span_format(cd_span s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,729 @@
+/*
+ * test_scenarios.c — runs every scenario file (tests/scenarios/NNN-name.scn, docs/scenarios.md)
+ * through the engine on the event clock, one cmocka test per file.
+ *
+ * Inputs are built as contact.v1 CitizenEvent messages and go through the same
+ * codec and validation as production input, so `reject` lines test those too.
+ * Expected outputs were written by hand from the spec; the runner only compares.
+ *
+ * Environment: CD_SCENARIOS (directory, default tests/scenarios), CD_RULES
+ * (default rules), CD_SCENARIO (run only files whose name contains this).
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proto/codec.h"
+#include "state/engine.h"
+#include "state/rules.h"
+
+#define MAX_CITIZENS 16
+#define MAX_OUT 512
+#define MAX_EXP 512
+#define MAX_IGNORE 16
+
+typedef struct got {
+	bool is_breach;
+	int status, kind, reason, severity, req, held;
+	char oid[112], citizen[64], counted[512];
+	cd_date due, ws, we;
+	cd_instant at;
+	char event_id[33];
+} got;
+
+typedef struct exp_line {
+	char text[600];
+	int lineno;
+	bool is_breach;
+	int status;
+	char oid[112];
+} exp_line;
+
+typedef struct run {
+	const char *file;
+	cd_rules *rules;
+	cd_engine *eng;
+	cd_engine_config cfg;
+	char overlays[512];
+	struct {
+		char id[64];
+		char muni[8];
+		cd_citizen c;
+	} cit[MAX_CITIZENS];
+	int n_cit;
+	char cur_citizen[64];
+	got out[MAX_OUT];
+	int n_out;
+	exp_line exp[MAX_EXP];
+	int n_exp;
+	char ignore[MAX_IGNORE][112];
+	int n_ignore;
+	char group[600];       /* the line that produced the current group */
+	int group_line;
+	char reject_want[256];
+	char reject_got[512];
+	int rejected;
+	/* every output event id of the run, to check they are unique (D27) */
+	char (*ids)[33];
+	size_t n_ids, cap_ids;
+	int failures;
+} run;
+
+static void failf(run *r, int line, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s:%d: ", r->file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	r->failures++;
+}
+
+/* ---- time ------------------------------------------------------------------ */
+
+/* "YYYY-MM-DD" (12:00 local), "YYYY-MM-DDTHH:MM" (local), or RFC 3339. */
+static int parse_time(const char *s, cd_instant *out)
+{
+	size_t n = strlen(s);
+	cd_date d;
+	int h = 12, m = 0;
+	cd_instant t;
+
+	if (n > 16 && (s[16] == 'Z' || s[16] == '+' || s[16] == '-')) {
+		/* "YYYY-MM-DDTHH:MMZ": RFC 3339 without seconds */
+		char full[64];
+		snprintf(full, sizeof(full), "%.16s:00%s", s, s + 16);
+		return cd_instant_parse_rfc3339(full, strlen(full), out);
+	}
+	if (n > 16 && cd_instant_parse_rfc3339(s, n, out) == 0)
+		return 0;
+	if (n < 10 || cd_date_parse(s, 10, &d) < 0)
+		return -1;
+	if (n == 16) {
+		if (s[10] != 'T' || sscanf(s + 11, "%2d:%2d", &h, &m) != 2)
+			return -1;
+	} else if (n != 10)
+		return -1;
+	/* local wall time: try CET, then CEST */
+	t = ((cd_instant)d * 86400 + h * 3600 + m * 60) * CD_NS_PER_SEC;
+	if (cd_cph_utc_offset(t - 3600 * CD_NS_PER_SEC) == 3600)
+		*out = t - 3600 * CD_NS_PER_SEC;
+	else
+		*out = t - 7200 * CD_NS_PER_SEC;
+	return 0;
+}
+
+static void format_local(cd_instant t, char *buf, size_t len)
+{
+	cd_date d = cd_cph_date(t);
+	char ds[CD_DATE_STRLEN];
+	int64_t secs = (t - cd_cph_midnight(d)) / CD_NS_PER_SEC;
+	snprintf(buf, len, "%sT%02d:%02d", cd_date_format(d, ds), (int)(secs / 3600), (int)(secs / 60 % 60));
+}
+
+/* ---- citizens and outputs -------------------------------------------------- */
+
+static int citizen_index(run *r, const char *id)
+{
+	for (int i = 0; i < r->n_cit; i++)
+		if (!strcmp(r->cit[i].id, id))
+			return i;
+	assert_true(r->n_cit < MAX_CITIZENS);
+	snprintf(r->cit[r->n_cit].id, sizeof(r->cit[r->n_cit].id), "%s", id);
+	r->cit[r->n_cit].muni[0] = '\0';
+	cd_citizen_init(&r->cit[r->n_cit].c);
+	return r->n_cit++;
+}
+
+static int collect(void *ctx, const cd_output *o)
+{
+	run *r = ctx;
+	got *g;
+	size_t off = 0;
+
+	for (size_t i = 0; i < r->n_ids; i++)
+		if (!strcmp(r->ids[i], o->event_id))
+			failf(r, r->group_line, "output event id %s repeats (%s %s)", o->event_id,
+			      cd_output_status_name(o), o->obligation_id);
+	if (r->n_ids == r->cap_ids) {
+		r->cap_ids = r->cap_ids ? r->cap_ids * 2 : 256;
+		r->ids = realloc(r->ids, r->cap_ids * sizeof(*r->ids));
+		assert_non_null(r->ids);
+	}
+	memcpy(r->ids[r->n_ids++], o->event_id, 33);
+
+	if (r->n_out >= MAX_OUT) {
+		failf(r, r->group_line, "more than %d outputs from one input", MAX_OUT);
+		return 0;
+	}
+	g = &r->out[r->n_out++];
+	memset(g, 0, sizeof(*g));
+	g->is_breach = o->is_breach;
+	g->status = o->status;
+	g->kind = o->breach_kind;
+	g->reason = o->cancel_reason;
+	g->severity = o->severity;
+	g->req = o->required;
+	g->held = o->held;
+	g->due = o->due;
+	g->ws = o->window_start;
+	g->we = o->window_end;
+	g->at = o->as_of;
+	snprintf(g->oid, sizeof(g->oid), "%s", o->obligation_id);
+	snprintf(g->citizen, sizeof(g->citizen), "%s", o->citizen_id);
+	memcpy(g->event_id, o->event_id, 33);
+	for (size_t i = 0; i < o->n_counted && off < sizeof(g->counted) - 1; i++)
+		off += (size_t)snprintf(g->counted + off, sizeof(g->counted) - off, "%s%s", i ? "," : "",
+					o->counted[i]);
+	return 0;
+}
+
+static void describe(const got *g, char *buf, size_t len)
+{
+	char due[CD_DATE_STRLEN], ws[CD_DATE_STRLEN], we[CD_DATE_STRLEN], at[32];
+	cd_output o = { .is_breach = g->is_breach, .status = g->status };
+	format_local(g->at, at, sizeof(at));
+	snprintf(buf, len, "%s %s due=%s ws=%s we=%s req=%d held=%d at=%s citizen=%s%s%s%s%s counted=%s",
+		 cd_output_status_name(&o), g->oid, g->due == CD_DATE_NONE ? "none" : cd_date_format(g->due, due),
+		 g->ws == CD_DATE_NONE ? "none" : cd_date_format(g->ws, ws),
+		 g->we == CD_DATE_NONE ? "none" : cd_date_format(g->we, we), g->req, g->held, at, g->citizen,
+		 g->reason ? " reason=" : "", g->reason ? cd_cancel_reason_name(g->reason) : "",
+		 g->is_breach ? " kind=" : "", g->is_breach ? (g->kind == 2 ? "CADENCE" : "DEADLINE") : "",
+		 g->counted);
+}
+
+static bool ignored(const run *r, const char *oid)
+{
+	for (int i = 0; i < r->n_ignore; i++)
+		if (!strncmp(oid, r->ignore[i], strlen(r->ignore[i])))
+			return true;
+	return false;
+}
+
+static bool date_matches(const char *v, cd_date d)
+{
+	cd_date x;
+	if (!strcmp(v, "none"))
+		return d == CD_DATE_NONE;
+	return cd_date_parse(v, strlen(v), &x) == 0 && x == d;
+}
+
+/* Does output g satisfy expectation e (all its keys)? Explains the first mismatch. */
+static bool matches(const run *r, const exp_line *e, const got *g, char *why, size_t len)
+{
+	char buf[512], *save = NULL, *tok;
+	snprintf(buf, sizeof(buf), "%s", e->text);
+	strtok_r(buf, " ", &save);   /* out */
+	strtok_r(NULL, " ", &save);  /* STATUS */
+	strtok_r(NULL, " ", &save);  /* OBLIGATION */
+	if (e->is_breach != g->is_breach || e->status != g->status) {
+		snprintf(why, len, "status");
+		return false;
+	}
+	while ((tok = strtok_r(NULL, " ", &save))) {
+		char *eq = strchr(tok, '=');
+		const char *k = tok, *v;
+		bool ok = true;
+		if (!eq) {
+			snprintf(why, len, "bad key '%s'", tok);
+			return false;
+		}
+		*eq = '\0';
+		v = eq + 1;
+		if (!strcmp(k, "due"))
+			ok = date_matches(v, g->due);
+		else if (!strcmp(k, "ws"))
+			ok = date_matches(v, g->ws);
+		else if (!strcmp(k, "we"))
+			ok = date_matches(v, g->we);
+		else if (!strcmp(k, "req"))
+			ok = atoi(v) == g->req;
+		else if (!strcmp(k, "held"))
+			ok = atoi(v) == g->held;
+		else if (!strcmp(k, "reason"))
+			ok = cd_cancel_reason_parse(v) == g->reason;
+		else if (!strcmp(k, "kind"))
+			ok = (!strcmp(v, "CADENCE") ? 2 : !strcmp(v, "DEADLINE") ? 1 : -1) == g->kind;
+		else if (!strcmp(k, "sev"))
+			ok = (!strcmp(v, "POLICY") ? 2 : !strcmp(v, "LEGAL") ? 1 : -1) == g->severity;
+		else if (!strcmp(k, "counted"))
+			ok = !strcmp(v, g->counted);
+		else if (!strcmp(k, "citizen"))
+			ok = !strcmp(v, g->citizen);
+		else if (!strcmp(k, "at")) {
+			cd_instant t;
+			if (strlen(v) == 10) {
+				cd_date d;
+				ok = cd_date_parse(v, 10, &d) == 0 && cd_cph_date(g->at) == d;
+			} else
+				ok = parse_time(v, &t) == 0 && t == g->at;
+		} else {
+			snprintf(why, len, "unknown key '%s'", k);
+			return false;
+		}
+		if (!ok) {
+			snprintf(why, len, "%s", k);
+			return false;
+		}
+	}
+	(void)r;
+	return true;
+}
+
+/* Compares the outputs of one group with its expectations (order matters per obligation). */
+static void check_group(run *r)
+{
+	char seen[MAX_EXP + MAX_OUT][112];
+	int n_seen = 0;
+	bool bad = false;
+
+	if (r->reject_want[0] && !r->rejected) {
+		failf(r, r->group_line, "expected the input to be rejected with '%s', but it was accepted",
+		      r->reject_want);
+		bad = true;
+	} else if (r->rejected && !r->reject_want[0]) {
+		failf(r, r->group_line, "input rejected: %s", r->reject_got);
+		bad = true;
+	} else if (r->rejected && !strstr(r->reject_got, r->reject_want)) {
+		failf(r, r->group_line, "rejected with '%s', expected '%s'", r->reject_got, r->reject_want);
+		bad = true;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		int n = pass ? r->n_out : r->n_exp;
+		for (int i = 0; i < n; i++) {
+			const char *oid = pass ? r->out[i].oid : r->exp[i].oid;
+			int dup = 0;
+			for (int j = 0; j < n_seen; j++)
+				dup |= !strcmp(seen[j], oid);
+			if (!dup)
+				snprintf(seen[n_seen++], sizeof(seen[0]), "%s", oid);
+		}
+	}
+	for (int s = 0; s < n_seen; s++) {
+		const char *oid = seen[s];
+		int ei[MAX_EXP], gi[MAX_OUT], ne = 0, ng = 0;
+		if (ignored(r, oid))
+			continue;
+		for (int i = 0; i < r->n_exp; i++)
+			if (!strcmp(r->exp[i].oid, oid))
+				ei[ne++] = i;
+		for (int i = 0; i < r->n_out; i++)
+			if (!strcmp(r->out[i].oid, oid))
+				gi[ng++] = i;
+		for (int i = 0; i < (ne > ng ? ne : ng); i++) {
+			char why[128] = "", desc[700];
+			if (i < ne && i < ng && matches(r, &r->exp[ei[i]], &r->out[gi[i]], why, sizeof(why)))
+				continue;
+			bad = true;
+			if (i < ng)
+				describe(&r->out[gi[i]], desc, sizeof(desc));
+			if (i < ne && i < ng)
+				failf(r, r->exp[ei[i]].lineno, "mismatch on '%s':\n    expected: %s\n    got:      %s",
+				      why, r->exp[ei[i]].text, desc);
+			else if (i < ne)
+				failf(r, r->exp[ei[i]].lineno, "expected but not emitted: %s", r->exp[ei[i]].text);
+			else
+				failf(r, r->group_line, "emitted but not expected (after '%s'): %s", r->group, desc);
+		}
+	}
+	if (bad) {
+		fprintf(stderr, "    all outputs after '%s':\n", r->group);
+		for (int i = 0; i < r->n_out; i++) {
+			char desc[700];
+			describe(&r->out[i], desc, sizeof(desc));
+			fprintf(stderr, "      %s\n", desc);
+		}
+	}
+	r->n_out = 0;
+	r->n_exp = 0;
+	r->reject_want[0] = '\0';
+	r->rejected = 0;
+}
+
+/* ---- inputs ---------------------------------------------------------------- */
+
+static Google__Protobuf__Timestamp *ts_new(cd_instant t)
+{
+	Google__Protobuf__Timestamp *ts = malloc(sizeof(*ts));
+	int64_t s;
+	int32_t ns;
+	assert_non_null(ts);
+	google__protobuf__timestamp__init(ts);
+	cd_instant_to_ts(t, &s, &ns);
+	ts->seconds = s;
+	ts->nanos = ns;
+	return ts;
+}
+
+static int enum_arg(const char *v, int (*parse)(const char *))
+{
+	int x = parse(v);
+	return x < 0 ? 99 : x;   /* an unknown name becomes an unknown number: validation rejects it */
+}
+
+static void apply_event(run *r, int lineno, Contact__V1__CitizenEvent *m, int ci)
+{
+	cd_event ev;
+	cd_codec_stage stage;
+	cd_err err = { "", 0 };
+	int rc;
+
+	if (cd_codec_event_from_pb(m, &ev, &stage, &err) < 0) {
+		r->rejected = 1;
+		snprintf(r->reject_got, sizeof(r->reject_got), "%s", err.msg);
+		return;
+	}
+	if (ci < 0) {   /* tick all */
+		for (int i = 0; i < r->n_cit; i++)
+			if (cd_engine_advance(r->eng, &r->cit[i].c, r->cit[i].id, cd_event_time(&ev), collect, r,
+					      &err) < 0)
+				failf(r, lineno, "advance failed: %s", err.msg);
+		return;
+	}
+	rc = cd_engine_apply(r->eng, &r->cit[ci].c, r->cit[ci].id, &ev, collect, r, &err);
+	if (rc < 0) {
+		r->rejected = 1;
+		snprintf(r->reject_got, sizeof(r->reject_got), "%s", err.msg);
+	}
+}
+
+/* Round-trips the citizen record through its binary form, as a store would. */
+static void store_roundtrip(run *r, int ci, int lineno)
+{
+	cd_buf b;
+	cd_err err;
+	cd_buf_init(&b, (size_t)1 << 26);
+	assert_int_equal(cd_citizen_encode(&r->cit[ci].c, &b), 0);
+	if (cd_citizen_decode(&r->cit[ci].c, (const uint8_t *)b.data, b.len, &err) < 0)
+		failf(r, lineno, "citizen record does not decode: %s", err.msg);
+	cd_buf_release(&b);
+}
+
+static void parse_in(run *r, int lineno, char *line)
+{
+	char *save = NULL, *tok, *kind;
+	Contact__V1__CitizenEvent m;
+	Contact__V1__Registration reg;
+	Contact__V1__Deregistration dereg;
+	Contact__V1__Conversation conv;
+	Contact__V1__BenefitChange chg;
+	Contact__V1__ClockTick tick;
+	cd_instant occ, rec = CD_INSTANT_NONE;
+	char muni[8] = "", *cid_override = NULL;
+	bool all = false;
+	int ci;
+
+	contact__v1__citizen_event__init(&m);
+	contact__v1__registration__init(&reg);
+	contact__v1__deregistration__init(&dereg);
+	contact__v1__conversation__init(&conv);
+	contact__v1__benefit_change__init(&chg);
+	contact__v1__clock_tick__init(&tick);
+
+	strtok_r(line, " ", &save);                 /* in */
+	m.event_id = strtok_r(NULL, " ", &save);
+	tok = strtok_r(NULL, " ", &save);
+	if (!m.event_id || !tok || parse_time(tok, &occ) < 0) {
+		failf(r, lineno, "bad 'in' line");
+		return;
+	}
+	while ((kind = strtok_r(NULL, " ", &save))) {
+		if (!strncmp(kind, "rec=", 4)) {
+			if (parse_time(kind + 4, &rec) < 0)
+				failf(r, lineno, "bad rec=");
+		} else if (!strncmp(kind, "muni=", 5))
+			snprintf(muni, sizeof(muni), "%s", kind + 5);
+		else if (!strncmp(kind, "citizen=", 8))
+			cid_override = kind + 8;
+		else
+			break;
+	}
+	if (!kind) {
+		failf(r, lineno, "no input kind");
+		return;
+	}
+	ci = citizen_index(r, cid_override ? cid_override : r->cur_citizen);
+	if (muni[0])
+		snprintf(r->cit[ci].muni, sizeof(r->cit[ci].muni), "%s", muni);
+	m.citizen_id = r->cit[ci].id;
+	m.municipality_code = r->cit[ci].muni;
+	m.occurred_at = ts_new(occ);
+	if (rec != CD_INSTANT_NONE)
+		m.recorded_at = ts_new(rec);
+
+	if (!strcmp(kind, "reg") || !strcmp(kind, "change")) {
+		bool is_reg = !strcmp(kind, "reg");
+		while ((tok = strtok_r(NULL, " ", &save))) {
+			char *eq = strchr(tok, '=');
+			const char *v = eq ? eq + 1 : "";
+			if (!eq && cd_benefit_parse(tok) >= 0) {
+				if (is_reg)
+					reg.benefit = (Contact__V1__Benefit)cd_benefit_parse(tok);
+				else
+					chg.to_benefit = (Contact__V1__Benefit)cd_benefit_parse(tok);
+			} else if (!strncmp(tok, "cat=", 4)) {
+				int c = enum_arg(v, cd_category_parse);
+				if (is_reg)
+					reg.category = (Contact__V1__Category)c;
+				else
+					chg.to_category = (Contact__V1__Category)c;
+			} else if (!strncmp(tok, "first_contact=", 14))
+				reg.first_contact_date = (char *)v;
+			else if (!strncmp(tok, "first_absence=", 14)) {
+				if (is_reg)
+					reg.first_absence_date = (char *)v;
+				else
+					chg.first_absence_date = (char *)v;
+			} else if (!strncmp(tok, "dp_start=", 9)) {
+				if (is_reg)
+					reg.dagpenge_period_start = (char *)v;
+				else
+					chg.dagpenge_period_start = (char *)v;
+			} else if (!strncmp(tok, "prior=", 6))
+				reg.prior_unemployment_days = atoi(v);
+			else if (!strcmp(tok, "optout")) {
+				reg.akasse_opt_out = 1;
+				chg.akasse_opt_out = 1;
+			} else if (!strcmp(tok, "seasonal"))
+				reg.seasonal = 1;
+			else if (is_reg && !eq)
+				reg.benefit = (Contact__V1__Benefit)99;   /* unknown benefit name */
+			else
+				failf(r, lineno, "unknown argument '%s'", tok);
+		}
+		if (is_reg) {
+			m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION;
+			m.registration = &reg;
+		} else {
+			m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE;
+			m.benefit_change = &chg;
+		}
+	} else if (!strcmp(kind, "dereg")) {
+		while ((tok = strtok_r(NULL, " ", &save))) {
+			if (!strncmp(tok, "reason=", 7)) {
+				const char *v = tok + 7;
+				dereg.reason = (Contact__V1__DeregistrationReason)(!strcmp(v, "JOB") ? 1
+						 : !strcmp(v, "EDUCATION") ? 2 : !strcmp(v, "OTHER") ? 3 : 99);
+			} else if (!strcmp(tok, "ends"))
+				dereg.ends_dagpenge_period = 1;
+			else
+				failf(r, lineno, "unknown argument '%s'", tok);
+		}
+		m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_DEREGISTRATION;
+		m.deregistration = &dereg;
+	} else if (!strcmp(kind, "conv") || !strcmp(kind, "void")) {
+		tok = strtok_r(NULL, " ", &save);
+		conv.conversation_id = (char *)(tok && strcmp(tok, "-") ? tok : "");
+		if (!strcmp(kind, "void"))
+			conv.voided = 1;
+		else {
+			const char *h = strtok_r(NULL, " ", &save), *f = strtok_r(NULL, " ", &save);
+			conv.held_by = (Contact__V1__HeldBy)(h ? enum_arg(h, cd_held_by_parse) : 0);
+			conv.form = (Contact__V1__ConversationForm)(f ? enum_arg(f, cd_form_parse) : 0);
+			while ((tok = strtok_r(NULL, " ", &save))) {
+				if (!strcmp(tok, "joint"))
+					conv.akasse_participated = 1;
+				else
+					failf(r, lineno, "unknown argument '%s'", tok);
+			}
+		}
+		m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION;
+		m.conversation = &conv;
+	} else if (!strcmp(kind, "tick")) {
+		tok = strtok_r(NULL, " ", &save);
+		all = tok && !strcmp(tok, "all");
+		if (all)
+			m.citizen_id = (char *)"";
+		m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CLOCK_TICK;
+		m.clock_tick = &tick;
+	} else
+		failf(r, lineno, "unknown input kind '%s'", kind);
+
+	apply_event(r, lineno, &m, all ? -1 : ci);
+	if (!all)
+		store_roundtrip(r, ci, lineno);
+	free(m.occurred_at);
+	free(m.recorded_at);
+}
+
+static void setup_engine(run *r, int lineno)
+{
+	cd_err err;
+	const char *dir = getenv("CD_RULES") ? getenv("CD_RULES") : "rules";
+	if (r->eng)
+		return;
+	if (cd_rules_load(dir, NULL, &r->rules, &err) < 0) {
+		failf(r, lineno, "rules: %s", err.msg);
+		fail();
+	}
+	if (strcmp(r->overlays, "default") && cd_rules_set_overlays(r->rules, r->overlays, &err) < 0) {
+		failf(r, lineno, "overlays: %s", err.msg);
+		fail();
+	}
+	r->eng = cd_engine_new(r->rules, &r->cfg);
+	assert_non_null(r->eng);
+}
+
+static void until_all(run *r, int lineno, const char *arg)
+{
+	cd_instant t;
+	cd_err err;
+	if (!arg || parse_time(arg, &t) < 0) {
+		failf(r, lineno, "bad until");
+		return;
+	}
+	for (int i = 0; i < r->n_cit; i++)
+		if (cd_engine_advance(r->eng, &r->cit[i].c, r->cit[i].id, t, collect, r, &err) < 0)
+			failf(r, lineno, "advance failed: %s", err.msg);
+}
+
+static void run_file(void **state)
+{
+	const char *path = *state;
+	FILE *f = fopen(path, "r");
+	run *r = calloc(1, sizeof(*r));
+	char line[600];
+	int lineno = 0;
+	bool any = false;
+
+	assert_non_null(f);
+	assert_non_null(r);
+	r->file = path;
+	cd_engine_config_default(&r->cfg);
+	r->cfg.warn_lead_days = 0;
+	snprintf(r->overlays, sizeof(r->overlays), "none");
+	snprintf(r->cur_citizen, sizeof(r->cur_citizen), "p1");
+
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line, *nl = strchr(line, '\n'), work[600], *save = NULL, *w;
+		lineno++;
+		if (nl)
+			*nl = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '#')
+			continue;
+		snprintf(work, sizeof(work), "%s", p);
+		w = strtok_r(work, " ", &save);
+		if (!strcmp(w, "config")) {
+			while ((w = strtok_r(NULL, " ", &save))) {
+				if (!strncmp(w, "grace=", 6))
+					r->cfg.grace_days = atoi(w + 6);
+				else if (!strncmp(w, "warn=", 5))
+					r->cfg.warn_lead_days = atoi(w + 5);
+				else if (!strncmp(w, "overlays=", 9))
+					snprintf(r->overlays, sizeof(r->overlays), "%s", w + 9);
+				else if (!strncmp(w, "max_events=", 11))
+					r->cfg.max_events = (size_t)atoi(w + 11);
+				else
+					failf(r, lineno, "unknown config '%s'", w);
+			}
+		} else if (!strcmp(w, "citizen")) {
+			w = strtok_r(NULL, " ", &save);
+			snprintf(r->cur_citizen, sizeof(r->cur_citizen), "%s", w ? w : "p1");
+		} else if (!strcmp(w, "ignore")) {
+			w = strtok_r(NULL, " ", &save);
+			if (w && r->n_ignore < MAX_IGNORE)
+				snprintf(r->ignore[r->n_ignore++], sizeof(r->ignore[0]), "%s", w);
+		} else if (!strcmp(w, "out")) {
+			exp_line *e = &r->exp[r->n_exp];
+			const char *st = strtok_r(NULL, " ", &save), *oid = strtok_r(NULL, " ", &save);
+			if (!any || !st || !oid || r->n_exp >= MAX_EXP) {
+				failf(r, lineno, "bad 'out' line (or before any input)");
+				continue;
+			}
+			snprintf(e->text, sizeof(e->text), "%s", p);
+			e->lineno = lineno;
+			e->status = cd_output_status_parse(st, &e->is_breach);
+			if (e->status < 0)
+				failf(r, lineno, "unknown status '%s'", st);
+			snprintf(e->oid, sizeof(e->oid), "%s", oid);
+			r->n_exp++;
+		} else if (!strcmp(w, "reject")) {
+			snprintf(r->reject_want, sizeof(r->reject_want), "%s", p + 7);
+		} else if (!strcmp(w, "in") || !strcmp(w, "until")) {
+			setup_engine(r, lineno);
+			if (any)
+				check_group(r);
+			any = true;
+			snprintf(r->group, sizeof(r->group), "%s", p);
+			r->group_line = lineno;
+			if (!strcmp(w, "in"))
+				parse_in(r, lineno, p);
+			else
+				until_all(r, lineno, strtok_r(NULL, " ", &save));
+		} else
+			failf(r, lineno, "unknown line '%s'", w);
+	}
+	if (any)
+		check_group(r);
+	else
+		failf(r, lineno, "no inputs");
+	fclose(f);
+	for (int i = 0; i < r->n_cit; i++)
+		cd_citizen_release(&r->cit[i].c);
+	cd_engine_free(r->eng);
+	cd_rules_free(r->rules);
+	free(r->ids);
+	{
+		int failures = r->failures;
+		free(r);
+		if (failures > 0)
+			fail_msg("%s: %d mismatch(es), see above", path, failures);
+	}
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct CMUnitTest *)a)->name, ((const struct CMUnitTest *)b)->name);
+}
+
+int main(void)
+{
+	const char *dir = getenv("CD_SCENARIOS") ? getenv("CD_SCENARIOS") : "tests/scenarios";
+	const char *only = getenv("CD_SCENARIO");
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct CMUnitTest *tests = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!d) {
+		fprintf(stderr, "cannot open scenario directory '%s'\n", dir);
+		return 1;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *path;
+		if (len < 5 || strcmp(de->d_name + len - 4, ".scn") || (only && !strstr(de->d_name, only)))
+			continue;
+		tests = realloc(tests, (n + 1) * sizeof(*tests));
+		path = malloc(strlen(dir) + len + 2);
+		if (!tests || !path)
+			return 1;
+		sprintf(path, "%s/%s", dir, de->d_name);
+		memset(&tests[n], 0, sizeof(tests[n]));
+		tests[n].name = path;
+		tests[n].test_func = run_file;
+		tests[n].initial_state = path;
+		n++;
+	}
+	closedir(d);
+	if (n == 0) {
+		fprintf(stderr, "no scenario files in '%s'\n", dir);
+		return 1;
+	}
+	qsort(tests, n, sizeof(*tests), by_name);
+	rc = _cmocka_run_group_tests("scenarios", tests, n, NULL, NULL);
+	for (size_t i = 0; i < n; i++)
+		free((void *)tests[i].name);
+	free(tests);
+	return rc;
+}
