@@ -12,6 +12,7 @@
 #   build/$(MODE)/contactd      the program
 #   build/$(MODE)/tests/...     one binary per tests/unit/test_*.c
 
+.DEFAULT_GOAL := all
 MODE    ?= release
 BUILD   := build/$(MODE)
 GEN     := build/gen

@@ -140,12 +140,9 @@ int cd_codec_decode_event(const uint8_t *data, size_t len, cd_log_format fmt,
 		if (!m)
 			return cd_err_set(err, 0, "not a valid contact.v1.CitizenEvent (%zu bytes)", len);
 	}
-	if (cd_codec_event_from_pb((Contact__V1__CitizenEvent *)m, ev, stage, err) < 0) {
-		protobuf_c_message_free_unpacked(m, NULL);
-		return -1;
-	}
+	/* Handed over even when validation fails: the caller reports its event_id. */
 	*msg = (Contact__V1__CitizenEvent *)m;
-	return 0;
+	return cd_codec_event_from_pb(*msg, ev, stage, err);
 }
 
 /* ---- outputs -------------------------------------------------------------- */

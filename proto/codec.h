@@ -31,10 +31,11 @@ typedef enum cd_codec_stage {
 const char *cd_codec_stage_name(cd_codec_stage s);
 
 /*
- * Decodes one record in format fmt (CD_LOG_JSON or CD_LOG_PB) into *msg (owned
- * by the caller: protobuf_c_message_free_unpacked(&(*msg)->base, NULL)) and
- * fills *ev, which borrows *msg's strings. On failure *msg is NULL and *stage
- * says which stage refused it.
+ * Decodes one record in format fmt (CD_LOG_JSON or CD_LOG_PB) into *msg and
+ * fills *ev, which borrows *msg's strings. On failure *stage says which stage
+ * refused it. *msg is set whenever the bytes decoded, even when validation
+ * then failed (so that the caller can report its event_id): the caller frees a
+ * non-NULL *msg with protobuf_c_message_free_unpacked(&(*msg)->base, NULL).
  */
 int cd_codec_decode_event(const uint8_t *data, size_t len, cd_log_format fmt,
 			  Contact__V1__CitizenEvent **msg, cd_event *ev, cd_codec_stage *stage, cd_err *err);

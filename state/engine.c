@@ -748,11 +748,12 @@ static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
 		in = inst_new(e, x, def, def, x->rs, k);
 		in->ws = p->start;
 		in->we = due;
-		if (k <= n_cand && !paused) {
+		if (k <= n_cand) {
+			/* While the due date is not yet known (paused), it lies after any held conversation. */
 			const conv *cv = &e->cv[cand[k - 1]];
 			bool joint_ok = !(def->joint_slots & CD_BIT(k - 1)) || p->optout_now ||
 					qualifies(cv, def, x->widen, true);
-			if (cv->date <= due && joint_ok) {
+			if ((paused || cv->date <= due) && joint_ok) {
 				count_conv(e, in, cand[k - 1]);
 				met = true;
 			}
@@ -854,9 +855,9 @@ static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
 		in->opened_at = opened;
 		in->ws = ws;
 		in->we = due;
-		for (size_t i = 0; i < e->n_cv && due != CD_DATE_NONE; i++) {
+		for (size_t i = 0; i < e->n_cv; i++) {
 			const conv *cv = &e->cv[i];
-			if (cv->date < ws || cv->date > due || !before_end(cv, &end) ||
+			if (cv->date < ws || (due != CD_DATE_NONE && cv->date > due) || !before_end(cv, &end) ||
 			    !qualifies(cv, def, x->widen, false))
 				continue;
 			count_conv(e, in, i);

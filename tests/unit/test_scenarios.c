@@ -520,7 +520,8 @@ static void parse_in(run *r, int lineno, char *line)
 		m.deregistration = &dereg;
 	} else if (!strcmp(kind, "conv") || !strcmp(kind, "void")) {
 		tok = strtok_r(NULL, " ", &save);
-		conv.conversation_id = (char *)(tok && strcmp(tok, "-") ? tok : "");
+		/* "" (or -) writes an empty conversation id */
+		conv.conversation_id = (char *)(tok && strcmp(tok, "-") && strcmp(tok, "\"\"") ? tok : "");
 		if (!strcmp(kind, "void"))
 			conv.voided = 1;
 		else {

@@ -1,0 +1,48 @@
+/*
+ * main.c — the contactd command line: one program, a subcommand per job.
+ *
+ *   contactd replay …        replay an event log (consumer/replay.c)
+ *   contactd rules check …   validate a ruleset directory (consumer/rules_cmd.c)
+ *   contactd rules list …    what applies where
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "consumer/replay.h"
+#include "consumer/rules_cmd.h"
+
+#define CONTACTD_VERSION "0.1.0"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: contactd <command> [options]\n\n"
+		   "commands:\n"
+		   "  replay        replay an event log through the rules; outputs on stdout\n"
+		   "  rules check   validate a ruleset directory (default ./rules)\n"
+		   "  rules list    show which rules apply to which municipality, benefit and dates\n"
+		   "  version       print the version\n\n"
+		   "'contactd <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "replay"))
+		return cd_replay_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "rules"))
+		return cd_rules_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("contactd %s\n", CONTACTD_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "contactd: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,314 @@
+/*
+ * replay.c — `contactd replay`: an event log in, every output out.
+ *
+ * The audit path: the same engine as production, on the event clock, with the
+ * in-memory store instead of Redis. For each record of the log:
+ *   frame (eventlog) → decode + validate (codec) → load the citizen's record
+ *   (memstore) → raise its clock to the global tick floor → apply (engine) →
+ *   store the record and its next firing instant → write the outputs.
+ * A ClockTick with an empty citizen_id advances every citizen: those with
+ * something due are taken from the timer index one by one, the rest only get
+ * the new floor, applied lazily the next time they are touched (nothing can
+ * fire for them in between, by definition of the index).
+ *
+ * Bad records are reported on stderr (position, event_id, stage, error) and
+ * skipped; only lost framing or an unwritable output ends the replay early,
+ * with status 1. Outputs are written in the order the clock produces them:
+ * per input, then per advance.
+ */
+#include "consumer/replay.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer/cli.h"
+#include "proto/codec.h"
+#include "proto/eventlog.h"
+#include "state/engine.h"
+#include "state/memstore.h"
+#include "util/log.h"
+
+typedef struct replayer {
+	cd_engine *eng;
+	cd_memstore *store;
+	cd_citizen cit;
+	cd_buf rec;              /* encoded citizen record */
+	cd_buf out;              /* one encoded output */
+	FILE *outf;
+	cd_log_format out_fmt;
+	cd_instant floor;        /* the latest all-citizen tick */
+	uint64_t records, applied, duplicates, skipped, outputs, deadlines, breaches;
+	int write_failed;
+} replayer;
+
+static int write_output(void *ctx, const cd_output *o)
+{
+	replayer *r = ctx;
+	cd_err err;
+	cd_buf_reset(&r->out);
+	if (cd_codec_output_append(o, r->out_fmt, 1, &r->out, &err) < 0 ||
+	    cd_log_write(r->outf, r->out_fmt, r->out.data, r->out.len, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot write output", "error", err.msg, NULL);
+		r->write_failed = 1;
+		return -1;
+	}
+	r->outputs++;
+	if (o->is_breach)
+		r->breaches++;
+	else
+		r->deadlines++;
+	return 0;
+}
+
+/* Loads citizen `id` into r->cit (empty if new). */
+static int load(replayer *r, const char *id, size_t len, cd_err *err)
+{
+	const uint8_t *p;
+	size_t n;
+	if (!cd_memstore_get(r->store, id, len, &p, &n)) {
+		cd_citizen_clear(&r->cit);
+		return 0;
+	}
+	return cd_citizen_decode(&r->cit, p, n, err);
+}
+
+static int save(replayer *r, const char *id, size_t len, cd_err *err)
+{
+	cd_buf_reset(&r->rec);
+	if (cd_citizen_encode(&r->cit, &r->rec) < 0)
+		return cd_err_set(err, 0, "citizen '%.*s' record exceeds the record limit", (int)len, id);
+	return cd_memstore_put(r->store, id, len, (const uint8_t *)r->rec.data, r->rec.len,
+			       r->cit.next_fire, err);
+}
+
+/* Fires everything due by t, citizen by citizen, in (instant, citizen id) order. */
+static int advance_all(replayer *r, cd_instant t, cd_err *err)
+{
+	const char *id;
+	size_t len;
+	char idbuf[CD_MAX_ID_LEN + 1];
+
+	if (t > r->floor)
+		r->floor = t;
+	while (cd_memstore_next_due(r->store, t, &id, &len)) {
+		snprintf(idbuf, sizeof(idbuf), "%.*s", (int)len, id);
+		if (load(r, idbuf, len, err) < 0 ||
+		    cd_engine_advance(r->eng, &r->cit, idbuf, t, write_output, r, err) < 0 ||
+		    save(r, idbuf, len, err) < 0)
+			return -1;
+	}
+	return r->write_failed ? -1 : 0;
+}
+
+static int apply(replayer *r, const cd_event *ev, cd_err *err)
+{
+	char idbuf[CD_MAX_ID_LEN + 1];
+	int rc;
+
+	if (ev->kind == CD_EV_CLOCK_TICK && ev->citizen_id_len == 0)
+		return advance_all(r, cd_event_time(ev), err);
+	snprintf(idbuf, sizeof(idbuf), "%.*s", (int)ev->citizen_id_len, ev->citizen_id);
+	if (load(r, idbuf, ev->citizen_id_len, err) < 0)
+		return -1;
+	/* The floor of all-citizen ticks, applied lazily: nothing was due in between. */
+	if (r->floor != CD_INSTANT_NONE &&
+	    cd_engine_advance(r->eng, &r->cit, idbuf, r->floor, write_output, r, err) < 0)
+		return -1;
+	rc = cd_engine_apply(r->eng, &r->cit, idbuf, ev, write_output, r, err);
+	if (rc == 1)
+		r->duplicates++;
+	/* Saved even when the input was refused: the floor advance above may have fired. */
+	if (rc < 0) {
+		cd_err keep = *err;
+		if (save(r, idbuf, ev->citizen_id_len, err) < 0)
+			return -1;
+		*err = keep;
+		return -1;
+	}
+	return save(r, idbuf, ev->citizen_id_len, err);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: contactd replay [options]\n"
+		"  -i, --input FILE         event log to read; '-' is stdin (default '-')\n"
+		"      --input-format F     auto, json or pb (default auto)\n"
+		"  -o, --output FILE        where to write outputs; '-' is stdout (default '-')\n"
+		"      --output-format F    json or pb (default json)\n"
+		"      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
+		"%s",
+		cd_cli_engine_usage());
+}
+
+int cd_replay_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "input", required_argument, NULL, 'i' },
+		{ "input-format", required_argument, NULL, 'I' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "output-format", required_argument, NULL, 'O' },
+		{ "until", required_argument, NULL, 'u' },
+		CD_CLI_ENGINE_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *input = "-", *output = "-";
+	cd_log_format in_fmt = CD_LOG_AUTO;
+	cd_instant until = CD_INSTANT_NONE;
+	cd_cli_engine eo;
+	replayer r;
+	cd_log_reader *rd = NULL;
+	FILE *inf = NULL;
+	cd_err err = { "", 0 };
+	int c, status = 1;
+	char pos[128], num[8][32];
+
+	memset(&r, 0, sizeof(r));
+	r.out_fmt = CD_LOG_JSON;
+	r.floor = CD_INSTANT_NONE;
+	cd_citizen_init(&r.cit);
+	cd_buf_init(&r.rec, (size_t)64 << 20);
+	cd_buf_init(&r.out, (size_t)16 << 20);
+	cd_cli_engine_init(&eo);
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			input = optarg;
+			break;
+		case 'I':
+			if (cd_log_format_parse(optarg, &in_fmt) < 0) {
+				cd_log(CD_LOG_ERROR, "bad option", "option", "--input-format", "value", optarg, NULL);
+				goto out;
+			}
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'O':
+			if (cd_log_format_parse(optarg, &r.out_fmt) < 0 || r.out_fmt == CD_LOG_AUTO) {
+				cd_log(CD_LOG_ERROR, "bad option", "option", "--output-format", "value", optarg, NULL);
+				goto out;
+			}
+			break;
+		case 'u':
+			if (cd_instant_parse_rfc3339(optarg, strlen(optarg), &until) < 0) {
+				cd_log(CD_LOG_ERROR, "bad option", "option", "--until", "value", optarg,
+				       "expected", "RFC 3339, e.g. 2030-01-01T00:00:00Z", NULL);
+				goto out;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto out;
+		default:
+			if (cd_cli_engine_option(&eo, c, optarg) == 0)
+				break;
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		cd_log(CD_LOG_ERROR, "unexpected argument", "argument", argv[optind], NULL);
+		goto out;
+	}
+	if (cd_cli_engine_open(&eo, &r.eng, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot start", "error", err.msg, NULL);
+		goto out;
+	}
+	r.store = cd_memstore_new(0);
+	inf = strcmp(input, "-") ? fopen(input, "rb") : stdin;
+	if (!inf) {
+		cd_log(CD_LOG_ERROR, "cannot open input", "input", input, "error", strerror(errno), NULL);
+		goto out;
+	}
+	r.outf = strcmp(output, "-") ? fopen(output, "wb") : stdout;
+	if (!r.outf || !r.store) {
+		cd_log(CD_LOG_ERROR, "cannot open output", "output", output, "error", strerror(errno), NULL);
+		goto out;
+	}
+	rd = cd_log_reader_new(inf, input, in_fmt, eo.max_record);
+	if (!rd)
+		goto out;
+
+	for (;;) {
+		const uint8_t *data;
+		size_t len;
+		cd_log_status st = cd_log_reader_next(rd, &data, &len, &err);
+		Contact__V1__CitizenEvent *msg = NULL;
+		cd_event ev;
+		cd_codec_stage stage;
+
+		if (st == CD_LOG_EOF)
+			break;
+		if (st == CD_LOG_LOST) {
+			cd_log(CD_LOG_ERROR, "event log framing lost; replay stops", "input", input, "error", err.msg,
+			       NULL);
+			goto out;
+		}
+		r.records++;
+		cd_log_reader_position(rd, pos, sizeof(pos));
+		if (st == CD_LOG_SKIPPED) {
+			r.skipped++;
+			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "stage", "decode",
+			       "error", err.msg, NULL);
+			continue;
+		}
+		if (cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, &err) < 0) {
+			r.skipped++;
+			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id",
+			       msg ? msg->event_id : "", "stage", cd_codec_stage_name(stage), "error", err.msg, NULL);
+		} else {
+			uint64_t dups = r.duplicates;
+			if (apply(&r, &ev, &err) < 0) {
+				if (r.write_failed) {
+					protobuf_c_message_free_unpacked(&msg->base, NULL);
+					goto out;
+				}
+				r.skipped++;
+				cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id",
+				       msg->event_id, "stage", "apply", "error", err.msg, NULL);
+			} else if (r.duplicates == dups)
+				r.applied++;
+		}
+		if (msg)
+			protobuf_c_message_free_unpacked(&msg->base, NULL);
+	}
+	if (until != CD_INSTANT_NONE && advance_all(&r, until, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "advancing to --until failed", "error", err.msg, NULL);
+		goto out;
+	}
+	if (fflush(r.outf) != 0 || ferror(r.outf)) {
+		cd_log(CD_LOG_ERROR, "cannot write output", "output", output, "error", strerror(errno), NULL);
+		goto out;
+	}
+	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)r.records);
+	snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)r.applied);
+	snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)r.duplicates);
+	snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)r.skipped);
+	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)r.deadlines);
+	snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)r.breaches);
+	snprintf(num[6], sizeof(num[6]), "%zu", cd_memstore_count(r.store));
+	cd_log(CD_LOG_INFO, "replay done", "records", num[0], "applied", num[1], "duplicates", num[2],
+	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "citizens", num[6], NULL);
+	status = 0;
+out:
+	cd_log_reader_free(rd);
+	if (inf && inf != stdin)
+		fclose(inf);
+	if (r.outf && r.outf != stdout)
+		fclose(r.outf);
+	cd_memstore_free(r.store);
+	cd_engine_free(r.eng);
+	cd_cli_engine_release(&eo);
+	cd_citizen_release(&r.cit);
+	cd_buf_release(&r.rec);
+	cd_buf_release(&r.out);
+	return status;
+}

@@ -1,0 +1,324 @@
+/*
+ * rules_cmd.c — `contactd rules check [DIR]` and `contactd rules list [DIR]`.
+ *
+ * check: loads a ruleset directory exactly as start-up does; any error names
+ * the file, line and field, and the exit status is 1. It also warns about
+ * dates no national ruleset covers (D20), since a period starting there gets
+ * no national obligations.
+ * list: what applies to which municipality, benefit and dates, as text or as
+ * a Markdown table (docs/rules.md is checked against the latter by the tests).
+ */
+#include "consumer/rules_cmd.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "consumer/cli.h"
+#include "state/event.h"
+#include "state/rules.h"
+#include "util/log.h"
+
+static const char *kind_name(cd_ob_kind k)
+{
+	static const char *const n[] = { "?", "FIRST_WITHIN", "COUNT_IN_WINDOW", "JOINT_IN_WINDOW",
+					 "JOINT_AT_ORDINAL", "SCHEDULE", "MAX_GAP" };
+	return (int)k >= 1 && (int)k <= 6 ? n[k] : "?";
+}
+
+static void mask_names(unsigned mask, int max, const char *(*name)(int), char *buf, size_t len,
+		       const char *all)
+{
+	size_t n = 0;
+	int count = 0;
+	buf[0] = '\0';
+	for (int i = 1; i <= max; i++)
+		count += (mask & CD_BIT(i)) != 0;
+	if (!mask || count == max) {
+		snprintf(buf, len, "%s", all);
+		return;
+	}
+	for (int i = 1; i <= max && n < len; i++)
+		if (mask & CD_BIT(i))
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name(i));
+}
+
+/* One line saying what the obligation demands. */
+static void describe(const cd_obdef *d, char *buf, size_t len)
+{
+	char a[32], b[32], forms[128], held[64];
+	const char *clock = d->clock == CD_CLOCK_CALENDAR ? "calendar" : d->clock == CD_CLOCK_CUMULATIVE
+									     ? "cumulative" : "cumulative for DAGPENGE";
+	size_t n = 0;
+
+	cd_span_format(d->from, a, sizeof(a));
+	cd_span_format(d->to, b, sizeof(b));
+	if (d->mirror[0]) {
+		snprintf(buf, len, "the national %s, as a local target", d->mirror);
+		return;
+	}
+	switch (d->kind) {
+	case CD_FIRST_WITHIN:
+		n = (size_t)snprintf(buf, len, "a conversation within %s of the %s", b,
+				     d->anchor_first_contact ? "first contact" : "period start");
+		if (d->first_must_forms) {
+			mask_names(d->first_must_forms, CD_FORM_MAX, cd_form_name, forms, sizeof(forms), "any form");
+			n += (size_t)snprintf(buf + n, len - n, "; the first one must be %s", forms);
+		}
+		break;
+	case CD_COUNT_IN_WINDOW:
+		if (d->repeat_months)
+			n = (size_t)snprintf(buf, len, "%d in every %d months", d->required, d->repeat_months);
+		else if (d->from.n)
+			n = (size_t)snprintf(buf, len, "%d in (%s, %s]", d->required, a, b);
+		else
+			n = (size_t)snprintf(buf, len, "%d within the first %s", d->required, b);
+		break;
+	case CD_JOINT_IN_WINDOW:
+		n = d->from.n ? (size_t)snprintf(buf, len, "a joint conversation in (%s, %s]", a, b)
+			      : (size_t)snprintf(buf, len, "a joint conversation within the first %s", b);
+		break;
+	case CD_JOINT_AT_ORDINAL: {
+		size_t m = 0;
+		char ords[64] = "";
+		for (int k = 1; k <= 15; k++)
+			if (d->ordinals & CD_BIT(k))
+				m += (size_t)snprintf(ords + m, sizeof(ords) - m, "%s%d", m ? " or " : "", k);
+		n = (size_t)snprintf(buf, len, "the first joint conversation is conversation %s%s%s", ords,
+				     d->to.n ? ", by " : "", d->to.n ? b : "");
+		break;
+	}
+	case CD_SCHEDULE: {
+		char e[32];
+		n = (size_t)snprintf(buf, len, "%d slots, one every %s, tolerance", d->slots,
+				     cd_span_format(d->every, e, sizeof(e)));
+		for (int k = 0; k < d->slots; k++)
+			n += (size_t)snprintf(buf + n, len - n, "%s%d", k ? "/" : " ", d->tolerance[k]);
+		n += (size_t)snprintf(buf + n, len - n, " days");
+		if (d->joint_slots) {
+			n += (size_t)snprintf(buf + n, len - n, "; joint slots");
+			for (int k = 0; k < d->slots; k++)
+				if (d->joint_slots & CD_BIT(k))
+					n += (size_t)snprintf(buf + n, len - n, " %d", k + 1);
+		}
+		break;
+	}
+	case CD_MAX_GAP: {
+		char g[32], s[32];
+		if (d->gap_start == CD_GAP_AFTER_WINDOW)
+			n = (size_t)snprintf(buf, len, "at most %s between conversations, from the day after %s",
+					     cd_span_format(d->gap, g, sizeof(g)),
+					     cd_span_format(d->start_after, s, sizeof(s)));
+		else
+			n = (size_t)snprintf(buf, len, "at most %s between conversations, from the one that met %s",
+					     cd_span_format(d->gap, g, sizeof(g)), d->start_ref);
+		break;
+	}
+	}
+	mask_names(d->filter.forms, CD_FORM_MAX, cd_form_name, forms, sizeof(forms), "any form");
+	mask_names(d->filter.held_by, CD_HELD_MAX, cd_held_by_name, held, sizeof(held), "anyone");
+	if (n < len)
+		snprintf(buf + n, len - n, "; held by %s; %s; %s clock", held, forms, clock);
+}
+
+static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, int benefit, bool md)
+{
+	char from[CD_DATE_STRLEN], to[CD_DATE_STRLEN], ben[256], cat[128], what[512];
+	const char *munis[64];
+	size_t n_m = cd_rules_enabled_for(rules, rs, munis, 64);
+
+	cd_date_format(rs->from, from);
+	if (rs->to != CD_DATE_NONE)
+		cd_date_format(rs->to, to);
+	else
+		snprintf(to, sizeof(to), "open");
+	if (md)
+		fprintf(f, "\n### %s (version %d)\n\n%s\n\n- kind: %s\n- periods starting %s … %s\n", rs->id,
+			rs->version, rs->title, rs->overlay ? "municipal overlay" : "national", from, to);
+	else
+		fprintf(f, "\n%s v%d  %s  %s … %s\n  %s\n", rs->id, rs->version, rs->overlay ? "overlay" : "national",
+			from, to, rs->title);
+	if (rs->overlay) {
+		char ms[256] = "";
+		size_t k = 0;
+		for (size_t i = 0; i < n_m; i++)
+			k += (size_t)snprintf(ms + k, sizeof(ms) - k, "%s%s", i ? ", " : "", munis[i]);
+		mask_names(rs->benefits, CD_BENEFIT_MAX, cd_benefit_name, ben, sizeof(ben), "every benefit");
+		fprintf(f, md ? "- enabled for municipalities: %s\n- benefits: %s%s\n" : "  municipalities: %s; benefits: %s%s\n",
+			n_m ? ms : "(none)", ben,
+			rs->seasonal < 0 ? "" : rs->seasonal ? " (seasonal only)" : " (not seasonal)");
+		if (rs->n_replaces) {
+			fprintf(f, md ? "- replaces national:" : "  replaces national:");
+			for (size_t i = 0; i < rs->n_replaces; i++)
+				fprintf(f, " %s", rs->replaces[i]);
+			fprintf(f, "\n");
+		}
+		if (rs->widen_forms) {
+			mask_names(rs->widen_forms, CD_FORM_MAX, cd_form_name, ben, sizeof(ben), "all forms");
+			fprintf(f, md ? "- widens the forms of the remaining national obligations to: %s\n"
+				      : "  widens national forms to: %s\n", ben);
+		}
+	} else if (rs->joint_in_addition)
+		fprintf(f, md ? "- joint conversations are in addition to the counts\n"
+			      : "  joint conversations are in addition to the counts\n");
+	if (md && rs->n_obs)
+		fprintf(f, "\n| obligation | kind | benefits | category | what | severity | mark | legal reference |\n"
+			   "|---|---|---|---|---|---|---|---|\n");
+	for (size_t i = 0; i < rs->n_obs; i++) {
+		const cd_obdef *d = &rs->obs[i];
+		char id[112];
+		if (benefit && d->benefits && !(d->benefits & CD_BIT(benefit)))
+			continue;
+		if (d->kind == CD_SCHEDULE)
+			snprintf(id, sizeof(id), "%s-1 … -%d", d->id, d->slots);
+		else if (d->repeat_months || d->kind == CD_MAX_GAP)
+			snprintf(id, sizeof(id), "%s-<k>", d->id);
+		else
+			snprintf(id, sizeof(id), "%s", d->id);
+		mask_names(d->benefits, CD_BENEFIT_MAX, cd_benefit_name, ben, sizeof(ben),
+			   d->mirror[0] ? "as the national" : "every benefit");
+		mask_names(d->categories, CD_CATEGORY_MAX, cd_category_name, cat, sizeof(cat), "any");
+		describe(d, what, sizeof(what));
+		if (md)
+			fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %c | %s |\n", id,
+				d->mirror[0] ? "mirror" : kind_name(d->kind), ben, cat, what,
+				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
+		else
+			fprintf(f, "  %-44s %-16s %s\n      %s; %s [%c] %s\n", id,
+				d->mirror[0] ? "mirror" : kind_name(d->kind), ben, what,
+				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
+	}
+}
+
+static int cmd_list(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "date", required_argument, NULL, 'd' },
+		{ "municipality", required_argument, NULL, 'm' },
+		{ "benefit", required_argument, NULL, 'b' },
+		CD_CLI_ENGINE_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	cd_cli_engine eo;
+	cd_err err;
+	cd_date date = CD_DATE_NONE;
+	const char *muni = NULL;
+	int benefit = 0, c, status = 1;
+	bool md = false;
+
+	cd_cli_engine_init(&eo);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c == 'f' && (!strcmp(optarg, "markdown") || !strcmp(optarg, "text")))
+			md = !strcmp(optarg, "markdown");
+		else if (c == 'd' && cd_date_parse(optarg, strlen(optarg), &date) == 0)
+			;
+		else if (c == 'm')
+			muni = optarg;
+		else if (c == 'b' && (benefit = cd_benefit_parse(optarg)) > 0)
+			;
+		else if (cd_cli_engine_option(&eo, c, optarg) < 0) {
+			fprintf(stderr, "usage: contactd rules list [DIR] [--date YYYY-MM-DD] [--municipality CODE] "
+					"[--benefit BENEFIT] [--format text|markdown]\n");
+			goto out;
+		}
+	}
+	if (optind < argc)
+		eo.rules_dir = argv[optind];
+	if (cd_rules_load(eo.rules_dir, eo.overlays_config, &eo.rules, &err) < 0) {
+		fprintf(stderr, "contactd: %s\n", err.msg);
+		goto out;
+	}
+	if (md)
+		printf("## National rulesets\n\nSelected by the period's start date (rules.md §5).\n");
+	else
+		printf("national rulesets (selected by the period's start date):\n");
+	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
+		const cd_ruleset *rs = cd_rules_at(eo.rules, i);
+		if (rs->overlay || (date != CD_DATE_NONE && cd_rules_national(eo.rules, date) != rs))
+			continue;
+		print_ruleset(stdout, eo.rules, rs, benefit, md);
+	}
+	printf(md ? "\n## Municipal overlays\n\nEnabled per municipality by `rules/overlays.json`.\n"
+		  : "\nmunicipal overlays:\n");
+	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
+		const cd_ruleset *rs = cd_rules_at(eo.rules, i);
+		const char *munis[64];
+		size_t n = cd_rules_enabled_for(eo.rules, rs, munis, 64);
+		bool hit = !muni;
+		if (!rs->overlay)
+			continue;
+		for (size_t k = 0; k < n; k++)
+			hit |= muni && !strcmp(munis[k], muni);
+		if (!hit || (date != CD_DATE_NONE && (date < rs->from || (rs->to != CD_DATE_NONE && date > rs->to))))
+			continue;
+		if (benefit && rs->benefits && !(rs->benefits & CD_BIT(benefit)))
+			continue;
+		print_ruleset(stdout, eo.rules, rs, benefit, md);
+	}
+	status = 0;
+out:
+	cd_cli_engine_release(&eo);
+	return status;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+	cd_cli_engine eo;
+	cd_err err;
+	size_t n_obs = 0, n_nat = 0, n_ovl = 0;
+	cd_date last = CD_DATE_NONE;
+	char d[CD_DATE_STRLEN];
+	int status = 1;
+
+	cd_cli_engine_init(&eo);
+	if (argc > 1)
+		eo.rules_dir = argv[1];
+	if (cd_rules_load(eo.rules_dir, NULL, &eo.rules, &err) < 0) {
+		fprintf(stderr, "contactd: rules check failed: %s\n", err.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
+		const cd_ruleset *rs = cd_rules_at(eo.rules, i);
+		n_obs += rs->n_obs;
+		if (rs->overlay) {
+			n_ovl++;
+			continue;
+		}
+		n_nat++;
+		if (rs->to == CD_DATE_NONE)
+			last = INT32_MAX;
+		else if (last != INT32_MAX && (last == CD_DATE_NONE || rs->to > last))
+			last = rs->to;
+	}
+	/* Gaps between national rulesets, from the first start. */
+	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
+		const cd_ruleset *rs = cd_rules_at(eo.rules, i);
+		if (!rs->overlay && rs->to != CD_DATE_NONE && rs->to != last &&
+		    !cd_rules_national(eo.rules, rs->to + 1))
+			printf("warning: no national ruleset for periods starting %s (after %s)\n",
+			       cd_date_format(rs->to + 1, d), rs->id);
+	}
+	if (last != INT32_MAX && last != CD_DATE_NONE)
+		printf("warning: no national ruleset for periods starting after %s: such periods get no national "
+		       "obligations (decisions.md D20)\n", cd_date_format(last, d));
+	printf("ok: '%s': %zu national and %zu overlay rulesets, %zu obligation definitions\n", eo.rules_dir,
+	       n_nat, n_ovl, n_obs);
+	status = 0;
+out:
+	cd_cli_engine_release(&eo);
+	return status;
+}
+
+int cd_rules_main(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
+	fprintf(stderr, "usage: contactd rules check [DIR]\n"
+			"       contactd rules list [DIR] [--date YYYY-MM-DD] [--municipality CODE] "
+			"[--benefit BENEFIT] [--format text|markdown]\n");
+	return 2;
+}
