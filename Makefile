@@ -100,16 +100,22 @@ $(BUILD)/bench/%: $(BUILD)/obj/ops/bench/%.o $(LIB_A)
 
 tests: $(TEST_BIN) $(BIN)
 
-# The test suite runs under AddressSanitizer and UBSan.
+# The test suite runs under AddressSanitizer and UBSan. Like `run`, it first
+# installs any missing Debian package (ops/install-deps.sh), so both work on a
+# fresh machine; the sub-make re-reads pkg-config after that.
 test:
+	ops/install-deps.sh
 	$(MAKE) MODE=asan tests
 	MODE=asan tests/run.sh
 
 bench:
-	$(MAKE) MODE=release all $(patsubst build/asan/%,build/release/%,$(BENCH_BIN))
+	ops/install-deps.sh
+	$(MAKE) MODE=release all $(patsubst build/$(MODE)/%,build/release/%,$(BENCH_BIN))
 	ops/bench.sh
 
 run:
+	ops/install-deps.sh
+	$(MAKE) MODE=release all
 	ops/demo.sh
 
 # Installs the Debian packages the build, tests and demo need (idempotent).

@@ -4,12 +4,14 @@
  *   contactd replay …        replay an event log (consumer/replay.c)
  *   contactd rules check …   validate a ruleset directory (consumer/rules_cmd.c)
  *   contactd rules list …    what applies where
+ *   contactd synth …         write a synthetic population's event log (consumer/synth.c)
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "consumer/replay.h"
 #include "consumer/rules_cmd.h"
+#include "consumer/synth.h"
 
 #define CONTACTD_VERSION "0.1.0"
 
@@ -20,6 +22,7 @@ static void usage(FILE *f)
 		   "  replay        replay an event log through the rules; outputs on stdout\n"
 		   "  rules check   validate a ruleset directory (default ./rules)\n"
 		   "  rules list    show which rules apply to which municipality, benefit and dates\n"
+		   "  synth         write a synthetic population's event log (demo, benchmarks)\n"
 		   "  version       print the version\n\n"
 		   "'contactd <command> --help' describes a command's options.\n");
 }
@@ -34,6 +37,8 @@ int main(int argc, char **argv)
 		return cd_replay_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rules"))
 		return cd_rules_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "synth"))
+		return cd_synth_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("contactd %s\n", CONTACTD_VERSION);
 		return 0;

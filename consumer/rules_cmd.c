@@ -47,8 +47,9 @@ static void mask_names(unsigned mask, int max, const char *(*name)(int), char *b
 static void describe(const cd_obdef *d, char *buf, size_t len)
 {
 	char a[32], b[32], forms[128], held[64];
-	const char *clock = d->clock == CD_CLOCK_CALENDAR ? "calendar" : d->clock == CD_CLOCK_CUMULATIVE
-									     ? "cumulative" : "cumulative for DAGPENGE";
+	const char *clock = d->clock == CD_CLOCK_CALENDAR ? "calendar days"
+			    : d->clock == CD_CLOCK_CUMULATIVE ? "days of unemployment"
+							      : "days of unemployment for DAGPENGE, else calendar days";
 	size_t n = 0;
 
 	cd_span_format(d->from, a, sizeof(a));
@@ -59,8 +60,9 @@ static void describe(const cd_obdef *d, char *buf, size_t len)
 	}
 	switch (d->kind) {
 	case CD_FIRST_WITHIN:
-		n = (size_t)snprintf(buf, len, "a conversation within %s of the %s", b,
-				     d->anchor_first_contact ? "first contact" : "period start");
+		n = (size_t)snprintf(buf, len, d->to.after ? "a conversation by %s the %s"
+							   : "a conversation within the first %s from the %s",
+				     b, d->anchor_first_contact ? "first contact" : "period start");
 		if (d->first_must_forms) {
 			mask_names(d->first_must_forms, CD_FORM_MAX, cd_form_name, forms, sizeof(forms), "any form");
 			n += (size_t)snprintf(buf + n, len - n, "; the first one must be %s", forms);
@@ -118,7 +120,7 @@ static void describe(const cd_obdef *d, char *buf, size_t len)
 	mask_names(d->filter.forms, CD_FORM_MAX, cd_form_name, forms, sizeof(forms), "any form");
 	mask_names(d->filter.held_by, CD_HELD_MAX, cd_held_by_name, held, sizeof(held), "anyone");
 	if (n < len)
-		snprintf(buf + n, len - n, "; held by %s; %s; %s clock", held, forms, clock);
+		snprintf(buf + n, len - n, "; held by %s; %s; counted in %s", held, forms, clock);
 }
 
 static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, int benefit, bool md)

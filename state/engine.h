@@ -82,9 +82,11 @@ void cd_engine_free(cd_engine *e);
 /*
  * Applies one input to citizen c (whose id is citizen_id). ClockTicks advance
  * the clock only. Returns 0 when applied, 1 when it was a duplicate (nothing
- * changed, nothing emitted), -1 when it could not be applied (err says why:
- * the history limit, a failing callback); a rejected input leaves c unchanged.
- * The input must have passed cd_event_validate.
+ * changed, nothing emitted), -1 when it could not be applied (err says why).
+ * An input refused by a limit (history or obligation states) leaves c
+ * unchanged and emits nothing. After a failing callback, c is in an
+ * unspecified state: the caller must discard it (reload from its store), never
+ * store it. The input must have passed cd_event_validate.
  */
 int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *citizen_id, const cd_event *ev,
 		    cd_output_fn fn, void *ctx, cd_err *err);

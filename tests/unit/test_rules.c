@@ -1,0 +1,1044 @@
+/*
+ * test_rules.c — the ruleset loader and selection (state/rules.c).
+ *
+ * The shipped rules/ directory must load, and selection must pick the
+ * national ruleset by period start and the overlays by municipality, benefit,
+ * seasonal flag and start date. Most tests are failure paths of the loader:
+ * each writes a small rules directory into a fresh mkdtemp directory (one
+ * broken file, usually next to a valid overlays.json), loads it, and checks
+ * that the load fails as a whole (-1, *out NULL) with a message naming the
+ * file, the line where the loader can tell it, and the field. Expected lines
+ * are computed from the fixture text (the line of a marker), never copied
+ * from the loader's output. Fixtures live only for the test: the directory is
+ * removed in teardown, so nothing is left in tests/fixtures/rules-bad/.
+ * Everything runs under ASan, so every failure path is also a leak check.
+ *
+ * Run from the repository root (rules/ is relative).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "state/date.h"
+#include "state/event.h"
+#include "state/rules.h"
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static cd_date D(const char *s)
+{
+	cd_date d;
+	if (cd_date_parse(s, strlen(s), &d) < 0)
+		fail_msg("bad date literal '%s'", s);
+	return d;
+}
+
+static cd_rules *load_shipped(void)
+{
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	if (cd_rules_load("rules", NULL, &r, &err) < 0)
+		fail_msg("loading rules/: %s", err.msg);
+	assert_non_null(r);
+	return r;
+}
+
+/* The ids of the overlays that apply, comma-separated, in configuration order. */
+static const char *overlays_of(const cd_rules *r, const char *muni, int benefit, const char *start,
+			       bool seasonal, char *buf, size_t len)
+{
+	const cd_ruleset *out[16];
+	size_t n = cd_rules_overlays(r, muni, benefit, D(start), seasonal, out, 16);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", i ? "," : "", out[i]->id);
+	}
+	return buf;
+}
+
+/* A temporary rules directory, one per test. */
+typedef struct tmpdir {
+	char dir[512];
+} tmpdir;
+
+static int setup_tmp(void **state)
+{
+	tmpdir *t = calloc(1, sizeof(*t));
+	const char *base = getenv("TMPDIR");
+	if (!t)
+		return -1;
+	snprintf(t->dir, sizeof(t->dir), "%s/cd-rules-bad-XXXXXX", base && *base ? base : "/tmp");
+	if (!mkdtemp(t->dir)) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int teardown_tmp(void **state)
+{
+	tmpdir *t = *state;
+	DIR *dh = opendir(t->dir);
+	struct dirent *de;
+	char path[1024];
+	if (dh) {
+		while ((de = readdir(dh))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", t->dir, de->d_name);
+			unlink(path);
+		}
+		closedir(dh);
+	}
+	rmdir(t->dir);
+	free(t);
+	return 0;
+}
+
+static void put_file(const tmpdir *t, const char *name, const char *text)
+{
+	char path[1024];
+	FILE *f;
+	snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+	f = fopen(path, "wb");
+	if (!f)
+		fail_msg("cannot create '%s'", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void remove_file(const tmpdir *t, const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+	unlink(path);
+}
+
+/* 1-based line of the first occurrence of `marker` in text. */
+static int line_of(const char *text, const char *marker)
+{
+	const char *hit = strstr(text, marker);
+	int line = 1;
+	if (!hit)
+		fail_msg("marker '%s' not in fixture", marker);
+	for (const char *p = text; p < hit; p++)
+		line += *p == '\n';
+	return line;
+}
+
+/* Loads t's directory (overlays_path may be NULL); asserts failure; the message goes to msg. */
+static void load_must_fail(const tmpdir *t, const char *overlays_path, char *msg, size_t len)
+{
+	cd_rules *r = (cd_rules *)(uintptr_t)1; /* must be reset to NULL */
+	cd_err err = { { 0 }, 0 };
+	int rc = cd_rules_load(t->dir, overlays_path, &r, &err);
+	if (rc == 0) {
+		cd_rules_free(r);
+		fail_msg("cd_rules_load of '%s' succeeded; expected a failure", t->dir);
+	}
+	assert_int_equal(rc, -1);
+	assert_null(r);
+	if (!err.msg[0])
+		fail_msg("cd_rules_load failed with an empty message");
+	snprintf(msg, len, "%s", err.msg);
+}
+
+static void assert_msg_has(const char *msg, const char *want)
+{
+	if (!strstr(msg, want))
+		fail_msg("message lacks \"%s\":\n  %s", want, msg);
+}
+
+/* The message starts with "<dir>/<file>:<line>:". */
+static void assert_msg_at(const tmpdir *t, const char *msg, const char *file, int line)
+{
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/%s:%d:", t->dir, file, line);
+	if (strncmp(msg, want, strlen(want)))
+		fail_msg("message does not start with \"%s\":\n  %s", want, msg);
+}
+
+/* Names the file somewhere in the message (full path as given to the loader). */
+static void assert_msg_names_file(const tmpdir *t, const char *msg, const char *file)
+{
+	char want[1024];
+	snprintf(want, sizeof(want), "%s/%s", t->dir, file);
+	assert_msg_has(msg, want);
+}
+
+#define EMPTY_OVERLAYS "{ \"overlays\": [] }\n"
+
+/* A national ruleset with one valid obligation first and `obs` after it. */
+#define NATIONAL_WITH(obs)                                                                         \
+	"{\n"                                                                                      \
+	"  \"id\": \"t-national\",\n"                                                              \
+	"  \"version\": 1,\n"                                                                      \
+	"  \"kind\": \"national\",\n"                                                              \
+	"  \"title\": \"test\",\n"                                                                 \
+	"  \"effective\": { \"from\": \"2015-07-01\" },\n"                                         \
+	"  \"obligations\": [\n"                                                                   \
+	"    { \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"1w after\" } },\n" \
+	"    " obs "\n"                                                                            \
+	"  ]\n"                                                                                    \
+	"}\n"
+
+/* NATIONAL_WITH(ob) at run time, into buf. */
+static const char *national_with(char *buf, size_t len, const char *ob)
+{
+	static const char *const head = NATIONAL_WITH("\x01");
+	const char *mark = strchr(head, '\x01');
+	snprintf(buf, len, "%.*s%s%s", (int)(mark - head), head, ob, mark + 1);
+	return buf;
+}
+
+/* Writes `text` as bad.json with an empty overlays.json; asserts the load fails. */
+static void bad_ruleset(const tmpdir *t, const char *text, char *msg, size_t len)
+{
+	put_file(t, "bad.json", text);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	load_must_fail(t, NULL, msg, len);
+	remove_file(t, "bad.json");
+	remove_file(t, "overlays.json");
+}
+
+/*
+ * One broken-obligation case: obligation JSON on one line (inserted as the
+ * second obligation of a national ruleset), the field the message must name,
+ * and a marker on the offending line (NULL: the obligation's own line).
+ */
+typedef struct ob_case {
+	const char *ob;
+	const char *field;
+	const char *extra;   /* another substring the message must hold, or NULL */
+} ob_case;
+
+static void check_ob_cases(const tmpdir *t, const ob_case *cases, size_t n)
+{
+	char text[4096], msg[1024], field[128];
+	for (size_t i = 0; i < n; i++) {
+		national_with(text, sizeof(text), cases[i].ob);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %zu: %s\n  -> %s\n", i, cases[i].ob, msg);
+		assert_msg_at(t, msg, "bad.json", line_of(text, cases[i].ob));
+		snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+		assert_msg_has(msg, field);
+		assert_msg_has(msg, "obligations[1]");
+		if (cases[i].extra)
+			assert_msg_has(msg, cases[i].extra);
+	}
+}
+
+/* ---- the shipped rules ---------------------------------------------------- */
+
+static void test_shipped_rules_directory_loads_every_ruleset(void **state)
+{
+	cd_rules *r = load_shipped();
+	static const char *const ids[] = {
+		"dk-2015", "dk-2020", "dk-2024", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
+		"frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
+	};
+	(void)state;
+	assert_int_equal(cd_rules_count(r), sizeof(ids) / sizeof(ids[0]));
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		if (!cd_rules_find(r, ids[i]))
+			fail_msg("ruleset '%s' not loaded", ids[i]);
+	assert_null(cd_rules_find(r, "overlays"));
+	assert_non_null(cd_rules_find_obligation(r, "dk-2020/four-in-six", NULL));
+	assert_null(cd_rules_find_obligation(r, "dk-2020/no-such", NULL));
+	cd_rules_free(r);
+}
+
+static void test_national_ruleset_is_chosen_by_period_start(void **state)
+{
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs;
+	(void)state;
+	rs = cd_rules_national(r, D("2019-12-31"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2015");
+	rs = cd_rules_national(r, D("2020-01-01"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2020");
+	rs = cd_rules_national(r, D("2023-12-31"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2020");
+	rs = cd_rules_national(r, D("2024-01-01"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2024");
+	rs = cd_rules_national(r, D("2026-06-30"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2024");
+	rs = cd_rules_national(r, D("2015-07-01"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2015");
+	cd_rules_free(r);
+}
+
+static void test_no_national_ruleset_before_2015_07_01_or_after_2026_06_30(void **state)
+{
+	cd_rules *r = load_shipped();
+	(void)state;
+	assert_null(cd_rules_national(r, D("2026-07-01")));
+	assert_null(cd_rules_national(r, D("2015-06-30")));
+	assert_null(cd_rules_national(r, D("1990-01-01")));
+	cd_rules_free(r);
+}
+
+static void test_hjoerring_dagpenge_gets_the_frikommune_overlay_by_seasonal_flag(void **state)
+{
+	cd_rules *r = load_shipped();
+	char buf[256];
+	(void)state;
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2017-09-01", false, buf, sizeof(buf)),
+			    "frikommune-hjoerring");
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2017-09-01", true, buf, sizeof(buf)),
+			    "frikommune-hjoerring-seasonal");
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2020-12-31", false, buf, sizeof(buf)),
+			    "frikommune-hjoerring");
+	cd_rules_free(r);
+}
+
+static void test_hjoerring_overlay_does_not_apply_before_its_start_or_to_other_benefits(void **state)
+{
+	cd_rules *r = load_shipped();
+	char buf[256];
+	(void)state;
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2017-08-31", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2017-08-31", true, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2021-01-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "860", CD_KONTANTHJAELP, "2017-09-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "860", CD_KONTANTHJAELP, "2018-09-01", true, buf, sizeof(buf)), "");
+	/* Another municipality, or none. */
+	assert_string_equal(overlays_of(r, "861", CD_DAGPENGE, "2017-09-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "", CD_DAGPENGE, "2017-09-01", false, buf, sizeof(buf)), "");
+	cd_rules_free(r);
+}
+
+static void test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01(void **state)
+{
+	cd_rules *r = load_shipped();
+	char buf[256];
+	(void)state;
+	for (int b = 1; b <= CD_BENEFIT_MAX; b++) {
+		assert_string_equal(overlays_of(r, "766", b, "2020-01-01", false, buf, sizeof(buf)),
+				    "policy-hedensted");
+		assert_string_equal(overlays_of(r, "766", b, "2025-03-01", true, buf, sizeof(buf)),
+				    "policy-hedensted");
+		assert_string_equal(overlays_of(r, "766", b, "2019-12-31", false, buf, sizeof(buf)), "");
+	}
+	cd_rules_free(r);
+}
+
+static void test_set_overlays_none_disables_every_overlay(void **state)
+{
+	cd_rules *r = load_shipped();
+	cd_err err = { { 0 }, 0 };
+	char buf[256];
+	(void)state;
+	assert_int_equal(cd_rules_set_overlays(r, "none", &err), 0);
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2018-01-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "766", CD_KONTANTHJAELP, "2021-01-01", false, buf, sizeof(buf)), "");
+	assert_int_equal(cd_rules_set_overlays(r, "", &err), 0);
+	assert_string_equal(overlays_of(r, "840", CD_DAGPENGE, "2018-01-01", false, buf, sizeof(buf)), "");
+	cd_rules_free(r);
+}
+
+static void test_set_overlays_list_enables_exactly_those_pairs(void **state)
+{
+	cd_rules *r = load_shipped();
+	cd_err err = { { 0 }, 0 };
+	const char *munis[8];
+	char buf[256];
+	(void)state;
+	if (cd_rules_set_overlays(r, "frikommune-rebild@840,policy-hedensted@0860", &err) < 0)
+		fail_msg("set_overlays: %s", err.msg);
+	assert_string_equal(overlays_of(r, "840", CD_DAGPENGE, "2018-01-01", false, buf, sizeof(buf)),
+			    "frikommune-rebild");
+	assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2018-01-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "0860", CD_KONTANTHJAELP, "2021-01-01", false, buf, sizeof(buf)),
+			    "policy-hedensted");
+	assert_string_equal(overlays_of(r, "766", CD_KONTANTHJAELP, "2021-01-01", false, buf, sizeof(buf)), "");
+	assert_int_equal(cd_rules_enabled_for(r, cd_rules_find(r, "frikommune-rebild"), munis, 8), 1);
+	assert_string_equal(munis[0], "840");
+	assert_int_equal(cd_rules_enabled_for(r, cd_rules_find(r, "frikommune-hjoerring"), munis, 8), 0);
+	cd_rules_free(r);
+}
+
+static void test_set_overlays_rejects_a_bad_item_naming_it_and_keeps_the_old_configuration(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "frikommune-rebild@840,no-such-overlay@860", "no-such-overlay@860" },
+		{ "dk-2020@860", "dk-2020@860" },                 /* a national ruleset */
+		{ "frikommune-rebild@86", "frikommune-rebild@86" },
+		{ "frikommune-rebild@86a", "frikommune-rebild@86a" },
+		{ "frikommune-rebild@12345", "frikommune-rebild@12345" },
+		{ "frikommune-rebild@", "frikommune-rebild@" },
+		{ "policy-hedensted@766,frikommune-rebild", "'frikommune-rebild'" },  /* no @ */
+		{ "@840", "'@840'" },
+	};
+	cd_rules *r = load_shipped();
+	char buf[256];
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cd_err err = { { 0 }, 0 };
+		if (cd_rules_set_overlays(r, bad[i][0], &err) != -1)
+			fail_msg("set_overlays(\"%s\") was accepted", bad[i][0]);
+		assert_msg_has(err.msg, bad[i][1]);
+		/* The shipped configuration is still in force. */
+		assert_string_equal(overlays_of(r, "860", CD_DAGPENGE, "2018-01-01", false, buf, sizeof(buf)),
+				    "frikommune-hjoerring");
+		assert_string_equal(overlays_of(r, "840", CD_DAGPENGE, "2018-01-01", false, buf, sizeof(buf)),
+				    "frikommune-rebild");
+	}
+	cd_rules_free(r);
+}
+
+static void test_span_lengths_follow_rules_md_3_1(void **state)
+{
+	cd_span six_m = { 6, 'm', false }, one_w_after = { 1, 'w', true }, eight_w = { 8, 'w', false };
+	cd_span two_d_after = { 2, 'd', true }, none = { 0, 'd', false };
+	char buf[32];
+	(void)state;
+	assert_int_equal(cd_span_length(six_m, D("2020-01-15")), 182);
+	assert_int_equal(cd_span_length(one_w_after, D("2020-01-15")), 8);
+	assert_int_equal(cd_span_length(eight_w, D("2020-01-15")), 56);
+	assert_int_equal(cd_span_length(two_d_after, D("2020-01-15")), 3);
+	assert_int_equal(cd_span_length(none, D("2020-01-15")), 0);
+	assert_string_equal(cd_span_format(one_w_after, buf, sizeof(buf)), "1w after");
+	assert_string_equal(cd_span_format(none, buf, sizeof(buf)), "-");
+}
+
+/* ---- directory and file level failures ------------------------------------ */
+
+static void test_missing_rules_directory_fails_naming_it(void **state)
+{
+	tmpdir *t = *state;
+	char dir[1024];
+	cd_rules *r = (cd_rules *)(uintptr_t)1;
+	cd_err err = { { 0 }, 0 };
+	snprintf(dir, sizeof(dir), "%s/no-such-dir", t->dir);
+	assert_int_equal(cd_rules_load(dir, NULL, &r, &err), -1);
+	assert_null(r);
+	assert_msg_has(err.msg, dir);
+}
+
+static void test_missing_overlays_json_fails_naming_it(void **state)
+{
+	tmpdir *t = *state;
+	char msg[1024];
+	put_file(t, "nat.json", NATIONAL_WITH("{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }"));
+	load_must_fail(t, NULL, msg, sizeof(msg));
+	assert_msg_names_file(t, msg, "overlays.json");
+}
+
+static void test_missing_explicit_overlays_path_fails_naming_it(void **state)
+{
+	tmpdir *t = *state;
+	char msg[1024], path[1024];
+	put_file(t, "nat.json", NATIONAL_WITH("{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }"));
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	snprintf(path, sizeof(path), "%s/elsewhere.json", t->dir);
+	load_must_fail(t, path, msg, sizeof(msg));
+	assert_msg_has(msg, path);
+}
+
+static void test_a_valid_temporary_directory_loads(void **state)
+{
+	/* The fixture scaffolding itself is sound: the base texts load. */
+	tmpdir *t = *state;
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	put_file(t, "nat.json", NATIONAL_WITH("{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }"));
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	if (cd_rules_load(t->dir, NULL, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(cd_rules_count(r), 1);
+	cd_rules_free(r);
+}
+
+static void test_invalid_json_fails_with_file_line_and_column(void **state)
+{
+	tmpdir *t = *state;
+	const char *text = "{\n  \"id\": \"t\",\n  \"kind\": ,\n  \"obligations\": []\n}\n";
+	char msg[1024], want[1024];
+	int line = 0, col = 0;
+	bad_ruleset(t, text, msg, sizeof(msg));
+	snprintf(want, sizeof(want), "%s/bad.json:", t->dir);
+	if (strncmp(msg, want, strlen(want)))
+		fail_msg("message does not start with \"%s\": %s", want, msg);
+	if (sscanf(msg + strlen(want), "%d:%d:", &line, &col) != 2)
+		fail_msg("no line:column after the file name: %s", msg);
+	assert_int_equal(line, 3);
+	assert_true(col > 0);
+	assert_msg_has(msg, "invalid JSON");
+}
+
+static void test_duplicate_key_in_json_is_invalid_json(void **state)
+{
+	tmpdir *t = *state;
+	char msg[1024];
+	bad_ruleset(t, "{\n \"id\": \"a\",\n \"id\": \"b\"\n}\n", msg, sizeof(msg));
+	assert_msg_names_file(t, msg, "bad.json");
+	assert_msg_has(msg, "invalid JSON");
+	assert_msg_has(msg, "id");
+}
+
+static void test_ruleset_that_is_not_an_object_fails_naming_the_file(void **state)
+{
+	tmpdir *t = *state;
+	char msg[1024];
+	bad_ruleset(t, "[1, 2]\n", msg, sizeof(msg));
+	assert_msg_at(t, msg, "bad.json", 1);
+	assert_msg_has(msg, "object");
+}
+
+/* ---- ruleset level failures ----------------------------------------------- */
+
+static void test_ruleset_with_unknown_top_level_key_fails_naming_file_line_and_field(void **state)
+{
+	tmpdir *t = *state;
+	const char *text =
+		"{\n"
+		"  \"id\": \"t-national\",\n"
+		"  \"kind\": \"national\",\n"
+		"  \"effective\": { \"from\": \"2015-07-01\" },\n"
+		"  \"colour\": \"blue\",\n"
+		"  \"obligations\": []\n"
+		"}\n";
+	char msg[1024];
+	bad_ruleset(t, text, msg, sizeof(msg));
+	assert_msg_at(t, msg, "bad.json", line_of(text, "colour"));
+	assert_msg_has(msg, "field 'colour'");
+}
+
+static void test_ruleset_missing_a_required_top_level_field_fails_naming_it(void **state)
+{
+	static const struct { const char *text; const char *field; } cases[] = {
+		{ "{\n \"kind\": \"national\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "id" },
+		{ "{\n \"id\": \"t\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "kind" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"obligations\": []\n}\n", "effective" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"effective\": { \"to\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "effective" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"effective\": { \"from\": \"2015-07-01\" }\n}\n", "obligations" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": {}\n}\n", "obligations" },
+		{ "{\n \"id\": \"T_Upper\",\n \"kind\": \"national\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "id" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"regional\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "kind" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"severity\": \"FATAL\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "severity" },
+		{ "{\n \"id\": \"t\",\n \"version\": 0,\n \"kind\": \"national\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "version" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"effective\": { \"from\": \"2015-07-01\", \"until\": \"2016-01-01\" },\n \"obligations\": []\n}\n", "effective.until" },
+		{ "{\n \"id\": \"t\",\n \"kind\": \"national\",\n \"joint_in_addition\": \"yes\",\n \"effective\": { \"from\": \"2015-07-01\" },\n \"obligations\": []\n}\n", "joint_in_addition" },
+	};
+	tmpdir *t = *state;
+	char msg[1024], field[128];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bad_ruleset(t, cases[i].text, msg, sizeof(msg));
+		print_message("case %zu -> %s\n", i, msg);
+		assert_msg_names_file(t, msg, "bad.json");
+		snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+		assert_msg_has(msg, field);
+	}
+}
+
+static void test_ruleset_with_bad_effective_date_fails_naming_effective_from(void **state)
+{
+	static const char *const dates[] = { "2020-02-30", "2020-1-1", "01-01-2020", "" };
+	tmpdir *t = *state;
+	char text[1024], msg[1024];
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\n  \"id\": \"t\",\n  \"kind\": \"national\",\n"
+			 "  \"effective\": { \"from\": \"%s\" },\n  \"obligations\": []\n}\n", dates[i]);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		assert_msg_at(t, msg, "bad.json", 4);
+		assert_msg_has(msg, "field 'effective.from'");
+	}
+	/* A non-string date too. */
+	bad_ruleset(t, "{\n  \"id\": \"t\",\n  \"kind\": \"national\",\n"
+		       "  \"effective\": { \"from\": \"2015-07-01\", \"to\": 20160101 },\n  \"obligations\": []\n}\n",
+		    msg, sizeof(msg));
+	assert_msg_at(t, msg, "bad.json", 4);
+	assert_msg_has(msg, "field 'effective.to'");
+}
+
+static void test_ruleset_whose_effective_to_is_before_from_fails_naming_effective_to(void **state)
+{
+	tmpdir *t = *state;
+	const char *text = "{\n  \"id\": \"t\",\n  \"kind\": \"national\",\n"
+			   "  \"effective\": { \"from\": \"2020-01-01\", \"to\": \"2019-12-31\" },\n"
+			   "  \"obligations\": []\n}\n";
+	char msg[1024];
+	bad_ruleset(t, text, msg, sizeof(msg));
+	assert_msg_at(t, msg, "bad.json", 4);
+	assert_msg_has(msg, "field 'effective.to'");
+}
+
+static void test_national_ruleset_with_overlay_only_keys_fails_naming_the_key_and_its_line(void **state)
+{
+	static const char *const keys[][2] = {
+		{ "benefits", "\"benefits\": [\"DAGPENGE\"]" },
+		{ "seasonal", "\"seasonal\": true" },
+		{ "replaces", "\"replaces\": [\"ok-first\"]" },
+		{ "widen_forms", "\"widen_forms\": [\"GROUP\"]" },
+	};
+	tmpdir *t = *state;
+	char text[2048], msg[1024];
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\n  \"id\": \"t-national\",\n  \"kind\": \"national\",\n"
+			 "  \"effective\": { \"from\": \"2015-07-01\" },\n"
+			 "  %s,\n"
+			 "  \"obligations\": []\n}\n", keys[i][1]);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %s -> %s\n", keys[i][0], msg);
+		assert_msg_has(msg, keys[i][0]);
+		assert_msg_at(t, msg, "bad.json", line_of(text, keys[i][1]));
+	}
+}
+
+static void test_overlay_with_bad_benefits_seasonal_or_replaces_fails_naming_the_field(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "\"benefits\": [\"DAGPENGEX\"]", "benefits" },
+		{ "\"benefits\": \"some\"", "benefits" },
+		{ "\"seasonal\": \"yes\"", "seasonal" },
+		{ "\"replaces\": \"joint-1\"", "replaces" },
+		{ "\"replaces\": [\"Joint 1\"]", "replaces" },
+		{ "\"widen_forms\": [\"SMOKE_SIGNAL\"]", "widen_forms" },
+	};
+	tmpdir *t = *state;
+	char text[2048], msg[1024], field[64];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\n  \"id\": \"t-overlay\",\n  \"kind\": \"overlay\",\n"
+			 "  \"effective\": { \"from\": \"2015-07-01\" },\n"
+			 "  %s,\n"
+			 "  \"obligations\": []\n}\n", cases[i][0]);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %s -> %s\n", cases[i][0], msg);
+		assert_msg_at(t, msg, "bad.json", 5);
+		snprintf(field, sizeof(field), "field '%s'", cases[i][1]);
+		assert_msg_has(msg, field);
+	}
+}
+
+/* ---- obligation level failures -------------------------------------------- */
+
+static void test_ruleset_with_unknown_kind_fails_naming_file_line_and_field(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHOUT\", \"window\": { \"to\": \"8w\" } }", "kind", "FIRST_WITHOUT" },
+		{ "{ \"name\": \"bad\", \"kind\": \"first_within\", \"window\": { \"to\": \"8w\" } }", "kind", "first_within" },
+		{ "{ \"name\": \"bad\", \"kind\": 1, \"window\": { \"to\": \"8w\" } }", "kind", NULL },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_obligation_with_unknown_key_fails_naming_the_key(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"colour\": 1, \"window\": { \"to\": \"8w\" } }", "colour", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\", \"til\": \"9w\" } }", "window.til", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"first_must_be\": { \"form\": [\"PHONE\"] } }", "first_must_be.form", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"gap\": \"3m\", \"start\": { \"after\": \"6m\" } }", "start.after", NULL },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_obligation_with_unknown_enum_name_fails_naming_the_field_and_the_name(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"benefits\": [\"DAGPENGE\", \"DOLE\"], \"window\": { \"to\": \"8w\" } }", "benefits", "DOLE" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"benefits\": [\"UNSPECIFIED\"], \"window\": { \"to\": \"8w\" } }", "benefits", "UNSPECIFIED" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"benefits\": [1], \"window\": { \"to\": \"8w\" } }", "benefits", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"forms\": [\"TELEPATHY\"], \"window\": { \"to\": \"8w\" } }", "forms", "TELEPATHY" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"forms\": \"any\", \"window\": { \"to\": \"8w\" } }", "forms", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"held_by\": [\"UNION\"], \"window\": { \"to\": \"8w\" } }", "held_by", "UNION" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"categories\": [\"LAZY\"], \"window\": { \"to\": \"8w\" } }", "categories", "LAZY" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"first_must_be\": { \"forms\": [\"FAX\"] } }", "forms", "FAX" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"severity\": \"MEDIUM\", \"window\": { \"to\": \"8w\" } }", "severity", "MEDIUM" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"mark\": \"X\", \"window\": { \"to\": \"8w\" } }", "mark", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"clock\": \"lunar\", \"window\": { \"to\": \"8w\" } }", "clock", "lunar" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"anchor\": \"birthday\", \"window\": { \"to\": \"8w\" } }", "anchor", "birthday" },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_obligation_with_bad_span_fails_naming_the_field(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"6x\" } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"from\": \"0m\", \"to\": \"6m\" } }", "window.from", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"6m after\" } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"-6m\" } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"1001d\" } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"6mm\" } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": 6 } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": \"6m\" }", "window", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 2, \"every\": \"4\" }", "every", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"gap\": \"3y\", \"start\": { \"after_window\": \"6m\" } }", "gap", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"gap\": \"3m\", \"start\": { \"after_window\": \"6 months\" } }", "start.after_window", NULL },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_obligation_with_out_of_range_number_fails_naming_the_field(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 0, \"window\": { \"to\": \"6m\" } }", "required", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": \"4\", \"window\": { \"to\": \"6m\" } }", "required", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"repeat_months\": 121 }", "repeat_months", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 13, \"every\": \"4w\" }", "slots", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 2, \"every\": \"4w\", \"tolerance_days\": [1] }", "tolerance_days", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 2, \"every\": \"4w\", \"tolerance_days\": [1, 366] }", "tolerance_days", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 2, \"every\": \"4w\", \"tolerance_days\": [1, -1] }", "tolerance_days", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 2, \"every\": \"4w\", \"joint_slots\": [3] }", "joint_slots", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 2, \"every\": \"4w\", \"joint_slots\": 1 }", "joint_slots", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"JOINT_AT_ORDINAL\", \"ordinals\": [16] }", "ordinals", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"JOINT_AT_ORDINAL\", \"ordinals\": [0] }", "ordinals", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"JOINT_AT_ORDINAL\", \"ordinals\": [] }", "ordinals", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"joint\": 1, \"window\": { \"to\": \"8w\" } }", "joint", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"registration_only\": \"true\", \"window\": { \"to\": \"8w\" } }", "registration_only", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"legal_ref\": 42, \"window\": { \"to\": \"8w\" } }", "legal_ref", NULL },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_obligation_missing_what_its_kind_requires_fails_naming_the_field(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\" }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"from\": \"1w\" } }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"JOINT_IN_WINDOW\" }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4 }", "window.to", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"repeat_months\": 12, \"window\": { \"to\": \"6m\" } }", "repeat_months", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"JOINT_AT_ORDINAL\" }", "ordinals", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"slots\": 6 }", "slots", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"SCHEDULE\", \"every\": \"4w\" }", "slots", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"gap\": \"3m\" }", "gap", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"start\": { \"after_window\": \"6m\" } }", "gap", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"gap\": \"3m\", \"start\": {} }", "start", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"MAX_GAP\", \"gap\": \"3m\", \"start\": { \"after_window\": \"6m\", \"after_met\": \"ok-first\" } }", "start", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"repeat_months\": 12, \"window\": { \"to\": \"8w\" } }", "repeat_months", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 2, \"window\": { \"to\": \"6m\" }, \"first_must_be\": { \"forms\": [\"IN_PERSON\"] } }", "first_must_be", NULL },
+		{ "{ \"name\": \"bad\", \"window\": { \"to\": \"8w\" } }", "kind", NULL },
+		{ "{ \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }", "name", NULL },
+		{ "{ \"name\": \"Bad Name\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }", "name", NULL },
+		{ "\"just a string\"", "", "object" },
+	};
+	tmpdir *t = *state;
+	char text[4096], msg[1024], field[128];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		national_with(text, sizeof(text), cases[i].ob);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %zu: %s\n  -> %s\n", i, cases[i].ob, msg);
+		assert_msg_names_file(t, msg, "bad.json");
+		assert_msg_has(msg, "obligations[1]");
+		if (cases[i].field[0]) {
+			snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+			assert_msg_has(msg, field);
+		}
+		if (cases[i].extra)
+			assert_msg_has(msg, cases[i].extra);
+	}
+}
+
+static void test_duplicate_obligation_name_fails_naming_the_name(void **state)
+{
+	tmpdir *t = *state;
+	const char *text = NATIONAL_WITH("{ \"name\": \"ok-first\", \"kind\": \"JOINT_IN_WINDOW\", \"window\": { \"to\": \"6w\" } }");
+	char msg[1024], at1[1024], at2[1024];
+	bad_ruleset(t, text, msg, sizeof(msg));
+	assert_msg_has(msg, "field 'name'");
+	assert_msg_has(msg, "'ok-first'");
+	assert_msg_has(msg, "obligations[1]");
+	/* The line is one of the two definitions. */
+	snprintf(at1, sizeof(at1), "%s/bad.json:%d:", t->dir, line_of(text, "\"ok-first\""));
+	snprintf(at2, sizeof(at2), "%s/bad.json:%d:", t->dir, line_of(text, "JOINT_IN_WINDOW"));
+	if (strncmp(msg, at1, strlen(at1)) && strncmp(msg, at2, strlen(at2)))
+		fail_msg("message does not start with \"%s\" or \"%s\": %s", at1, at2, msg);
+}
+
+static void test_mirror_on_a_national_ruleset_fails_naming_mirror(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"mirror\": \"ok-first\" }", "mirror", NULL },
+		{ "{ \"name\": \"bad\", \"mirror\": \"Four In Six\" }", "mirror", NULL },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void test_max_gap_after_met_naming_a_missing_obligation_fails_naming_start_after_met(void **state)
+{
+	tmpdir *t = *state;
+	const char *text = NATIONAL_WITH(
+		"{ \"name\": \"gap\", \"kind\": \"MAX_GAP\", \"gap\": \"4w\", \"start\": { \"after_met\": \"sick-first\" } }");
+	char msg[1024];
+	bad_ruleset(t, text, msg, sizeof(msg));
+	assert_msg_at(t, msg, "bad.json", line_of(text, "after_met"));
+	assert_msg_has(msg, "field 'start.after_met'");
+	assert_msg_has(msg, "'sick-first'");
+	assert_msg_has(msg, "obligations[1] 'gap'");
+}
+
+static void test_max_gap_after_met_referencing_a_later_obligation_loads(void **state)
+{
+	/* References are resolved after the whole list is read. */
+	tmpdir *t = *state;
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	put_file(t, "nat.json", NATIONAL_WITH(
+		"{ \"name\": \"gap\", \"kind\": \"MAX_GAP\", \"gap\": \"4w\", \"start\": { \"after_met\": \"later\" } },\n"
+		"    { \"name\": \"later\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }"));
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	if (cd_rules_load(t->dir, NULL, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	cd_rules_free(r);
+}
+
+/*
+ * The line of an obligation's error is the obligation's, even when its name
+ * was mentioned earlier in the file (an overlay that replaces the national
+ * obligation of the same name, the usual way to redefine one).
+ */
+static void test_error_line_is_the_failing_obligations_even_if_its_name_appears_earlier(void **state)
+{
+	tmpdir *t = *state;
+	const char *text =
+		"{\n"
+		"  \"id\": \"t-overlay\",\n"
+		"  \"kind\": \"overlay\",\n"
+		"  \"effective\": { \"from\": \"2018-01-01\" },\n"
+		"  \"replaces\": [\"four-in-six\"],\n"
+		"  \"obligations\": [\n"
+		"    { \"name\": \"first\", \"kind\": \"FIRST_WITHIN\",\n"
+		"      \"window\": { \"to\": \"4w\" } },\n"
+		"    { \"name\": \"four-in-six\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4,\n"
+		"      \"window\": { \"to\": \"6x\" } }\n"
+		"  ]\n"
+		"}\n";
+	char msg[1024];
+	bad_ruleset(t, text, msg, sizeof(msg));
+	assert_msg_has(msg, "field 'window.to'");
+	assert_msg_at(t, msg, "bad.json", line_of(text, "\"6x\""));
+}
+
+/*
+ * rules.h's own example: an error inside an obligation names the obligation
+ * (index and name) and quotes the bad value:
+ *   "rules/dk-2020.json:41: obligations[1] 'four-in-six': field 'window.to': bad length '6x'"
+ */
+static void test_obligation_error_names_the_obligation_and_the_bad_value_as_documented(void **state)
+{
+	tmpdir *t = *state;
+	char text[4096], msg[1024];
+	national_with(text, sizeof(text),
+		      "{ \"name\": \"four-in-six\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"6x\" } }");
+	bad_ruleset(t, text, msg, sizeof(msg));
+	assert_msg_at(t, msg, "bad.json", line_of(text, "\"6x\""));
+	assert_msg_has(msg, "obligations[1] 'four-in-six': field 'window.to': ");
+	assert_msg_has(msg, "'6x'");
+}
+
+/* ---- cross-file failures -------------------------------------------------- */
+
+static void test_duplicate_ruleset_id_across_files_fails_naming_both_files(void **state)
+{
+	tmpdir *t = *state;
+	char msg[1024];
+	put_file(t, "a.json", "{ \"id\": \"same\", \"kind\": \"overlay\", \"effective\": { \"from\": \"2018-01-01\" }, \"obligations\": [] }\n");
+	put_file(t, "b.json", "{ \"id\": \"same\", \"kind\": \"overlay\", \"effective\": { \"from\": \"2019-01-01\" }, \"obligations\": [] }\n");
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	load_must_fail(t, NULL, msg, sizeof(msg));
+	assert_msg_names_file(t, msg, "b.json");
+	assert_msg_names_file(t, msg, "a.json");
+	assert_msg_has(msg, "id");
+	assert_msg_has(msg, "'same'");
+}
+
+static void test_two_overlapping_national_rulesets_fail_naming_both_files_and_effective(void **state)
+{
+	static const char *const ranges[][2] = {
+		{ "\"from\": \"2015-07-01\", \"to\": \"2020-01-01\"", "\"from\": \"2020-01-01\"" },   /* share one day */
+		{ "\"from\": \"2015-07-01\"", "\"from\": \"2030-01-01\", \"to\": \"2031-01-01\"" },   /* open-ended */
+		{ "\"from\": \"2020-01-01\", \"to\": \"2020-12-31\"", "\"from\": \"2015-01-01\", \"to\": \"2025-01-01\"" }, /* inside */
+	};
+	tmpdir *t = *state;
+	char a[512], b[512], msg[1024];
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		snprintf(a, sizeof(a), "{ \"id\": \"nat-a\", \"kind\": \"national\", \"effective\": { %s }, \"obligations\": [] }\n", ranges[i][0]);
+		snprintf(b, sizeof(b), "{ \"id\": \"nat-b\", \"kind\": \"national\", \"effective\": { %s }, \"obligations\": [] }\n", ranges[i][1]);
+		put_file(t, "a.json", a);
+		put_file(t, "b.json", b);
+		put_file(t, "overlays.json", EMPTY_OVERLAYS);
+		load_must_fail(t, NULL, msg, sizeof(msg));
+		print_message("case %zu -> %s\n", i, msg);
+		assert_msg_names_file(t, msg, "a.json");
+		assert_msg_names_file(t, msg, "b.json");
+		assert_msg_has(msg, "'nat-a'");
+		assert_msg_has(msg, "'nat-b'");
+		assert_msg_has(msg, "effective");
+	}
+}
+
+static void test_adjacent_national_rulesets_do_not_overlap(void **state)
+{
+	tmpdir *t = *state;
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	put_file(t, "a.json", "{ \"id\": \"nat-a\", \"kind\": \"national\", \"effective\": { \"from\": \"2015-07-01\", \"to\": \"2019-12-31\" }, \"obligations\": [] }\n");
+	put_file(t, "b.json", "{ \"id\": \"nat-b\", \"kind\": \"national\", \"effective\": { \"from\": \"2020-01-01\" }, \"obligations\": [] }\n");
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	if (cd_rules_load(t->dir, NULL, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	cd_rules_free(r);
+}
+
+/* ---- overlays.json failures ----------------------------------------------- */
+
+#define OVERLAY_FILE \
+	"{ \"id\": \"t-overlay\", \"kind\": \"overlay\", \"effective\": { \"from\": \"2018-01-01\" }, \"obligations\": [] }\n"
+#define NATIONAL_FILE \
+	"{ \"id\": \"t-national\", \"kind\": \"national\", \"effective\": { \"from\": \"2015-07-01\" }, \"obligations\": [] }\n"
+
+static void overlays_must_fail(const tmpdir *t, const char *cfg, char *msg, size_t len)
+{
+	put_file(t, "ov.json", OVERLAY_FILE);
+	put_file(t, "nat.json", NATIONAL_FILE);
+	put_file(t, "overlays.json", cfg);
+	load_must_fail(t, NULL, msg, len);
+	print_message("%s\n  -> %s\n", cfg, msg);
+}
+
+static void test_overlays_json_naming_an_unknown_overlay_fails_naming_file_line_and_field(void **state)
+{
+	tmpdir *t = *state;
+	const char *cfg = "{\n  \"overlays\": [\n"
+			  "    { \"overlay\": \"t-overlay\", \"municipalities\": [\"860\"] },\n"
+			  "    { \"overlay\": \"frikommune-nordjylland\", \"municipalities\": [\"860\"] }\n"
+			  "  ]\n}\n";
+	char msg[1024];
+	overlays_must_fail(t, cfg, msg, sizeof(msg));
+	assert_msg_at(t, msg, "overlays.json", line_of(cfg, "frikommune-nordjylland"));
+	assert_msg_has(msg, "field 'overlay'");
+	assert_msg_has(msg, "overlays[1]");
+	assert_msg_has(msg, "'frikommune-nordjylland'");
+}
+
+static void test_overlays_json_naming_a_national_ruleset_fails_naming_the_field(void **state)
+{
+	tmpdir *t = *state;
+	const char *cfg = "{\n  \"overlays\": [\n"
+			  "    { \"overlay\": \"t-national\", \"municipalities\": [\"860\"] }\n"
+			  "  ]\n}\n";
+	char msg[1024];
+	overlays_must_fail(t, cfg, msg, sizeof(msg));
+	assert_msg_at(t, msg, "overlays.json", 3);
+	assert_msg_has(msg, "field 'overlay'");
+	assert_msg_has(msg, "'t-national'");
+}
+
+static void test_overlays_json_with_a_bad_municipality_code_fails_naming_the_code(void **state)
+{
+	static const char *const codes[] = { "\"86\"", "\"86a\"", "\"12345\"", "\"\"", "860", "\" 860\"" };
+	tmpdir *t = *state;
+	char cfg[1024], msg[1024];
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		snprintf(cfg, sizeof(cfg),
+			 "{\n  \"overlays\": [\n"
+			 "    { \"overlay\": \"t-overlay\",\n"
+			 "      \"municipalities\": [\"840\", %s] }\n"
+			 "  ]\n}\n", codes[i]);
+		overlays_must_fail(t, cfg, msg, sizeof(msg));
+		assert_msg_at(t, msg, "overlays.json", 4);
+		assert_msg_has(msg, "field 'municipalities'");
+		assert_msg_has(msg, "overlays[0]");
+		if (codes[i][0] == '"') {
+			char quoted[32];
+			snprintf(quoted, sizeof(quoted), "'%.*s'", (int)strlen(codes[i]) - 2, codes[i] + 1);
+			assert_msg_has(msg, quoted);
+		}
+	}
+}
+
+static void test_overlays_json_with_bad_structure_fails_naming_the_field(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "{\n \"overlays\": [],\n \"enabled\": true\n}\n", "field 'enabled'" },
+		{ "{\n \"overlays\": {}\n}\n", "field 'overlays'" },
+		{ "{\n \"comment\": \"no list\"\n}\n", "field 'overlays'" },
+		{ "{\n \"overlays\": [\n  { \"overlay\": \"t-overlay\", \"municipalities\": [\"860\"], \"from\": \"2018\" }\n ]\n}\n", "field 'from'" },
+		{ "{\n \"overlays\": [\n  { \"municipalities\": [\"860\"] }\n ]\n}\n", "field 'overlay'" },
+		{ "{\n \"overlays\": [\n  { \"overlay\": \"t-overlay\" }\n ]\n}\n", "field 'municipalities'" },
+		{ "{\n \"overlays\": [\n  { \"overlay\": \"t-overlay\", \"municipalities\": \"860\" }\n ]\n}\n", "field 'municipalities'" },
+		{ "{\n \"overlays\": [\n  \"t-overlay@860\"\n ]\n}\n", "overlays[0]" },
+		{ "[]\n", "object" },
+		{ "{\n \"overlays\": [\n", "invalid JSON" },
+	};
+	tmpdir *t = *state;
+	char msg[1024];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		overlays_must_fail(t, cases[i][0], msg, sizeof(msg));
+		assert_msg_names_file(t, msg, "overlays.json");
+		assert_msg_has(msg, cases[i][1]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_rules_directory_loads_every_ruleset),
+		cmocka_unit_test(test_national_ruleset_is_chosen_by_period_start),
+		cmocka_unit_test(test_no_national_ruleset_before_2015_07_01_or_after_2026_06_30),
+		cmocka_unit_test(test_hjoerring_dagpenge_gets_the_frikommune_overlay_by_seasonal_flag),
+		cmocka_unit_test(test_hjoerring_overlay_does_not_apply_before_its_start_or_to_other_benefits),
+		cmocka_unit_test(test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01),
+		cmocka_unit_test(test_set_overlays_none_disables_every_overlay),
+		cmocka_unit_test(test_set_overlays_list_enables_exactly_those_pairs),
+		cmocka_unit_test(test_set_overlays_rejects_a_bad_item_naming_it_and_keeps_the_old_configuration),
+		cmocka_unit_test(test_span_lengths_follow_rules_md_3_1),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
+		T(test_a_valid_temporary_directory_loads),
+		T(test_missing_rules_directory_fails_naming_it),
+		T(test_missing_overlays_json_fails_naming_it),
+		T(test_missing_explicit_overlays_path_fails_naming_it),
+		T(test_invalid_json_fails_with_file_line_and_column),
+		T(test_duplicate_key_in_json_is_invalid_json),
+		T(test_ruleset_that_is_not_an_object_fails_naming_the_file),
+		T(test_ruleset_with_unknown_top_level_key_fails_naming_file_line_and_field),
+		T(test_ruleset_missing_a_required_top_level_field_fails_naming_it),
+		T(test_ruleset_with_bad_effective_date_fails_naming_effective_from),
+		T(test_ruleset_whose_effective_to_is_before_from_fails_naming_effective_to),
+		T(test_national_ruleset_with_overlay_only_keys_fails_naming_the_key_and_its_line),
+		T(test_overlay_with_bad_benefits_seasonal_or_replaces_fails_naming_the_field),
+		T(test_ruleset_with_unknown_kind_fails_naming_file_line_and_field),
+		T(test_obligation_with_unknown_key_fails_naming_the_key),
+		T(test_obligation_with_unknown_enum_name_fails_naming_the_field_and_the_name),
+		T(test_obligation_with_bad_span_fails_naming_the_field),
+		T(test_obligation_with_out_of_range_number_fails_naming_the_field),
+		T(test_obligation_missing_what_its_kind_requires_fails_naming_the_field),
+		T(test_duplicate_obligation_name_fails_naming_the_name),
+		T(test_mirror_on_a_national_ruleset_fails_naming_mirror),
+		T(test_max_gap_after_met_naming_a_missing_obligation_fails_naming_start_after_met),
+		T(test_max_gap_after_met_referencing_a_later_obligation_loads),
+		T(test_error_line_is_the_failing_obligations_even_if_its_name_appears_earlier),
+		T(test_obligation_error_names_the_obligation_and_the_bad_value_as_documented),
+		T(test_duplicate_ruleset_id_across_files_fails_naming_both_files),
+		T(test_two_overlapping_national_rulesets_fail_naming_both_files_and_effective),
+		T(test_adjacent_national_rulesets_do_not_overlap),
+		T(test_overlays_json_naming_an_unknown_overlay_fails_naming_file_line_and_field),
+		T(test_overlays_json_naming_a_national_ruleset_fails_naming_the_field),
+		T(test_overlays_json_with_a_bad_municipality_code_fails_naming_the_code),
+		T(test_overlays_json_with_bad_structure_fails_naming_the_field),
+#undef T
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
