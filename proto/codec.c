@@ -13,7 +13,7 @@
 
 #include "proto/pbjson.h"
 
-#define MAX_ABS_SECONDS INT64_C(100000000000)  /* keeps seconds * 1e9 inside int64 */
+#define MAX_ABS_SECONDS INT64_C(9000000000)  /* keeps seconds * 1e9 + nanos inside int64 */
 
 const char *cd_codec_stage_name(cd_codec_stage s)
 {

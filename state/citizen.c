@@ -54,9 +54,11 @@ int cd_citizen_intern(cd_citizen *c, const char *s, size_t len, uint32_t *off)
 		*off = 0;
 		return 0;
 	}
-	*off = (uint32_t)c->str.len;
-	if (cd_buf_append(&c->str, s, len) < 0 || cd_buf_putc(&c->str, '\0') < 0)
+	if (cd_buf_reserve(&c->str, len + 1) < 0)   /* all or nothing: no half-written string */
 		return -1;
+	*off = (uint32_t)c->str.len;
+	cd_buf_append(&c->str, s, len);
+	cd_buf_putc(&c->str, '\0');
 	return 0;
 }
 
@@ -265,7 +267,10 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 		cd_hev *e = &c->ev[i];
 		memset(e, 0, sizeof(*e));
 		e->first_contact = e->first_absence = e->dp_start = CD_DATE_NONE;
-		e->occurred = prev + unzz(get_v(&r));
+		if (__builtin_add_overflow(prev, unzz(get_v(&r)), &e->occurred)) {
+			r.bad = 1;
+			break;
+		}
 		prev = e->occurred;
 		e->date = cd_cph_date(e->occurred);
 		e->kind = get_u8(&r, CD_EV_CLOCK_TICK);

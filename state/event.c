@@ -95,8 +95,12 @@ int cd_event_validate(const cd_event *ev, cd_err *err)
 		if (n < 3 || n > 4)
 			return cd_err_set(err, 0, "field 'municipality_code' '%s' is not three or four digits", ev->muni);
 	}
-	if (!date_ok(ev->first_contact) || !date_ok(ev->first_absence) || !date_ok(ev->dp_start))
-		return cd_err_set(err, 0, "a date field is outside 1990-01-01 … 2099-12-31");
+	if (!date_ok(ev->first_contact))
+		return cd_err_set(err, 0, "field 'first_contact_date' is outside 1990-01-01 … 2099-12-31");
+	if (!date_ok(ev->first_absence))
+		return cd_err_set(err, 0, "field 'first_absence_date' is outside 1990-01-01 … 2099-12-31");
+	if (!date_ok(ev->dp_start))
+		return cd_err_set(err, 0, "field 'dagpenge_period_start' is outside 1990-01-01 … 2099-12-31");
 	if (ev->benefit > CD_BENEFIT_MAX)
 		return cd_err_set(err, 0, "field 'benefit' has unknown value %d", ev->benefit);
 	if (ev->category > CD_CATEGORY_MAX)

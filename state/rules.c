@@ -56,10 +56,29 @@ static int find_line(const loader *ld, const char *key)
 	if (!ld->text)
 		return 0;
 	if (ld->anchor) {
+		/* The anchor is a name: prefer the place where it is the value of "name" or
+		 * "overlay", not a mention elsewhere (e.g. in an overlay's "replaces"). */
+		const char *first = NULL;
 		snprintf(pat, sizeof(pat), "\"%s\"", ld->anchor);
-		hit = strstr(ld->text, pat);
-		if (hit)
-			from = hit;
+		for (hit = strstr(ld->text, pat); hit; hit = strstr(hit + 1, pat)) {
+			const char *q = hit;
+			if (!first)
+				first = hit;
+			while (q > ld->text && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'))
+				q--;
+			if (q > ld->text && q[-1] == ':') {
+				q--;
+				while (q > ld->text && (q[-1] == ' ' || q[-1] == '\t'))
+					q--;
+				if ((q - ld->text >= 6 && !strncmp(q - 6, "\"name\"", 6)) ||
+				    (q - ld->text >= 9 && !strncmp(q - 9, "\"overlay\"", 9))) {
+					first = hit;
+					break;
+				}
+			}
+		}
+		if (first)
+			from = first;
 	}
 	if (key) {
 		snprintf(pat, sizeof(pat), "\"%s\"", key);
@@ -187,8 +206,11 @@ static int get_span(loader *ld, json_t *obj, const char *key, const char *field,
 	json_t *v = json_object_get(obj, key);
 	if (!v)
 		return 0;
-	if (!json_is_string(v) || parse_span(json_string_value(v), out) < 0)
+	if (!json_is_string(v))
 		return fail(ld, field, "expected a length such as \"6m\", \"8w\", \"42d\" or \"1w after\"");
+	if (parse_span(json_string_value(v), out) < 0)
+		return fail(ld, field, "bad length '%s' (expected e.g. \"6m\", \"8w\", \"42d\" or \"1w after\")",
+			    json_string_value(v));
 	return 0;
 }
 
@@ -272,7 +294,8 @@ static const char *const ob_keys[] = {
 #define DEFAULT_FORMS (CD_BIT(CD_IN_PERSON) | CD_BIT(CD_PHONE) | CD_BIT(CD_VIDEO) | CD_BIT(CD_DIGITAL))
 #define DEFAULT_HELD (CD_BIT(CD_JOBCENTER) | CD_BIT(CD_OTHER_ACTOR))
 
-static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, json_t *o, cd_obdef *d)
+static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, json_t *o, cd_obdef *d,
+			   size_t idx)
 {
 	const char *s = NULL;
 	uint32_t m;
@@ -291,6 +314,7 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 	snprintf(d->name, sizeof(d->name), "%s", s);
 	snprintf(d->id, sizeof(d->id), "%s/%s", rs->id, s);
 	ld->anchor = d->name;
+	snprintf(ld->where, sizeof(ld->where), "obligations[%zu] '%s': ", idx, d->name);
 
 	d->severity = (uint8_t)default_sev;
 	d->mark = 'I';
@@ -608,8 +632,12 @@ static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 		}
 		rs->n_replaces = json_array_size(v);
 	}
-	if (!rs->overlay && (rs->benefits || rs->seasonal >= 0 || rs->n_replaces || rs->widen_forms))
-		return fail(ld, NULL, "benefits, seasonal, replaces and widen_forms are for overlays only");
+	if (!rs->overlay) {
+		static const char *const overlay_only[] = { "benefits", "seasonal", "replaces", "widen_forms" };
+		for (size_t k = 0; k < 4; k++)
+			if (json_object_get(root, overlay_only[k]))
+				return fail(ld, overlay_only[k], "is for overlays only (this ruleset's kind is national)");
+	}
 
 	v = json_object_get(root, "obligations");
 	if (!json_is_array(v))
@@ -620,7 +648,7 @@ static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 	json_array_foreach(v, i, e) {
 		snprintf(ld->where, sizeof(ld->where), "obligations[%zu] ", i);
 		rs->n_obs = i + 1;
-		if (load_obligation(ld, rs, sev, e, &rs->obs[i]) < 0)
+		if (load_obligation(ld, rs, sev, e, &rs->obs[i], i) < 0)
 			return -1;
 		snprintf(ld->where, sizeof(ld->where), "obligations[%zu] '%s': ", i, rs->obs[i].name);
 		for (size_t j = 0; j < i; j++)
@@ -834,8 +862,11 @@ int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd
 			if (i == j || a->overlay || b->overlay)
 				continue;
 			if (a->from <= b->from && (a->to == CD_DATE_NONE || a->to >= b->from)) {
-				cd_err_set(err, 0, "%s: national ruleset '%s' overlaps '%s' (%s)", b->file, b->id,
-					   a->id, a->file);
+				loader ld = { .file = b->file, .err = err };
+				ld.text = read_file(b->file, NULL);
+				fail(&ld, "effective", "national ruleset '%s' overlaps '%s' (%s): a period start "
+				     "must select exactly one", b->id, a->id, a->file);
+				free(ld.text);
 				goto out;
 			}
 		}
@@ -883,6 +914,10 @@ int cd_rules_set_overlays(cd_rules *r, const char *spec, cd_err *err)
 		char item[128];
 		struct enable *ne;
 		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		if (len == 0 || (comma && comma[1] == '\0')) {
+			free(en);
+			return cd_err_set(err, 0, "overlay list '%s' has an empty item", spec);
+		}
 		at = strchr(item, '@');
 		if (at) {
 			for (size_t k = 0; k < r->n; k++)
