@@ -1299,7 +1299,8 @@ warnings:
 			ob->status = CD_OB_CANCELLED;
 			ob->reason = CD_CANCEL_SUPERSEDED;
 			emit(em, ob, NULL, false, CD_DL_CANCELLED, CD_INSTANT_NONE);
-		}
+		} else
+			ob->reason = CD_CANCEL_SUPERSEDED;  /* already cancelled: say nothing twice (D7) */
 	}
 	if (em->failed)
 		return cd_err_set(err, 0, "the output callback failed");

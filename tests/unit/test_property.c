@@ -316,7 +316,7 @@ static cd_date gen_period(casedata *cd, rng *r, cd_date start)
 				again->ev.dp_start = dps;
 		}
 	}
-	n_conv = rng_int(r, 0, 12);
+	n_conv = rng_int(r, 0, 3 + (int)(end - start) / 15);
 	for (int i = 0; i < n_conv; i++)
 		gen_conversation(cd, r, start + rng_int(r, -14, (int)(end - start) + 30), muni);
 	if (chance(r, 30))
