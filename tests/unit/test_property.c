@@ -816,7 +816,7 @@ static bool breached_from_outputs(const run *r, lines *out, char *why, size_t le
 		}
 		net[k] += o->status == CD_BR_BREACHED ? 1 : -1;
 		if (net[k] < 0 && ok) {
-			snprintf(why, len, "RETRACTED without a standing BREACHED: %s", o->line);
+			snprintf(why, len, "RETRACTED without a standing BREACHED: %.400s", o->line);
 			ok = false;
 		}
 	}
