@@ -140,6 +140,7 @@ static void usage(FILE *f)
 		"  -o, --output FILE        where to write outputs; '-' is stdout (default '-')\n"
 		"      --output-format F    json or pb (default json)\n"
 		"      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
+		"      --stats              at the end, also log the store's size (bytes and citizens)\n"
 		"%s",
 		cd_cli_engine_usage());
 }
@@ -152,6 +153,7 @@ int cd_replay_main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "output-format", required_argument, NULL, 'O' },
 		{ "until", required_argument, NULL, 'u' },
+		{ "stats", no_argument, NULL, 's' },
 		CD_CLI_ENGINE_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -164,7 +166,7 @@ int cd_replay_main(int argc, char **argv)
 	cd_log_reader *rd = NULL;
 	FILE *inf = NULL;
 	cd_err err = { "", 0 };
-	int c, status = 1;
+	int c, status = 1, stats = 0;
 	char pos[128], num[8][32];
 
 	memset(&r, 0, sizeof(r));
@@ -202,6 +204,9 @@ int cd_replay_main(int argc, char **argv)
 				       "expected", "RFC 3339, e.g. 2030-01-01T00:00:00Z", NULL);
 				goto out;
 			}
+			break;
+		case 's':
+			stats = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -297,6 +302,14 @@ int cd_replay_main(int argc, char **argv)
 	snprintf(num[6], sizeof(num[6]), "%zu", cd_memstore_count(r.store));
 	cd_log(CD_LOG_INFO, "replay done", "records", num[0], "applied", num[1], "duplicates", num[2],
 	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "citizens", num[6], NULL);
+	if (stats) {
+		size_t bytes = cd_memstore_bytes(r.store), count = cd_memstore_count(r.store);
+		snprintf(num[0], sizeof(num[0]), "%zu", bytes);
+		snprintf(num[1], sizeof(num[1]), "%zu", count);
+		snprintf(num[2], sizeof(num[2]), "%zu", count ? bytes / count : 0);
+		cd_log(CD_LOG_INFO, "replay stats", "store_bytes", num[0], "store_citizens", num[1],
+		       "store_bytes_per_citizen", num[2], NULL);
+	}
 	status = 0;
 out:
 	cd_log_reader_free(rd);

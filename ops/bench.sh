@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# bench.sh — the replay benchmark (`make bench` builds release, then runs this).
+#
+#   1. Generates a synthetic population with `contactd synth` into bench-data/
+#      (gitignored), as length-delimited binary and as JSON lines; a data set
+#      with the same parameters that was generated completely before is reused.
+#   2. Times the input half alone (build/release/bench/decode: frame, decode,
+#      validate), to show how the replay's time splits.
+#   3. Replays each form under `/usr/bin/time -v`:
+#        build/release/contactd replay --input FILE --output /dev/null \
+#            --output-format pb --warn-days 7 --stats
+#   4. Prints a figures block: events/s (binary, JSON), peak RSS, citizens,
+#      bytes per citizen (peak RSS, and the store's own count), outputs, and the
+#      issue's targets next to them (printed, not asserted).
+#
+# Environment (for a quick run): BENCH_CITIZENS (default 1000000), BENCH_EVENTS
+# (default 10000000; the log is cut there), BENCH_SEED (default 1),
+# BENCH_DATA (default bench-data). Replay is single-threaded: one core.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CITIZENS=${BENCH_CITIZENS:-1000000}
+EVENTS=${BENCH_EVENTS:-10000000}
+SEED=${BENCH_SEED:-1}
+DATA=${BENCH_DATA:-bench-data}
+BIN=build/release/contactd
+DECODE=build/release/bench/decode
+TARGET_EPS=500000
+TARGET_BYTES=1024
+
+die() { echo "bench: $*" >&2; exit 1; }
+
+[[ -x $BIN ]] || die "$BIN is missing; run 'make bench' (or 'make MODE=release')"
+mkdir -p "$DATA"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# ---- measuring: GNU time, else a /proc poller ----------------------------
+TIMER=gnu
+if [[ ! -x /usr/bin/time ]]; then
+	if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+		echo "bench: installing GNU time (Debian package 'time')" >&2
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1 ||
+			{ apt-get update -qq >/dev/null 2>&1 &&
+			  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null 2>&1; } || true
+	fi
+	[[ -x /usr/bin/time ]] || TIMER=proc
+fi
+
+now() { date +%s.%N; }
+
+# Runs "$@" with stderr to $1's log; sets WALL (s), RSS_KB (peak resident set).
+# Usage: measure LOGFILE CMD...
+measure() {
+	local log=$1 t0 t1 pid hwm peak=0 rc=0
+	shift
+	if [[ $TIMER == gnu ]]; then
+		t0=$(now)
+		/usr/bin/time -v -o "$log.time" "$@" 2>"$log" || rc=$?
+		t1=$(now)
+		RSS_KB=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.time")
+	else
+		t0=$(now)
+		"$@" 2>"$log" &
+		pid=$!
+		while kill -0 "$pid" 2>/dev/null; do
+			hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+			[[ -n $hwm && $hwm -gt $peak ]] && peak=$hwm
+			sleep 0.05
+		done
+		wait "$pid" || rc=$?
+		t1=$(now)
+		RSS_KB=$peak
+	fi
+	WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	[[ $rc -eq 0 ]] || { cat "$log" >&2; die "command failed ($rc): $*"; }
+}
+
+# The value of key=value in the last log line matching msg="$2".
+logval() { grep "msg=\"$2\"" "$1" | tail -1 | tr ' ' '\n' | awk -F= -v k="$3" '$1 == k { print $2 }'; }
+
+# ---- 1. the data set -------------------------------------------------------
+tag="c${CITIZENS}-e${EVENTS}-s${SEED}"
+generate() {  # FORMAT FILE
+	local fmt=$1 file=$2
+	if [[ -s $file && -s $file.done ]]; then
+		echo "bench: reusing $file" >&2
+		return
+	fi
+	rm -f "$file" "$file.done"
+	echo "bench: generating $file ($CITIZENS citizens, up to $EVENTS events, $fmt)" >&2
+	measure "$WORK/synth-$fmt.log" "$BIN" synth --citizens "$CITIZENS" --seed "$SEED" \
+		--max-events "$EVENTS" --format "$fmt" --output "$file"
+	{ cat "$WORK/synth-$fmt.log"; echo "generation_seconds=$WALL"; } >"$file.done"
+}
+PB=$DATA/$tag.pb
+JSON=$DATA/$tag.jsonl
+generate pb "$PB"
+generate json "$JSON"
+GEN_PB=$(awk -F= '/^generation_seconds=/ { print $2 }' "$PB.done")
+GEN_JSON=$(awk -F= '/^generation_seconds=/ { print $2 }' "$JSON.done")
+GEN_EVENTS=$(logval "$PB.done" "synth done" events)
+
+# ---- 2. decode alone -----------------------------------------------------------
+DEC_PB="" DEC_JSON=""
+if [[ -x $DECODE ]]; then
+	echo "bench: decode only (binary, JSON)" >&2
+	DEC_PB=$("$DECODE" "$PB")
+	DEC_JSON=$("$DECODE" "$JSON")
+fi
+
+# ---- 3. replay -------------------------------------------------------------------
+replay() {  # NAME FILE; sets R_* for it
+	local name=$1 file=$2 log=$WORK/replay-$1.log
+	echo "bench: replay $name ($file)" >&2
+	measure "$log" "$BIN" replay --input "$file" --output /dev/null --output-format pb --warn-days 7 --stats
+	R_RECORDS=$(logval "$log" "replay done" records)
+	R_SKIPPED=$(logval "$log" "replay done" skipped)
+	R_CITIZENS=$(logval "$log" "replay done" citizens)
+	R_DEADLINES=$(logval "$log" "replay done" deadline_events)
+	R_BREACHES=$(logval "$log" "replay done" breach_events)
+	R_STORE=$(logval "$log" "replay stats" store_bytes)
+	R_WALL=$WALL
+	R_RSS_KB=$RSS_KB
+	[[ $R_SKIPPED == 0 ]] || echo "bench: WARNING: $name replay skipped $R_SKIPPED records" >&2
+}
+replay binary "$PB"
+B_RECORDS=$R_RECORDS B_WALL=$R_WALL B_RSS_KB=$R_RSS_KB B_CITIZENS=$R_CITIZENS B_STORE=$R_STORE
+B_DEADLINES=$R_DEADLINES B_BREACHES=$R_BREACHES B_SKIPPED=$R_SKIPPED
+replay json "$JSON"
+J_RECORDS=$R_RECORDS J_WALL=$R_WALL J_RSS_KB=$R_RSS_KB J_SKIPPED=$R_SKIPPED
+
+# ---- 4. figures --------------------------------------------------------------------
+eps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+B_EPS=$(eps "$B_RECORDS" "$B_WALL")
+J_EPS=$(eps "$J_RECORDS" "$J_WALL")
+RSS_KB=$((B_RSS_KB > J_RSS_KB ? B_RSS_KB : J_RSS_KB))
+RSS_MIB=$((RSS_KB / 1024))
+RSS_PER=$((RSS_KB * 1024 / B_CITIZENS))
+STORE_PER=$((B_STORE / B_CITIZENS))
+verdict() { if [[ $1 == ok ]]; then echo "met"; else echo "MISSED"; fi; }
+eps_ok=$([[ $B_EPS -ge $TARGET_EPS ]] && echo ok || echo no)
+mem_ok=$([[ $RSS_PER -lt $TARGET_BYTES ]] && echo ok || echo no)
+
+cat <<EOF
+
+==== contactd replay benchmark ($(uname -m), $(nproc) cores; replay is single-threaded) ====
+data:          $CITIZENS citizens, $GEN_EVENTS events, seed $SEED ($DATA/$tag.{pb,jsonl}; $(du -h "$PB" | cut -f1) / $(du -h "$JSON" | cut -f1))
+generation:    binary $GEN_PB s, JSON $GEN_JSON s (contactd synth)
+${DEC_PB:+decode-only:   binary ${DEC_PB#decode: }
+               json   ${DEC_JSON#decode: }
+}replay-binary: $B_RECORDS events in $B_WALL s = $B_EPS events/s (one core)   target >= $TARGET_EPS events/s: $(verdict "$eps_ok")
+replay-json:   $J_RECORDS events in $J_WALL s = $J_EPS events/s (one core)
+memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citizen (store: $STORE_PER B/citizen)   target < $TARGET_BYTES B/citizen: $(verdict "$mem_ok")
+               (peak RSS binary $((B_RSS_KB / 1024)) MiB, JSON $((J_RSS_KB / 1024)) MiB; store $((B_STORE / 1048576)) MiB)
+outputs:       $B_DEADLINES deadline events, $B_BREACHES breach events (binary run); skipped: binary $B_SKIPPED, JSON $J_SKIPPED
+timer:         $([[ $TIMER == gnu ]] && echo "/usr/bin/time -v" || echo "VmHWM polled from /proc")
+EOF
