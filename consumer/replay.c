@@ -94,7 +94,8 @@ static int advance_all(replayer *r, cd_instant t, cd_err *err)
 	if (t > r->floor)
 		r->floor = t;
 	while (cd_memstore_next_due(r->store, t, &id, &len)) {
-		snprintf(idbuf, sizeof(idbuf), "%.*s", (int)len, id);
+		memcpy(idbuf, id, len);    /* ids are validated to CD_MAX_ID_LEN */
+		idbuf[len] = '\0';
 		if (load(r, idbuf, len, err) < 0 ||
 		    cd_engine_advance(r->eng, &r->cit, idbuf, t, write_output, r, err) < 0 ||
 		    save(r, idbuf, len, err) < 0)
@@ -110,7 +111,8 @@ static int apply(replayer *r, const cd_event *ev, cd_err *err)
 
 	if (ev->kind == CD_EV_CLOCK_TICK && ev->citizen_id_len == 0)
 		return advance_all(r, cd_event_time(ev), err);
-	snprintf(idbuf, sizeof(idbuf), "%.*s", (int)ev->citizen_id_len, ev->citizen_id);
+	memcpy(idbuf, ev->citizen_id, ev->citizen_id_len);
+	idbuf[ev->citizen_id_len] = '\0';
 	if (load(r, idbuf, ev->citizen_id_len, err) < 0)
 		return -1;
 	/* The floor of all-citizen ticks, applied lazily: nothing was due in between. */

@@ -15,6 +15,7 @@
  */
 #include "state/citizen.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,86 +68,113 @@ int cd_citizen_intern(cd_citizen *c, const char *s, size_t len, uint32_t *off)
 static uint64_t zz(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
-static int put_date(cd_buf *b, cd_date d)
+/*
+ * Encoding writes through a raw pointer into space reserved once for the
+ * worst case (the profile showed per-field bounds checks dominating): every
+ * field has a fixed maximum size, because ids are validated to
+ * CD_MAX_ID_LEN bytes and obligation ids are built by the engine.
+ */
+#define MAX_EVENT_BYTES (10 + 2 + (2 + CD_MAX_ID_LEN) + (2 + CD_MAX_ID_LEN) + 2 + (1 + CD_MAX_MUNI) + 3 * 5 + 5)
+#define MAX_OB_BYTES (8 + 5 + (2 + 200) + 4 + (1 + CD_MAX_MUNI) + 3 * 5 + 3 * 5 + 5)
+#define CD_MAX_MUNI CD_MUNI_LEN
+
+static inline uint8_t *w_varint(uint8_t *p, uint64_t v)
 {
-	return cd_buf_put_varint(b, d == CD_DATE_NONE ? 0 : zz(d) + 1);
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
 }
 
-static int put_instant(cd_buf *b, cd_instant t)
+static inline uint8_t *w_str(uint8_t *p, const char *s, size_t n)
 {
-	return cd_buf_put_varint(b, t == CD_INSTANT_NONE ? 0 : zz(t) + 1);
+	p = w_varint(p, n);
+	memcpy(p, s, n);
+	return p + n;
 }
 
-static int put_str(cd_buf *b, const char *s)
+static inline uint8_t *w_date(uint8_t *p, cd_date d)
 {
-	size_t n = strlen(s);
-	return cd_buf_put_varint(b, n) < 0 || cd_buf_append(b, s, n) < 0 ? -1 : 0;
+	return w_varint(p, d == CD_DATE_NONE ? 0 : zz(d) + 1);
 }
 
-static int put_u8(cd_buf *b, uint8_t v)
+static inline uint8_t *w_instant(uint8_t *p, cd_instant t)
 {
-	return cd_buf_append(b, &v, 1);
+	return w_varint(p, t == CD_INSTANT_NONE ? 0 : zz(t) + 1);
 }
 
 int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 {
 	cd_instant prev = 0;
-	int r = 0;
+	size_t bound = 64 + c->n_ev * MAX_EVENT_BYTES + c->n_ob * MAX_OB_BYTES;
+	uint8_t *p, *start;
 
-	r |= put_u8(b, FORMAT_VERSION);
-	r |= put_instant(b, c->clock);
-	r |= put_instant(b, c->next_fire);
-	r |= cd_buf_put_varint(b, c->n_ev);
+	if (cd_buf_reserve(b, bound) < 0)
+		return -1;
+	start = p = (uint8_t *)b->data + b->len;
+	*p++ = FORMAT_VERSION;
+	p = w_instant(p, c->clock);
+	p = w_instant(p, c->next_fire);
+	p = w_varint(p, c->n_ev);
 	for (size_t i = 0; i < c->n_ev; i++) {
 		const cd_hev *e = &c->ev[i];
-		r |= cd_buf_put_varint(b, zz(e->occurred - prev));
+		p = w_varint(p, zz(e->occurred - prev));
 		prev = e->occurred;
-		r |= put_u8(b, e->kind);
-		r |= put_u8(b, e->flags);
-		r |= put_str(b, cd_citizen_str(c, e->id_off));
+		*p++ = e->kind;
+		*p++ = e->flags;
+		{
+			const char *id = cd_citizen_str(c, e->id_off);
+			p = w_str(p, id, strlen(id));
+		}
 		switch (e->kind) {
 		case CD_EV_REGISTRATION:
 		case CD_EV_BENEFIT_CHANGE:
-			r |= put_u8(b, e->benefit);
-			r |= put_u8(b, e->category);
-			r |= put_str(b, e->muni);
-			r |= put_date(b, e->first_contact);
-			r |= put_date(b, e->first_absence);
-			r |= put_date(b, e->dp_start);
-			r |= cd_buf_put_varint(b, (uint64_t)e->prior_days);
+			*p++ = e->benefit;
+			*p++ = e->category;
+			p = w_str(p, e->muni, strlen(e->muni));
+			p = w_date(p, e->first_contact);
+			p = w_date(p, e->first_absence);
+			p = w_date(p, e->dp_start);
+			p = w_varint(p, (uint64_t)e->prior_days);
 			break;
 		case CD_EV_DEREGISTRATION:
-			r |= put_u8(b, e->reason);
+			*p++ = e->reason;
 			break;
-		case CD_EV_CONVERSATION:
-			r |= put_str(b, cd_citizen_str(c, e->conv_off));
-			r |= put_u8(b, e->form);
-			r |= put_u8(b, e->held_by);
+		case CD_EV_CONVERSATION: {
+			const char *cid = cd_citizen_str(c, e->conv_off);
+			p = w_str(p, cid, strlen(cid));
+			*p++ = e->form;
+			*p++ = e->held_by;
 			break;
 		}
+		}
 	}
-	r |= cd_buf_put_varint(b, c->n_ob);
+	p = w_varint(p, c->n_ob);
 	for (size_t i = 0; i < c->n_ob; i++) {
 		const cd_obst *o = &c->ob[i];
-		uint8_t key[8];
+		const char *oid = cd_citizen_str(c, o->oid_off);
 		for (int k = 0; k < 8; k++)
-			key[k] = (uint8_t)(o->pkey >> (8 * k));
-		r |= cd_buf_append(b, key, 8);
-		r |= put_date(b, o->pstart);
-		r |= put_str(b, cd_citizen_str(c, o->oid_off));
-		r |= put_u8(b, o->status);
-		r |= put_u8(b, o->reason);
-		r |= put_u8(b, (uint8_t)(o->flags & ~CD_OF_SEEN));
-		r |= put_u8(b, o->benefit);
-		r |= put_str(b, o->muni);
-		r |= put_date(b, o->due);
-		r |= put_date(b, o->ws);
-		r |= put_date(b, o->we);
-		r |= cd_buf_put_varint(b, (uint64_t)o->required);
-		r |= cd_buf_put_varint(b, (uint64_t)o->held);
-		r |= cd_buf_put_varint(b, o->transitions);
+			*p++ = (uint8_t)(o->pkey >> (8 * k));
+		p = w_date(p, o->pstart);
+		p = w_str(p, oid, strlen(oid));
+		*p++ = o->status;
+		*p++ = o->reason;
+		*p++ = (uint8_t)(o->flags & ~CD_OF_SEEN);
+		*p++ = o->benefit;
+		p = w_str(p, o->muni, strlen(o->muni));
+		p = w_date(p, o->due);
+		p = w_date(p, o->ws);
+		p = w_date(p, o->we);
+		p = w_varint(p, (uint64_t)o->required);
+		p = w_varint(p, (uint64_t)o->held);
+		p = w_varint(p, o->transitions);
 	}
-	return r ? -1 : 0;
+	assert((size_t)(p - start) <= bound);
+	b->len += (size_t)(p - start);
+	b->data[b->len] = '\0';
+	return 0;
 }
 
 /* ---- decoding ------------------------------------------------------------- */
@@ -156,9 +184,11 @@ typedef struct rd {
 	int bad;
 } rd;
 
-static uint64_t get_v(rd *r)
+static inline uint64_t get_v(rd *r)
 {
 	uint64_t v = 0;
+	if (r->p < r->end && *r->p < 0x80)       /* most fields fit one byte */
+		return *r->p++;
 	if (r->bad || cd_varint_get(&r->p, r->end, &v) < 0) {
 		r->bad = 1;
 		return 0;
@@ -195,18 +225,34 @@ static cd_instant get_instant(rd *r)
 	return v == 0 ? CD_INSTANT_NONE : unzz(v - 1);
 }
 
-/* Reads a string into the arena; *off = its offset. */
-static void get_str(rd *r, cd_citizen *c, uint32_t *off, size_t max)
+/*
+ * Reads a string into the arena (reserved by the caller for the whole record:
+ * the strings and their NULs cannot exceed twice the record's size); *off = its
+ * offset. A NUL inside a string marks the record corrupt.
+ */
+static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, size_t max)
 {
 	uint64_t n = get_v(r);
 	if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
 		r->bad = 1;
-		return;
+		return 0;
 	}
-	if (cd_citizen_intern(c, (const char *)r->p, (size_t)n, off) < 0 ||
-	    memchr(r->p, '\0', (size_t)n))
+	if (n == 0) {
+		*off = 0;
+		return 0;
+	}
+	if (memchr(r->p, '\0', (size_t)n)) {       /* a corrupt record, not a shorter string */
 		r->bad = 1;
+		return 0;
+	}
+	if (c->str.len == 0)
+		c->str.data[c->str.len++] = '\0';     /* offset 0 is "" */
+	*off = (uint32_t)c->str.len;
+	memcpy(c->str.data + c->str.len, r->p, (size_t)n);
+	c->str.len += (size_t)n;
+	c->str.data[c->str.len++] = '\0';
 	r->p += n;
+	return (size_t)n;
 }
 
 static void get_muni(rd *r, char *muni)
@@ -258,6 +304,9 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 	if (n == 0 || p[0] != FORMAT_VERSION)
 		return cd_err_set(err, 0, "citizen record has unknown format version %d", n ? p[0] : -1);
 	r.p++;
+	if (cd_buf_reserve(&c->str, 2 * n + 2) < 0)
+		return cd_err_set(err, 0, "citizen record of %zu bytes is larger than the arena allows", n);
+	c->str.data[0] = '\0';
 	c->clock = get_instant(&r);
 	c->next_fire = get_instant(&r);
 	n_ev = get_v(&r);
@@ -275,7 +324,7 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 		e->date = cd_cph_date(e->occurred);
 		e->kind = get_u8(&r, CD_EV_CLOCK_TICK);
 		e->flags = get_u8(&r, 0x1f);
-		get_str(&r, c, &e->id_off, CD_MAX_ID_LEN);
+		e->id_len = (uint8_t)get_str(&r, c, &e->id_off, CD_MAX_ID_LEN);
 		switch (e->kind) {
 		case CD_EV_REGISTRATION:
 		case CD_EV_BENEFIT_CHANGE:

@@ -243,18 +243,37 @@ static int64_t last_sunday(int64_t y, int m)
 	return last - weekday64(last) % 7;                     /* Sunday is 7 -> 0 */
 }
 
+/*
+ * The summer-time interval of one UTC year, cached per thread: replay asks
+ * about the same few years millions of times, and the last-Sunday arithmetic
+ * dominated its profile. A miss recomputes; the cache never changes a result.
+ */
+typedef struct year_dst {
+	int64_t lo, hi;          /* the UTC year [lo, hi) in seconds */
+	int64_t start, end;      /* summer time [start, end); start == end: none */
+} year_dst;
+
+static _Thread_local year_dst dst_cache = { 1, 0, 0, 0 };   /* empty: lo > hi */
+
 /* Offset in seconds at UTC second `secs`. */
 static int cph_offset_secs(int64_t secs)
 {
-	int64_t y, start, end;
-	int m, d;
+	year_dst *c = &dst_cache;
 
-	civil_from_days(floor_div(secs, SECS_PER_DAY), &y, &m, &d);
-	if (y < 1980)
-		return 3600;
-	start = last_sunday(y, 3) * SECS_PER_DAY + 3600;
-	end = last_sunday(y, y <= 1995 ? 9 : 10) * SECS_PER_DAY + 3600;
-	return secs >= start && secs < end ? 7200 : 3600;
+	if (secs < c->lo || secs >= c->hi) {
+		int64_t y;
+		int m, d;
+		civil_from_days(floor_div(secs, SECS_PER_DAY), &y, &m, &d);
+		c->lo = days_from_civil(y, 1, 1) * SECS_PER_DAY;
+		c->hi = days_from_civil(y + 1, 1, 1) * SECS_PER_DAY;
+		if (y < 1980)
+			c->start = c->end = 0;
+		else {
+			c->start = last_sunday(y, 3) * SECS_PER_DAY + 3600;
+			c->end = last_sunday(y, y <= 1995 ? 9 : 10) * SECS_PER_DAY + 3600;
+		}
+	}
+	return secs >= c->start && secs < c->end ? 7200 : 3600;
 }
 
 static int64_t instant_secs(cd_instant t)

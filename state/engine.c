@@ -35,6 +35,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "util/sb.h"
+
 #define CUM_BEFORE (INT32_MIN + 1)  /* a cumulative count reached before the first registration */
 #define T_MIN (INT64_MIN + 1)       /* the clock before a citizen's first input */
 #define MAX_REPEATS 200             /* repeating windows and gaps per obligation */
@@ -451,7 +453,10 @@ static win window_of(const cd_engine *e, const period *p, const cd_obdef *d)
  */
 static void live_conversations(cd_engine *e, const cd_citizen *c)
 {
+	bool any_void = false;
 	e->n_cv = 0;
+	for (size_t i = 0; i < c->n_ev; i++)
+		any_void |= c->ev[i].kind == CD_EV_CONVERSATION && (c->ev[i].flags & CD_HF_VOIDED);
 	for (size_t i = 0; i < c->n_ev; i++) {
 		const cd_hev *h = &c->ev[i];
 		const char *id;
@@ -459,7 +464,7 @@ static void live_conversations(cd_engine *e, const cd_citizen *c)
 		if (h->kind != CD_EV_CONVERSATION || (h->flags & CD_HF_VOIDED))
 			continue;
 		id = cd_citizen_str(c, h->conv_off);
-		for (size_t j = 0; j < c->n_ev && !voided; j++) {
+		for (size_t j = 0; any_void && j < c->n_ev && !voided; j++) {
 			const cd_hev *v = &c->ev[j];
 			if (v->kind == CD_EV_CONVERSATION && (v->flags & CD_HF_VOIDED) &&
 			    !strcmp(cd_citizen_str(c, v->conv_off), id))
@@ -526,10 +531,14 @@ static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const c
 	in->cnt0 = e->n_counted;
 	in->opened_at = in->breach_at = in->warn_lead_at = in->warn_pace_at = CD_INSTANT_NONE;
 	in->met_conv = -1;
-	if (k)
-		snprintf(in->oid, sizeof(in->oid), "%s-%d", def->id, k);
-	else
-		snprintf(in->oid, sizeof(in->oid), "%s", def->id);
+	{
+		cd_sb b = cd_sb_on(in->oid, sizeof(in->oid));
+		cd_sb_puts(&b, def->id);
+		if (k) {
+			cd_sb_put(&b, "-", 1);
+			cd_sb_uint(&b, (uint64_t)k);
+		}
+	}
 	return in;
 }
 
@@ -1063,33 +1072,51 @@ static void event_id(const emitter *em, const cd_obst *ob, int status, bool brea
 	buf[n++] = (uint8_t)status;
 	buf[n++] = breach;
 	h = XXH3_128bits(buf, n);
-	snprintf(out, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+	for (int i = 0; i < 16; i++) {
+		static const char hex[] = "0123456789abcdef";
+		out[i] = hex[(h.high64 >> (60 - 4 * i)) & 15];
+		out[16 + i] = hex[(h.low64 >> (60 - 4 * i)) & 15];
+	}
+	out[32] = '\0';
 }
 
 static void explain(cd_engine *e, const cd_output *o, const char *desc)
 {
-	char ws[CD_DATE_STRLEN], we[CD_DATE_STRLEN], due[CD_DATE_STRLEN];
-	const char *st = cd_output_status_name(o);
-	int n;
+	char d[CD_DATE_STRLEN];
+	cd_sb b = cd_sb_on(e->explain, sizeof(e->explain));
 
-	cd_date_format(o->window_start, ws);
-	cd_date_format(o->window_end, we);
-	cd_date_format(o->due, due);
-	n = snprintf(e->explain, sizeof(e->explain), "%s %s: held %d of %d", o->obligation_id, st,
-		     o->held, o->required);
-	if (o->window_start != CD_DATE_NONE && o->window_end != CD_DATE_NONE)
-		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " in %s … %s", ws, we);
-	if (o->due != CD_DATE_NONE)
-		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, ", due %s", due);
-	else
-		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, ", no due date while paused or unknown");
-	if (o->cancel_reason)
-		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " (%s)",
-			      cd_cancel_reason_name(o->cancel_reason));
-	if (n < (int)sizeof(e->explain) && desc && *desc)
-		n += snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " — %s", desc);
-	if (n < (int)sizeof(e->explain) && o->legal_ref && *o->legal_ref)
-		snprintf(e->explain + n, sizeof(e->explain) - (size_t)n, " (%s)", o->legal_ref);
+	cd_sb_puts(&b, o->obligation_id);
+	cd_sb_put(&b, " ", 1);
+	cd_sb_puts(&b, cd_output_status_name(o));
+	cd_sb_puts(&b, ": held ");
+	cd_sb_int(&b, o->held);
+	cd_sb_puts(&b, " of ");
+	cd_sb_int(&b, o->required);
+	if (o->window_start != CD_DATE_NONE && o->window_end != CD_DATE_NONE) {
+		cd_sb_puts(&b, " in ");
+		cd_sb_puts(&b, cd_date_format(o->window_start, d));
+		cd_sb_puts(&b, " … ");
+		cd_sb_puts(&b, cd_date_format(o->window_end, d));
+	}
+	if (o->due != CD_DATE_NONE) {
+		cd_sb_puts(&b, ", due ");
+		cd_sb_puts(&b, cd_date_format(o->due, d));
+	} else
+		cd_sb_puts(&b, ", no due date while paused or unknown");
+	if (o->cancel_reason) {
+		cd_sb_puts(&b, " (");
+		cd_sb_puts(&b, cd_cancel_reason_name(o->cancel_reason));
+		cd_sb_put(&b, ")", 1);
+	}
+	if (desc && *desc) {
+		cd_sb_puts(&b, " — ");
+		cd_sb_puts(&b, desc);
+	}
+	if (o->legal_ref && *o->legal_ref) {
+		cd_sb_puts(&b, " (");
+		cd_sb_puts(&b, o->legal_ref);
+		cd_sb_put(&b, ")", 1);
+	}
 }
 
 /*
@@ -1126,7 +1153,13 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	o.citizen_id = em->cid;
 	o.muni = ob->muni;
 	o.benefit = ob->benefit;
-	snprintf(o.ruleset_id, sizeof(o.ruleset_id), "%.*s", slash ? (int)(slash - oid) : 0, oid);
+	{
+		size_t rl = slash ? (size_t)(slash - oid) : 0;
+		if (rl >= sizeof(o.ruleset_id))
+			rl = sizeof(o.ruleset_id) - 1;
+		memcpy(o.ruleset_id, oid, rl);
+		o.ruleset_id[rl] = '\0';
+	}
 	o.ruleset_version = rs ? rs->version : 0;
 	o.obligation_id = oid;
 	o.severity = def ? def->severity : 0;
@@ -1173,12 +1206,26 @@ static bool state_differs(const cd_obst *ob, const inst *in)
 	       ob->required != in->req;
 }
 
-static cd_obst *find_state(cd_citizen *c, const inst *in)
+/*
+ * The emitted state of an instance. Instances come out of every evaluation in
+ * the same order in which their states were created, so the state after the
+ * previous match (*hint) is tried first; a full scan is the fallback.
+ */
+static cd_obst *find_state(cd_citizen *c, const inst *in, size_t *hint)
 {
+	if (*hint < c->n_ob) {
+		cd_obst *ob = &c->ob[*hint];
+		if (ob->pkey == in->p->pkey && !strcmp(cd_citizen_str(c, ob->oid_off), in->oid)) {
+			(*hint)++;
+			return ob;
+		}
+	}
 	for (size_t i = 0; i < c->n_ob; i++) {
 		cd_obst *ob = &c->ob[i];
-		if (ob->pkey == in->p->pkey && !strcmp(cd_citizen_str(c, ob->oid_off), in->oid))
+		if (ob->pkey == in->p->pkey && !strcmp(cd_citizen_str(c, ob->oid_off), in->oid)) {
+			*hint = i + 1;
 			return ob;
+		}
 	}
 	return NULL;
 }
@@ -1193,8 +1240,9 @@ static int diff(emitter *em, cd_err *err)
 	for (size_t i = 0; i < c->n_ob; i++)
 		c->ob[i].flags &= (uint8_t)~CD_OF_SEEN;
 	/* Check the limit before saying anything, so that a refusal changes nothing. */
+	size_t hint = 0;
 	for (size_t i = 0; i < e->n_in; i++)
-		if (!find_state(c, &e->in[i]))
+		if (!find_state(c, &e->in[i], &hint))
 			fresh++;
 	if (c->n_ob + fresh > e->cfg.max_obligations)
 		return cd_err_set(err, 0, "citizen '%s' would have %zu obligation states, more than the limit of %zu "
@@ -1203,9 +1251,10 @@ static int diff(emitter *em, cd_err *err)
 	if (fresh && cd_citizen_reserve_obs(c, c->n_ob + fresh) < 0)
 		oom();
 
+	hint = 0;
 	for (size_t i = 0; i < e->n_in; i++) {
 		const inst *in = &e->in[i];
-		cd_obst *ob = find_state(c, in);
+		cd_obst *ob = find_state(c, in, &hint);
 		uint8_t prev;
 		bool opened_now = false;
 
@@ -1319,8 +1368,13 @@ static int hev_cmp(const cd_citizen *c, const cd_hev *a, cd_instant occurred, co
 static bool seen(const cd_citizen *c, const char *id, size_t len)
 {
 	for (size_t i = 0; i < c->n_ev; i++) {
-		const char *s = cd_citizen_str(c, c->ev[i].id_off);
-		if (!strncmp(s, id, len) && s[len] == '\0')
+		const cd_hev *h = &c->ev[i];
+		const char *s;
+		if (h->id_len != len)
+			continue;
+		s = cd_citizen_str(c, h->id_off);
+		/* ids often share long prefixes: the last byte rules most out at once */
+		if (s[len - 1] == id[len - 1] && !memcmp(s, id, len))
 			return true;
 	}
 	return false;
@@ -1350,6 +1404,7 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	h.first_absence = ev->first_absence;
 	h.dp_start = ev->dp_start;
 	h.prior_days = ev->prior_days;
+	h.id_len = (uint8_t)ev->event_id_len;
 	if (cd_citizen_intern(c, ev->event_id, ev->event_id_len, &h.id_off) < 0 ||
 	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0))
 		return cd_err_set(err, 0, "citizen record is too large");
@@ -1411,7 +1466,8 @@ int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *cid, const cd_event
 	pos = history_insert(c, ev, err);
 	if (pos < 0)
 		return -1;
-	snprintf(idbuf, sizeof(idbuf), "%.*s", (int)ev->event_id_len, ev->event_id);
+	memcpy(idbuf, ev->event_id, ev->event_id_len);   /* validated: <= CD_MAX_ID_LEN */
+	idbuf[ev->event_id_len] = '\0';
 	if (step(e, c, cid, t_prev, idbuf, cd_event_time(ev), fn, ctx, err) < 0) {
 		/* Refused (a limit): take the input back out, so the citizen is unchanged. */
 		memmove(&c->ev[pos], &c->ev[pos + 1], (c->n_ev - (size_t)pos - 1) * sizeof(*c->ev));

@@ -20,6 +20,7 @@ typedef struct ent {
 	char *blk;               /* key, NUL, record */
 	uint32_t key_len;
 	uint32_t rec_len;
+	uint32_t rec_cap;        /* room for the record: a growing record rarely reallocates */
 	cd_instant next;         /* CD_INSTANT_NONE: not in the heap */
 	uint32_t heap_pos;
 } ent;
@@ -96,11 +97,18 @@ static int rehash(cd_memstore *s)
 
 /* ---- heap over (next, key) ------------------------------------------------ */
 
+/*
+ * Heap order: (next, hash of id, id). Many citizens share an instant (breaches
+ * fire at local midnight), so ties are common; the hash settles nearly all of
+ * them without touching the ids, and the order stays a function of the ids.
+ */
 static int before(const cd_memstore *s, uint32_t a, uint32_t b)
 {
 	const ent *x = &s->e[a], *y = &s->e[b];
 	if (x->next != y->next)
 		return x->next < y->next;
+	if (x->h != y->h)
+		return x->h < y->h;
 	return strcmp(x->blk, y->blk) < 0;
 }
 
@@ -224,18 +232,21 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 	} else
 		idx = s->slot[si] - 1;
 	e = &s->e[idx];
-	if (!e->blk || e->rec_len != n) {
-		blk = realloc(e->blk, len + 1 + n);
+	if (!e->blk || n > e->rec_cap) {
+		size_t cap = (n + n / 8 + 15) & ~(size_t)15;     /* ~12% slack, 16-byte steps */
+		blk = realloc(e->blk, len + 1 + cap);
 		if (!blk)
 			return cd_err_set(err, 1, "out of memory");
 		if (!e->blk) {
 			memcpy(blk, id, len);
 			blk[len] = '\0';
+			s->bytes += len + 1;
 		}
-		s->bytes += n - (e->blk ? e->rec_len : 0) + (e->blk ? 0 : len + 1);
+		s->bytes += cap - e->rec_cap;
 		e->blk = blk;
-		e->rec_len = (uint32_t)n;
+		e->rec_cap = (uint32_t)cap;
 	}
+	e->rec_len = (uint32_t)n;
 	memcpy(e->blk + len + 1, rec, n);
 	if (heap_update(s, idx, next_fire) < 0)
 		return cd_err_set(err, 1, "out of memory");

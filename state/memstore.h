@@ -6,9 +6,9 @@
  * bytes (citizen.h). Records are kept encoded, which is what keeps a whole
  * country's history in memory (the benchmark reports bytes per citizen).
  *
- * The timer index is a binary heap over (next_fire, citizen id), so that
- * "everything due by t" comes out in a deterministic order whatever the
- * insertion order. Ownership: the store copies what it is given; pointers it
+ * The timer index is a binary heap over (next_fire, hash of the citizen id,
+ * citizen id), so that "everything due by t" comes out in a deterministic
+ * order whatever the insertion order. Ownership: the store copies what it is given; pointers it
  * returns stay valid until the next call that modifies the store.
  */
 #ifndef CD_STATE_MEMSTORE_H
@@ -34,8 +34,8 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t id_len, const uint8_t
 		    cd_instant next_fire, cd_err *err);
 
 /*
- * The citizen whose next firing instant is the earliest and <= t, or 0 when
- * none is due. *id is NUL-terminated and valid until the next modification.
+ * The citizen whose next firing instant is the earliest (ties: see above)
+ * and <= t, or 0 when none is due. *id is NUL-terminated and valid until the next modification.
  * The caller advances that citizen and puts it back (with a later instant).
  */
 int cd_memstore_next_due(const cd_memstore *s, cd_instant t, const char **id, size_t *id_len);
