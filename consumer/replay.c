@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "consumer/cli.h"
+#include "consumer/summary.h"
 #include "proto/codec.h"
 #include "proto/eventlog.h"
 #include "state/engine.h"
@@ -42,6 +43,7 @@ typedef struct replayer {
 	cd_instant floor;        /* the latest all-citizen tick */
 	uint64_t records, applied, duplicates, skipped, outputs, deadlines, breaches;
 	int write_failed;
+	cd_summary *summary;     /* NULL unless --summary */
 } replayer;
 
 static int write_output(void *ctx, const cd_output *o)
@@ -56,6 +58,8 @@ static int write_output(void *ctx, const cd_output *o)
 		return -1;
 	}
 	r->outputs++;
+	if (r->summary)
+		cd_summary_add(r->summary, o);
 	if (o->is_breach)
 		r->breaches++;
 	else
@@ -143,6 +147,8 @@ static void usage(FILE *f)
 		"      --output-format F    json or pb (default json)\n"
 		"      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
 		"      --stats              at the end, also log the store's size (bytes and citizens)\n"
+		"      --summary            at the end, print a readable summary (stdout when --output is a file,\n"
+		"                           else stderr): breaches by rule and municipality, explained examples\n"
 		"%s",
 		cd_cli_engine_usage());
 }
@@ -156,6 +162,7 @@ int cd_replay_main(int argc, char **argv)
 		{ "output-format", required_argument, NULL, 'O' },
 		{ "until", required_argument, NULL, 'u' },
 		{ "stats", no_argument, NULL, 's' },
+		{ "summary", no_argument, NULL, 'S' },
 		CD_CLI_ENGINE_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -209,6 +216,10 @@ int cd_replay_main(int argc, char **argv)
 			break;
 		case 's':
 			stats = 1;
+			break;
+		case 'S':
+			if (!r.summary && !(r.summary = cd_summary_new()))
+				goto out;
 			break;
 		case 'h':
 			usage(stdout);
@@ -312,6 +323,8 @@ int cd_replay_main(int argc, char **argv)
 		cd_log(CD_LOG_INFO, "replay stats", "store_bytes", num[0], "store_citizens", num[1],
 		       "store_bytes_per_citizen", num[2], NULL);
 	}
+	if (r.summary)
+		cd_summary_print(r.summary, r.outf == stdout ? stderr : stdout);
 	status = 0;
 out:
 	cd_log_reader_free(rd);
@@ -320,6 +333,7 @@ out:
 	if (r.outf && r.outf != stdout)
 		fclose(r.outf);
 	cd_memstore_free(r.store);
+	cd_summary_free(r.summary);
 	cd_engine_free(r.eng);
 	cd_cli_engine_release(&eo);
 	cd_citizen_release(&r.cit);

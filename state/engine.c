@@ -1162,6 +1162,7 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	}
 	o.ruleset_version = rs ? rs->version : 0;
 	o.obligation_id = oid;
+	o.definition_id = def ? def->id : oid;
 	o.severity = def ? def->severity : 0;
 	o.legal_ref = def ? def->legal_ref : "";
 	o.breach_kind = def && (def->kind == CD_SCHEDULE || def->kind == CD_MAX_GAP) ? CD_KIND_CADENCE

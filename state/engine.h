@@ -58,7 +58,8 @@ typedef struct cd_output {
 	int benefit;
 	char ruleset_id[40];
 	int ruleset_version;
-	const char *obligation_id;
+	const char *obligation_id;   /* "dk-2015/schedule-3": the instance */
+	const char *definition_id;   /* "dk-2015/schedule": the rule it is an instance of */
 	int severity;
 	const char *legal_ref;
 	cd_date window_start, window_end, due, period_start;

@@ -1,0 +1,115 @@
+/*
+ * summary.c — counts outputs as they pass and prints a short report.
+ *
+ * A breach counts while it stands: BREACHED adds one to its rule and
+ * municipality, RETRACTED takes one away. Rules are counted by their
+ * definition (schedule slots, repeating windows and gaps together:
+ * "dk-2015/schedule").
+ */
+#include "consumer/summary.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct counter {
+	char key[112];
+	long n;
+} counter;
+
+struct cd_summary {
+	long deadline[7], breach[3];
+	counter rules[CD_SUMMARY_KEYS + 1], munis[CD_SUMMARY_KEYS + 1];
+	size_t n_rules, n_munis;
+	char examples[CD_SUMMARY_EXAMPLES][700];
+	int n_examples;
+};
+
+cd_summary *cd_summary_new(void)
+{
+	return calloc(1, sizeof(cd_summary));
+}
+
+void cd_summary_free(cd_summary *s)
+{
+	free(s);
+}
+
+static void bump(counter *tab, size_t *n, const char *key, long by)
+{
+	size_t i;
+	for (i = 0; i < *n; i++)
+		if (!strcmp(tab[i].key, key))
+			break;
+	if (i == *n) {
+		if (*n == CD_SUMMARY_KEYS) {
+			i = CD_SUMMARY_KEYS;             /* the overflow bucket */
+			snprintf(tab[i].key, sizeof(tab[i].key), "(other)");
+		} else {
+			snprintf(tab[i].key, sizeof(tab[i].key), "%s", key);
+			tab[i].n = 0;
+			(*n)++;
+		}
+	}
+	tab[i].n += by;
+}
+
+void cd_summary_add(cd_summary *s, const cd_output *o)
+{
+	long by;
+
+	if (!o->is_breach) {
+		if (o->status >= 1 && o->status <= 6)
+			s->deadline[o->status]++;
+		return;
+	}
+	if (o->status < 1 || o->status > 2)
+		return;
+	s->breach[o->status]++;
+	by = o->status == CD_BR_BREACHED ? 1 : -1;
+	bump(s->rules, &s->n_rules, o->definition_id, by);
+	bump(s->munis, &s->n_munis, o->muni[0] ? o->muni : "(none)", by);
+	if (by > 0 && s->n_examples < CD_SUMMARY_EXAMPLES)
+		snprintf(s->examples[s->n_examples++], sizeof(s->examples[0]), "citizen %s, municipality %s: %s",
+			 o->citizen_id, o->muni[0] ? o->muni : "-", o->explanation);
+}
+
+static int by_count(const void *a, const void *b)
+{
+	const counter *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+static void print_table(FILE *f, const char *title, const counter *tab, size_t n, size_t top)
+{
+	counter *sorted = malloc((n + 1) * sizeof(*sorted));
+	if (!sorted)
+		return;
+	memcpy(sorted, tab, (n + 1) * sizeof(*sorted));
+	if (tab[CD_SUMMARY_KEYS].n)
+		sorted[n++] = tab[CD_SUMMARY_KEYS];
+	qsort(sorted, n, sizeof(*sorted), by_count);
+	fprintf(f, "\n%s\n", title);
+	for (size_t i = 0; i < n && i < top; i++)
+		if (sorted[i].n > 0)
+			fprintf(f, "  %8ld  %s\n", sorted[i].n, sorted[i].key);
+	free(sorted);
+}
+
+void cd_summary_print(const cd_summary *s, FILE *f)
+{
+	static const char *const dl[] = { "", "opened", "updated", "paused", "warnings", "met", "cancelled" };
+	fprintf(f, "\n== summary ==\ndeadline events:");
+	for (int i = 1; i <= 6; i++)
+		fprintf(f, " %s %ld%s", dl[i], s->deadline[i], i < 6 ? "," : "\n");
+	fprintf(f, "breach events: breached %ld, retracted %ld (standing: %ld)\n", s->breach[1], s->breach[2],
+		s->breach[1] - s->breach[2]);
+	print_table(f, "standing breaches by rule:", s->rules, s->n_rules, 25);
+	print_table(f, "standing breaches by municipality (top 10):", s->munis, s->n_munis, 10);
+	if (s->n_examples) {
+		fprintf(f, "\nexamples:\n");
+		for (int i = 0; i < s->n_examples; i++)
+			fprintf(f, "  - %s\n", s->examples[i]);
+	}
+}

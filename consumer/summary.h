@@ -1,0 +1,26 @@
+/*
+ * summary.h — a readable account of a stream of outputs, for people: totals by
+ * status, standing breaches by rule and by municipality, and a few explained
+ * examples. Used by `contactd replay --summary` (and the demo).
+ *
+ * Memory is bounded: at most CD_SUMMARY_KEYS distinct rules and municipalities
+ * are counted separately; the rest are counted under "(other)".
+ */
+#ifndef CD_CONSUMER_SUMMARY_H
+#define CD_CONSUMER_SUMMARY_H
+
+#include <stdio.h>
+
+#include "state/engine.h"
+
+#define CD_SUMMARY_KEYS 256
+#define CD_SUMMARY_EXAMPLES 3
+
+typedef struct cd_summary cd_summary;
+
+cd_summary *cd_summary_new(void);
+void cd_summary_free(cd_summary *s);
+void cd_summary_add(cd_summary *s, const cd_output *o);
+void cd_summary_print(const cd_summary *s, FILE *f);
+
+#endif
