@@ -51,4 +51,7 @@ int cd_codec_event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_
  */
 int cd_codec_output_append(const cd_output *o, cd_log_format fmt, int wrapped, cd_buf *out, cd_err *err);
 
+/* The same binary bytes through protobuf-c's generic packer (the reference, for tests). */
+int cd_codec_output_append_pbc(const cd_output *o, int wrapped, cd_buf *out, cd_err *err);
+
 #endif
