@@ -34,6 +34,7 @@ struct cd_memstore {
 	size_t n_heap;
 	size_t max;
 	size_t bytes;
+	uint32_t last;           /* entry index + 1 of the last get: the put that follows skips the probe */
 };
 
 cd_memstore *cd_memstore_new(size_t max_citizens)
@@ -185,10 +186,11 @@ static int heap_update(cd_memstore *s, uint32_t idx, cd_instant next)
 
 /* ---- API ------------------------------------------------------------------ */
 
-int cd_memstore_get(const cd_memstore *s, const char *id, size_t len, const uint8_t **rec, size_t *n)
+int cd_memstore_get(cd_memstore *s, const char *id, size_t len, const uint8_t **rec, size_t *n)
 {
 	uint64_t h = XXH3_64bits(id, len);
 	uint32_t v = s->slot[find_slot(s, h, id, len)];
+	s->last = v;
 	if (!v)
 		return 0;
 	*rec = (const uint8_t *)s->e[v - 1].blk + s->e[v - 1].key_len + 1;
@@ -200,14 +202,17 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 		    cd_instant next_fire, cd_err *err)
 {
 	uint64_t h = XXH3_64bits(id, len);
-	size_t si = find_slot(s, h, id, len);
+	size_t si = 0;
 	uint32_t idx;
 	ent *e;
 	char *blk;
 
 	if (len > UINT32_MAX / 2 || n > UINT32_MAX / 2)
 		return cd_err_set(err, 0, "record too large");
-	if (!s->slot[si]) {
+	if (s->last && s->e[s->last - 1].h == h && s->e[s->last - 1].key_len == len &&
+	    !memcmp(s->e[s->last - 1].blk, id, len))
+		idx = s->last - 1;
+	else if (!s->slot[si = find_slot(s, h, id, len)]) {
 		if (s->max && s->n >= s->max)
 			return cd_err_set(err, 0, "the in-memory store is full: %zu citizens (--max-citizens)", s->max);
 		if (s->n == s->cap) {
@@ -231,6 +236,7 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 			return cd_err_set(err, 1, "out of memory");
 	} else
 		idx = s->slot[si] - 1;
+	s->last = idx + 1;
 	e = &s->e[idx];
 	if (!e->blk || n > e->rec_cap) {
 		size_t cap = (n + n / 8 + 15) & ~(size_t)15;     /* ~12% slack, 16-byte steps */

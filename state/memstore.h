@@ -26,8 +26,11 @@ typedef struct cd_memstore cd_memstore;
 cd_memstore *cd_memstore_new(size_t max_citizens);
 void cd_memstore_free(cd_memstore *s);
 
-/* 1 and the record when the citizen is known, 0 when not. */
-int cd_memstore_get(const cd_memstore *s, const char *id, size_t id_len, const uint8_t **rec, size_t *n);
+/*
+ * 1 and the record when the citizen is known, 0 when not. (Not const: it
+ * remembers the entry, so that the put which usually follows skips the probe.)
+ */
+int cd_memstore_get(cd_memstore *s, const char *id, size_t id_len, const uint8_t **rec, size_t *n);
 
 /* Stores (replaces) a citizen's record and next firing instant (CD_INSTANT_NONE: none). 0 / -1. */
 int cd_memstore_put(cd_memstore *s, const char *id, size_t id_len, const uint8_t *rec, size_t n,
