@@ -267,31 +267,15 @@ static void get_muni(rd *r, char *muni)
 	r->p += n;
 }
 
-static int grow(void **p, size_t *cap, size_t want, size_t elem)
-{
-	void *q;
-	size_t ncap;
-	if (want <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 8;
-	while (ncap < want)
-		ncap *= 2;
-	q = realloc(*p, ncap * elem);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = ncap;
-	return 0;
-}
 
 int cd_citizen_reserve_events(cd_citizen *c, size_t n)
 {
-	return grow((void **)&c->ev, &c->cap_ev, n, sizeof(*c->ev));
+	return cd_array_grow((void **)&c->ev, &c->cap_ev, n, sizeof(*c->ev));
 }
 
 int cd_citizen_reserve_obs(cd_citizen *c, size_t n)
 {
-	return grow((void **)&c->ob, &c->cap_ob, n, sizeof(*c->ob));
+	return cd_array_grow((void **)&c->ob, &c->cap_ob, n, sizeof(*c->ob));
 }
 
 int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)

@@ -127,24 +127,8 @@ struct cd_engine {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int grow(void **p, size_t *cap, size_t want, size_t elem)
-{
-	void *q;
-	size_t ncap;
-	if (want <= *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 16;
-	while (ncap < want)
-		ncap *= 2;
-	q = realloc(*p, ncap * elem);
-	if (!q)
-		return -1;
-	*p = q;
-	*cap = ncap;
-	return 0;
-}
 
-#define GROW(arr, n, cap, want) grow((void **)&(arr), &(cap), (want), sizeof(*(arr)))
+#define GROW(arr, n, cap, want) cd_array_grow((void **)&(arr), &(cap), (want), sizeof(*(arr)))
 
 static void oom(void)
 {

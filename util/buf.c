@@ -120,3 +120,23 @@ int cd_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
 	}
 	return -1;
 }
+
+int cd_array_grow(void **p, size_t *cap, size_t want, size_t elem)
+{
+	size_t ncap;
+	void *q;
+	if (want <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 8;
+	while (ncap < want) {
+		if (ncap > SIZE_MAX / 2 / elem)
+			return -1;
+		ncap *= 2;
+	}
+	q = realloc(*p, ncap * elem);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = ncap;
+	return 0;
+}

@@ -36,6 +36,12 @@ int cd_buf_printf(cd_buf *b, const char *fmt, ...) CD_PRINTF(2, 3);
 /* Appends an unsigned LEB128 varint (protobuf's encoding). */
 int cd_buf_put_varint(cd_buf *b, uint64_t v);
 
+/*
+ * Grows an array *p of *cap elements of `elem` bytes to hold at least `want`
+ * (doubling). 0, or -1 when out of memory (then *p and *cap are unchanged).
+ */
+int cd_array_grow(void **p, size_t *cap, size_t want, size_t elem);
+
 /* Reads a varint from [*p, end); advances *p. -1 on truncation or overflow. */
 int cd_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
