@@ -5,10 +5,15 @@
  *   contactd rules check …   validate a ruleset directory (consumer/rules_cmd.c)
  *   contactd rules list …    what applies where
  *   contactd synth …         write a synthetic population's event log (consumer/synth.c)
+ *   contactd run …           the live processor: Kafka in, Redis state, Kafka out (consumer/run.c)
+ *   contactd devbroker …     a standalone mock Kafka cluster (consumer/devbroker.c)
+ *   contactd produce …       an event log into the input topic (consumer/produce.c)
+ *   contactd consume …       the output topics into a file (consumer/consume.c)
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "consumer/commands.h"
 #include "consumer/replay.h"
 #include "consumer/rules_cmd.h"
 #include "consumer/synth.h"
@@ -19,6 +24,10 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: contactd <command> [options]\n\n"
 		   "commands:\n"
+		   "  run           the live processor: Kafka in, Redis state, Kafka out\n"
+		   "  devbroker     start a standalone mock Kafka cluster with the default topics\n"
+		   "  produce       produce an event log into the input topic, keyed by citizen\n"
+		   "  consume       consume the output topics into a file (replay's output format)\n"
 		   "  replay        replay an event log through the rules; outputs on stdout\n"
 		   "  rules check   validate a ruleset directory (default ./rules)\n"
 		   "  rules list    show which rules apply to which municipality, benefit and dates\n"
@@ -33,6 +42,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "run"))
+		return cd_run_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "devbroker"))
+		return cd_devbroker_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "produce"))
+		return cd_produce_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "consume"))
+		return cd_consume_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "replay"))
 		return cd_replay_main(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "rules"))

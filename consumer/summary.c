@@ -53,24 +53,31 @@ static void bump(counter *tab, size_t *n, const char *key, long by)
 	tab[i].n += by;
 }
 
-void cd_summary_add(cd_summary *s, const cd_output *o)
+void cd_summary_add_fields(cd_summary *s, bool is_breach, int status, const char *definition_id,
+			   const char *muni, const char *citizen_id, const char *explanation)
 {
 	long by;
 
-	if (!o->is_breach) {
-		if (o->status >= 1 && o->status <= 6)
-			s->deadline[o->status]++;
+	if (!is_breach) {
+		if (status >= 1 && status <= 6)
+			s->deadline[status]++;
 		return;
 	}
-	if (o->status < 1 || o->status > 2)
+	if (status < 1 || status > 2)
 		return;
-	s->breach[o->status]++;
-	by = o->status == CD_BR_BREACHED ? 1 : -1;
-	bump(s->rules, &s->n_rules, o->definition_id, by);
-	bump(s->munis, &s->n_munis, o->muni[0] ? o->muni : "(none)", by);
+	s->breach[status]++;
+	by = status == CD_BR_BREACHED ? 1 : -1;
+	bump(s->rules, &s->n_rules, definition_id && *definition_id ? definition_id : "(unknown)", by);
+	bump(s->munis, &s->n_munis, muni && *muni ? muni : "(none)", by);
 	if (by > 0 && s->n_examples < CD_SUMMARY_EXAMPLES)
 		snprintf(s->examples[s->n_examples++], sizeof(s->examples[0]), "citizen %s, municipality %s: %s",
-			 o->citizen_id, o->muni[0] ? o->muni : "-", o->explanation);
+			 citizen_id, muni && *muni ? muni : "-", explanation);
+}
+
+void cd_summary_add(cd_summary *s, const cd_output *o)
+{
+	cd_summary_add_fields(s, o->is_breach, o->status, o->definition_id, o->muni, o->citizen_id,
+			      o->explanation);
 }
 
 static int by_count(const void *a, const void *b)

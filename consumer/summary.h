@@ -9,6 +9,7 @@
 #ifndef CD_CONSUMER_SUMMARY_H
 #define CD_CONSUMER_SUMMARY_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "state/engine.h"
@@ -21,6 +22,12 @@ typedef struct cd_summary cd_summary;
 cd_summary *cd_summary_new(void);
 void cd_summary_free(cd_summary *s);
 void cd_summary_add(cd_summary *s, const cd_output *o);
+/*
+ * The same from an output's fields (for outputs read back from Kafka):
+ * status is the DeadlineStatus or BreachStatus value.
+ */
+void cd_summary_add_fields(cd_summary *s, bool is_breach, int status, const char *definition_id,
+			   const char *muni, const char *citizen_id, const char *explanation);
 void cd_summary_print(const cd_summary *s, FILE *f);
 
 #endif

@@ -185,6 +185,7 @@ static void build(const cd_output *o, outmsg *m)
 	m->ob.counted_conversation_ids = (char **)o->counted;
 	m->ob.period_start = date_or_empty(o->period_start, m->ps);
 	m->ob.window_end = date_or_empty(o->window_end, m->we);
+	m->ob.definition_id = (char *)(o->definition_id ? o->definition_id : "");
 
 	google__protobuf__timestamp__init(&m->ts);
 	cd_instant_to_ts(o->as_of, &s, &ns);
@@ -317,6 +318,7 @@ static size_t bound_of(const cd_output *o)
 	size_t n = 256 + 4 * 16;
 	n += strlen(o->citizen_id) + strlen(o->muni) + strlen(o->obligation_id) + strlen(o->ruleset_id);
 	n += (o->legal_ref ? strlen(o->legal_ref) : 0) + strlen(o->caused_by) + strlen(o->explanation);
+	n += o->definition_id ? strlen(o->definition_id) : 0;
 	for (size_t i = 0; i < o->n_counted; i++)
 		n += strlen(o->counted[i]) + 12;
 	return 2 * n;   /* room for the moves of w_wrap, generously */
@@ -361,6 +363,7 @@ static int pack_direct(const cd_output *o, int wrapped, cd_buf *out, cd_err *err
 	}
 	w_date(&w, 11, o->period_start);
 	w_date(&w, 12, o->window_end);
+	w_str(&w, 13, o->definition_id);
 	w_wrap(&w, o->is_breach ? 7 : 6, ob);
 	if (!o->is_breach)
 		w_int32(&w, 7, o->cancel_reason);

@@ -64,7 +64,7 @@ static void test_direct_encoder_writes_the_reference_bytes(void **state)
 		o.citizen_id = cid;
 		o.muni = muni;
 		o.obligation_id = oid;
-		o.definition_id = oid;
+		o.definition_id = next() % 5 == 0 ? NULL : next() % 2 ? oid : rs;
 		o.legal_ref = next() % 7 == 0 ? NULL : legal;
 		o.caused_by = cause;
 		o.explanation = expl;

@@ -1,0 +1,105 @@
+/*
+ * config.h — `contactd run` configuration: one table of options, set from (in
+ * increasing precedence) built-in defaults, an optional file, the environment,
+ * and the command line. Later sources override earlier ones.
+ *
+ * File format (like redis.conf): one `key value` or `key = value` per line,
+ * `#` comments, blank lines ignored; `kafka.<property> value` lines pass
+ * straight to librdkafka; repeatable keys (input-topic, kafka.*) may appear
+ * several times. A bad line is an error naming the file, the line and the key.
+ * Environment: CONTACTD_<KEY> with '-' as '_' and upper case (CONTACTD_BROKERS,
+ * CONTACTD_REDIS_PASSWORD); kafka.* is not read from the environment.
+ * Command line: --<key> value, --<flag> for booleans, -X kafka.key=value or
+ * -X key=value (kcat style) for librdkafka, --config FILE.
+ *
+ * The options (name, type, default; bounds) — the one table, kept in config.c
+ * and printed by `contactd run --help`:
+ *   brokers            string  ""  (empty: the embedded mock cluster)
+ *   group              string  "contactd"
+ *   input-topic        list    contact.events.v1 (repeatable: co-partitioned topics)
+ *   deadline-topic     string  contact.deadlines.v1
+ *   breach-topic       string  contact.breaches.v1
+ *   dlq-topic          string  contact.dlq.v1
+ *   clock              enum    wall | event  (default wall)
+ *   redis              string  127.0.0.1:6379  (HOST:PORT)
+ *   redis-user         string  ""
+ *   redis-password     secret  ""
+ *   redis-db           int     0; 0 … 1000
+ *   redis-prefix       string  "contactd"
+ *   batch-size         int     1000; 1 … 100000   (messages per partition batch)
+ *   batch-wait-ms      int     50; 0 … 10000
+ *   timer-interval-ms  int     1000; 10 … 600000  (wall clock: how often timers are scanned)
+ *   outbox-batch       int     1000; 1 … 100000   (entries the relay sends at once)
+ *   reset-state        bool    false  (deliberately rebuild partitions whose Redis state is gone)
+ *   mock-brokers       int     1; 1 … 9           (embedded default)
+ *   mock-partitions    int     8; 1 … 1024        (embedded default: partitions per topic)
+ *   rules              string  $CONTACTD_RULES or "rules"
+ *   overlays-config    string  "" (rules/overlays.json)
+ *   overlays           string  "" (none given: use the file)
+ *   grace              int     0; 0 … 60
+ *   warn-days          int     7; 0 … 365
+ *   max-events         int     2000; 1 … 1000000
+ *   max-obligations    int     1000; 1 … 1000000
+ *   max-record-bytes   int     1048576; 64 … 67108864
+ *   log-level          enum    debug | info | warn | error (default info)
+ *   kafka.<property>   list    passed to librdkafka (consumer and producer)
+ */
+#ifndef CD_CONSUMER_CONFIG_H
+#define CD_CONSUMER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "consumer/kafka.h"
+#include "util/err.h"
+
+#define CD_CONFIG_MAX_TOPICS 16
+#define CD_CONFIG_MAX_KAFKA 128
+
+typedef struct cd_config {
+	char *brokers, *group;
+	char *input_topics[CD_CONFIG_MAX_TOPICS];
+	size_t n_input_topics;
+	char *deadline_topic, *breach_topic, *dlq_topic;
+	bool event_clock;                /* clock = event */
+	char *redis_host;
+	int redis_port;
+	char *redis_user, *redis_password;
+	int redis_db;
+	char *redis_prefix;
+	int batch_size, batch_wait_ms, timer_interval_ms, outbox_batch;
+	bool reset_state;
+	int mock_brokers, mock_partitions;
+	char *rules, *overlays_config, *overlays;
+	int grace, warn_days, max_events, max_obligations, max_record_bytes;
+	int log_level;
+	cd_kv kafka[CD_CONFIG_MAX_KAFKA];   /* key without "kafka.", both strings owned */
+	size_t n_kafka;
+	char *config_file;               /* the file read, if any */
+} cd_config;
+
+/* Fills the defaults. */
+void cd_config_init(cd_config *c);
+void cd_config_release(cd_config *c);
+
+/* Sets one option by name ("batch-size", "kafka.security.protocol"); `origin`
+ * ("file x.conf:12", "environment", "command line") goes into error messages. */
+int cd_config_set(cd_config *c, const char *key, const char *value, const char *origin, cd_err *err);
+int cd_config_load_file(cd_config *c, const char *path, cd_err *err);
+int cd_config_load_env(cd_config *c, char *const *envp, cd_err *err);
+
+/*
+ * The whole sequence for `contactd run`: defaults, --config FILE (found first
+ * on the command line, else CONTACTD_CONFIG), environment, command line.
+ * argv[0] is "run". Returns 0, -1 with err, or 1 when --help was given (usage
+ * printed to stdout).
+ */
+int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, cd_err *err);
+
+/* Logs the effective configuration at info level, one line, secrets as "***". */
+void cd_config_log(const cd_config *c);
+/* Prints the options table (for --help). */
+void cd_config_usage(FILE *f);
+
+#endif

@@ -1,0 +1,1191 @@
+/*
+ * redis_store.c — per-citizen state in Redis, committed atomically per batch
+ * and partition (redis_store.h; events.md "Guarantees").
+ *
+ * Why one script per commit. "Effectively once" needs the records, the timer
+ * index, the pending outputs and the consumed offsets of a batch to become
+ * durable together or not at all, and only while this processor still owns
+ * the partition. Redis runs a Lua script as one indivisible step: no other
+ * client's command interleaves with it, and with effects replication (Redis
+ * 7) its writes reach the AOF and the replicas wrapped in MULTI/EXEC, so a
+ * crash while the AOF is written leaves a truncated transaction that Redis
+ * drops on load. The commit script therefore checks the fencing token and
+ * then writes everything. Redis does not roll a script back when a command
+ * inside it fails, so the script validates everything that could fail (the
+ * token, the argument layout, the types of the timer and outbox keys, every
+ * score) before its first write; after that, the writes cannot fail, except
+ * OOM under maxmemory, which Redis reports only at a script's first write.
+ *
+ * Fencing. meta.fence is a counter; cd_redis_fence_acquire increments it and
+ * the new value is the taker's token. Every write (commit, outbox trim)
+ * compares the stored fence with its token inside the script, so a processor
+ * that lost its partition to a newer token cannot write a single byte. The
+ * script answers an error reply starting with "FENCED", which becomes
+ * CD_REDIS_FENCED.
+ *
+ * Scripts are loaded with SCRIPT LOAD at connect and run with EVALSHA, so a
+ * commit sends the 40-byte digest, not the source. When Redis has lost its
+ * script cache (restart, SCRIPT FLUSH, failover) EVALSHA answers NOSCRIPT;
+ * the store re-loads the script and retries exactly once.
+ *
+ * Keys. Every key of partition p carries the hash tag {pN}, and every key a
+ * script touches is passed in KEYS, so a script runs on one Redis Cluster
+ * slot (the store itself talks to one node and does not follow MOVED).
+ *
+ * Errors. A failure of the connection (refused, reset, timed out, protocol
+ * garbage) is retriable, and the context is freed: every later call fails
+ * with "not connected" (retriable) until cd_redis_connect succeeds. Error
+ * replies that a later retry can outlive (LOADING, BUSY, MASTERDOWN,
+ * READONLY, TRYAGAIN, CLUSTERDOWN, NOREPLICAS, MISCONF, OOM) are retriable
+ * and leave the connection usable; all other error replies are final.
+ *
+ * Bounded replies. hiredis would buffer and allocate any reply the server
+ * sends. The store runs its own read loop (redisBufferRead +
+ * redisGetReplyFromReader, what redisGetReply does) and counts the bytes of
+ * the reply as they arrive; past opts.max_reply_bytes it stops reading,
+ * drops the connection (the rest of the reply is still in flight) and fails
+ * with a final error. A wrapper around hiredis' createArray also refuses an
+ * array header that announces more elements than max_reply_bytes could hold,
+ * before hiredis allocates the element vector.
+ *
+ * Memory. Commands are built in per-store scratch (an argument vector and a
+ * byte buffer for keys and numbers), reserved up front for the whole command
+ * so that argument pointers stay valid; the scratch is reused by the next
+ * call. A batch keeps copies of everything added in one byte buffer plus
+ * three small index arrays; clear() keeps their capacity.
+ *
+ * SIGPIPE: hiredis writes with write(2); the program must ignore SIGPIPE (run.c
+ * does), or a write to a dead server kills the process.
+ */
+#include "consumer/redis_store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+/*
+ * The commit script.
+ *
+ * KEYS: [1] meta, [2] timers, [3] outbox, [3+i] the key of record i (i = 1..R).
+ * ARGV (packed):
+ *   [1] token            the caller's fencing token (decimal)
+ *   [2] R                number of records
+ *   [3] O                number of outbox entries
+ *   [4] F                number of offsets
+ *   [5] floor            new tick floor (decimal ns), or "" for none
+ *   then R triples       record bytes, citizen id (timer member), timer score
+ *                        (decimal ms) or "" (no timer: ZREM)
+ *   then O entries       outbox entry bytes, in order
+ *   then F pairs         meta field ("off:<topic>"), next offset (decimal)
+ * Numbers other than the counts are passed through as strings: Lua's numbers
+ * are doubles and would round nanosecond instants and large offsets.
+ */
+static const char commit_lua[] =
+	"local meta, timers, outbox = KEYS[1], KEYS[2], KEYS[3]\n"
+	"local fence = redis.call('HGET', meta, 'fence')\n"
+	"if fence ~= ARGV[1] then\n"
+	"  return redis.error_reply('FENCED token ' .. ARGV[1] .. ' is not the current fence ' .. tostring(fence))\n"
+	"end\n"
+	"local nrec, nout, noff = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+	"if not nrec or not nout or not noff or #KEYS ~= 3 + nrec\n"
+	"   or #ARGV ~= 5 + 3 * nrec + nout + 2 * noff then\n"
+	"  return redis.error_reply('ERR contactd commit: malformed arguments')\n"
+	"end\n"
+	"local tt = redis.call('TYPE', timers).ok\n"
+	"if tt ~= 'zset' and tt ~= 'none' then\n"
+	"  return redis.error_reply('WRONGTYPE contactd commit: timers key holds a ' .. tt)\n"
+	"end\n"
+	"local ot = redis.call('TYPE', outbox).ok\n"
+	"if ot ~= 'list' and ot ~= 'none' then\n"
+	"  return redis.error_reply('WRONGTYPE contactd commit: outbox key holds a ' .. ot)\n"
+	"end\n"
+	"for a = 8, 5 + 3 * nrec, 3 do\n"
+	"  local s = ARGV[a]\n"
+	"  if s ~= '' and not string.match(s, '^%-?%d+$') then\n"
+	"    return redis.error_reply('ERR contactd commit: bad timer score ' .. s)\n"
+	"  end\n"
+	"end\n"
+	"local a = 6\n"
+	"for i = 1, nrec do\n"
+	"  redis.call('SET', KEYS[3 + i], ARGV[a])\n"
+	"  if ARGV[a + 2] == '' then\n"
+	"    redis.call('ZREM', timers, ARGV[a + 1])\n"
+	"  else\n"
+	"    redis.call('ZADD', timers, ARGV[a + 2], ARGV[a + 1])\n"
+	"  end\n"
+	"  a = a + 3\n"
+	"end\n"
+	"local i = 0\n"
+	"while i < nout do\n"
+	"  local k = math.min(nout - i, 1000)\n"
+	"  redis.call('RPUSH', outbox, unpack(ARGV, a + i, a + i + k - 1))\n"
+	"  i = i + k\n"
+	"end\n"
+	"a = a + nout\n"
+	"for j = 1, noff do\n"
+	"  redis.call('HSET', meta, ARGV[a], ARGV[a + 1])\n"
+	"  a = a + 2\n"
+	"end\n"
+	"if ARGV[5] ~= '' then\n"
+	"  redis.call('HSET', meta, 'floor', ARGV[5])\n"
+	"end\n"
+	"return nrec\n";
+
+/* KEYS: [1] meta, [2] outbox. ARGV: [1] token, [2] k (entries delivered). */
+static const char trim_lua[] =
+	"local fence = redis.call('HGET', KEYS[1], 'fence')\n"
+	"if fence ~= ARGV[1] then\n"
+	"  return redis.error_reply('FENCED token ' .. ARGV[1] .. ' is not the current fence ' .. tostring(fence))\n"
+	"end\n"
+	"redis.call('LTRIM', KEYS[2], ARGV[2], -1)\n"
+	"return 1\n";
+
+#define SHA_LEN 40
+/* Room for the formatted parts of a key besides the prefix and the id: ":{p-2147483648}:c:" and a NUL. */
+#define KEY_ROOM 32
+/* Room for one formatted decimal number and its NUL. */
+#define NUM_ROOM 24
+
+struct cd_redis {
+	cd_redis_opts o;                   /* host, password, user, prefix: owned copies */
+	size_t prefix_len;
+	redisContext *c;                   /* owned; NULL while disconnected */
+	char commit_sha[SHA_LEN + 1];
+	char trim_sha[SHA_LEN + 1];
+	redisReplyObjectFunctions fn;      /* hiredis' defaults with a guarded createArray */
+	redisReplyObjectFunctions *base_fn;/* hiredis' defaults (static in libhiredis) */
+	int too_big;                       /* set by the createArray guard */
+	/* scratch for one command, reused: argv[i] points into scratch, a batch or a reply */
+	const char **argv;
+	size_t *argl;
+	size_t argc, argcap, lencap;
+	cd_buf scratch;
+};
+
+/* ---- small helpers --------------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static struct timeval ms_tv(int ms)
+{
+	struct timeval tv;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	return tv;
+}
+
+/* Timer scores are milliseconds: floor(instant / 1e6), also for instants before 1970. */
+static int64_t instant_ms(cd_instant t)
+{
+	int64_t q = t / 1000000;
+	if (t % 1000000 < 0)
+		q--;
+	return q;
+}
+
+/* A strict decimal int64 ("-12", not "12x", " 12" or ""). 0 / -1. */
+static int parse_i64(const char *s, size_t n, int64_t *out)
+{
+	char tmp[NUM_ROOM], *end;
+	long long v;
+	if (n == 0 || n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	if (!(tmp[0] == '-' || (tmp[0] >= '0' && tmp[0] <= '9')))
+		return -1;
+	errno = 0;
+	v = strtoll(tmp, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* Copies a server or library message into dst: first letter lowercased, no trailing full stop. */
+static void tidy(char *dst, size_t cap, const char *src, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, src, n);
+	while (n > 0 && (dst[n - 1] == '.' || dst[n - 1] == ' ' || dst[n - 1] == '\r' || dst[n - 1] == '\n'))
+		n--;
+	dst[n] = '\0';
+	/* "Connection refused" -> "connection refused"; leave "WRONGPASS ..." alone */
+	if (n >= 2 && dst[0] >= 'A' && dst[0] <= 'Z' && dst[1] >= 'a' && dst[1] <= 'z')
+		dst[0] = (char)(dst[0] - 'A' + 'a');
+}
+
+/* ---- options and lifecycle -------------------------------------------------------- */
+
+void cd_redis_opts_default(cd_redis_opts *o)
+{
+	o->host = "127.0.0.1";
+	o->port = 6379;
+	o->password = NULL;
+	o->user = NULL;
+	o->db = 0;
+	o->connect_timeout_ms = 2000;
+	o->command_timeout_ms = 5000;
+	o->prefix = "contactd";
+	o->max_reply_bytes = (size_t)64 << 20;
+}
+
+cd_redis *cd_redis_new(const cd_redis_opts *opts)
+{
+	cd_redis_opts d;
+	cd_redis *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	cd_redis_opts_default(&d);
+	if (opts) {
+		/* unset fields take the defaults */
+		if (opts->host && *opts->host)
+			d.host = opts->host;
+		if (opts->port > 0)
+			d.port = opts->port;
+		d.password = opts->password && *opts->password ? opts->password : NULL;
+		d.user = opts->user && *opts->user ? opts->user : NULL;
+		d.db = opts->db > 0 ? opts->db : 0;
+		if (opts->connect_timeout_ms > 0)
+			d.connect_timeout_ms = opts->connect_timeout_ms;
+		if (opts->command_timeout_ms > 0)
+			d.command_timeout_ms = opts->command_timeout_ms;
+		if (opts->prefix && *opts->prefix)
+			d.prefix = opts->prefix;
+		if (opts->max_reply_bytes > 0)
+			d.max_reply_bytes = opts->max_reply_bytes;
+	}
+	r->o = d;
+	r->o.host = strdup(d.host);
+	r->o.prefix = strdup(d.prefix);
+	r->o.password = dup_or_null(d.password);
+	r->o.user = dup_or_null(d.user);
+	cd_buf_init(&r->scratch, SIZE_MAX);
+	if (!r->o.host || !r->o.prefix || (d.password && !r->o.password) || (d.user && !r->o.user)) {
+		cd_redis_free(r);
+		return NULL;
+	}
+	r->prefix_len = strlen(r->o.prefix);
+	return r;
+}
+
+static void rs_drop(cd_redis *r)
+{
+	if (r->c) {
+		redisFree(r->c);
+		r->c = NULL;
+	}
+}
+
+void cd_redis_free(cd_redis *r)
+{
+	if (!r)
+		return;
+	rs_drop(r);
+	free((char *)r->o.host);
+	free((char *)r->o.prefix);
+	if (r->o.password) {
+		memset((char *)r->o.password, 0, strlen(r->o.password));
+		free((char *)r->o.password);
+	}
+	free((char *)r->o.user);
+	free(r->argv);
+	free(r->argl);
+	cd_buf_release(&r->scratch);
+	free(r);
+}
+
+/* ---- building a command ----------------------------------------------------------- */
+
+/*
+ * Starts a command of at most nargs arguments whose formatted parts (keys,
+ * numbers) take at most `bytes` bytes. Nothing reallocates until the next
+ * args_begin, so the pointers handed to arg()/argf() stay valid.
+ */
+static int args_begin(cd_redis *r, size_t nargs, size_t bytes, cd_err *err)
+{
+	r->argc = 0;
+	cd_buf_reset(&r->scratch);
+	if (cd_array_grow((void **)&r->argv, &r->argcap, nargs, sizeof(*r->argv)) < 0 ||
+	    cd_array_grow((void **)&r->argl, &r->lencap, nargs, sizeof(*r->argl)) < 0 ||
+	    cd_buf_reserve(&r->scratch, bytes) < 0)
+		return cd_err_set(err, 0, "redis: out of memory building a command of %zu arguments", nargs);
+	return 0;
+}
+
+static void arg(cd_redis *r, const void *p, size_t n)
+{
+	assert(r->argc < r->argcap && r->argc < r->lencap);
+	r->argv[r->argc] = p;
+	r->argl[r->argc] = n;
+	r->argc++;
+}
+
+static void arg_str(cd_redis *r, const char *s)
+{
+	arg(r, s, strlen(s));
+}
+
+/* Formats an argument into the scratch reserved by args_begin. */
+static void CD_PRINTF(2, 3) argf(cd_redis *r, const char *fmt, ...)
+{
+	char *p = r->scratch.data + r->scratch.len;
+	size_t room = r->scratch.cap - r->scratch.len;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(p, room, fmt, ap);
+	va_end(ap);
+	assert(n >= 0 && (size_t)n < room);   /* args_begin reserved too little */
+	r->scratch.len += (size_t)n + 1;      /* keep the NUL: the next argument starts after it */
+	arg(r, p, (size_t)n);
+}
+
+static void arg_key(cd_redis *r, int32_t p, const char *what)
+{
+	argf(r, "%s:{p%" PRId32 "}:%s", r->o.prefix, p, what);
+}
+
+static void arg_citizen_key(cd_redis *r, int32_t p, const char *id)
+{
+	argf(r, "%s:{p%" PRId32 "}:c:%s", r->o.prefix, p, id);
+}
+
+/* ---- talking to Redis ------------------------------------------------------------ */
+
+/* The connection failed: describes why in err (retriable) and drops the context. */
+static int conn_fail(cd_redis *r, const char *what, cd_err *err)
+{
+	int e = errno;
+	char cause[160];
+	if (!r->c)
+		snprintf(cause, sizeof(cause), "out of memory");
+	else if (r->c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
+		snprintf(cause, sizeof(cause), "timed out after %d ms", r->o.command_timeout_ms);
+	else
+		tidy(cause, sizeof(cause), r->c->errstr, strlen(r->c->errstr));
+	cd_err_set(err, 1, "redis '%s:%d' %s: %s", r->o.host, r->o.port, what, cause);
+	rs_drop(r);
+	return -1;
+}
+
+/* Error replies that a later retry may outlive (the server is loading, failing over, busy, full). */
+static int retriable_reply(const char *s, size_t n)
+{
+	static const char *const codes[] = {
+		"LOADING", "BUSY", "MASTERDOWN", "READONLY", "TRYAGAIN", "CLUSTERDOWN",
+		"NOREPLICAS", "MISCONF", "OOM",
+	};
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		size_t k = strlen(codes[i]);
+		if (n >= k && !memcmp(s, codes[i], k) && (n == k || s[k] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
+/* Describes an error reply (or a reply of an unexpected type) in err. Always -1. */
+static int reply_fail(cd_redis *r, const redisReply *rep, const char *what, cd_err *err)
+{
+	char cause[256];
+	if (rep->type != REDIS_REPLY_ERROR)
+		return cd_err_set(err, 0, "redis '%s:%d' %s: unexpected reply of type %d", r->o.host, r->o.port,
+				  what, rep->type);
+	tidy(cause, sizeof(cause), rep->str, rep->len);
+	return cd_err_set(err, retriable_reply(rep->str, rep->len), "redis '%s:%d' %s: %s", r->o.host,
+			  r->o.port, what, cause);
+}
+
+static int reply_is_error(const redisReply *rep, const char *code)
+{
+	size_t k = strlen(code);
+	return rep->type == REDIS_REPLY_ERROR && rep->len >= k && !memcmp(rep->str, code, k);
+}
+
+/* Refuses an array that could not fit in max_reply_bytes (at least 3 bytes per element). */
+static void *guarded_create_array(const redisReadTask *task, int elements)
+{
+	cd_redis *r = task->privdata;
+	assert(r);
+	if (elements > 0 && (size_t)elements > r->o.max_reply_bytes / 3) {
+		r->too_big = 1;
+		return NULL;   /* hiredis reports out of memory; we know better */
+	}
+	return r->base_fn->createArray(task, elements);
+}
+
+static int too_big(cd_redis *r, const char *what, cd_err *err)
+{
+	cd_err_set(err, 0, "redis '%s:%d' %s: reply exceeds max_reply_bytes (%zu)", r->o.host, r->o.port, what,
+		   r->o.max_reply_bytes);
+	rs_drop(r);    /* the rest of the reply is still in flight */
+	return -1;
+}
+
+/*
+ * Sends one command (binary-safe argv with lengths) and reads its reply into
+ * *out: 0, and the caller owns *out (freeReplyObject), error replies included;
+ * -1 when the connection failed or the reply was too large (then no context).
+ */
+static int rs_call(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl,
+		   redisReply **out, cd_err *err)
+{
+	redisContext *c = r->c;
+	void *reply = NULL;
+	size_t got = 0;
+	int done = 0;
+
+	*out = NULL;
+	if (!c)
+		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", r->o.host, r->o.port, what);
+	if (argc > INT_MAX)
+		return cd_err_set(err, 0, "redis '%s:%d' %s: %zu arguments are too many", r->o.host, r->o.port,
+				  what, argc);
+	if (redisAppendCommandArgv(c, (int)argc, argv, argl) != REDIS_OK)
+		return conn_fail(r, what, err);
+	do {
+		if (redisBufferWrite(c, &done) != REDIS_OK)
+			return conn_fail(r, what, err);
+	} while (!done);
+	r->too_big = 0;
+	for (;;) {
+		size_t before = c->reader->len;
+		if (redisBufferRead(c) != REDIS_OK)
+			return conn_fail(r, what, err);
+		got += c->reader->len - before;
+		if (got > r->o.max_reply_bytes)
+			return too_big(r, what, err);
+		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
+			return r->too_big ? too_big(r, what, err) : conn_fail(r, what, err);
+		if (reply)
+			break;
+	}
+	*out = reply;
+	return 0;
+}
+
+/* rs_call with the arguments built by args_begin/arg. */
+static int rs_call_args(cd_redis *r, const char *what, redisReply **out, cd_err *err)
+{
+	return rs_call(r, what, r->argc, r->argv, r->argl, out, err);
+}
+
+/* A command whose reply must not be an error: 0 with *out, or -1 (and no reply). */
+static int rs_call_ok(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl,
+		      redisReply **out, cd_err *err)
+{
+	if (rs_call(r, what, argc, argv, argl, out, err) < 0)
+		return -1;
+	if ((*out)->type == REDIS_REPLY_ERROR) {
+		reply_fail(r, *out, what, err);
+		freeReplyObject(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int script_load(cd_redis *r, const char *src, char *sha, cd_err *err)
+{
+	const char *argv[3] = { "SCRIPT", "LOAD", src };
+	size_t argl[3] = { 6, 4, strlen(src) };
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	if (rs_call_ok(r, "SCRIPT LOAD", 3, argv, argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != SHA_LEN) {
+		reply_fail(r, rep, "SCRIPT LOAD", err);
+		goto out;
+	}
+	memcpy(sha, rep->str, SHA_LEN);
+	sha[SHA_LEN] = '\0';
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/*
+ * Runs the prepared EVALSHA (argv[1] is the digest in sha); on NOSCRIPT,
+ * loads src again and retries once. 0 with *out (error replies included) / -1.
+ */
+static int eval_script(cd_redis *r, const char *what, const char *src, char *sha, redisReply **out, cd_err *err)
+{
+	if (rs_call_args(r, what, out, err) < 0)
+		return -1;
+	if (!reply_is_error(*out, "NOSCRIPT"))
+		return 0;
+	freeReplyObject(*out);
+	*out = NULL;
+	if (script_load(r, src, sha, err) < 0)
+		return -1;
+	return rs_call_args(r, what, out, err);
+}
+
+/* ---- connecting -------------------------------------------------------------------- */
+
+int cd_redis_connect(cd_redis *r, cd_err *err)
+{
+	redisContext *c;
+	redisReply *rep = NULL;
+	char cause[160], num[NUM_ROOM];
+	int rc = -1;
+
+	rs_drop(r);
+	if (strchr(r->o.prefix, '{') || strchr(r->o.prefix, '}'))
+		return cd_err_set(err, 0, "redis prefix '%s': must not contain '{' or '}' (they make hash tags)",
+				  r->o.prefix);
+	c = redisConnectWithTimeout(r->o.host, r->o.port, ms_tv(r->o.connect_timeout_ms));
+	if (!c)
+		return cd_err_set(err, 1, "redis '%s:%d' connect: out of memory", r->o.host, r->o.port);
+	if (c->err) {
+		tidy(cause, sizeof(cause), c->errstr, strlen(c->errstr));
+		redisFree(c);
+		return cd_err_set(err, 1, "redis '%s:%d' connect: %s", r->o.host, r->o.port, cause);
+	}
+	r->c = c;
+	if (redisSetTimeout(c, ms_tv(r->o.command_timeout_ms)) != REDIS_OK ||
+	    redisEnableKeepAlive(c) != REDIS_OK)
+		return conn_fail(r, "connect", err);
+	/* bound what the reader allocates (see the essay) */
+	r->base_fn = c->reader->fn;
+	r->fn = *r->base_fn;
+	r->fn.createArray = guarded_create_array;
+	c->reader->fn = &r->fn;
+	c->reader->privdata = r;
+
+	if (r->o.password) {
+		/* AUTH [user] password: the password never appears in a message */
+		const char *argv[3] = { "AUTH", r->o.user, r->o.password };
+		size_t argl[3] = { 4, r->o.user ? strlen(r->o.user) : 0, strlen(r->o.password) };
+		size_t argc = 3;
+		char what[160];
+		if (!r->o.user) {
+			argv[1] = argv[2];
+			argl[1] = argl[2];
+			argc = 2;
+		}
+		snprintf(what, sizeof(what), "AUTH as user '%s'", r->o.user ? r->o.user : "default");
+		if (rs_call_ok(r, what, argc, argv, argl, &rep, err) < 0)
+			goto out;
+		freeReplyObject(rep);
+		rep = NULL;
+	}
+	if (r->o.db != 0) {
+		const char *argv[2] = { "SELECT", num };
+		size_t argl[2] = { 6, 0 };
+		argl[1] = (size_t)snprintf(num, sizeof(num), "%d", r->o.db);
+		if (rs_call_ok(r, "SELECT", 2, argv, argl, &rep, err) < 0)
+			goto out;
+		freeReplyObject(rep);
+		rep = NULL;
+	}
+	if (script_load(r, commit_lua, r->commit_sha, err) < 0 || script_load(r, trim_lua, r->trim_sha, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	if (rc < 0)
+		rs_drop(r);
+	return rc;
+}
+
+/* ---- fencing and position ---------------------------------------------------------- */
+
+int cd_redis_fence_acquire(cd_redis *r, int32_t p, int64_t *token, cd_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	if (args_begin(r, 4, r->prefix_len + KEY_ROOM, err) < 0)
+		return -1;
+	arg_str(r, "HINCRBY");
+	arg_key(r, p, "meta");
+	arg_str(r, "fence");
+	arg_str(r, "1");
+	if (rs_call_ok(r, "HINCRBY fence", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		reply_fail(r, rep, "HINCRBY fence", err);
+		goto out;
+	}
+	*token = (int64_t)rep->integer;
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int cd_redis_position(cd_redis *r, int32_t p, const char *topic, int64_t *next_offset, cd_instant *floor,
+		      cd_err *err)
+{
+	redisReply *rep = NULL;
+	int64_t v;
+	int rc = -1;
+
+	*next_offset = -1;
+	*floor = CD_INSTANT_NONE;
+	if (args_begin(r, 4, r->prefix_len + KEY_ROOM + strlen(topic) + 8, err) < 0)
+		return -1;
+	arg_str(r, "HMGET");
+	arg_key(r, p, "meta");
+	argf(r, "off:%s", topic);
+	arg_str(r, "floor");
+	if (rs_call_ok(r, "HMGET meta", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+		reply_fail(r, rep, "HMGET meta", err);
+		goto out;
+	}
+	if (rep->element[0]->type == REDIS_REPLY_STRING) {
+		if (parse_i64(rep->element[0]->str, rep->element[0]->len, &v) < 0 || v < 0) {
+			cd_err_set(err, 0, "partition %" PRId32 ": stored offset of topic '%s' is not an offset", p,
+				   topic);
+			goto out;
+		}
+		*next_offset = v;
+	}
+	if (rep->element[1]->type == REDIS_REPLY_STRING) {
+		if (parse_i64(rep->element[1]->str, rep->element[1]->len, &v) < 0 || v == CD_INSTANT_NONE) {
+			cd_err_set(err, 0, "partition %" PRId32 ": stored 'floor' is not an instant", p);
+			goto out;
+		}
+		*floor = v;
+	}
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int cd_redis_load(cd_redis *r, int32_t p, const char *const *ids, size_t n, cd_buf *recs, int *found,
+		  cd_err *err)
+{
+	redisReply *rep = NULL;
+	size_t bytes = 0;
+	int rc = -1;
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		bytes += r->prefix_len + KEY_ROOM + strlen(ids[i]);
+	if (args_begin(r, n + 1, bytes, err) < 0)
+		return -1;
+	arg_str(r, "MGET");
+	for (size_t i = 0; i < n; i++)
+		arg_citizen_key(r, p, ids[i]);
+	if (rs_call_ok(r, "MGET citizens", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != n) {
+		reply_fail(r, rep, "MGET citizens", err);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const redisReply *e = rep->element[i];
+		cd_buf_reset(&recs[i]);
+		found[i] = 0;
+		if (e->type == REDIS_REPLY_NIL)
+			continue;
+		if (e->type != REDIS_REPLY_STRING) {
+			reply_fail(r, e, "MGET citizens", err);
+			goto out;
+		}
+		if (cd_buf_append(&recs[i], e->str, e->len) < 0) {
+			cd_err_set(err, 0, "citizen '%s': record of %zu bytes exceeds the buffer maximum (%zu)", ids[i],
+				   e->len, recs[i].max);
+			goto out;
+		}
+		found[i] = 1;
+	}
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* ---- a batch ------------------------------------------------------------------------ */
+
+typedef struct brec {
+	size_t id, id_len;     /* offsets into bytes; the id is NUL-terminated there */
+	size_t rec, rec_len;
+	cd_instant next_fire;
+} brec;
+
+typedef struct bspan {
+	size_t off, len;
+} bspan;
+
+typedef struct boff {
+	size_t topic, topic_len;   /* NUL-terminated in bytes */
+	int64_t next;
+} boff;
+
+struct cd_redis_batch {
+	cd_buf bytes;              /* copies of every id, record, entry and topic, back to back */
+	brec *rec;
+	size_t n_rec, cap_rec;
+	bspan *out;
+	size_t n_out, cap_out;
+	boff *off;
+	size_t n_off, cap_off;
+	int has_floor;
+	cd_instant floor;
+};
+
+cd_redis_batch *cd_redis_batch_new(void)
+{
+	cd_redis_batch *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	cd_buf_init(&b->bytes, SIZE_MAX);
+	b->floor = CD_INSTANT_NONE;
+	return b;
+}
+
+void cd_redis_batch_free(cd_redis_batch *b)
+{
+	if (!b)
+		return;
+	cd_buf_release(&b->bytes);
+	free(b->rec);
+	free(b->out);
+	free(b->off);
+	free(b);
+}
+
+void cd_redis_batch_clear(cd_redis_batch *b)
+{
+	cd_buf_reset(&b->bytes);
+	b->n_rec = b->n_out = b->n_off = 0;
+	b->has_floor = 0;
+	b->floor = CD_INSTANT_NONE;
+}
+
+/* Appends p[0..n) and, when nul, a NUL; *at receives the offset. On failure nothing is kept. */
+static int batch_copy(cd_redis_batch *b, const void *p, size_t n, int nul, size_t *at)
+{
+	size_t old = b->bytes.len;
+	if (cd_buf_append(&b->bytes, p, n) < 0 || (nul && cd_buf_putc(&b->bytes, '\0') < 0)) {
+		b->bytes.len = old;
+		if (b->bytes.data)
+			b->bytes.data[old] = '\0';
+		return -1;
+	}
+	*at = old;
+	return 0;
+}
+
+static const char *batch_ptr(const cd_redis_batch *b, size_t off)
+{
+	return b->bytes.data ? b->bytes.data + off : "";
+}
+
+int cd_redis_batch_record(cd_redis_batch *b, const char *id, const void *rec, size_t n, cd_instant next_fire)
+{
+	size_t old = b->bytes.len, id_len = strlen(id);
+	brec *x;
+	if (cd_array_grow((void **)&b->rec, &b->cap_rec, b->n_rec + 1, sizeof(*b->rec)) < 0)
+		return -1;
+	x = &b->rec[b->n_rec];
+	if (batch_copy(b, id, id_len, 1, &x->id) < 0)
+		return -1;
+	if (batch_copy(b, rec, n, 0, &x->rec) < 0) {
+		b->bytes.len = old;
+		b->bytes.data[old] = '\0';
+		return -1;
+	}
+	x->id_len = id_len;
+	x->rec_len = n;
+	x->next_fire = next_fire;
+	b->n_rec++;
+	return 0;
+}
+
+int cd_redis_batch_outbox(cd_redis_batch *b, const void *entry, size_t n)
+{
+	bspan *x;
+	if (cd_array_grow((void **)&b->out, &b->cap_out, b->n_out + 1, sizeof(*b->out)) < 0)
+		return -1;
+	x = &b->out[b->n_out];
+	if (batch_copy(b, entry, n, 0, &x->off) < 0)
+		return -1;
+	x->len = n;
+	b->n_out++;
+	return 0;
+}
+
+int cd_redis_batch_offset(cd_redis_batch *b, const char *topic, int64_t next_offset)
+{
+	size_t len = strlen(topic);
+	boff *x;
+	for (size_t i = 0; i < b->n_off; i++) {
+		x = &b->off[i];
+		if (x->topic_len == len && !memcmp(batch_ptr(b, x->topic), topic, len)) {
+			x->next = next_offset;
+			return 0;
+		}
+	}
+	if (cd_array_grow((void **)&b->off, &b->cap_off, b->n_off + 1, sizeof(*b->off)) < 0)
+		return -1;
+	x = &b->off[b->n_off];
+	if (batch_copy(b, topic, len, 1, &x->topic) < 0)
+		return -1;
+	x->topic_len = len;
+	x->next = next_offset;
+	b->n_off++;
+	return 0;
+}
+
+void cd_redis_batch_floor(cd_redis_batch *b, cd_instant floor)
+{
+	b->has_floor = floor != CD_INSTANT_NONE;
+	b->floor = floor;
+}
+
+int cd_redis_batch_empty(const cd_redis_batch *b)
+{
+	return b->n_rec == 0 && b->n_out == 0 && b->n_off == 0 && !b->has_floor;
+}
+
+/* ---- commit ------------------------------------------------------------------------- */
+
+/* The reply of a fenced script: CD_REDIS_FENCED with a final error. */
+static int fenced(int32_t p, int64_t token, const char *what, cd_err *err)
+{
+	cd_err_set(err, 0, "partition %" PRId32 " %s: fenced (token %" PRId64 " is not the current one)", p, what, token);
+	return CD_REDIS_FENCED;
+}
+
+int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err)
+{
+	redisReply *rep = NULL;
+	size_t nargs, bytes;
+	int rc = -1;
+
+	nargs = 3 + 3 + b->n_rec + 5 + 3 * b->n_rec + b->n_out + 2 * b->n_off;
+	bytes = NUM_ROOM * 6 + 3 * (r->prefix_len + KEY_ROOM) + b->n_rec * NUM_ROOM;
+	for (size_t i = 0; i < b->n_rec; i++)
+		bytes += r->prefix_len + KEY_ROOM + b->rec[i].id_len;
+	for (size_t i = 0; i < b->n_off; i++)
+		bytes += b->off[i].topic_len + 8 + NUM_ROOM;
+	if (args_begin(r, nargs, bytes, err) < 0)
+		return -1;
+
+	arg_str(r, "EVALSHA");
+	arg(r, r->commit_sha, SHA_LEN);
+	argf(r, "%zu", 3 + b->n_rec);
+	/* KEYS */
+	arg_key(r, p, "meta");
+	arg_key(r, p, "timers");
+	arg_key(r, p, "outbox");
+	for (size_t i = 0; i < b->n_rec; i++)
+		arg_citizen_key(r, p, batch_ptr(b, b->rec[i].id));
+	/* ARGV: see commit_lua */
+	argf(r, "%" PRId64, token);
+	argf(r, "%zu", b->n_rec);
+	argf(r, "%zu", b->n_out);
+	argf(r, "%zu", b->n_off);
+	if (b->has_floor)
+		argf(r, "%" PRId64, b->floor);
+	else
+		arg(r, "", 0);
+	for (size_t i = 0; i < b->n_rec; i++) {
+		const brec *x = &b->rec[i];
+		arg(r, batch_ptr(b, x->rec), x->rec_len);
+		arg(r, batch_ptr(b, x->id), x->id_len);
+		if (x->next_fire == CD_INSTANT_NONE)
+			arg(r, "", 0);
+		else
+			argf(r, "%" PRId64, instant_ms(x->next_fire));
+	}
+	for (size_t i = 0; i < b->n_out; i++)
+		arg(r, batch_ptr(b, b->out[i].off), b->out[i].len);
+	for (size_t i = 0; i < b->n_off; i++) {
+		argf(r, "off:%s", batch_ptr(b, b->off[i].topic));
+		argf(r, "%" PRId64, b->off[i].next);
+	}
+	assert(r->argc == nargs);
+
+	if (eval_script(r, "EVALSHA commit", commit_lua, r->commit_sha, &rep, err) < 0)
+		goto out;
+	if (reply_is_error(rep, "FENCED")) {
+		rc = fenced(p, token, "commit", err);
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		reply_fail(r, rep, "EVALSHA commit", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* ---- timers and outbox ---------------------------------------------------------------- */
+
+/* Frees what cd_redis_timers_due handed over (NULL is fine). */
+void cd_redis_free_ids(char **ids, size_t n)
+{
+	if (!ids)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+}
+
+/*
+ * Scores are floor(instant / 1 ms), so "score <= floor(t / 1 ms)" is exactly
+ * "next firing instant <= t" for instants on whole milliseconds (the engine's
+ * are local midnights); an instant with a sub-millisecond part is reported up
+ * to one millisecond early, which re-evaluation treats as nothing due.
+ * *ids and its strings belong to the caller (cd_redis_free_ids).
+ */
+int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char ***ids, size_t *n,
+			cd_err *err)
+{
+	redisReply *rep = NULL;
+	char **v = NULL;
+	size_t k = 0;
+	int rc = -1;
+
+	*ids = NULL;
+	*n = 0;
+	if (max == 0)
+		return 0;
+	if (max > INT64_MAX)
+		max = INT64_MAX;
+	if (args_begin(r, 7, r->prefix_len + KEY_ROOM + 2 * NUM_ROOM, err) < 0)
+		return -1;
+	arg_str(r, "ZRANGEBYSCORE");
+	arg_key(r, p, "timers");
+	arg_str(r, "-inf");
+	argf(r, "%" PRId64, instant_ms(t));
+	arg_str(r, "LIMIT");
+	arg_str(r, "0");
+	argf(r, "%zu", max);
+	if (rs_call_ok(r, "ZRANGEBYSCORE timers", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements > max) {
+		reply_fail(r, rep, "ZRANGEBYSCORE timers", err);
+		goto out;
+	}
+	if (rep->elements == 0) {
+		rc = 0;
+		goto out;
+	}
+	v = calloc(rep->elements, sizeof(*v));
+	if (!v) {
+		cd_err_set(err, 0, "partition %" PRId32 ": out of memory for %zu due timers", p, rep->elements);
+		goto out;
+	}
+	for (k = 0; k < rep->elements; k++) {
+		const redisReply *e = rep->element[k];
+		if (e->type != REDIS_REPLY_STRING) {
+			reply_fail(r, e, "ZRANGEBYSCORE timers", err);
+			goto out;
+		}
+		v[k] = malloc(e->len + 1);
+		if (!v[k]) {
+			cd_err_set(err, 0, "partition %" PRId32 ": out of memory for %zu due timers", p, rep->elements);
+			goto out;
+		}
+		memcpy(v[k], e->str, e->len);
+		v[k][e->len] = '\0';
+	}
+	*ids = v;
+	*n = k;
+	v = NULL;     /* owned by the caller now */
+	rc = 0;
+out:
+	cd_redis_free_ids(v, k);
+	freeReplyObject(rep);
+	return rc;
+}
+
+int cd_redis_outbox_read(cd_redis *r, int32_t p, size_t max, cd_buf *entries, size_t *n, cd_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	*n = 0;
+	if (max == 0)
+		return 0;
+	if (max > INT64_MAX)
+		max = INT64_MAX;
+	if (args_begin(r, 4, r->prefix_len + KEY_ROOM + NUM_ROOM, err) < 0)
+		return -1;
+	arg_str(r, "LRANGE");
+	arg_key(r, p, "outbox");
+	arg_str(r, "0");
+	argf(r, "%zu", max - 1);
+	if (rs_call_ok(r, "LRANGE outbox", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements > max) {
+		reply_fail(r, rep, "LRANGE outbox", err);
+		goto out;
+	}
+	for (size_t i = 0; i < rep->elements; i++) {
+		const redisReply *e = rep->element[i];
+		if (e->type != REDIS_REPLY_STRING) {
+			reply_fail(r, e, "LRANGE outbox", err);
+			goto out;
+		}
+		cd_buf_reset(&entries[i]);
+		if (cd_buf_append(&entries[i], e->str, e->len) < 0) {
+			cd_err_set(err, 0, "partition %" PRId32 ": outbox entry of %zu bytes exceeds the buffer maximum (%zu)",
+				   p, e->len, entries[i].max);
+			goto out;
+		}
+	}
+	*n = rep->elements;
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	if (k > INT64_MAX)
+		k = INT64_MAX;
+	if (args_begin(r, 7, 2 * (r->prefix_len + KEY_ROOM) + 3 * NUM_ROOM, err) < 0)
+		return -1;
+	arg_str(r, "EVALSHA");
+	arg(r, r->trim_sha, SHA_LEN);
+	arg_str(r, "2");
+	arg_key(r, p, "meta");
+	arg_key(r, p, "outbox");
+	argf(r, "%" PRId64, token);
+	argf(r, "%zu", k);
+	if (eval_script(r, "EVALSHA outbox trim", trim_lua, r->trim_sha, &rep, err) < 0)
+		goto out;
+	if (reply_is_error(rep, "FENCED")) {
+		rc = fenced(p, token, "outbox trim", err);
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_INTEGER) {
+		reply_fail(r, rep, "EVALSHA outbox trim", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	*n = 0;
+	if (args_begin(r, 2, r->prefix_len + KEY_ROOM, err) < 0)
+		return -1;
+	arg_str(r, "LLEN");
+	arg_key(r, p, "outbox");
+	if (rs_call_ok(r, "LLEN outbox", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_INTEGER || rep->integer < 0) {
+		reply_fail(r, rep, "LLEN outbox", err);
+		goto out;
+	}
+	*n = (size_t)rep->integer;
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/* ---- reset ------------------------------------------------------------------------------ */
+
+/* Appends s to b with the glob metacharacters of SCAN MATCH escaped. */
+static int glob_escape(cd_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (strchr("*?[]\\", *s) && cd_buf_putc(b, '\\') < 0)
+			return -1;
+		if (cd_buf_putc(b, *s) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * SCAN MATCH "<prefix>:{pN}:*" COUNT 1000 page by page; each page's keys go
+ * in one UNLINK (freed in the background). Keys written while the reset runs
+ * may survive it: the partition must not be in use (take its fence first).
+ */
+int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err)
+{
+	redisReply *page = NULL, *del = NULL;
+	cd_buf pattern;
+	char cursor[NUM_ROOM] = "0";
+	int rc = -1;
+
+	cd_buf_init(&pattern, SIZE_MAX);
+	if (glob_escape(&pattern, r->o.prefix) < 0 || cd_buf_printf(&pattern, ":{p%" PRId32 "}:*", p) < 0) {
+		cd_err_set(err, 0, "partition %" PRId32 " reset: out of memory", p);
+		goto out;
+	}
+	do {
+		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
+		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
+		const redisReply *keys;
+
+		if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+			goto out;
+		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
+		    page->element[1]->type != REDIS_REPLY_ARRAY) {
+			reply_fail(r, page, "SCAN", err);
+			goto out;
+		}
+		memcpy(cursor, page->element[0]->str, page->element[0]->len);
+		cursor[page->element[0]->len] = '\0';
+		keys = page->element[1];
+		if (keys->elements > 0) {
+			if (args_begin(r, keys->elements + 1, 0, err) < 0)
+				goto out;
+			arg_str(r, "UNLINK");
+			for (size_t i = 0; i < keys->elements; i++) {
+				if (keys->element[i]->type != REDIS_REPLY_STRING) {
+					reply_fail(r, keys->element[i], "SCAN", err);
+					goto out;
+				}
+				arg(r, keys->element[i]->str, keys->element[i]->len);
+			}
+			if (rs_call_ok(r, "UNLINK", r->argc, r->argv, r->argl, &del, err) < 0)
+				goto out;
+			freeReplyObject(del);
+			del = NULL;
+		}
+		freeReplyObject(page);
+		page = NULL;
+	} while (strcmp(cursor, "0") != 0);
+	rc = 0;
+out:
+	if (rc < 0)
+		cd_err_prefix(err, "partition %" PRId32 " reset", p);
+	freeReplyObject(page);
+	freeReplyObject(del);
+	cd_buf_release(&pattern);
+	return rc;
+}

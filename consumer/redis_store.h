@@ -1,0 +1,117 @@
+/*
+ * redis_store.h — per-citizen state in Redis, committed atomically per batch
+ * and partition (issue 3; events.md "Guarantees").
+ *
+ * Keys of one processing partition p share a Redis Cluster slot through the
+ * hash tag {p<N>} (N = the input partition number):
+ *   <prefix>:{pN}:c:<citizen_id>   the citizen record (state/citizen.h bytes)
+ *   <prefix>:{pN}:timers           ZSET citizen_id -> next firing instant (ms)
+ *   <prefix>:{pN}:outbox           LIST of pending outputs (opaque entries)
+ *   <prefix>:{pN}:meta             HASH: fence, floor, off:<topic> (next offset)
+ *
+ * One commit = one EVALSHA of a Lua script (loaded with SCRIPT LOAD, re-loaded
+ * on NOSCRIPT) that checks the fencing token, then writes records, timers,
+ * outbox entries, offsets and the tick floor together. A processor that lost
+ * the partition (another one took a newer token) cannot write: CD_REDIS_FENCED.
+ *
+ * Errors: every call returns 0 or -1; err->retriable is 1 for connection and
+ * server-side transient failures (the caller pauses, backs off, reconnects
+ * with cd_redis_connect, and re-reads its position), 0 otherwise. A fenced
+ * commit returns CD_REDIS_FENCED (-2).
+ *
+ * Not thread-safe: one cd_redis per thread. Ownership: the store copies what
+ * it is given; buffers it fills belong to the caller.
+ */
+#ifndef CD_CONSUMER_REDIS_STORE_H
+#define CD_CONSUMER_REDIS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "state/date.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define CD_REDIS_FENCED (-2)
+
+typedef struct cd_redis_opts {
+	const char *host;            /* default "127.0.0.1" */
+	int port;                    /* default 6379 */
+	const char *password;        /* NULL: none (AUTH when set) */
+	const char *user;            /* NULL: default user (ACL AUTH user password when set) */
+	int db;                      /* SELECT db, default 0 */
+	int connect_timeout_ms;      /* default 2000 */
+	int command_timeout_ms;      /* default 5000 */
+	const char *prefix;          /* key prefix, default "contactd" */
+	size_t max_reply_bytes;      /* largest reply accepted (records, outbox entries), default 64 MiB */
+} cd_redis_opts;
+
+void cd_redis_opts_default(cd_redis_opts *o);
+
+typedef struct cd_redis cd_redis;
+
+/* Allocates; does not connect. The strings of opts are copied. */
+cd_redis *cd_redis_new(const cd_redis_opts *opts);
+void cd_redis_free(cd_redis *r);
+
+/* (Re)connects, authenticates, selects the db and loads the scripts. 0 / -1 (retriable). */
+int cd_redis_connect(cd_redis *r, cd_err *err);
+
+/*
+ * Takes partition p: increments its fencing token and returns the new value.
+ * From then on commits with an older token fail with CD_REDIS_FENCED.
+ */
+int cd_redis_fence_acquire(cd_redis *r, int32_t p, int64_t *token, cd_err *err);
+
+/*
+ * The stored position of partition p: the next offset to consume for `topic`
+ * (-1: none stored) and the all-citizen tick floor (CD_INSTANT_NONE: none).
+ */
+int cd_redis_position(cd_redis *r, int32_t p, const char *topic, int64_t *next_offset,
+		      cd_instant *floor, cd_err *err);
+
+/*
+ * Loads the records of n citizens of partition p (one MGET). recs[i] receives
+ * citizen i's record (reset first); found[i] is 1 when it exists.
+ */
+int cd_redis_load(cd_redis *r, int32_t p, const char *const *ids, size_t n, cd_buf *recs, int *found,
+		  cd_err *err);
+
+/* ---- a batch, committed atomically ------------------------------------------- */
+
+typedef struct cd_redis_batch cd_redis_batch;
+
+cd_redis_batch *cd_redis_batch_new(void);
+void cd_redis_batch_free(cd_redis_batch *b);
+void cd_redis_batch_clear(cd_redis_batch *b);
+/* A citizen's new record and next firing instant (CD_INSTANT_NONE: no timer). Copied. */
+int cd_redis_batch_record(cd_redis_batch *b, const char *id, const void *rec, size_t n, cd_instant next_fire);
+/* An outbox entry (opaque bytes), appended after the existing ones. Copied. */
+int cd_redis_batch_outbox(cd_redis_batch *b, const void *entry, size_t n);
+/* The next offset to consume for `topic` after this batch. */
+int cd_redis_batch_offset(cd_redis_batch *b, const char *topic, int64_t next_offset);
+/* A new all-citizen tick floor. */
+void cd_redis_batch_floor(cd_redis_batch *b, cd_instant floor);
+int cd_redis_batch_empty(const cd_redis_batch *b);
+
+/* Commits b for partition p with fencing token `token`. 0, -1, or CD_REDIS_FENCED. */
+int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err);
+
+/* ---- timers and outbox -------------------------------------------------------- */
+
+/* Up to max citizen ids of partition p whose next firing instant is <= t, earliest first. */
+int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char ***ids, size_t *n,
+			cd_err *err);
+void cd_redis_free_ids(char **ids, size_t n);
+
+/* Up to max outbox entries of partition p from the head (oldest first). entries[i] is reset and filled. */
+int cd_redis_outbox_read(cd_redis *r, int32_t p, size_t max, cd_buf *entries, size_t *n, cd_err *err);
+/* Removes the first k entries (delivered), if the token still holds. 0, -1, CD_REDIS_FENCED. */
+int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err);
+/* Number of entries waiting in partition p's outbox. */
+int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err);
+
+/* Deletes every key of partition p (for --reset-state). */
+int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err);
+
+#endif

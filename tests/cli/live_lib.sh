@@ -1,0 +1,64 @@
+# live_lib.sh — starts and stops the live pipeline's pieces for end-to-end tests
+# (sourced after lib.sh). Real components only: a throwaway redis-server on a
+# private loopback port, `contactd devbroker` (librdkafka's mock cluster, which
+# kcat and any Kafka client can reach on loopback), and `contactd run`.
+# Everything started is killed on exit.
+
+LIVE_PIDS=()
+live_cleanup() {
+  for p in "${LIVE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap live_cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# redis_start DIR → sets REDIS_PORT (reuses it when already set: a restart), REDIS_PID
+redis_start() {
+  local dir=$1
+  mkdir -p "$dir"
+  REDIS_PORT=${REDIS_PORT:-$(free_port)}
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync always \
+    --save "" --daemonize no --logfile "$dir/redis.log" &
+  REDIS_PID=$!
+  LIVE_PIDS+=("$REDIS_PID")
+  for _ in $(seq 200); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  fail "redis-server did not start on $REDIS_PORT"
+}
+
+redis_stop() { kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; }
+
+# broker_start PARTITIONS → sets BROKERS, BROKER_PID
+broker_start() {
+  "$CONTACTD" devbroker --partitions "${1:-4}" >"$W/broker.out" 2>"$W/broker.log" &
+  BROKER_PID=$!
+  LIVE_PIDS+=("$BROKER_PID")
+  for _ in $(seq 200); do [ -s "$W/broker.out" ] && break; sleep 0.05; done
+  BROKERS=$(head -1 "$W/broker.out")
+  [ -n "$BROKERS" ] || fail "devbroker did not print its address"
+}
+
+# run_start NAME [extra args…] → sets RUN_PID; logs in $W/NAME.log
+run_start() {
+  local name=$1; shift
+  "$CONTACTD" run --brokers "$BROKERS" --redis "127.0.0.1:$REDIS_PORT" --clock event \
+    --group "${GROUP:-contactd-test}" --batch-wait-ms 20 --log-level info "$@" >"$W/$name.out" 2>>"$W/$name.log" &
+  RUN_PID=$!
+  LIVE_PIDS+=("$RUN_PID")
+}
+
+# outputs FILE: every output on the output topics, once the topics are quiet
+outputs() { "$CONTACTD" consume --brokers "$BROKERS" --idle-ms "${IDLE_MS:-4000}" --output "$1" 2>>"$W/consume.log"; }
+
+# Waits until the processor has consumed everything produced (group lag 0 in Redis terms:
+# the outputs topics stop growing), bounded.
+wait_quiet() {
+  local last=-1 n
+  for _ in $(seq "${1:-120}"); do
+    n=$(kcat -b "$BROKERS" -C -t contact.deadlines.v1 -e -q -f 'x\n' 2>/dev/null | wc -l)
+    [ "$n" -eq "$last" ] && [ "$n" -gt 0 ] && return 0
+    last=$n
+    sleep 1
+  done
+  fail "outputs did not settle"
+}
