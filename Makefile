@@ -71,7 +71,7 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT_SRC))
 BENCH_SRC := $(wildcard ops/bench/*.c)
 BENCH_BIN := $(patsubst ops/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all test bench run clean deps check-deps tests
+.PHONY: all test bench run run-replay clean deps tests
 all: $(BIN)
 
 # Every object waits for the generated headers (order-only).
@@ -113,10 +113,17 @@ bench:
 	$(MAKE) MODE=release all $(patsubst build/$(MODE)/%,build/release/%,$(BENCH_BIN))
 	ops/bench.sh
 
+# The live pipeline on its embedded default (ops/demo-live.sh); `make run-replay`
+# shows the same population through `contactd replay` alone.
 run:
 	ops/install-deps.sh
 	$(MAKE) MODE=release all
-	ops/demo.sh
+	ops/demo-live.sh
+
+run-replay:
+	ops/install-deps.sh
+	$(MAKE) MODE=release all
+	ops/demo-replay.sh
 
 # Installs the Debian packages the build, tests and demo need (idempotent).
 deps:

@@ -114,6 +114,7 @@ static const option_def options[] = {
 	INT("timer-interval-ms", timer_interval_ms, "1000", 10, 600000, "wall clock: how often timers are scanned"),
 	INT("outbox-batch", outbox_batch, "1000", 1, 100000, "entries the relay sends at once"),
 	BOOL("reset-state", reset_state, "false", "deliberately rebuild partitions whose Redis state is gone"),
+	BOOL("check-config", check_config, "false", "load every source, log the effective configuration, and exit"),
 	INT("mock-brokers", mock_brokers, "1", 1, 9, "embedded mock cluster: brokers"),
 	INT("mock-partitions", mock_partitions, "8", 1, 1024, "embedded mock cluster: partitions per topic"),
 	{ .name = "rules", .type = T_STRING, .def = "rules", .def_env = "CONTACTD_RULES", FIELD(rules),

@@ -31,6 +31,7 @@
  *   timer-interval-ms  int     1000; 10 … 600000  (wall clock: how often timers are scanned)
  *   outbox-batch       int     1000; 1 … 100000   (entries the relay sends at once)
  *   reset-state        bool    false  (deliberately rebuild partitions whose Redis state is gone)
+ *   check-config       bool    false  (load every source, log the effective configuration, exit)
  *   mock-brokers       int     1; 1 … 9           (embedded default)
  *   mock-partitions    int     8; 1 … 1024        (embedded default: partitions per topic)
  *   rules              string  $CONTACTD_RULES or "rules"
@@ -70,6 +71,7 @@ typedef struct cd_config {
 	char *redis_prefix;
 	int batch_size, batch_wait_ms, timer_interval_ms, outbox_batch;
 	bool reset_state;
+	bool check_config;               /* --check-config: validate, log, exit */
 	int mock_brokers, mock_partitions;
 	char *rules, *overlays_config, *overlays;
 	int grace, warn_days, max_events, max_obligations, max_record_bytes;

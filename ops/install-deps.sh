@@ -8,7 +8,7 @@ PKGS=(
   build-essential pkg-config
   librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
   libjansson-dev libxxhash-dev libcmocka-dev
-  protobuf-compiler python3 python3-protobuf
+  protobuf-compiler python3 python3-protobuf python3-yaml
   redis-server kcat time
 )
 

@@ -1,10 +1,7 @@
 #!/usr/bin/env bash
-# demo.sh — `make run`: a synthetic population of a few thousand citizens over
-# three simulated years, replayed through the rules on the event clock, with a
-# readable summary. Outputs are kept in build/demo/outputs.jsonl.
-#
-# This is the replay path (the same engine the live pipeline uses); the live
-# Kafka/Redis demo replaces it when `contactd run` lands.
+# demo-replay.sh — `make run-replay`: the same synthetic population as the live
+# demo, replayed through the rules by `contactd replay` alone (no Kafka, no
+# Redis), with a readable summary. Outputs are kept in build/demo/outputs.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CONTACTD:-build/release/contactd}
