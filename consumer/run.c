@@ -1089,6 +1089,10 @@ int cd_run_main(int argc, char **argv)
 	}
 	cd_log_set_level(x->cfg.log_level);
 	cd_config_log(&x->cfg);
+	if (x->cfg.check_config) {
+		status = 0;
+		goto out;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
