@@ -7,7 +7,12 @@
  * Expected outputs were written by hand from the spec; the runner only compares.
  *
  * Environment: CD_SCENARIOS (directory, default tests/scenarios), CD_RULES
- * (default rules), CD_SCENARIO (run only files whose name contains this).
+ * (default rules), CD_SCENARIO (run only files whose name contains this),
+ * CD_SCENARIO_EXPORT (a directory: also write each scenario's inputs there as
+ * a JSON-lines event log NNN.jsonl, with citizen and event ids prefixed by the
+ * file's number so that logs can be mixed, `until` as an all-citizen ClockTick,
+ * and NNN.flags holding the engine options of its `config` line; the live
+ * end-to-end test feeds these through Kafka).
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -20,6 +25,7 @@
 #include <cmocka.h>
 
 #include "proto/codec.h"
+#include "proto/pbjson.h"
 #include "state/engine.h"
 #include "state/rules.h"
 
@@ -47,6 +53,8 @@ typedef struct exp_line {
 
 typedef struct run {
 	const char *file;
+	FILE *export;            /* CD_SCENARIO_EXPORT: the event log being written */
+	char prefix[16];         /* "017." for tests/scenarios/017-….scn */
 	cd_rules *rules;
 	cd_engine *eng;
 	cd_engine_config cfg;
@@ -218,7 +226,7 @@ static bool date_matches(const char *v, cd_date d)
 /* Does output g satisfy expectation e (all its keys)? Explains the first mismatch. */
 static bool matches(const run *r, const exp_line *e, const got *g, char *why, size_t len)
 {
-	char buf[512], *save = NULL, *tok;
+	char buf[sizeof(e->text)], *save = NULL, *tok;
 	snprintf(buf, sizeof(buf), "%s", e->text);
 	strtok_r(buf, " ", &save);   /* out */
 	strtok_r(NULL, " ", &save);  /* STATUS */
@@ -547,6 +555,23 @@ static void parse_in(run *r, int lineno, char *line)
 	} else
 		failf(r, lineno, "unknown input kind '%s'", kind);
 
+	if (r->export) {
+		/* the same input, with ids prefixed so that the logs of all files can be mixed */
+		char cid[160], eid[160];
+		char *keep_c = m.citizen_id, *keep_e = m.event_id;
+		cd_buf b;
+		cd_err e2;
+		snprintf(cid, sizeof(cid), "%s%s", all ? "" : r->prefix, m.citizen_id);
+		snprintf(eid, sizeof(eid), "%s%s", r->prefix, m.event_id);
+		m.citizen_id = cid;
+		m.event_id = eid;
+		cd_buf_init(&b, 1 << 20);
+		if (pbjson_encode(&m.base, &b, &e2) == 0)
+			fprintf(r->export, "%s\n", b.data);
+		cd_buf_release(&b);
+		m.citizen_id = keep_c;
+		m.event_id = keep_e;
+	}
 	apply_event(r, lineno, &m, all ? -1 : ci);
 	if (!all)
 		store_roundtrip(r, ci, lineno);
@@ -580,6 +605,12 @@ static void until_all(run *r, int lineno, const char *arg)
 		failf(r, lineno, "bad until");
 		return;
 	}
+	if (r->export) {
+		char ts[CD_INSTANT_STRLEN];
+		cd_instant_format_rfc3339(t, ts);
+		fprintf(r->export, "{\"eventId\":\"%suntil-%d\",\"occurredAt\":\"%s\",\"clockTick\":{}}\n",
+			r->prefix, lineno, ts);
+	}
 	for (int i = 0; i < r->n_cit; i++)
 		if (cd_engine_advance(r->eng, &r->cit[i].c, r->cit[i].id, t, collect, r, &err) < 0)
 			failf(r, lineno, "advance failed: %s", err.msg);
@@ -597,6 +628,14 @@ static void run_file(void **state)
 	assert_non_null(f);
 	assert_non_null(r);
 	r->file = path;
+	if (getenv("CD_SCENARIO_EXPORT")) {
+		const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+		char out[4096];
+		snprintf(r->prefix, sizeof(r->prefix), "%.3s.", base);
+		snprintf(out, sizeof(out), "%s/%.3s.jsonl", getenv("CD_SCENARIO_EXPORT"), base);
+		r->export = fopen(out, "w");
+		assert_non_null(r->export);
+	}
 	cd_engine_config_default(&r->cfg);
 	r->cfg.warn_lead_days = 0;
 	snprintf(r->overlays, sizeof(r->overlays), "none");
@@ -668,6 +707,17 @@ static void run_file(void **state)
 	else
 		failf(r, lineno, "no inputs");
 	fclose(f);
+	if (r->export) {
+		char out[4096];
+		FILE *ff;
+		fclose(r->export);
+		snprintf(out, sizeof(out), "%s/%.3s.flags", getenv("CD_SCENARIO_EXPORT"), r->prefix);
+		ff = fopen(out, "w");
+		assert_non_null(ff);
+		fprintf(ff, "--grace %d --warn-days %d --max-events %zu --overlays %s\n", r->cfg.grace_days,
+			r->cfg.warn_lead_days, r->cfg.max_events, strcmp(r->overlays, "default") ? r->overlays : "");
+		fclose(ff);
+	}
 	for (int i = 0; i < r->n_cit; i++)
 		cd_citizen_release(&r->cit[i].c);
 	cd_engine_free(r->eng);
