@@ -717,7 +717,17 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 		pt = &x->parts[tp->partition];
 		snprintf(ps, sizeof(ps), "%d", (int)tp->partition);
 		if (!pt->owned) {
+			/* Taken (again): a fresh state, but the pending array is kept (it is
+			 * empty: freed at exit, not leaked) and the relay generation moves on,
+			 * so that delivery reports of what was sent before the partition was
+			 * lost do not count for what is sent now. */
+			rd_kafka_message_t **pend_m = pt->pend.m;
+			size_t pend_cap = pt->pend.cap;
+			uint32_t gen = pt->relay_gen;
 			memset(pt, 0, sizeof(*pt));
+			pt->pend.m = pend_m;
+			pt->pend.cap = pend_cap;
+			pt->relay_gen = gen + 1;
 			pt->p = tp->partition;
 			if (cd_redis_fence_acquire(x->redis, pt->p, &pt->token, err) < 0)
 				goto fail;
@@ -738,8 +748,16 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 				tp->offset = kafka_off;
 				continue;
 			}
-			if (kafka_off >= 0 && cd_redis_reset_partition(x->redis, pt->p, err) < 0)
-				goto fail;
+			if (kafka_off >= 0) {
+				/* --reset-state: clear what is left, then take the partition anew (the
+				 * reset also deleted the fencing token taken above). */
+				cd_log(CD_LOG_WARN, "partition rebuilt from the beginning (--reset-state)", "topic",
+				       tp->topic, "partition", ps, NULL);
+				if (cd_redis_reset_partition(x->redis, pt->p, err) < 0 ||
+				    cd_redis_fence_acquire(x->redis, pt->p, &pt->token, err) < 0)
+					goto fail;
+				pt->floor = CD_INSTANT_NONE;
+			}
 			tp->offset = RD_KAFKA_OFFSET_BEGINNING;
 		} else
 			tp->offset = next;

@@ -12,10 +12,14 @@
 #   4. Prints a figures block: events/s (binary, JSON), peak RSS, citizens,
 #      bytes per citizen (peak RSS, and the store's own count), outputs, and the
 #      issue's targets next to them (printed, not asserted).
+#   5. Last, runs ops/bench-live.sh (the live pipeline: throughput, latency,
+#      Redis memory, ceilings; see there) and adds its figures to the block.
 #
 # Environment (for a quick run): BENCH_CITIZENS (default 1000000), BENCH_EVENTS
 # (default 10000000; the log is cut there), BENCH_SEED (default 1),
-# BENCH_DATA (default bench-data). Replay is single-threaded: one core.
+# BENCH_DATA (default bench-data), BENCH_LIVE=0 (skips the live benchmark; its
+# own BENCH_LIVE_* settings are in ops/bench-live.sh). Replay is
+# single-threaded: one core.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -131,6 +135,13 @@ B_DEADLINES=$R_DEADLINES B_BREACHES=$R_BREACHES B_SKIPPED=$R_SKIPPED
 replay json "$JSON"
 J_RECORDS=$R_RECORDS J_WALL=$R_WALL J_RSS_KB=$R_RSS_KB J_SKIPPED=$R_SKIPPED
 
+# ---- 5. the live pipeline, last (ops/bench-live.sh; BENCH_LIVE=0 skips it); figures below
+LIVE=""
+if [[ ${BENCH_LIVE:-1} != 0 ]]; then
+	echo "bench: live pipeline (ops/bench-live.sh)" >&2
+	LIVE=$(ops/bench-live.sh) || LIVE="live:          FAILED (ops/bench-live.sh exited with status $?; see its messages above)"
+fi
+
 # ---- 4. figures --------------------------------------------------------------------
 eps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 B_EPS=$(eps "$B_RECORDS" "$B_WALL")
@@ -157,3 +168,7 @@ memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citiz
 outputs:       $B_DEADLINES deadline events, $B_BREACHES breach events (binary run); skipped: binary $B_SKIPPED, JSON $J_SKIPPED
 timer:         $([[ $TIMER == gnu ]] && echo "/usr/bin/time -v" || echo "VmHWM polled from /proc")
 EOF
+if [[ -n $LIVE ]]; then
+	printf '\n==== contactd live pipeline (ops/bench-live.sh: devbroker mock Kafka, private redis-server) ====\n%s\n' \
+		"$LIVE"
+fi

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# bench-live.sh — the live pipeline benchmark (ops/bench.sh runs it last; it
+# also runs alone after `make MODE=release all build/release/bench/latency`).
+#
+# Everything runs on this machine, started here and killed on exit: a private
+# redis-server configured by ops/redis.conf (appendonly yes, appendfsync
+# always; port, bind and dir overridden), `contactd devbroker` (librdkafka's
+# mock cluster; it keeps only ~5 MB per partition, hence 64 partitions) and
+# `contactd run`. Measured in the same run:
+#
+#   1. Throughput. `contactd synth` (BENCH_LIVE_CITIZENS citizens, ~10 events
+#      each, weekly all-citizen ClockTicks) is produced to the input topic
+#      BEFORE the processor starts, so the processor is the bottleneck. Then
+#      `contactd run --clock event` is timed from its start until the offsets it
+#      has committed to Redis (HGET contactd:{pN}:meta off:<topic>, summed over
+#      the partitions by one EVAL, polled every 0.1 s) reach the topic's end
+#      offsets: events/s = records / elapsed. Repeated with appendfsync everysec
+#      on an emptied Redis and a new group (BENCH_LIVE_EVERYSEC=0 skips it).
+#   2. Latency. build/release/bench/latency produces Registrations of fresh
+#      citizens at BENCH_LIVE_RATE/s for BENCH_LIVE_LATENCY_S seconds to topics
+#      of their own, through a processor (event clock, appendfsync always) that
+#      has already taken its partitions, and times each input's first output
+#      on the deadline topic (ops/bench/latency.c): p50/p90/p99/max. That
+#      processor gets -X fetch.wait.max.ms=10 (the mock broker's fetch wait; below).
+#   3. Redis memory per citizen: after run 1 has drained (SIGTERM), used_memory
+#      minus the empty server's, over the citizen records (keys *:c:*).
+#   4. Ceilings, same broker and server: kcat alone reading the input topic;
+#      redis-benchmark -P 16 SET, and EVALSHA of a SET+ZADD script (one
+#      citizen update, as the commit script does per record).
+#   5. Targets printed next to the figures (not asserted): live throughput
+#      >= 100,000 events/s and >= half of the lower ceiling.
+#
+# The figures block goes to stdout; progress to stderr. Environment:
+# BENCH_LIVE_CITIZENS (default 100000), BENCH_SEED (1), BENCH_LIVE_PARTITIONS
+# (64), BENCH_LIVE_RATE (2000), BENCH_LIVE_LATENCY_S (15), BENCH_LIVE_EVERYSEC
+# (1), BENCH_LIVE_RUN_ARGS (extra `contactd run` flags, e.g. "--batch-size
+# 2000"), BENCH_LIVE_PERF (a file: perf record -g the throughput run into it),
+# BENCH_LIVE_KEEP (keep the work directory with the logs and the AOF).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+CITIZENS=${BENCH_LIVE_CITIZENS:-100000}
+SEED=${BENCH_SEED:-1}
+PARTS=${BENCH_LIVE_PARTITIONS:-64}
+RATE=${BENCH_LIVE_RATE:-2000}
+LAT_S=${BENCH_LIVE_LATENCY_S:-15}
+EVERYSEC=${BENCH_LIVE_EVERYSEC:-1}
+RUN_ARGS=${BENCH_LIVE_RUN_ARGS:-}
+PERF_OUT=${BENCH_LIVE_PERF:-}
+BIN=build/release/contactd
+LATENCY=build/release/bench/latency
+TOPIC=contact.events.v1
+LAT_TOPICS=(bench.latency.events bench.latency.deadlines bench.latency.breaches bench.latency.dlq)
+TARGET_EPS=100000
+RUN_TIMEOUT_S=240
+
+die() { echo "bench-live: $*" >&2; exit 1; }
+say() { echo "bench-live: $*" >&2; }
+
+[[ -x $BIN ]] || die "$BIN is missing; run 'make bench' (or 'make MODE=release all')"
+[[ -x $LATENCY ]] || die "$LATENCY is missing; run 'make bench' (or 'make MODE=release build/release/bench/latency')"
+for t in redis-server redis-cli redis-benchmark kcat python3; do
+	command -v "$t" >/dev/null || die "$t is missing (ops/install-deps.sh)"
+done
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	sleep 0.2
+	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [[ -n ${BENCH_LIVE_KEEP:-} ]]; then echo "bench-live: kept $WORK" >&2; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# ---- redis-server (ops/redis.conf, private port and directory) ------------------------
+PORT=$(free_port)
+mkdir -p "$WORK/redis"
+grep -v -E '^(dir|port|bind) ' ops/redis.conf >"$WORK/redis.conf"
+redis-server "$WORK/redis.conf" --port "$PORT" --bind 127.0.0.1 --dir "$WORK/redis" --daemonize no \
+	--logfile "$WORK/redis/redis.log" &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+R() { redis-cli -p "$PORT" "$@"; }
+for _ in $(seq 200); do R ping >/dev/null 2>&1 && break; sleep 0.05; done
+R ping >/dev/null 2>&1 || die "redis-server did not start (log: $(tail -3 "$WORK/redis/redis.log"))"
+[[ $(R config get appendfsync | tail -1) == always ]] || die "ops/redis.conf no longer sets appendfsync always"
+aof_rewrites() { R info persistence | tr -d '\r' | awk -F: '$1 == "aof_rewrites" { print $2 }'; }
+mem_used() { R info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
+MEM0=$(mem_used)
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- devbroker ------------------------------------------------------------------------
+topic_args=()
+for t in "${LAT_TOPICS[@]}"; do topic_args+=(--topic "$t"); done
+"$BIN" devbroker --partitions "$PARTS" "${topic_args[@]}" --log-level warn >"$WORK/broker.out" 2>"$WORK/broker.log" &
+PIDS+=("$!")
+for _ in $(seq 200); do [[ -s $WORK/broker.out ]] && break; sleep 0.05; done
+BROKERS=$(head -1 "$WORK/broker.out")
+[[ -n $BROKERS ]] || die "devbroker did not print its address"
+
+# ---- the input ----------------------------------------------------------------------------
+say "synth $CITIZENS citizens (seed $SEED) and produce them to $TOPIC ($PARTS partitions)"
+"$BIN" synth --citizens "$CITIZENS" --seed "$SEED" --format pb --output "$WORK/in.pb" 2>"$WORK/synth.log"
+"$BIN" produce --brokers "$BROKERS" --topic "$TOPIC" --input "$WORK/in.pb" 2>"$WORK/produce.log" ||
+	{ cat "$WORK/produce.log" >&2; die "produce failed"; }
+PRODUCED=$(grep 'msg="produce done"' "$WORK/produce.log" | tr ' ' '\n' | awk -F= '$1 == "produced" { print $2 }')
+# The topic's end offsets: the offset after each partition's last record.
+END_SUM=$(kcat -b "$BROKERS" -C -t "$TOPIC" -o -1 -e -q -f '%o\n' | awk '{ s += $1 + 1 } END { print s + 0 }')
+[[ $END_SUM -eq $PRODUCED ]] || say "WARNING: end offsets sum to $END_SUM but produce reported $PRODUCED"
+rm -f "$WORK/in.pb"
+
+# ---- ceiling (a): kcat alone -----------------------------------------------------------------
+say "kcat alone: reading $TOPIC from the beginning"
+t0=$(now)
+kcat -b "$BROKERS" -C -t "$TOPIC" -e -q -o beginning >/dev/null
+t1=$(now)
+KCAT_S=$(calc %.2f "$t1 - $t0")
+KCAT_N=$(kcat -b "$BROKERS" -C -t "$TOPIC" -e -q -o beginning -f '%p\n' | wc -l)
+KCAT_EPS=$(calc %.0f "$END_SUM / ($t1 - $t0)")
+[[ $KCAT_N -eq $END_SUM ]] ||
+	say "WARNING: the broker holds $KCAT_N of $END_SUM records (mock retention; raise BENCH_LIVE_PARTITIONS)"
+
+# ---- the processor -----------------------------------------------------------------------------
+# Sum of the offsets committed to Redis for topic $2 under prefix $1, over the partitions.
+SUM_LUA="local s = 0 for p = 0, tonumber(ARGV[3]) - 1 do
+  local v = redis.call('HGET', ARGV[1] .. ':{p' .. p .. '}:meta', 'off:' .. ARGV[2])
+  if v then s = s + tonumber(v) end end return s"
+committed() { R eval "$SUM_LUA" 0 "$1" "$2" "$PARTS"; }
+# Partitions whose fence a processor holds (under prefix $1).
+FENCED_LUA="local n = 0 for p = 0, tonumber(ARGV[2]) - 1 do
+  if redis.call('HEXISTS', ARGV[1] .. ':{p' .. p .. '}:meta', 'fence') == 1 then n = n + 1 end end return n"
+fenced() { R eval "$FENCED_LUA" 0 "$1" "$PARTS"; }
+
+# run_start NAME ARGS… → RUN_PID; log in $WORK/NAME.log
+run_start() {
+	local name=$1
+	shift
+	# shellcheck disable=SC2086  # RUN_ARGS is a list of flags
+	"$BIN" run --brokers "$BROKERS" --redis "127.0.0.1:$PORT" --clock event --log-level info "$@" $RUN_ARGS \
+		>"$WORK/$name.out" 2>"$WORK/$name.log" &
+	RUN_PID=$!
+	PIDS+=("$RUN_PID")
+}
+# run_stop: SIGTERM (finish the batches, drain the outbox), wait.
+run_stop() {
+	kill -TERM "$RUN_PID" 2>/dev/null || true
+	wait "$RUN_PID" 2>/dev/null || true
+}
+stat_of() { grep 'msg=stopped' "$1" | tail -1 | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+redis_calls() {  # the processor's round trips since CONFIG RESETSTAT (commands inside scripts aside)
+	R info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*/\1 \2/p' |
+		grep -E '^(evalsha|mget|zrangebyscore|lrange|llen|hmget|hincrby) ' | sort -k2 -nr |
+		awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'
+}
+
+# throughput NAME GROUP → T_* figures
+throughput() {
+	local name=$1 group=$2 t0 t1 tf="" n=0 rcpu0 rw0 perf_pid=""
+	R config resetstat >/dev/null
+	rcpu0=$(cpu_s "$REDIS_PID")
+	rw0=$(aof_rewrites)
+	say "throughput ($name): contactd run --clock event until $END_SUM offsets are committed"
+	t0=$(now)
+	run_start "$name" --group "$group"
+	if [[ -n $PERF_OUT && $name == always ]] && command -v perf >/dev/null; then
+		perf record -g -o "$PERF_OUT" -p "$RUN_PID" >/dev/null 2>"$WORK/perf.log" &
+		perf_pid=$!
+		PIDS+=("$perf_pid")
+	fi
+	while :; do
+		n=$(committed contactd "$TOPIC")
+		[[ -z $tf && $n -gt 0 ]] && tf=$(now)
+		[[ $n -ge $END_SUM ]] && break
+		kill -0 "$RUN_PID" 2>/dev/null || { tail -5 "$WORK/$name.log" >&2; die "contactd run ($name) exited"; }
+		[[ $(calc %.0f "$(now) - $t0") -lt $RUN_TIMEOUT_S ]] ||
+			{ say "WARNING: $name: only $n of $END_SUM committed after ${RUN_TIMEOUT_S}s"; break; }
+		sleep 0.1
+	done
+	t1=$(now)
+	T_N=$n
+	T_S=$(calc %.2f "$t1 - $t0")
+	T_EPS=$(calc %.0f "$n / ($t1 - $t0)")
+	T_FIRST_S=$(calc %.2f "${tf:-$t1} - $t0")
+	T_STEADY=$(calc %.0f "$n / ($t1 - ${tf:-$t0})")
+	T_CPU=$(cpu_s "$RUN_PID")
+	T_RCPU=$(calc %.2f "$(cpu_s "$REDIS_PID") - $rcpu0")
+	T_CALLS=$(redis_calls)
+	T_RW=$(( $(aof_rewrites) - rw0 ))
+	if [[ -n $perf_pid ]]; then
+		kill -INT "$perf_pid" 2>/dev/null || true
+		wait "$perf_pid" 2>/dev/null || true
+	fi
+	run_stop
+	T_OUT=$(stat_of "$WORK/$name.log" outputs)
+	T_COMMITS=$(stat_of "$WORK/$name.log" commits)
+}
+
+# ---- 1. throughput, appendfsync always -----------------------------------------------------
+throughput always bench-live-always
+A_N=$T_N A_S=$T_S A_EPS=$T_EPS A_FIRST=$T_FIRST_S A_STEADY=$T_STEADY A_CPU=$T_CPU A_RCPU=$T_RCPU
+A_CALLS=$T_CALLS A_OUT=$T_OUT A_COMMITS=$T_COMMITS A_RW=$T_RW
+
+# ---- 3. memory per citizen (the drained state of run 1) -------------------------------------
+MEM1=$(mem_used)
+KEYS_ALL=$(R dbsize)
+KEYS_CIT=$(R --scan --pattern 'contactd:*:c:*' | wc -l)
+MEM_PER=$(calc %.0f "($MEM1 - $MEM0) / ($KEYS_CIT > 0 ? $KEYS_CIT : 1)")
+
+# ---- 1b. throughput, appendfsync everysec -------------------------------------------------------
+E_EPS=""
+if [[ $EVERYSEC != 0 ]]; then
+	R flushall >/dev/null
+	R config set appendfsync everysec >/dev/null
+	throughput everysec bench-live-everysec
+	E_N=$T_N E_S=$T_S E_EPS=$T_EPS E_FIRST=$T_FIRST_S E_STEADY=$T_STEADY E_CPU=$T_CPU E_RCPU=$T_RCPU E_COMMITS=$T_COMMITS E_RW=$T_RW
+	R config set appendfsync always >/dev/null
+fi
+R flushall >/dev/null
+
+# ---- 2. latency ------------------------------------------------------------------------------------
+say "latency: $RATE events/s for ${LAT_S}s through a running processor"
+# fetch.wait.max.ms: librdkafka's mock broker answers a fetch that finds no data only after the
+# whole wait (default 500 ms) even when records arrive meanwhile (rdkafka_mock_handlers.c says so);
+# a real broker answers as soon as data arrives. 10 ms takes that artefact out of the figure.
+run_start latency --group bench-live-latency --redis-prefix benchlat --input-topic "${LAT_TOPICS[0]}" \
+	--deadline-topic "${LAT_TOPICS[1]}" --breach-topic "${LAT_TOPICS[2]}" --dlq-topic "${LAT_TOPICS[3]}" \
+	-X fetch.wait.max.ms=10
+for _ in $(seq 300); do
+	[[ $(fenced benchlat) -ge $PARTS ]] && break
+	kill -0 "$RUN_PID" 2>/dev/null || { tail -5 "$WORK/latency.log" >&2; die "contactd run (latency) exited"; }
+	sleep 0.1
+done
+[[ $(fenced benchlat) -ge $PARTS ]] || say "WARNING: the latency processor holds only $(fenced benchlat) partitions"
+sleep 1
+LAT_LINE=$("$LATENCY" --brokers "$BROKERS" --topic "${LAT_TOPICS[0]}" --out-topic "${LAT_TOPICS[1]}" \
+	--rate "$RATE" --seconds "$LAT_S" --warmup-s 1 --tag "$$" 2>"$WORK/latency-tool.log") ||
+	say "WARNING: latency: not every input got an output ($LAT_LINE)"
+run_stop
+R flushall >/dev/null
+lat_val() { sed -n "s/.* $1 \([0-9.]*\) ms.*/\1/p" <<<"$LAT_LINE"; }
+L_P50=$(lat_val p50) L_P90=$(lat_val p90) L_P99=$(lat_val p99) L_MAX=$(lat_val max)
+
+# ---- 4b. ceiling (b): redis-benchmark on the same server (appendfsync always) ------------------------
+say "redis-benchmark -P 16: SET, EVALSHA SET+ZADD"
+rb_rps() { tr '\r' '\n' | awk -F'"' 'NR > 1 && $4 != "" { v = $4 } END { printf "%.0f", v }'; }
+RB_SET=$(redis-benchmark -p "$PORT" -q --csv -n 1000000 -P 16 -t set 2>/dev/null | rb_rps)
+SHA=$(R script load "redis.call('SET', KEYS[1], ARGV[1]) redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3]) return 1")
+VAL=$(printf 'v%.0s' $(seq 200))
+RB_LUA=$(redis-benchmark -p "$PORT" -q --csv -n 500000 -P 16 -r 100000 \
+	evalsha "$SHA" 2 "bench:c:__rand_int__" bench:timers "$VAL" __rand_int__ "m__rand_int__" 2>/dev/null | rb_rps)
+R flushall >/dev/null
+
+# ---- figures ------------------------------------------------------------------------------------------
+LOWER=$((KCAT_EPS < RB_LUA ? KCAT_EPS : RB_LUA))
+LOWER_WHAT=$([[ $KCAT_EPS -le $RB_LUA ]] && echo kcat || echo "redis EVALSHA")
+HALF=$((LOWER / 2))
+verdict() { [[ $1 -ge $2 ]] && echo met || echo MISSED; }
+cat <<EOF
+live:          (load average at start: $LOAD0; other work on this machine skews these figures)
+               $CITIZENS citizens, $END_SUM records on $PARTS partitions (synth seed $SEED, produced before the processor starts); contactd run --clock event${RUN_ARGS:+ $RUN_ARGS}
+live-always:   $A_N events in $A_S s = $A_EPS events/s (appendfsync always; from process start; first commit after $A_FIRST s, $A_STEADY events/s from there)
+               target >= $TARGET_EPS events/s: $(verdict "$A_EPS" $TARGET_EPS); >= half the lower ceiling ($LOWER_WHAT $LOWER / 2 = $HALF): $(verdict "$A_EPS" $HALF)
+               $A_COMMITS commits, $A_OUT outputs; CPU: contactd $A_CPU s, redis-server $A_RCPU s; AOF rewrites during the run: $A_RW
+               redis calls: $A_CALLS
+${E_EPS:+live-everysec: $E_N events in $E_S s = $E_EPS events/s (appendfsync everysec; first commit after $E_FIRST s, $E_STEADY events/s from there)
+               $E_COMMITS commits; CPU: contactd $E_CPU s, redis-server $E_RCPU s; AOF rewrites during the run: $E_RW
+}latency:       p50 $L_P50 ms, p90 $L_P90 ms, p99 $L_P99 ms, max $L_MAX ms (input produced -> first output on the deadline topic; appendfsync always)
+               ${LAT_LINE#latency: }
+redis-memory:  $(( (MEM1 - MEM0) / 1048576 )) MiB over the empty server for $KEYS_CIT citizen records = $MEM_PER B/citizen (used_memory; $KEYS_ALL keys in all)
+ceilings:      kcat alone: $END_SUM records in $KCAT_S s = $KCAT_EPS records/s (same broker and topic)
+               redis-benchmark -P 16 (appendfsync always): SET $RB_SET req/s; EVALSHA SET+ZADD $RB_LUA calls/s
+EOF
