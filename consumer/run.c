@@ -17,7 +17,9 @@
  *            between re-sends the same bytes (outputs may repeat, never differ).
  *   timers:  on the wall clock, citizens whose next firing instant has passed
  *            are advanced and committed the same way; on the event clock a
- *            ClockTick with an empty citizen_id does that for its partition.
+ *            ClockTick with an empty citizen_id does that for its partition,
+ *            inside the batch (the citizens held by the batch decide for
+ *            themselves; the stored timer index names the others).
  *
  * Position lives in Redis, not in Kafka: on assignment the consumer starts
  * each partition at the offset stored with the state (or at the beginning when
@@ -50,6 +52,7 @@
 #include "util/log.h"
 
 #define MAX_PARTS 1024
+#define LOAD_CHUNK 512           /* citizens per MGET */
 #define OUT_DEADLINE 1
 #define OUT_BREACH 2
 #define OUT_DLQ 3
@@ -103,6 +106,8 @@ typedef struct proc {
 	cd_redis_batch *batch;
 	slot *slots;
 	size_t n_slots, cap_slots;
+	uint32_t *slot_ix;       /* open addressing over slots: 0 empty, else index + 1 */
+	size_t n_slot_ix;        /* a power of two, >= 2 * cap_slots */
 	cd_buf entry;            /* one outbox entry being built */
 	cd_buf value;            /* one output message */
 	cd_buf *recs;            /* MGET results */
@@ -268,12 +273,39 @@ static int dead_letter(proc *x, const rd_kafka_message_t *m, const char *stage, 
 
 /* ---- citizens of a batch --------------------------------------------------------- */
 
+static size_t slot_hash(const char *id)
+{
+	size_t h = 1469598103934665603ull;       /* FNV-1a: short ids, no need for more */
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ull;
+	return h;
+}
+
 static slot *slot_find(proc *x, const char *id)
 {
-	for (size_t i = 0; i < x->n_slots; i++)
-		if (!strcmp(x->slots[i].id, id))
-			return &x->slots[i];
+	size_t mask = x->n_slot_ix - 1, i;
+	if (!x->n_slot_ix)
+		return NULL;
+	for (i = slot_hash(id) & mask; x->slot_ix[i]; i = (i + 1) & mask)
+		if (!strcmp(x->slots[x->slot_ix[i] - 1].id, id))
+			return &x->slots[x->slot_ix[i] - 1];
 	return NULL;
+}
+
+static void slot_index(proc *x, size_t k)
+{
+	size_t mask = x->n_slot_ix - 1, i;
+	for (i = slot_hash(x->slots[k].id) & mask; x->slot_ix[i]; i = (i + 1) & mask)
+		;
+	x->slot_ix[i] = (uint32_t)(k + 1);
+}
+
+/* Forgets the citizens held (their memory is kept for the next batch). */
+static void slots_reset(proc *x)
+{
+	x->n_slots = 0;
+	if (x->slot_ix)
+		memset(x->slot_ix, 0, x->n_slot_ix * sizeof(*x->slot_ix));
 }
 
 static slot *slot_add(proc *x, const char *id)
@@ -282,35 +314,56 @@ static slot *slot_add(proc *x, const char *id)
 	if (x->n_slots == x->cap_slots) {
 		size_t ncap = x->cap_slots ? x->cap_slots * 2 : 64;
 		slot *ns = realloc(x->slots, ncap * sizeof(*ns));
+		uint32_t *ix;
 		if (!ns)
 			return NULL;
 		for (size_t i = x->cap_slots; i < ncap; i++)
 			cd_citizen_init(&ns[i].c);
 		x->slots = ns;
 		x->cap_slots = ncap;
+		ix = calloc(2 * ncap, sizeof(*ix));
+		if (!ix)
+			return NULL;
+		free(x->slot_ix);
+		x->slot_ix = ix;
+		x->n_slot_ix = 2 * ncap;
+		for (size_t k = 0; k < x->n_slots; k++)
+			slot_index(x, k);
 	}
-	s = &x->slots[x->n_slots++];
+	s = &x->slots[x->n_slots];
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	cd_citizen_clear(&s->c);
 	s->dirty = false;
+	slot_index(x, x->n_slots++);
 	return s;
 }
 
-/* Loads the citizens named in ids[0..n) that are not held yet (one MGET). */
+/*
+ * Loads the citizens named in ids[0..n) that are not held yet, with one MGET:
+ * each is added to the held set first (which also de-duplicates the list), then
+ * filled from its record.
+ */
 static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_err *err)
 {
 	const char **want = malloc((n ? n : 1) * sizeof(*want));
+	size_t *at = malloc((n ? n : 1) * sizeof(*at));
 	size_t k = 0;
 	int result = -1;
 
-	if (!want)
-		return cd_err_set(err, 1, "out of memory");
+	if (!want || !at) {
+		cd_err_set(err, 1, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		bool dup = slot_find(x, ids[i]) != NULL;
-		for (size_t j = 0; j < k && !dup; j++)
-			dup = !strcmp(want[j], ids[i]);
-		if (!dup)
-			want[k++] = ids[i];
+		slot *s;
+		if (slot_find(x, ids[i]))
+			continue;
+		if (!(s = slot_add(x, ids[i]))) {
+			cd_err_set(err, 1, "out of memory");
+			goto out;
+		}
+		at[k] = (size_t)(s - x->slots);
+		want[k++] = ids[i];
 	}
 	if (k == 0) {
 		result = 0;
@@ -318,17 +371,16 @@ static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_e
 	}
 	if (k > x->cap_recs) {
 		cd_buf *nr = realloc(x->recs, k * sizeof(*nr));
-		int *nf = realloc(x->found, k * sizeof(*nf));
+		int *nf;
+		if (nr)
+			x->recs = nr;
+		nf = realloc(x->found, k * sizeof(*nf));
+		if (nf)
+			x->found = nf;
 		if (!nr || !nf) {
-			if (nr)
-				x->recs = nr;
-			if (nf)
-				x->found = nf;
 			cd_err_set(err, 1, "out of memory");
 			goto out;
 		}
-		x->recs = nr;
-		x->found = nf;
 		for (size_t i = x->cap_recs; i < k; i++)
 			cd_buf_init(&x->recs[i], (size_t)64 << 20);
 		x->cap_recs = k;
@@ -336,14 +388,10 @@ static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_e
 	if (cd_redis_load(x->redis, p, want, k, x->recs, x->found, err) < 0)
 		goto out;
 	for (size_t i = 0; i < k; i++) {
-		slot *s = slot_add(x, want[i]);
-		if (!s) {
-			cd_err_set(err, 1, "out of memory");
-			goto out;
-		}
+		slot *s = &x->slots[at[i]];
 		if (x->found[i] && cd_citizen_decode(&s->c, (const uint8_t *)x->recs[i].data, x->recs[i].len, err) < 0) {
 			/* A corrupt record is not retriable: say whose it is and stop. */
-			cd_err_prefix(err, "citizen '%s' in Redis partition %d", want[i], (int)p);
+			cd_err_prefix(err, "citizen '%s' in Redis partition %d", s->id, (int)p);
 			err->retriable = 0;
 			goto out;
 		}
@@ -351,6 +399,7 @@ static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_e
 	result = 0;
 out:
 	free(want);
+	free(at);
 	return result;
 }
 
@@ -426,7 +475,7 @@ static int fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 		}
 		if (n == 0)
 			return 0;
-		x->n_slots = 0;
+		slots_reset(x);
 		if (slots_load(x, pt->p, (const char *const *)ids, n, err) < 0) {
 			x->redis_down = err->retriable;
 			rc = -1;
@@ -440,12 +489,50 @@ static int fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 		cd_redis_free_ids(ids, n);
 		if (rc == 0)
 			rc = commit(x, pt, err);
-		x->n_slots = 0;
+		slots_reset(x);
 		if (rc < 0)
 			return rc;
 		if (n < 500)
 			return 0;
 	}
+}
+
+/*
+ * An all-citizen tick inside a batch: fires every citizen of partition pt due by
+ * t, without committing first. Due are the citizens held in this batch whose own
+ * (newer) state says so, and those the stored timer index names that are not
+ * held; the latter are loaded and held, so that everything is committed with
+ * the rest of the batch, in one call.
+ */
+static int fire_held(proc *x, part *pt, cd_instant t, cd_err *err)
+{
+	char **ids = NULL;
+	const char *chunk[LOAD_CHUNK];
+	size_t n = 0, k = 0;
+	int rc = 0;
+
+	if (cd_redis_timers_due(x->redis, pt->p, t, (size_t)1 << 20, &ids, &n, err) < 0) {
+		x->redis_down = err->retriable;
+		return -1;
+	}
+	for (size_t i = 0; i <= n && rc == 0; i++) {
+		if (i < n && !slot_find(x, ids[i]))
+			chunk[k++] = ids[i];
+		if ((k == LOAD_CHUNK || (i == n && k)) && (rc = slots_load(x, pt->p, chunk, k, err)) < 0)
+			x->redis_down = err->retriable;
+		if (k == LOAD_CHUNK)
+			k = 0;
+	}
+	for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
+		slot *s = &x->slots[i];
+		if (s->c.next_fire == CD_INSTANT_NONE || s->c.next_fire > t)
+			continue;
+		if (cd_engine_advance(x->eng, &s->c, s->id, t, on_output, x, err) < 0)
+			rc = -1;
+		s->dirty = true;
+	}
+	cd_redis_free_ids(ids, n);
+	return rc;
 }
 
 /* ---- one batch -------------------------------------------------------------------- */
@@ -456,9 +543,9 @@ static const char *msg_topic(const rd_kafka_message_t *m)
 }
 
 /*
- * Processes pt's pending messages in arrival order. A ClockTick for the whole
- * partition first commits what came before it (so the timer index is current),
- * then fires the partition's timers and raises the floor.
+ * Processes pt's pending messages in arrival order and commits them in one
+ * call. A ClockTick for the whole partition fires the partition's due citizens
+ * inside the batch (fire_held) and raises the floor.
  */
 static int process_batch(proc *x, part *pt, cd_err *err)
 {
@@ -472,15 +559,15 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 	ids = malloc(pd->n * sizeof(*ids));
 	if (!ids)
 		return cd_err_set(err, 1, "out of memory");
-	x->n_slots = 0;
+	slots_reset(x);
 	cd_redis_batch_clear(x->batch);
 
 	while (start < pd->n && rc == 0) {
 		size_t end = start;
-		char idbufs[64][CD_MAX_ID_LEN + 1];
+		static char idbufs[LOAD_CHUNK][CD_MAX_ID_LEN + 1];   /* one thread: static is fine */
 		int lrc = 0;
 		/* Citizens of the run up to the next all-citizen tick: peek ids to load them in MGETs of
-		 * up to 64 (one round trip per 64 citizens, rather than one per citizen past the 64th). */
+		 * up to LOAD_CHUNK (one round trip per LOAD_CHUNK citizens). */
 		n_ids = 0;
 		for (; end < pd->n; end++) {
 			rd_kafka_message_t *m = pd->m[end];
@@ -490,7 +577,7 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 				break;
 			}
 			if (m->key_len <= CD_MAX_ID_LEN) {
-				if (n_ids == 64) {
+				if (n_ids == LOAD_CHUNK) {
 					if ((lrc = slots_load(x, pt->p, ids, n_ids, err)) < 0)
 						break;
 					n_ids = 0;
@@ -525,12 +612,7 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 				cd_instant t = cd_event_time(&ev);
 				if (!x->cfg.event_clock)
 					goto next;      /* on the wall clock a tick changes nothing */
-				/* What came before the tick is committed first (without the tick's
-				 * offset: a crash before the firing below replays the tick). */
-				if ((rc = commit(x, pt, err)) < 0)
-					goto next;
-				x->n_slots = 0;
-				if ((rc = fire_due(x, pt, t, err)) < 0)
+				if ((rc = fire_held(x, pt, t, err)) < 0)
 					goto next;
 				if (t > pt->floor || pt->floor == CD_INSTANT_NONE)
 					pt->floor = t;
@@ -541,7 +623,7 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 			cid[ev.citizen_id_len] = '\0';
 			s = slot_find(x, cid);
 			if (!s) {
-				/* beyond the 64 pre-loaded ids of this run: load it alone */
+				/* not pre-loaded (a tick in the run): load it alone */
 				const char *one = cid;
 				if (slots_load(x, pt->p, &one, 1, err) < 0) {
 					x->redis_down = err->retriable;
@@ -584,7 +666,7 @@ next:
 			rd_kafka_message_destroy(pd->m[i]);
 		pd->n = 0;
 	}
-	x->n_slots = 0;
+	slots_reset(x);
 	free(ids);
 	return rc;
 }
@@ -1001,6 +1083,7 @@ static void teardown(proc *x)
 	for (size_t i = 0; i < x->cap_slots; i++)
 		cd_citizen_release(&x->slots[i].c);
 	free(x->slots);
+	free(x->slot_ix);
 	for (size_t i = 0; i < x->cap_recs; i++)
 		cd_buf_release(&x->recs[i]);
 	free(x->recs);
