@@ -8,9 +8,24 @@
  * script can `read` it), then one log line on stderr; the cluster then serves
  * until SIGINT or SIGTERM, whose handler only sets a flag (as kcat's does).
  * Everything lives in memory and is gone when the process ends.
+ *
+ * With several brokers, partition p of every topic is led by broker p % N + 1.
+ *
+ * Fault injection for tests (tests/cli/test_live_broker_errors.sh), with
+ * librdkafka's mock API; the handlers only set flags, the main loop (every
+ * 100 ms) does the work and logs what it did:
+ *   SIGUSR1  a burst of retriable request errors, served to the next requests
+ *            of any client: 10 x NOT_LEADER_FOR_PARTITION on Produce (ApiKey 0)
+ *            and 10 x REQUEST_TIMED_OUT on Fetch (ApiKey 1)
+ *            (rd_kafka_mock_push_request_errors);
+ *   SIGUSR2  broker 1 down for 3 s, then up again (rd_kafka_mock_broker_set_down
+ *            / _set_up): its connections are closed and refused meanwhile; the
+ *            mock moves no leadership, so the partitions it leads wait. A SIGUSR2 while
+ *            it is down restarts the 3 s.
  */
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -22,12 +37,51 @@
 
 #define MAX_TOPICS 64
 
-static volatile sig_atomic_t stop;
+#define INJECT_ERRORS 10         /* errors per API in a SIGUSR1 burst */
+#define DOWN_BROKER 1            /* the broker SIGUSR2 takes down */
+#define DOWN_MS 3000
+#define API_PRODUCE 0            /* Kafka protocol ApiKeys (rdkafka_mock.h takes the numbers) */
+#define API_FETCH 1
+
+static volatile sig_atomic_t stop, want_errors, want_down;
 
 static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+static void on_usr(int sig)
+{
+	if (sig == SIGUSR1)
+		want_errors = 1;
+	else
+		want_down = 1;
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SIGUSR1: the burst of retriable errors. */
+static void inject_errors(rd_kafka_mock_cluster_t *mc)
+{
+	char n[16];
+	rd_kafka_resp_err_t produce[INJECT_ERRORS], fetch[INJECT_ERRORS];
+
+	for (int i = 0; i < INJECT_ERRORS; i++) {
+		produce[i] = RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION;
+		fetch[i] = RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
+	}
+	rd_kafka_mock_push_request_errors_array(mc, API_PRODUCE, INJECT_ERRORS, produce);
+	rd_kafka_mock_push_request_errors_array(mc, API_FETCH, INJECT_ERRORS, fetch);
+	snprintf(n, sizeof(n), "%d", INJECT_ERRORS);
+	cd_log(CD_LOG_INFO, "devbroker: request errors injected (SIGUSR1)", "produce", n, "produce_error",
+	       rd_kafka_err2name(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION), "fetch", n, "fetch_error",
+	       rd_kafka_err2name(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT), NULL);
 }
 
 static void usage(FILE *f)
@@ -39,7 +93,11 @@ static void usage(FILE *f)
 		   "                     contact.events.v1 contact.deadlines.v1 contact.breaches.v1 contact.dlq.v1\n"
 		   "  --log-level LEVEL  debug, info, warn, error (default info)\n"
 		   "Prints the bootstrap address alone on the first line of stdout and serves until\n"
-		   "SIGINT or SIGTERM. Messages are kept in memory only.\n");
+		   "SIGINT or SIGTERM. Messages are kept in memory only.\n"
+		   "Fault injection (for tests; each logged):\n"
+		   "  SIGUSR1  the next requests fail with retriable errors: 10 Produce requests with\n"
+		   "           NOT_LEADER_FOR_PARTITION and 10 Fetch requests with REQUEST_TIMED_OUT\n"
+		   "  SIGUSR2  broker 1 goes down for 3 s (connections closed and refused), then up\n");
 }
 
 int cd_devbroker_main(int argc, char **argv)
@@ -62,6 +120,7 @@ int cd_devbroker_main(int argc, char **argv)
 	cd_err err = { "", 0 };
 	char num[2][24], list[2048];
 	int c, lv, status = 1;
+	int64_t down_until = 0;     /* broker 1 is down until then (monotonic ms); 0: up */
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -117,6 +176,9 @@ int cd_devbroker_main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 
 	if (!(m = cd_mock_new((int)brokers, &err))) {
 		cd_log(CD_LOG_ERROR, "cannot start the mock cluster", "error", err.msg, NULL);
@@ -128,6 +190,17 @@ int cd_devbroker_main(int argc, char **argv)
 		if (cd_mock_topic_create(m, topics[i], (int)partitions, &err) < 0) {
 			cd_log(CD_LOG_ERROR, "cannot create topic", "topic", topics[i], "error", err.msg, NULL);
 			goto out;
+		}
+		/* Leaders round-robin (the mock picks them at random), so that every broker,
+		 * broker 1 of SIGUSR2 included, leads partitions of every topic. */
+		for (long p = 0; brokers > 1 && p < partitions; p++) {
+			rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(cd_mock_cluster(m), topics[i],
+										   (int32_t)p, (int32_t)(p % brokers + 1));
+			if (e) {
+				cd_log(CD_LOG_ERROR, "cannot set a partition leader", "topic", topics[i], "error",
+				       rd_kafka_err2str(e), NULL);
+				goto out;
+			}
 		}
 		snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", topics[i]);
 	}
@@ -141,6 +214,31 @@ int cd_devbroker_main(int argc, char **argv)
 	while (!stop) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
+		if (want_errors) {
+			want_errors = 0;
+			inject_errors(cd_mock_cluster(m));
+		}
+		if (want_down) {
+			want_down = 0;
+			if (!down_until) {
+				rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_down(cd_mock_cluster(m), DOWN_BROKER);
+				if (e)
+					cd_log(CD_LOG_WARN, "devbroker: cannot set broker 1 down", "error",
+					       rd_kafka_err2str(e), NULL);
+				else
+					cd_log(CD_LOG_INFO, "devbroker: broker 1 down (SIGUSR2)", "for_ms", "3000", NULL);
+			}
+			if (!down_until || mono_ms() + DOWN_MS > down_until)
+				down_until = mono_ms() + DOWN_MS;
+		}
+		if (down_until && mono_ms() >= down_until) {
+			rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(cd_mock_cluster(m), DOWN_BROKER);
+			down_until = 0;
+			if (e)
+				cd_log(CD_LOG_WARN, "devbroker: cannot set broker 1 up", "error", rd_kafka_err2str(e), NULL);
+			else
+				cd_log(CD_LOG_INFO, "devbroker: broker 1 up again", NULL);
+		}
 	}
 	cd_log(CD_LOG_INFO, "devbroker stopping", NULL);
 	status = 0;

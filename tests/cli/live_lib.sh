@@ -5,8 +5,13 @@
 # Everything started is killed on exit.
 
 LIVE_PIDS=()
+# Only processes that are still this shell's children: the pid of one that exited
+# and was reaped may already belong to another process (pids wrap around).
 live_cleanup() {
-  for p in "${LIVE_PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  local p
+  for p in "${LIVE_PIDS[@]}"; do
+    [ "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" = "$$" ] && kill -9 "$p" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
 }
 trap live_cleanup EXIT

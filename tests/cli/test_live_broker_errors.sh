@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# test_live_broker_errors.sh — Kafka trouble mid-stream: a 3-broker devbroker (4
+# partitions, replication factor 3) and, while the log streams in and is processed,
+# bursts of retriable request errors (SIGUSR1: NOT_LEADER_FOR_PARTITION on Produce,
+# REQUEST_TIMED_OUT on Fetch) and broker 1 down for 3 s (SIGUSR2). The processor must
+# ride through it all and end with exactly replay's distinct outputs (a repeat is
+# byte-identical), then stop cleanly.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
+trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
+for tool in kcat redis-server redis-cli; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_broker_errors: $tool not installed; skipped"; exit 0; }
+done
+# A member the coordinator still counts (a dead one, or one that re-joined under a
+# new id) holds a rebalance up for a whole session timeout: 45 s by default.
+GROUP_TIMING=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
+P=4
+
+consumed() {
+  redis-cli -p "$REDIS_PORT" EVAL "local s = 0
+    for p = 0, $((P - 1)) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0) end
+    return s" 0
+}
+# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
+# outbox empty, so every output is on its topic (the relay trims after delivery)
+wait_drained() {
+  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
+  [ $# -gt 0 ] || set -- contact.events.v1
+  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
+      for p = 0, $((P - 1)) do
+        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
+        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
+      end
+      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
+    alive "while draining"
+    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
+    sleep 0.2
+  done
+}
+alive() {
+  kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/run.log" >&2; fail "the processor died: $1"; }
+  kill -0 "$BROKER_PID" 2>/dev/null || { tail -20 "$W/broker.log" >&2; fail "the devbroker died: $1"; }
+}
+
+"$CONTACTD" synth --citizens 300 --years 4 --seed 61 --late-ratio 0.1 --dup-ratio 0.05 --format pb \
+  --output "$W/log.pb" 2>/dev/null || fail "synth failed"
+"$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+want=$(wc -l <"$W/replay.jsonl")
+
+# three brokers (broker_start starts one)
+"$CONTACTD" devbroker --brokers 3 --partitions "$P" >"$W/broker.out" 2>"$W/broker.log" &
+BROKER_PID=$!
+LIVE_PIDS+=("$BROKER_PID")
+for _ in $(seq 200); do [ -s "$W/broker.out" ] && break; sleep 0.05; done
+BROKERS=$(head -1 "$W/broker.out")
+[ -n "$BROKERS" ] || fail "devbroker did not print its address"
+[ "$(tr ',' '\n' <<<"$BROKERS" | wc -l)" -eq 3 ] || fail "expected three bootstrap addresses: $BROKERS"
+kcat -b "$BROKERS" -L -t contact.events.v1 >"$W/meta" 2>&1 || fail "kcat -L failed: $(cat "$W/meta")"
+expect_grep '3 brokers' "$W/meta"
+grep -q 'partition 0, leader 1,' "$W/meta" || fail "broker 1 should lead partition 0: $(cat "$W/meta")"
+
+redis_start "$W/redis"
+run_start run --batch-size 50 "${GROUP_TIMING[@]}"
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" --rate 350 2>"$W/produce.log" &
+PRODUCE_PID=$!
+LIVE_PIDS+=("$PRODUCE_PID")
+
+limit=$((SECONDS + 30))
+while n=$(consumed); [ "$n" -lt 200 ]; do
+  alive "before the errors"
+  [ "$SECONDS" -lt "$limit" ] || fail "the processor made no progress ($n inputs)"
+  sleep 0.1
+done
+# mid-stream: errors, broker 1 down, errors again while it is down, and once more after
+from=$(consumed)
+kill -USR1 "$BROKER_PID"; sleep 1.5
+kill -USR2 "$BROKER_PID"; sleep 1
+kill -USR1 "$BROKER_PID"; sleep 3
+kill -USR1 "$BROKER_PID"; sleep 0.5
+alive "during the errors"
+kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the log was already produced: the errors were not mid-stream"
+to=$(consumed)
+for _ in $(seq 20); do grep -q 'broker 1 up again' "$W/broker.log" && break; sleep 0.1; done
+[ "$(grep -c 'msg="devbroker: request errors injected (SIGUSR1)"' "$W/broker.log")" -eq 3 ] \
+  || { cat "$W/broker.log" >&2; fail "devbroker did not log three bursts of errors"; }
+expect_grep 'msg="devbroker: broker 1 down (SIGUSR2)"' "$W/broker.log"
+expect_grep 'msg="devbroker: broker 1 up again"' "$W/broker.log"
+
+wait "$PRODUCE_PID" || { tail -20 "$W/produce.log" >&2; fail "produce failed"; }
+produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce.log")
+wait_drained "$produced" 40
+outputs "$W/live.jsonl"
+
+sort -u "$W/replay.jsonl" >"$W/replay.sorted"
+sort -u "$W/live.jsonl" >"$W/live.sorted"
+if ! cmp -s "$W/replay.sorted" "$W/live.sorted"; then
+  diff "$W/replay.sorted" "$W/live.sorted" | cut -c1-300 | head -20 >&2
+  fail "after the broker errors, the distinct outputs ($(wc -l <"$W/live.sorted")) differ from replay's ($want)"
+fi
+ids=$(grep -o '"eventId":"[^"]*"' "$W/live.sorted" | sort -u | wc -l)
+[ "$ids" -eq "$want" ] || fail "$ids distinct event ids for $want distinct lines: a repeat differed"
+
+kill -TERM "$RUN_PID"
+rc=0
+wait "$RUN_PID" || rc=$?
+[ "$rc" -eq 0 ] || { tail -30 "$W/run.log" >&2; fail "the processor exited with $rc on SIGTERM"; }
+kill -TERM "$BROKER_PID"
+rc=0
+wait "$BROKER_PID" || rc=$?
+[ "$rc" -eq 0 ] || fail "devbroker exited with $rc on SIGTERM"
+echo "broker errors: injected while inputs $from … $to of $produced were processed; $want distinct outputs as replay ($(($(wc -l <"$W/live.jsonl") - want)) repeats)"

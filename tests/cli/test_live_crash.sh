@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# test_live_crash.sh — effectively once across crashes: the whole log is produced
+# first, then the processor is killed with SIGKILL at six random points of the stream
+# (by committed input offsets) and restarted each time (same group, same Redis), then
+# left to finish. The outputs may repeat but never differ: the distinct lines equal
+# replay's outputs exactly, and there are as many distinct event ids as distinct
+# lines (a repeat is byte-identical).
+# CRASH_SEED=N repeats a run's kill times.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+P=4
+HERE=$(cd "$(dirname "$0")" && pwd)
+export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
+trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
+for tool in kcat redis-server redis-cli; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_crash: $tool not installed; skipped"; exit 0; }
+done
+RANDOM=${CRASH_SEED:-$$}
+echo "test_live_crash: CRASH_SEED=${CRASH_SEED:-$$}"
+
+count_outputs() {
+  local n=0 t
+  for t in contact.deadlines.v1 contact.breaches.v1; do
+    n=$((n + $(kcat -b "$BROKERS" -C -t "$t" -e -q -f 'x\n' 2>/dev/null | wc -l)))
+  done
+  echo "$n"
+}
+# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
+# outbox empty, so every output is on its topic (the relay trims after delivery)
+wait_drained() {
+  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
+  [ $# -gt 0 ] || set -- contact.events.v1
+  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
+      for p = 0, $((P - 1)) do
+        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
+        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
+      end
+      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
+    kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/final.log" >&2; fail "the final processor died"; }
+    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
+    sleep 0.2
+  done
+}
+
+"$CONTACTD" synth --citizens 300 --years 4 --seed 21 --late-ratio 0.1 --dup-ratio 0.05 --format pb \
+  --output "$W/log.pb" 2>/dev/null || fail "synth failed"
+"$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+want=$(wc -l <"$W/replay.jsonl")
+
+broker_start "$P"
+redis_start "$W/redis"
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" 2>"$W/produce.log" \
+  || { cat "$W/produce.log" >&2; fail "produce failed"; }
+
+produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce.log")
+[ -n "$produced" ] && [ "$produced" -gt 0 ] || fail "produce reported nothing: $(cat "$W/produce.log")"
+
+# Progress: the input offsets the processor has committed to Redis, over all partitions.
+consumed() {
+  redis-cli -p "$REDIS_PORT" EVAL "local s = 0
+    for p = 0, $((P - 1)) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0) end
+    return s" 0
+}
+
+FAST_GROUP=(-X session.timeout.ms=3000 -X heartbeat.interval.ms=500)
+# Kill points: once joined, the processor goes through the whole log in well under a
+# second, so a kill after a random sleep would nearly always hit it before it joins
+# or after it is done. Instead each round is killed when the committed input offsets
+# (polled every 20 ms) reach a random point of the stream (six points, sorted), plus
+# 0–30 ms: the kills land between a commit and the relay, mid-relay, mid-batch.
+mapfile -t points < <(for _ in 1 2 3 4 5 6; do echo $((produced * (3 + RANDOM % 95) / 100)); done | sort -n)
+mid=0
+for round in 1 2 3 4 5 6; do
+  point=${points[$((round - 1))]}
+  run_start "round$round" --batch-size 50 "${FAST_GROUP[@]}"
+  limit=$((SECONDS + 25))
+  while n=$(consumed); [ "$n" -lt "$point" ]; do
+    kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/round$round.log" >&2; fail "round $round: the processor died by itself"; }
+    [ "$SECONDS" -lt "$limit" ] || { tail -20 "$W/round$round.log" >&2; fail "round $round: no progress ($n inputs consumed, waiting for $point)"; }
+    sleep 0.02
+  done
+  ms=$((RANDOM % 31))
+  sleep "0.$(printf '%03d' "$ms")"
+  kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/round$round.log" >&2; fail "round $round: the processor died by itself"; }
+  kill -9 "$RUN_PID"
+  wait "$RUN_PID" 2>/dev/null || true
+  n=$(consumed)
+  [ "$n" -lt "$produced" ] && mid=$((mid + 1))
+  echo "round $round: killed at $n of $produced inputs (point $point + $ms ms), $(count_outputs) outputs on the topics"
+done
+# most kills must have hit the stream before its end, or this tested little
+[ "$mid" -ge 3 ] || fail "only $mid of 6 kills came before the end of the stream"
+run_start final --batch-size 50 "${FAST_GROUP[@]}"
+wait_drained "$produced" 60
+outputs "$W/live.jsonl"
+
+sort -u "$W/replay.jsonl" >"$W/replay.sorted"
+[ "$(wc -l <"$W/replay.sorted")" -eq "$want" ] || fail "replay's outputs are not distinct"
+sort -u "$W/live.jsonl" >"$W/live.sorted"
+if ! cmp -s "$W/replay.sorted" "$W/live.sorted"; then
+  diff "$W/replay.sorted" "$W/live.sorted" | cut -c1-300 | head -20 >&2
+  fail "after crashes, the distinct outputs ($(wc -l <"$W/live.sorted")) differ from replay's ($want)"
+fi
+total=$(wc -l <"$W/live.jsonl")
+ids=$(grep -o '"eventId":"[^"]*"' "$W/live.sorted" | sort -u | wc -l)
+[ "$ids" -eq "$want" ] || fail "$ids distinct event ids for $want distinct lines: a repeat differed"
+kill -0 "$RUN_PID" 2>/dev/null || fail "the final processor died"
+echo "crash: $want distinct outputs as replay ($((total - want)) repeats)"

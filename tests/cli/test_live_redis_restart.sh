@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# test_live_redis_restart.sh — Redis goes away mid-stream and comes back: the log
+# streams in (produce --rate), the processor works through it, Redis is stopped
+# (SIGTERM; AOF with appendfsync always, so every commit survives) for 3 s and then
+# restarted on the same port and directory. The processor must stay up, say that
+# Redis is unavailable and that it resumed, and end with exactly replay's distinct
+# outputs (a repeat is byte-identical).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
+trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
+for tool in kcat redis-server redis-cli; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_redis_restart: $tool not installed; skipped"; exit 0; }
+done
+# A member the coordinator still counts (a dead one, or one that re-joined under a
+# new id) holds a rebalance up for a whole session timeout: 45 s by default.
+GROUP_TIMING=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
+P=4
+
+consumed() {
+  redis-cli -p "$REDIS_PORT" EVAL "local s = 0
+    for p = 0, $((P - 1)) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0) end
+    return s" 0
+}
+# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
+# outbox empty, so every output is on its topic (the relay trims after delivery)
+wait_drained() {
+  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
+  [ $# -gt 0 ] || set -- contact.events.v1
+  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
+      for p = 0, $((P - 1)) do
+        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
+        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
+      end
+      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
+    alive "while draining"
+    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
+    sleep 0.2
+  done
+}
+alive() { kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/run.log" >&2; fail "the processor died: $1"; }; }
+
+"$CONTACTD" synth --citizens 300 --years 4 --seed 41 --late-ratio 0.1 --dup-ratio 0.05 --format pb \
+  --output "$W/log.pb" 2>/dev/null || fail "synth failed"
+"$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+want=$(wc -l <"$W/replay.jsonl")
+
+broker_start "$P"
+redis_start "$W/redis"
+run_start run --batch-size 50 "${GROUP_TIMING[@]}"
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" --rate 350 2>"$W/produce.log" &
+PRODUCE_PID=$!
+LIVE_PIDS+=("$PRODUCE_PID")
+
+# mid-stream: the processor has committed a few hundred inputs, the producer is still going
+limit=$((SECONDS + 30))
+while n=$(consumed); [ "$n" -lt 300 ]; do
+  alive "before the outage"
+  [ "$SECONDS" -lt "$limit" ] || fail "the processor made no progress ($n inputs)"
+  sleep 0.1
+done
+kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the log was already produced: the outage would not be mid-stream"
+at=$(consumed)
+redis_stop
+sleep 3
+alive "while Redis was down"
+expect_grep 'msg="redis unavailable: consumption paused, retrying"' "$W/run.log"
+if grep -q 'msg="redis back' "$W/run.log"; then fail "the processor claims Redis is back while it is down"; fi
+redis_start "$W/redis"   # REDIS_PORT is still set: the same port, the same AOF
+
+wait "$PRODUCE_PID" || { cat "$W/produce.log" >&2; fail "produce failed"; }
+produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce.log")
+wait_drained "$produced" 40
+expect_grep 'msg="redis back: consumption resumed from the stored offsets"' "$W/run.log"
+outputs "$W/live.jsonl"
+
+sort -u "$W/replay.jsonl" >"$W/replay.sorted"
+sort -u "$W/live.jsonl" >"$W/live.sorted"
+if ! cmp -s "$W/replay.sorted" "$W/live.sorted"; then
+  diff "$W/replay.sorted" "$W/live.sorted" | cut -c1-300 | head -20 >&2
+  fail "after the Redis restart, the distinct outputs ($(wc -l <"$W/live.sorted")) differ from replay's ($want)"
+fi
+ids=$(grep -o '"eventId":"[^"]*"' "$W/live.sorted" | sort -u | wc -l)
+[ "$ids" -eq "$want" ] || fail "$ids distinct event ids for $want distinct lines: a repeat differed"
+
+kill -TERM "$RUN_PID"
+rc=0
+wait "$RUN_PID" || rc=$?
+[ "$rc" -eq 0 ] || { tail -30 "$W/run.log" >&2; fail "the processor exited with $rc on SIGTERM"; }
+echo "redis restart: outage at $at of $produced inputs; $want distinct outputs as replay ($(($(wc -l <"$W/live.jsonl") - want)) repeats)"
