@@ -14,7 +14,28 @@ live_cleanup() {
   done
   wait 2>/dev/null || true
 }
-trap live_cleanup EXIT
+# On success the work files go; on failure (or with KEEP=1) they stay, and the
+# test says where.
+live_exit() {
+  local rc=$?
+  live_cleanup
+  if [ "$rc" -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi
+}
+trap live_exit EXIT
+
+# This directory (helpers such as live_tool.py live here) and the shipped rules,
+# whatever the test's working directory.
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
+
+# Real peers only: a test never pretends they are there (ops/install-deps.sh installs them).
+for tool in kcat redis-server redis-cli; do
+  command -v "$tool" >/dev/null 2>&1 || fail "$tool is not installed (ops/install-deps.sh installs it)"
+done
+
+# A member the coordinator still counts (a dead one, or one that re-joined under a
+# new id) holds a rebalance up for a whole session timeout: 45 s by default.
+GROUP_TIMING=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -66,4 +87,42 @@ wait_quiet() {
     sleep 1
   done
   fail "outputs did not settle"
+}
+
+# same_as_replay WHEN: the distinct live outputs ($W/live.jsonl) are exactly the
+# distinct replay outputs ($W/replay.jsonl; $want of them), and every repeat of an
+# output is byte-identical (one line per event id).
+same_as_replay() {
+  local ids
+  sort -u "$W/replay.jsonl" >"$W/replay.sorted"
+  sort -u "$W/live.jsonl" >"$W/live.sorted"
+  if ! cmp -s "$W/replay.sorted" "$W/live.sorted"; then
+    diff "$W/replay.sorted" "$W/live.sorted" | cut -c1-300 | head -20 >&2
+    fail "$1, the distinct outputs ($(wc -l <"$W/live.sorted")) differ from replay's ($want)"
+  fi
+  ids=$(grep -o '"eventId":"[^"]*"' "$W/live.sorted" | sort -u | wc -l)
+  [ "$ids" -eq "$want" ] || fail "$ids distinct event ids for $want distinct lines: a repeat differed"
+}
+
+# consumed: the input offsets committed to Redis over partitions 0 … P-1.
+consumed() {
+  redis-cli -p "$REDIS_PORT" EVAL "local s = 0
+    for p = 0, $((P - 1)) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0) end
+    return s" 0
+}
+# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
+# outbox empty, so every output is on its topic (the relay trims after delivery)
+wait_drained() {
+  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
+  [ $# -gt 0 ] || set -- contact.events.v1
+  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
+      for p = 0, $((P - 1)) do
+        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
+        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
+      end
+      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
+    alive "while draining"
+    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
+    sleep 0.2
+  done
 }

@@ -13,15 +13,6 @@
 # breaches.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
-trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
-for tool in kcat redis-server redis-cli; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_copartitioned: $tool not installed; skipped"; exit 0; }
-done
-# A member the coordinator still counts (a dead one, or one that re-joined under a
-# new id) holds a rebalance up for a whole session timeout: 45 s by default.
-GROUP_TIMING=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 P=4 A=contact.registrations.v1 B=contact.conversations.v1
 TOOL=(/usr/bin/python3 "$HERE/live_tool.py")
 

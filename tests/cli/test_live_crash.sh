@@ -9,12 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 P=4
-HERE=$(cd "$(dirname "$0")" && pwd)
-export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
-trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
-for tool in kcat redis-server redis-cli; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_crash: $tool not installed; skipped"; exit 0; }
-done
 RANDOM=${CRASH_SEED:-$$}
 echo "test_live_crash: CRASH_SEED=${CRASH_SEED:-$$}"
 

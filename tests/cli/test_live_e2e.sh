@@ -7,15 +7,7 @@
 # Twice: a plain log, and one heavy with late, out-of-order and duplicate records.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
 trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
-for tool in kcat redis-server redis-cli; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_e2e: $tool not installed; skipped"; exit 0; }
-done
-# A member the coordinator still counts (a dead one, or one that re-joined under a
-# new id) holds a rebalance up for a whole session timeout: 45 s by default.
-GROUP_TIMING=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 
 # outputs on both output topics now
 count_outputs() {

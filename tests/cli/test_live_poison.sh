@@ -9,15 +9,6 @@
 # event_id, a date in 1850 and a 129-byte conversation id.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
-trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
-for tool in kcat redis-server redis-cli; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_poison: $tool not installed; skipped"; exit 0; }
-done
-# A member the coordinator still counts (a dead one, or one that re-joined under a
-# new id) holds a rebalance up for a whole session timeout: 45 s by default.
-GROUP_TIMING=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=500)
 IN=contact.events.v1 DLQ=contact.dlq.v1
 
 count() { kcat -b "$BROKERS" -C -t "$1" -e -q -f 'x\n' 2>/dev/null | wc -l; }

@@ -6,12 +6,6 @@
 # must equal replay's exactly (a repeat after a handover is byte-identical).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-HERE=$(cd "$(dirname "$0")" && pwd)
-export CONTACTD_RULES=${CONTACTD_RULES:-$HERE/../../rules}
-trap 'rc=$?; live_cleanup; if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$W"; else echo "work files: $W" >&2; fi' EXIT
-for tool in kcat redis-server redis-cli; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "test_live_rebalance: $tool not installed; skipped"; exit 0; }
-done
 P=4
 
 # Sums a field of every partition's meta hash in Redis (fence: how many times
@@ -100,14 +94,7 @@ wait_drained "$total" 45
 [ "$(meta_sum fence)" -ge $((fences_a + P)) ] || fail "B did not take all of A's partitions"
 outputs "$W/live.jsonl"
 
-sort -u "$W/replay.jsonl" >"$W/replay.sorted"
-sort -u "$W/live.jsonl" >"$W/live.sorted"
-if ! cmp -s "$W/replay.sorted" "$W/live.sorted"; then
-  diff "$W/replay.sorted" "$W/live.sorted" | cut -c1-300 | head -20 >&2
-  fail "after the rebalance, the distinct outputs ($(wc -l <"$W/live.sorted")) differ from replay's ($want)"
-fi
-ids=$(grep -o '"eventId":"[^"]*"' "$W/live.sorted" | sort -u | wc -l)
-[ "$ids" -eq "$want" ] || fail "$ids distinct event ids for $want distinct lines: a repeat differed"
+same_as_replay "after the rebalance"
 
 kill -TERM "$B"
 rc=0
