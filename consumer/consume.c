@@ -151,20 +151,6 @@ static void usage(FILE *f)
 		   "contact.v1.Output per message; partitions interleave, so sort before comparing with a replay.\n");
 }
 
-/* Splits "key=value" in place (kcat's -X); a "kafka." prefix is dropped. */
-static int parse_kv(char *arg, cd_kv *kv)
-{
-	char *eq = strchr(arg, '=');
-	char *key = strncmp(arg, "kafka.", 6) ? arg : arg + 6;
-
-	if (!eq || eq == key)
-		return -1;
-	*eq = '\0';
-	kv->key = key;
-	kv->value = eq + 1;
-	return 0;
-}
-
 int cd_consume_main(int argc, char **argv)
 {
 	enum { OPT_DEADLINE = 2001, OPT_BREACH, OPT_OUTPUT_FORMAT, OPT_IDLE, OPT_MAX, OPT_LOG_LEVEL, OPT_SUMMARY };
@@ -246,7 +232,7 @@ int cd_consume_main(int argc, char **argv)
 				cd_log(CD_LOG_ERROR, "too many -X settings", "max", "128", NULL);
 				goto out;
 			}
-			if (parse_kv(optarg, &kv[n_kv]) < 0) {
+			if (cd_kafka_kv_parse(optarg, &kv[n_kv]) < 0) {
 				/* Not echoed: the argument may hold a secret. */
 				cd_log(CD_LOG_ERROR, "bad option", "option", "-X", "expected", "key=value", NULL);
 				goto out;

@@ -306,3 +306,16 @@ rd_kafka_t *cd_producer_handle(cd_producer *p)
 {
 	return p->rk;
 }
+
+int cd_kafka_kv_parse(char *arg, cd_kv *kv)
+{
+	char *eq = strchr(arg, '=');
+	char *key = strncmp(arg, "kafka.", 6) ? arg : arg + 6;
+
+	if (!eq || eq <= key)
+		return -1;
+	*eq = '\0';
+	kv->key = key;
+	kv->value = eq + 1;
+	return 0;
+}

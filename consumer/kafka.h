@@ -23,6 +23,12 @@ typedef struct cd_kv {
 	const char *value;
 } cd_kv;
 
+/*
+ * Splits a kcat-style "-X key=value" argument in place (arg is modified; kv
+ * points into it); a leading "kafka." is dropped. 0, or -1 when there is no
+ * '=' or no key.
+ */
+int cd_kafka_kv_parse(char *arg, cd_kv *kv);
 /* Sets each pair on conf; fails naming the key and librdkafka's reason. */
 int cd_kafka_conf_apply(rd_kafka_conf_t *conf, const cd_kv *kv, size_t n, cd_err *err);
 /* Routes librdkafka's log lines into util/log (level mapped from syslog levels). */
