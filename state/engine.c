@@ -51,8 +51,17 @@ typedef struct conv {
 	uint32_t id_off;
 } conv;
 
+/* One conversation_id of the history: its last version, and whether a void withdraws it. */
+typedef struct cslot {
+	uint64_t h;
+	uint32_t off;            /* the id, in the citizen's arena */
+	int last;                /* history index of its last version that is not a void; -1: none */
+	bool voided;
+} cslot;
+
 typedef struct ival {
 	cd_date from, to;        /* registered [from, to); to == CD_DATE_NONE: still registered */
+	int64_t before;          /* days in the period's earlier intervals (index_intervals) */
 } ival;
 
 typedef struct period {
@@ -69,6 +78,7 @@ typedef struct period {
 	/* DAGPENGE: the cumulative clock */
 	int prior;
 	size_t iv0, n_iv;
+	bool iv_ordered;         /* intervals follow each other, only the last runs: searchable */
 	cd_date first_reg;
 	/* flags (D6) */
 	bool optout_start, optout_now, seasonal;
@@ -115,8 +125,18 @@ struct cd_engine {
 	size_t n_in, cap_in;
 	int *counted;
 	size_t n_counted, cap_counted;
-	uint8_t *taken_nat, *taken_cur;
+	uint32_t *taken_nat, *taken_cur;  /* a conversation is taken when its stamp is the context's */
 	size_t cap_taken;
+	uint32_t gen;            /* the last stamp handed out */
+	cslot *cs;               /* the conversation ids of the history (live_conversations) */
+	size_t cap_cs;
+	uint32_t *cs_tab;        /* hash table over cs: index + 1, 0 empty */
+	size_t cap_cs_tab;
+	uint32_t *cs_of;         /* per history entry: its id's index in cs + 1, 0 when not a conversation */
+	size_t cap_cs_of;
+	bool cv_sorted;          /* e->cv is in date order (always, unless a record was tampered with) */
+	uint64_t *st;            /* emitted states by (period, obligation id): see index_states */
+	size_t n_st, cap_st;     /* slots in use (a power of two), allocated */
 	const char *cnt_ptrs[MAX_COUNTED_LIST];
 	char explain[512];
 	/* the evaluation in progress */
@@ -176,6 +196,10 @@ void cd_engine_free(cd_engine *e)
 	free(e->counted);
 	free(e->taken_nat);
 	free(e->taken_cur);
+	free(e->cs);
+	free(e->cs_tab);
+	free(e->cs_of);
+	free(e->st);
 	free(e);
 }
 
@@ -212,7 +236,7 @@ static void period_start_dagpenge(cd_engine *e, period *p, const cd_hev *h)
 		p->prior = h->prior_days;
 	if (GROW(e->iv, e->n_iv, e->cap_iv, e->n_iv + 1) < 0)
 		oom();
-	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE };
+	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE, 0 };
 	p->n_iv = 1;
 	p->optout_start = p->optout_now = (h->flags & CD_HF_OPT_OUT) != 0;
 	p->seasonal = (h->flags & CD_HF_SEASONAL) != 0;
@@ -245,7 +269,7 @@ static void period_resume(cd_engine *e, period *p, const cd_hev *h, int i)
 	if (GROW(e->iv, e->n_iv, e->cap_iv, e->n_iv + 1) < 0)
 		oom();
 	assert(p->iv0 + p->n_iv == e->n_iv);
-	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE };
+	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE, 0 };
 	p->n_iv++;
 	p->seasonal = (h->flags & CD_HF_SEASONAL) != 0;
 	if (p->optout_now && !opt && p->optin == CD_DATE_NONE)
@@ -344,12 +368,51 @@ static void derive_periods(cd_engine *e, const cd_citizen *c)
 
 /* ---- the cumulative clock (rules.md §3.2, D8) ----------------------------- */
 
+/*
+ * A dagpenge period that pauses and resumes often has many intervals, and
+ * the cumulative clock is asked about them for every obligation instance:
+ * with each interval's running total, those questions are binary searches.
+ * The plain walks remain for intervals out of order (only a record written
+ * by something else could hold them).
+ */
+static void index_intervals(cd_engine *e)
+{
+	for (size_t pi = 0; pi < e->n_per; pi++) {
+		period *p = &e->per[pi];
+		int64_t sum = 0;
+		p->iv_ordered = true;
+		for (size_t i = 0; i < p->n_iv; i++) {
+			ival *v = &e->iv[p->iv0 + i];
+			v->before = sum;
+			if (v->to == CD_DATE_NONE) {
+				p->iv_ordered &= i + 1 == p->n_iv;
+				continue;
+			}
+			p->iv_ordered &= v->to >= v->from && (i == 0 || v->from >= e->iv[p->iv0 + i - 1].to);
+			sum += (int64_t)v->to - v->from;
+		}
+	}
+}
+
 /* The date on which the count reaches L: CUM_BEFORE, a date, or NONE (not while off the register). */
 static cd_date cum_date(const cd_engine *e, const period *p, int L)
 {
 	int64_t rem = (int64_t)L - p->prior;
 	if (rem <= 0)
 		return CUM_BEFORE;
+	if (p->iv_ordered) {
+		/* the first interval whose end reaches rem */
+		const ival *iv = &e->iv[p->iv0];
+		size_t a = 0, b = p->n_iv;
+		while (a < b) {
+			size_t m = a + (b - a) / 2;
+			if (iv[m].to != CD_DATE_NONE && iv[m].before + ((int64_t)iv[m].to - iv[m].from) < rem)
+				a = m + 1;
+			else
+				b = m;
+		}
+		return a < p->n_iv ? (cd_date)(iv[a].from + (rem - iv[a].before) - 1) : CD_DATE_NONE;
+	}
 	for (size_t i = 0; i < p->n_iv; i++) {
 		const ival *v = &e->iv[p->iv0 + i];
 		int64_t len = v->to == CD_DATE_NONE ? INT64_MAX : (int64_t)v->to - v->from;
@@ -364,6 +427,26 @@ static cd_date cum_date(const cd_engine *e, const period *p, int L)
 static int cum_before(const cd_engine *e, const period *p, cd_date d)
 {
 	int n = p->prior;
+	if (p->iv_ordered) {
+		/* intervals before the last one that starts before d end by d */
+		const ival *iv = &e->iv[p->iv0];
+		size_t a = 0, b = p->n_iv;
+		cd_date to;
+		while (a < b) {
+			size_t m = a + (b - a) / 2;
+			if (iv[m].from < d)
+				a = m + 1;
+			else
+				b = m;
+		}
+		if (!a)
+			return n;
+		to = iv[a - 1].to == CD_DATE_NONE || iv[a - 1].to > d ? d : iv[a - 1].to;
+		n += (int)iv[a - 1].before;
+		if (to > iv[a - 1].from)
+			n += to - iv[a - 1].from;
+		return n;
+	}
 	for (size_t i = 0; i < p->n_iv; i++) {
 		const ival *v = &e->iv[p->iv0 + i];
 		cd_date to = v->to == CD_DATE_NONE || v->to > d ? d : v->to;
@@ -433,40 +516,121 @@ static win window_of(const cd_engine *e, const period *p, const cd_obdef *d)
 /*
  * The conversations that count: not withdrawn by a void with the same
  * conversation_id (whatever the order, rules.md §3.4); a conversation_id seen
- * twice counts once, as its last version in history order.
+ * twice counts once, as its last version in history order, at that version's
+ * place. One pass files every id in a hash table (its last version, whether a
+ * void names it), a second keeps the versions that are last and not voided:
+ * linear in the history, however many versions and voids it holds.
  */
 static void live_conversations(cd_engine *e, const cd_citizen *c)
 {
-	bool any_void = false;
+	size_t n_conv = 0, n_ids = 0, mask;
+
 	e->n_cv = 0;
 	for (size_t i = 0; i < c->n_ev; i++)
-		any_void |= c->ev[i].kind == CD_EV_CONVERSATION && (c->ev[i].flags & CD_HF_VOIDED);
+		n_conv += c->ev[i].kind == CD_EV_CONVERSATION;
+	if (!n_conv)
+		return;
+	mask = 16;
+	while (mask < 2 * n_conv)
+		mask <<= 1;
+	if (GROW(e->cs_of, c->n_ev, e->cap_cs_of, c->n_ev) < 0 || GROW(e->cs, 0, e->cap_cs, n_conv) < 0 ||
+	    GROW(e->cs_tab, 0, e->cap_cs_tab, mask) < 0 || GROW(e->cv, e->n_cv, e->cap_cv, n_conv) < 0)
+		oom();
+	memset(e->cs_tab, 0, mask * sizeof(*e->cs_tab));
+	mask--;
 	for (size_t i = 0; i < c->n_ev; i++) {
 		const cd_hev *h = &c->ev[i];
 		const char *id;
-		bool voided = false;
-		if (h->kind != CD_EV_CONVERSATION || (h->flags & CD_HF_VOIDED))
+		uint64_t hv;
+		size_t k;
+		cslot *s;
+
+		e->cs_of[i] = 0;
+		if (h->kind != CD_EV_CONVERSATION)
 			continue;
 		id = cd_citizen_str(c, h->conv_off);
-		for (size_t j = 0; any_void && j < c->n_ev && !voided; j++) {
-			const cd_hev *v = &c->ev[j];
-			if (v->kind == CD_EV_CONVERSATION && (v->flags & CD_HF_VOIDED) &&
-			    !strcmp(cd_citizen_str(c, v->conv_off), id))
-				voided = true;
-		}
-		if (voided)
-			continue;
-		for (size_t j = 0; j < e->n_cv; j++)
-			if (!strcmp(cd_citizen_str(c, e->cv[j].id_off), id)) {
-				memmove(&e->cv[j], &e->cv[j + 1], (e->n_cv - j - 1) * sizeof(*e->cv));
-				e->n_cv--;
+		hv = XXH3_64bits(id, strlen(id));
+		for (k = (size_t)hv & mask; e->cs_tab[k]; k = (k + 1) & mask) {
+			s = &e->cs[e->cs_tab[k] - 1];
+			if (s->h == hv && !strcmp(cd_citizen_str(c, s->off), id))
 				break;
-			}
-		if (GROW(e->cv, e->n_cv, e->cap_cv, e->n_cv + 1) < 0)
-			oom();
+		}
+		if (!e->cs_tab[k]) {
+			e->cs[n_ids] = (cslot){ hv, h->conv_off, -1, false };
+			e->cs_tab[k] = (uint32_t)++n_ids;
+		}
+		s = &e->cs[e->cs_tab[k] - 1];
+		if (h->flags & CD_HF_VOIDED)
+			s->voided = true;
+		else
+			s->last = (int)i;
+		e->cs_of[i] = e->cs_tab[k];
+	}
+	e->cv_sorted = true;
+	for (size_t i = 0; i < c->n_ev; i++) {
+		const cd_hev *h = &c->ev[i];
+		const cslot *s;
+		if (!e->cs_of[i])
+			continue;
+		s = &e->cs[e->cs_of[i] - 1];
+		if (s->voided || s->last != (int)i)
+			continue;
+		if (e->n_cv && h->date < e->cv[e->n_cv - 1].date)
+			e->cv_sorted = false;
 		e->cv[e->n_cv++] = (conv){ (int)i, h->date, h->form, h->held_by,
 					   (h->flags & CD_HF_JOINT) != 0, h->conv_off };
 	}
+}
+
+/*
+ * The conversations a scan can count lie in one stretch of e->cv, which is in
+ * history order: from the first dated on or after `from` to the last dated on
+ * or before `to` (NONE: no bound) and before the event that ends the
+ * obligation. Scans start and stop there instead of testing every
+ * conversation of the history, so an obligation costs what its own window
+ * holds. The tests inside the loops stay: they decide, the range only skips
+ * what they would reject.
+ */
+typedef struct cvrange {
+	size_t lo, hi;
+} cvrange;
+
+static cvrange cv_range(const cd_engine *e, cd_date from, cd_date to, const endinfo *end)
+{
+	cvrange r = { 0, e->n_cv };
+	size_t a, b;
+
+	if (!e->cv_sorted)
+		return r;
+	for (a = 0, b = e->n_cv; a < b;) {           /* first with date >= from */
+		size_t m = a + (b - a) / 2;
+		if (e->cv[m].date < from)
+			a = m + 1;
+		else
+			b = m;
+	}
+	r.lo = a;
+	if (to != CD_DATE_NONE) {
+		for (b = e->n_cv; a < b;) {           /* first with date > to */
+			size_t m = a + (b - a) / 2;
+			if (e->cv[m].date <= to)
+				a = m + 1;
+			else
+				b = m;
+		}
+		r.hi = a;
+	}
+	if (end->ev >= 0) {
+		for (a = r.lo, b = r.hi; a < b;) {    /* first at or after the ending event */
+			size_t m = a + (b - a) / 2;
+			if (e->cv[m].ev < end->ev)
+				a = m + 1;
+			else
+				b = m;
+		}
+		r.hi = a;
+	}
+	return r;
 }
 
 static bool qualifies(const conv *cv, const cd_obdef *d, uint8_t widen, bool need_joint)
@@ -491,11 +655,22 @@ typedef struct evctx {
 	const period *p;
 	const cd_ruleset *rs;    /* the ruleset whose allocation applies */
 	uint8_t widen;           /* forms added by overlays (national obligations only) */
-	uint8_t *taken;          /* joint conversations taken within this ruleset */
+	uint32_t *taken;         /* joint conversations taken within this ruleset: taken[i] == stamp */
+	uint32_t stamp;
 	bool in_addition;        /* taken conversations do not count toward counts */
 	size_t first_inst;       /* this ruleset's instances start here (AFTER_MET lookups) */
 	const struct evctx *national; /* the national ruleset's context, for mirrors (D17) */
 } evctx;
+
+static bool taken(const evctx *x, size_t i)
+{
+	return x->taken[i] == x->stamp;
+}
+
+static void take(const evctx *x, size_t i)
+{
+	x->taken[i] = x->stamp;
+}
 
 static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule,
 		      const cd_ruleset *rs, int k)
@@ -635,6 +810,7 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 	inst *in;
 	bool met = false;
 	cd_date eff = w.we;
+	cvrange r;
 
 	if (w.skip || joint_waived(p, rule, &w))
 		return;
@@ -645,7 +821,8 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 		finalize(e, in, false, CD_DATE_NONE, true, &end);
 		return;
 	}
-	for (size_t i = 0; i < e->n_cv; i++) {
+	r = cv_range(e, w.ws, w.we, &end);
+	for (size_t i = r.lo; i < r.hi; i++) {
 		const conv *cv = &e->cv[i];
 		if (cv->date < w.ws || (w.we != CD_DATE_NONE && cv->date > w.we) || !before_end(cv, &end))
 			continue;
@@ -663,14 +840,14 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 			met = true;
 			goto done;
 		case CD_JOINT_IN_WINDOW:
-			if (!qualifies(cv, rule, x->widen, true) || x->taken[i])
+			if (!qualifies(cv, rule, x->widen, true) || taken(x, i))
 				continue;
-			x->taken[i] = 1;
+			take(x, i);
 			count_conv(e, in, i);
 			met = true;
 			goto done;
 		case CD_COUNT_IN_WINDOW:
-			if (x->in_addition && x->taken[i])
+			if (x->in_addition && taken(x, i))
 				continue;
 			count_conv(e, in, i);
 			break;
@@ -705,10 +882,11 @@ static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
 		in->opened_at = opened;
 		in->ws = ws;
 		in->we = we;
-		for (size_t i = 0; i < e->n_cv; i++) {
+		cvrange r = cv_range(e, ws, we, &end);
+		for (size_t i = r.lo; i < r.hi; i++) {
 			const conv *cv = &e->cv[i];
 			if (cv->date < ws || cv->date > we || !before_end(cv, &end) ||
-			    !qualifies(cv, def, x->widen, false) || (x->in_addition && x->taken[i]))
+			    !qualifies(cv, def, x->widen, false) || (x->in_addition && taken(x, i)))
 				continue;
 			count_conv(e, in, i);
 		}
@@ -724,8 +902,9 @@ static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
 	int every = cd_span_length(def->every, p->start);
 	size_t cand[CD_MAX_SLOTS];
 	int n_cand = 0;
+	cvrange r = cv_range(e, p->start, CD_DATE_NONE, &end);
 
-	for (size_t i = 0; i < e->n_cv && n_cand < def->slots; i++) {
+	for (size_t i = r.lo; i < r.hi && n_cand < def->slots; i++) {
 		const conv *cv = &e->cv[i];
 		if (cv->date >= p->start && before_end(cv, &end) && qualifies(cv, def, x->widen, false))
 			cand[n_cand++] = i;
@@ -764,6 +943,7 @@ static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
 	cd_date eff;
 	bool met = false;
 	inst *in;
+	cvrange r;
 
 	if (def->to.n) {
 		win dw = window_of(e, p, def);
@@ -781,14 +961,15 @@ static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
 	in->ws = w.ws;
 	in->we = w.we;
 	eff = w.we;
-	for (size_t i = 0; i < e->n_cv && ord < max_ord; i++) {
+	r = cv_range(e, p->start, CD_DATE_NONE, &end);
+	for (size_t i = r.lo; i < r.hi && ord < max_ord; i++) {
 		const conv *cv = &e->cv[i];
 		if (cv->date < p->start || !before_end(cv, &end) || !qualifies(cv, def, x->widen, false))
 			continue;
 		ord++;
 		if ((def->ordinals & CD_BIT(ord)) && qualifies(cv, def, x->widen, true) &&
-		    (w.we == CD_DATE_NONE || cv->date <= w.we) && !x->taken[i]) {
-			x->taken[i] = 1;
+		    (w.we == CD_DATE_NONE || cv->date <= w.we) && !taken(x, i)) {
+			take(x, i);
 			count_conv(e, in, i);
 			in->held = 1;
 			met = true;
@@ -848,7 +1029,8 @@ static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
 		in->opened_at = opened;
 		in->ws = ws;
 		in->we = due;
-		for (size_t i = 0; i < e->n_cv; i++) {
+		cvrange r = cv_range(e, ws, due, &end);
+		for (size_t i = r.lo; i < r.hi; i++) {
 			const conv *cv = &e->cv[i];
 			if (cv->date < ws || (due != CD_DATE_NONE && cv->date > due) || !before_end(cv, &end) ||
 			    !qualifies(cv, def, x->widen, false))
@@ -941,15 +1123,19 @@ static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	e->n_in = 0;
 	e->n_counted = 0;
 	derive_periods(e, c);
+	index_intervals(e);
 	live_conversations(e, c);
-	if (e->n_cv > e->cap_taken) {
-		size_t n = e->n_cv * 2;
-		uint8_t *a = realloc(e->taken_nat, n), *b = realloc(e->taken_cur, n);
-		if (!a || !b)
+	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (MAX_OVERLAYS + 1) > UINT32_MAX) {
+		/* Zeroed, and stamps start again: no stale stamp can equal a new one. */
+		size_t n = e->n_cv > e->cap_taken ? e->n_cv * 2 : e->cap_taken + 16;
+		free(e->taken_nat);
+		free(e->taken_cur);
+		e->taken_nat = calloc(n, sizeof(*e->taken_nat));
+		e->taken_cur = calloc(n, sizeof(*e->taken_cur));
+		if (!e->taken_nat || !e->taken_cur)
 			oom();
-		e->taken_nat = a;
-		e->taken_cur = b;
 		e->cap_taken = n;
+		e->gen = 0;
 	}
 	for (size_t pi = 0; pi < e->n_per; pi++) {
 		const period *p = &e->per[pi];
@@ -962,20 +1148,18 @@ static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 
 		for (size_t i = 0; i < n_ovl; i++)
 			widen |= ovl[i]->widen_forms;
-		if (e->n_cv)
-			memset(e->taken_nat, 0, e->n_cv);
 		if (nat) {
+			/* A fresh stamp instead of clearing the marks: a period costs what it uses. */
 			x.rs = nat;
 			x.widen = widen;
 			x.taken = e->taken_nat;
+			x.stamp = ++e->gen;
 			x.in_addition = nat->joint_in_addition;
 			eval_ruleset(e, &x, nat, ovl, n_ovl, nat);
 		}
 		for (size_t i = 0; i < n_ovl; i++) {
-			evctx ox = { .p = p, .rs = ovl[i], .taken = e->taken_cur,
+			evctx ox = { .p = p, .rs = ovl[i], .taken = e->taken_cur, .stamp = ++e->gen,
 				   .in_addition = ovl[i]->joint_in_addition, .national = nat ? &x : NULL };
-			if (e->n_cv)
-				memset(e->taken_cur, 0, e->n_cv);
 			eval_ruleset(e, &ox, ovl[i], ovl, n_ovl, nat);
 		}
 	}
@@ -1193,26 +1377,90 @@ static bool state_differs(const cd_obst *ob, const inst *in)
 
 /*
  * The emitted state of an instance. Instances come out of every evaluation in
- * the same order in which their states were created, so the state after the
- * previous match (*hint) is tried first; a full scan is the fallback.
+ * nearly the order in which their states were created, so the state after
+ * the previous match (*hint) is tried first. Otherwise a citizen with few
+ * states is scanned; one with many has its states indexed by (period,
+ * obligation id) in an open-addressing table built for the diff, so that a
+ * long history does not make every miss cost a scan. A slot holds the
+ * state's index + 1 in its low half and the key's hash in its high half
+ * (0: empty).
  */
-static cd_obst *find_state(cd_citizen *c, const inst *in, size_t *hint)
+#define STATE_SCAN_MAX 64
+
+static uint64_t state_key(uint64_t pkey, const char *oid)
 {
-	if (*hint < c->n_ob) {
-		cd_obst *ob = &c->ob[*hint];
-		if (ob->pkey == in->p->pkey && !strcmp(cd_citizen_str(c, ob->oid_off), in->oid)) {
-			(*hint)++;
+	return XXH3_64bits_withSeed(oid, strlen(oid), pkey);
+}
+
+static bool state_is(const cd_citizen *c, const cd_obst *ob, uint64_t pkey, const char *oid)
+{
+	return ob->pkey == pkey && !strcmp(cd_citizen_str(c, ob->oid_off), oid);
+}
+
+static cd_obst *lookup_state(const cd_engine *e, cd_citizen *c, uint64_t pkey, const char *oid, uint64_t h)
+{
+	size_t mask = e->n_st - 1;
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (size_t k = (size_t)h & mask; e->st[k]; k = (k + 1) & mask) {
+		cd_obst *ob = &c->ob[(uint32_t)e->st[k] - 1];
+		if ((uint32_t)(e->st[k] >> 32) == tag && state_is(c, ob, pkey, oid))
 			return ob;
-		}
-	}
-	for (size_t i = 0; i < c->n_ob; i++) {
-		cd_obst *ob = &c->ob[i];
-		if (ob->pkey == in->p->pkey && !strcmp(cd_citizen_str(c, ob->oid_off), in->oid)) {
-			*hint = i + 1;
-			return ob;
-		}
 	}
 	return NULL;
+}
+
+/* Files state i when the states are indexed (the first of equal keys wins, as a scan finds it). */
+static void index_state(cd_engine *e, cd_citizen *c, size_t i)
+{
+	const cd_obst *ob = &c->ob[i];
+	const char *oid = cd_citizen_str(c, ob->oid_off);
+	uint64_t h;
+	size_t mask = e->n_st - 1, k;
+	if (!e->n_st)
+		return;
+	h = state_key(ob->pkey, oid);
+	if (lookup_state(e, c, ob->pkey, oid, h))
+		return;
+	for (k = (size_t)h & mask; e->st[k]; k = (k + 1) & mask)
+		;
+	e->st[k] = (h & 0xffffffff00000000ULL) | (uint64_t)(i + 1);
+}
+
+/* Indexes the states when there are many: room for them and `more` new ones, at most half full. */
+static void index_states(cd_engine *e, cd_citizen *c, size_t more)
+{
+	size_t n = 16;
+	e->n_st = 0;
+	if (c->n_ob + more <= STATE_SCAN_MAX)
+		return;
+	while (n < 2 * (c->n_ob + more))
+		n <<= 1;
+	if (n > e->cap_st) {
+		free(e->st);
+		if (!(e->st = malloc(n * sizeof(*e->st))))
+			oom();
+		e->cap_st = n;
+	}
+	e->n_st = n;
+	memset(e->st, 0, n * sizeof(*e->st));
+	for (size_t i = 0; i < c->n_ob; i++)
+		index_state(e, c, i);
+}
+
+static cd_obst *find_state(const cd_engine *e, cd_citizen *c, const inst *in, size_t *hint)
+{
+	cd_obst *ob = NULL;
+	if (*hint < c->n_ob && state_is(c, &c->ob[*hint], in->p->pkey, in->oid))
+		ob = &c->ob[*hint];
+	else if (e->n_st)
+		ob = lookup_state(e, c, in->p->pkey, in->oid, state_key(in->p->pkey, in->oid));
+	else
+		for (size_t i = 0; i < c->n_ob && !ob; i++)
+			if (state_is(c, &c->ob[i], in->p->pkey, in->oid))
+				ob = &c->ob[i];
+	if (ob)
+		*hint = (size_t)(ob - c->ob) + 1;
+	return ob;
 }
 
 /* Says what changed between the emitted states and the instances just evaluated. */
@@ -1226,8 +1474,9 @@ static int diff(emitter *em, cd_err *err)
 		c->ob[i].flags &= (uint8_t)~CD_OF_SEEN;
 	/* Check the limit before saying anything, so that a refusal changes nothing. */
 	size_t hint = 0;
+	index_states(e, c, e->n_in);
 	for (size_t i = 0; i < e->n_in; i++)
-		if (!find_state(c, &e->in[i], &hint))
+		if (!find_state(e, c, &e->in[i], &hint))
 			fresh++;
 	if (c->n_ob + fresh > e->cfg.max_obligations)
 		return cd_err_set(err, 0, "citizen '%s' would have %zu obligation states, more than the limit of %zu "
@@ -1239,7 +1488,7 @@ static int diff(emitter *em, cd_err *err)
 	hint = 0;
 	for (size_t i = 0; i < e->n_in; i++) {
 		const inst *in = &e->in[i];
-		cd_obst *ob = find_state(c, in, &hint);
+		cd_obst *ob = find_state(e, c, in, &hint);
 		uint8_t prev;
 		bool opened_now = false;
 
@@ -1257,6 +1506,7 @@ static int diff(emitter *em, cd_err *err)
 			ob->status = CD_OB_OPEN;
 			copy_state(ob, in);
 			ob->reason = 0;
+			index_state(e, c, c->n_ob - 1);
 			emit(em, ob, in, false, CD_DL_OPENED, CD_INSTANT_NONE);
 			opened_now = true;
 		}
