@@ -59,6 +59,23 @@ typedef struct cslot {
 	bool voided;
 } cslot;
 
+/*
+ * The conversations that pass one filter (held_by, forms, joint), in history
+ * order, as indices in e->cv: listed the first time an evaluation scans a
+ * long range with that filter, and kept for the rest of it. When many
+ * periods lie within days of each other, every window spans most of the
+ * history; with the list a window costs two binary searches and what it
+ * records, not a pass over the window.
+ */
+#define QLISTS 32                /* filters listed per evaluation; others are scanned */
+#define QLIST_MIN 32             /* a shorter range is scanned */
+
+typedef struct qlist {
+	uint32_t key;            /* held_by | forms << 8 | joint << 16 */
+	uint32_t *ix;
+	size_t n, cap;
+} qlist;
+
 typedef struct ival {
 	cd_date from, to;        /* registered [from, to); to == CD_DATE_NONE: still registered */
 	int64_t before;          /* days in the period's earlier intervals (index_intervals) */
@@ -97,7 +114,7 @@ typedef struct inst {
 	uint8_t reason;
 	cd_date ws, we, due;
 	int req, held;
-	size_t cnt0, n_cnt;      /* counted conversations: e->counted[cnt0 .. cnt0+n_cnt) */
+	size_t cnt0, n_cnt;      /* the first MAX_COUNTED_LIST counted: e->counted[cnt0 .. cnt0+n_cnt) */
 	cd_instant opened_at;    /* CD_INSTANT_NONE: exists as soon as the facts are known */
 	cd_instant breach_at, warn_lead_at, warn_pace_at;
 	int met_conv;            /* conv index that met it (MAX_GAP anchors), -1 */
@@ -135,6 +152,10 @@ struct cd_engine {
 	uint32_t *cs_of;         /* per history entry: its id's index in cs + 1, 0 when not a conversation */
 	size_t cap_cs_of;
 	bool cv_sorted;          /* e->cv is in date order (always, unless a record was tampered with) */
+	qlist ql[QLISTS];        /* conversations by filter, this evaluation (qlist_get) */
+	size_t n_ql;
+	struct { uint32_t stamp, ix; } *tk;   /* conversations taken in this period, by stamp */
+	size_t n_tk, cap_tk;
 	uint64_t *st;            /* emitted states by (period, obligation id): see index_states */
 	size_t n_st, cap_st;     /* slots in use (a power of two), allocated */
 	const char *cnt_ptrs[MAX_COUNTED_LIST];
@@ -196,6 +217,9 @@ void cd_engine_free(cd_engine *e)
 	free(e->counted);
 	free(e->taken_nat);
 	free(e->taken_cur);
+	for (size_t i = 0; i < QLISTS; i++)
+		free(e->ql[i].ix);
+	free(e->tk);
 	free(e->cs);
 	free(e->cs_tab);
 	free(e->cs_of);
@@ -633,15 +657,104 @@ static cvrange cv_range(const cd_engine *e, cd_date from, cd_date to, const endi
 	return r;
 }
 
-static bool qualifies(const conv *cv, const cd_obdef *d, uint8_t widen, bool need_joint)
+static bool passes(const conv *cv, uint8_t held_by, uint8_t forms, bool need_joint)
 {
-	if (!(d->filter.held_by & CD_BIT(cv->held_by)))
+	if (!(held_by & CD_BIT(cv->held_by)))
 		return false;
-	if (!((d->filter.forms | widen) & CD_BIT(cv->form)))
+	if (!(forms & CD_BIT(cv->form)))
 		return false;
 	if (need_joint && !(cv->joint && (cv->held_by == CD_JOBCENTER || cv->held_by == CD_OTHER_ACTOR)))
 		return false;
 	return true;
+}
+
+static bool qualifies(const conv *cv, const cd_obdef *d, uint8_t widen, bool need_joint)
+{
+	return passes(cv, d->filter.held_by, (uint8_t)(d->filter.forms | widen), need_joint);
+}
+
+/* The list for a filter, made on first use in this evaluation; NULL when QLISTS are in use. */
+static const qlist *qlist_get(cd_engine *e, uint8_t held_by, uint8_t forms, bool joint)
+{
+	uint32_t key = held_by | (uint32_t)forms << 8 | (uint32_t)joint << 16;
+	qlist *l;
+	for (size_t i = 0; i < e->n_ql; i++)
+		if (e->ql[i].key == key)
+			return &e->ql[i];
+	if (e->n_ql == QLISTS)
+		return NULL;
+	l = &e->ql[e->n_ql++];
+	if (GROW(l->ix, 0, l->cap, e->n_cv) < 0)
+		oom();
+	l->key = key;
+	l->n = 0;
+	for (size_t i = 0; i < e->n_cv; i++)
+		if (passes(&e->cv[i], held_by, forms, joint))
+			l->ix[l->n++] = (uint32_t)i;
+	return l;
+}
+
+/* The first position in ix[0 .. n) holding v or more. */
+static size_t lower(const uint32_t *ix, size_t n, size_t v)
+{
+	size_t a = 0, b = n;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (ix[m] < v)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/*
+ * The conversations of a range that pass a filter, in order: from the
+ * filter's list when the range is long, else by testing each. The callers
+ * keep their own tests of dates and end, which decide when the conversation
+ * list is not in date order (then the range is all of it and no list is used).
+ */
+typedef struct qcur {
+	const conv *cv;
+	const uint32_t *ix;      /* the filter's list; NULL: test each conversation */
+	size_t at, end;          /* positions in ix, or indices in e->cv */
+	uint8_t held_by, forms;
+	bool joint;
+} qcur;
+
+static void qcur_open(cd_engine *e, qcur *q, const cd_obdef *d, uint8_t widen, bool joint, cvrange r)
+{
+	const qlist *l;
+	q->cv = e->cv;
+	q->ix = NULL;
+	q->at = r.lo;
+	q->end = r.hi;
+	q->held_by = d->filter.held_by;
+	q->forms = (uint8_t)(d->filter.forms | widen);
+	q->joint = joint;
+	if (e->cv_sorted && r.hi - r.lo >= QLIST_MIN && (l = qlist_get(e, q->held_by, q->forms, joint))) {
+		q->ix = l->ix;
+		q->at = lower(l->ix, l->n, r.lo);
+		q->end = lower(l->ix, l->n, r.hi);
+	}
+}
+
+static bool qcur_next(qcur *q, size_t *i)
+{
+	if (q->ix) {
+		if (q->at >= q->end)
+			return false;
+		*i = q->ix[q->at++];
+		return true;
+	}
+	while (q->at < q->end) {
+		size_t k = q->at++;
+		if (passes(&q->cv[k], q->held_by, q->forms, q->joint)) {
+			*i = k;
+			return true;
+		}
+	}
+	return false;
 }
 
 static bool before_end(const conv *cv, const endinfo *end)
@@ -667,9 +780,24 @@ static bool taken(const evctx *x, size_t i)
 	return x->taken[i] == x->stamp;
 }
 
-static void take(const evctx *x, size_t i)
+/* Marks conversation i taken, and notes it for counts that leave taken ones out (taken_in). */
+static void take(cd_engine *e, const evctx *x, size_t i)
 {
 	x->taken[i] = x->stamp;
+	if (GROW(e->tk, e->n_tk, e->cap_tk, e->n_tk + 1) < 0)
+		oom();
+	e->tk[e->n_tk].stamp = x->stamp;
+	e->tk[e->n_tk++].ix = (uint32_t)i;
+}
+
+/* How many of the conversations of q's range that x took pass q's filter. */
+static size_t taken_in(const cd_engine *e, const evctx *x, const qcur *q, cvrange r)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < e->n_tk; k++)
+		n += e->tk[k].stamp == x->stamp && e->tk[k].ix >= r.lo && e->tk[k].ix < r.hi &&
+		     passes(&e->cv[e->tk[k].ix], q->held_by, q->forms, q->joint);
+	return n;
 }
 
 static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule,
@@ -701,13 +829,48 @@ static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const c
 	return in;
 }
 
+/* Counts conversation ci for in; outputs list the first MAX_COUNTED_LIST, so only those are kept. */
 static void count_conv(cd_engine *e, inst *in, size_t ci)
 {
-	if (GROW(e->counted, e->n_counted, e->cap_counted, e->n_counted + 1) < 0)
+	in->held++;
+	if (in->n_cnt >= MAX_COUNTED_LIST)
+		return;
+	if (e->n_counted == e->cap_counted && GROW(e->counted, e->n_counted, e->cap_counted, e->n_counted + 1) < 0)
 		oom();
 	e->counted[e->n_counted++] = (int)ci;
 	in->n_cnt++;
-	in->held++;
+}
+
+/*
+ * Counts for in the conversations dated from .. to (NONE: open) before the
+ * end that pass d's filter, less those taken in this ruleset when it counts
+ * joint conversations in addition. With a filter list the count is the
+ * distance between two positions less the few taken ones, and only the
+ * conversations kept for outputs are visited.
+ */
+static void count_range(cd_engine *e, const evctx *x, inst *in, const cd_obdef *d, cd_date from, cd_date to,
+			const endinfo *end)
+{
+	cvrange r = cv_range(e, from, to, end);
+	qcur q;
+	size_t i;
+
+	qcur_open(e, &q, d, x->widen, false, r);
+	if (q.ix) {
+		int held = in->held + (int)(q.end - q.at - (x->in_addition ? taken_in(e, x, &q, r) : 0));
+		while (in->n_cnt < MAX_COUNTED_LIST && qcur_next(&q, &i))
+			if (!(x->in_addition && taken(x, i)))
+				count_conv(e, in, i);
+		in->held = held;
+		return;
+	}
+	while (qcur_next(&q, &i)) {
+		const conv *cv = &e->cv[i];
+		if (cv->date < from || (to != CD_DATE_NONE && cv->date > to) || !before_end(cv, end) ||
+		    (x->in_addition && taken(x, i)))
+			continue;
+		count_conv(e, in, i);
+	}
 }
 
 static endinfo end_of(const period *p, const cd_obdef *rule)
@@ -810,7 +973,6 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 	inst *in;
 	bool met = false;
 	cd_date eff = w.we;
-	cvrange r;
 
 	if (w.skip || joint_waived(p, rule, &w))
 		return;
@@ -821,43 +983,31 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 		finalize(e, in, false, CD_DATE_NONE, true, &end);
 		return;
 	}
-	r = cv_range(e, w.ws, w.we, &end);
-	for (size_t i = r.lo; i < r.hi; i++) {
-		const conv *cv = &e->cv[i];
-		if (cv->date < w.ws || (w.we != CD_DATE_NONE && cv->date > w.we) || !before_end(cv, &end))
-			continue;
-		if (!qualifies(cv, rule, x->widen, false))
-			continue;
-		switch (rule->kind) {
-		case CD_FIRST_WITHIN:
-			if (rule->joint && !qualifies(cv, rule, x->widen, true))
+	if (rule->kind == CD_COUNT_IN_WINDOW) {
+		count_range(e, x, in, rule, w.ws, w.we, &end);
+		met = in->held >= in->req;
+	} else if (rule->kind == CD_FIRST_WITHIN || rule->kind == CD_JOINT_IN_WINDOW) {
+		bool joint = rule->kind == CD_JOINT_IN_WINDOW || rule->joint;
+		qcur q;
+		size_t i;
+		qcur_open(e, &q, rule, x->widen, joint, cv_range(e, w.ws, w.we, &end));
+		while (qcur_next(&q, &i)) {
+			const conv *cv = &e->cv[i];
+			if (cv->date < w.ws || (w.we != CD_DATE_NONE && cv->date > w.we) || !before_end(cv, &end))
 				continue;
-			if (rule->first_must_forms && !(rule->first_must_forms & CD_BIT(cv->form))) {
+			if (rule->kind == CD_JOINT_IN_WINDOW) {
+				if (taken(x, i))
+					continue;
+				take(e, x, i);
+			} else if (rule->first_must_forms && !(rule->first_must_forms & CD_BIT(cv->form))) {
 				eff = cv->date;          /* D15: the first candidate decides */
-				goto done;
+				break;
 			}
 			count_conv(e, in, i);
 			met = true;
-			goto done;
-		case CD_JOINT_IN_WINDOW:
-			if (!qualifies(cv, rule, x->widen, true) || taken(x, i))
-				continue;
-			take(x, i);
-			count_conv(e, in, i);
-			met = true;
-			goto done;
-		case CD_COUNT_IN_WINDOW:
-			if (x->in_addition && taken(x, i))
-				continue;
-			count_conv(e, in, i);
-			break;
-		default:
 			break;
 		}
 	}
-	if (rule->kind == CD_COUNT_IN_WINDOW)
-		met = in->held >= in->req;
-done:
 	finalize(e, in, met, eff, w.paused, &end);
 }
 
@@ -882,14 +1032,7 @@ static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
 		in->opened_at = opened;
 		in->ws = ws;
 		in->we = we;
-		cvrange r = cv_range(e, ws, we, &end);
-		for (size_t i = r.lo; i < r.hi; i++) {
-			const conv *cv = &e->cv[i];
-			if (cv->date < ws || cv->date > we || !before_end(cv, &end) ||
-			    !qualifies(cv, def, x->widen, false) || (x->in_addition && taken(x, i)))
-				continue;
-			count_conv(e, in, i);
-		}
+		count_range(e, x, in, def, ws, we, &end);
 		finalize(e, in, in->held >= in->req, we, false, &end);
 	}
 }
@@ -902,11 +1045,13 @@ static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
 	int every = cd_span_length(def->every, p->start);
 	size_t cand[CD_MAX_SLOTS];
 	int n_cand = 0;
-	cvrange r = cv_range(e, p->start, CD_DATE_NONE, &end);
+	qcur q;
+	size_t i;
 
-	for (size_t i = r.lo; i < r.hi && n_cand < def->slots; i++) {
+	qcur_open(e, &q, def, x->widen, false, cv_range(e, p->start, CD_DATE_NONE, &end));
+	while (n_cand < def->slots && qcur_next(&q, &i)) {
 		const conv *cv = &e->cv[i];
-		if (cv->date >= p->start && before_end(cv, &end) && qualifies(cv, def, x->widen, false))
+		if (cv->date >= p->start && before_end(cv, &end))
 			cand[n_cand++] = i;
 	}
 	for (int k = 1; k <= def->slots; k++) {
@@ -943,7 +1088,8 @@ static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
 	cd_date eff;
 	bool met = false;
 	inst *in;
-	cvrange r;
+	qcur q;
+	size_t i;
 
 	if (def->to.n) {
 		win dw = window_of(e, p, def);
@@ -961,15 +1107,15 @@ static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
 	in->ws = w.ws;
 	in->we = w.we;
 	eff = w.we;
-	r = cv_range(e, p->start, CD_DATE_NONE, &end);
-	for (size_t i = r.lo; i < r.hi && ord < max_ord; i++) {
+	qcur_open(e, &q, def, x->widen, false, cv_range(e, p->start, CD_DATE_NONE, &end));
+	while (ord < max_ord && qcur_next(&q, &i)) {
 		const conv *cv = &e->cv[i];
-		if (cv->date < p->start || !before_end(cv, &end) || !qualifies(cv, def, x->widen, false))
+		if (cv->date < p->start || !before_end(cv, &end))
 			continue;
 		ord++;
 		if ((def->ordinals & CD_BIT(ord)) && qualifies(cv, def, x->widen, true) &&
 		    (w.we == CD_DATE_NONE || cv->date <= w.we) && !taken(x, i)) {
-			take(x, i);
+			take(e, x, i);
 			count_conv(e, in, i);
 			in->held = 1;
 			met = true;
@@ -1029,11 +1175,12 @@ static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
 		in->opened_at = opened;
 		in->ws = ws;
 		in->we = due;
-		cvrange r = cv_range(e, ws, due, &end);
-		for (size_t i = r.lo; i < r.hi; i++) {
+		qcur q;
+		size_t i;
+		qcur_open(e, &q, def, x->widen, false, cv_range(e, ws, due, &end));
+		while (qcur_next(&q, &i)) {
 			const conv *cv = &e->cv[i];
-			if (cv->date < ws || (due != CD_DATE_NONE && cv->date > due) || !before_end(cv, &end) ||
-			    !qualifies(cv, def, x->widen, false))
+			if (cv->date < ws || (due != CD_DATE_NONE && cv->date > due) || !before_end(cv, &end))
 				continue;
 			count_conv(e, in, i);
 			in->met_conv = (int)i;
@@ -1125,6 +1272,7 @@ static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	derive_periods(e, c);
 	index_intervals(e);
 	live_conversations(e, c);
+	e->n_ql = 0;
 	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (MAX_OVERLAYS + 1) > UINT32_MAX) {
 		/* Zeroed, and stamps start again: no stale stamp can equal a new one. */
 		size_t n = e->n_cv > e->cap_taken ? e->n_cv * 2 : e->cap_taken + 16;
@@ -1148,6 +1296,7 @@ static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 
 		for (size_t i = 0; i < n_ovl; i++)
 			widen |= ovl[i]->widen_forms;
+		e->n_tk = 0;             /* takes are per period (their stamps are) */
 		if (nat) {
 			/* A fresh stamp instead of clearing the marks: a period costs what it uses. */
 			x.rs = nat;
