@@ -11,6 +11,9 @@
 
 #include "util/log.h"
 
+#define CD_STR_(x) #x
+#define CD_STR(x) CD_STR_(x)
+
 void cd_cli_engine_init(cd_cli_engine *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -65,7 +68,7 @@ int cd_cli_engine_option(cd_cli_engine *o, int c, const char *arg)
 		o->cfg.warn_lead_days = (int)v;
 		return 0;
 	case CD_OPT_MAX_EVENTS:
-		if (bounded("--max-events", arg, 1, 1000000, &v) < 0)
+		if (bounded("--max-events", arg, 1, CD_MAX_EVENTS_BOUND, &v) < 0)
 			return -1;
 		o->cfg.max_events = (size_t)v;
 		return 0;
@@ -117,7 +120,8 @@ const char *cd_cli_engine_usage(void)
 	       "      --overlays SPEC      'none' or OVERLAY@MUNI,... instead of the file\n"
 	       "      --grace DAYS         breach grace period, 0 … 60 (default 0)\n"
 	       "      --warn-days DAYS     warning lead time, 0 … 365, 0 = off (default 7)\n"
-	       "      --max-events N       history entries per citizen (default 2000)\n"
+	       "      --max-events N       history entries per citizen, 1 … " CD_STR(CD_MAX_EVENTS_BOUND) " (default 2000);\n"
+	       "                           an input costs time linear in its citizen's history: ~1 ms at the bound\n"
 	       "      --max-obligations N  obligation states per citizen (default 1000)\n"
 	       "      --max-record-bytes N largest input record (default 1048576)\n"
 	       "      --log-level LEVEL    debug, info, warn, error (default info)\n";

@@ -7,7 +7,7 @@
  *   --overlays SPEC           instead: "none" or OVERLAY@MUNI,… (replaces the file's)
  *   --grace DAYS              0 … 60 (default 0)
  *   --warn-days DAYS          0 … 365, 0 turns warnings off (default 7)
- *   --max-events N            history entries per citizen (default 2000)
+ *   --max-events N            history entries per citizen, 1 … CD_MAX_EVENTS_BOUND (10000; default 2000)
  *   --max-obligations N       obligation states per citizen (default 1000)
  *   --max-record-bytes N      largest input record (default 1 MiB)
  *   --log-level LEVEL         debug, info, warn, error (default info)

@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "state/engine.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -123,7 +124,8 @@ static const option_def options[] = {
 	STRING("overlays", overlays, "", "'none' or OVERLAY@MUNI,... instead of the file (empty: use the file)"),
 	INT("grace", grace, "0", 0, 60, "breach grace period, days"),
 	INT("warn-days", warn_days, "7", 0, 365, "warning lead time, days (0: no warnings)"),
-	INT("max-events", max_events, "2000", 1, 1000000, "history entries per citizen"),
+	INT("max-events", max_events, "2000", 1, CD_MAX_EVENTS_BOUND,
+	    "history entries per citizen (an input costs time linear in them: ~1 ms at the bound)"),
 	INT("max-obligations", max_obligations, "1000", 1, 1000000, "obligation states per citizen"),
 	INT("max-record-bytes", max_record_bytes, "1048576", 64, 67108864, "largest input record, bytes"),
 	ENUM("log-level", log_level, "info", level_choices, "least severe level logged"),

@@ -39,7 +39,7 @@
  *   overlays           string  "" (none given: use the file)
  *   grace              int     0; 0 … 60
  *   warn-days          int     7; 0 … 365
- *   max-events         int     2000; 1 … 1000000
+ *   max-events         int     2000; 1 … 10000    (CD_MAX_EVENTS_BOUND: an input costs time linear in them)
  *   max-obligations    int     1000; 1 … 1000000
  *   max-record-bytes   int     1048576; 64 … 67108864
  *   log-level          enum    debug | info | warn | error (default info)

@@ -29,10 +29,19 @@
 #include "state/rules.h"
 #include "util/err.h"
 
+/*
+ * The most history entries per citizen the options allow. An input costs
+ * time linear in its citizen's history (it is evaluated whole); at 10000
+ * entries that is about a millisecond (ops/bench.sh, "cost per history
+ * length"), well under the live processor's batch time, so one busy or
+ * hostile citizen cannot stall a partition.
+ */
+#define CD_MAX_EVENTS_BOUND 10000
+
 typedef struct cd_engine_config {
 	int grace_days;           /* breaches at the start of D + 1 + grace; default 0 */
 	int warn_lead_days;       /* WARNING this many days before D; 0 turns warnings off; default 7 */
-	size_t max_events;        /* history entries per citizen; default 2000 */
+	size_t max_events;        /* history entries per citizen; default 2000, options allow 1 … CD_MAX_EVENTS_BOUND */
 	size_t max_obligations;   /* obligation states per citizen; default 1000 */
 } cd_engine_config;
 

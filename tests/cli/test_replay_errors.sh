@@ -30,3 +30,18 @@ if "$CONTACTD" replay --grace -1 --input tests/fixtures/s2.jsonl 2>"$W/opt.err";
 expect_grep 'option=--grace' "$W/opt.err"
 if "$CONTACTD" replay --until yesterday --input tests/fixtures/s2.jsonl 2>"$W/until.err"; then fail "bad --until accepted"; fi
 expect_grep 'option=--until' "$W/until.err"
+
+# --max-events is bounded (an input costs time linear in its citizen's history):
+# above the bound is refused, naming the option and the range; the bound itself is accepted
+if "$CONTACTD" replay --max-events 10001 --input tests/fixtures/s2.jsonl --output "$W/me.out" 2>"$W/me.err"; then
+  fail "--max-events above its bound accepted"
+fi
+expect_grep 'option=--max-events value=10001 expected="1 … 10000"' "$W/me.err"
+if "$CONTACTD" replay --max-events 1000000 --input tests/fixtures/s2.jsonl --output "$W/me.out" 2>"$W/me.err"; then
+  fail "--max-events 1000000 accepted"
+fi
+expect_grep 'option=--max-events' "$W/me.err"
+"$CONTACTD" replay --max-events 10000 --input tests/fixtures/s2.jsonl --output "$W/me.out" 2>"$W/me.err" ||
+  fail "--max-events 10000 (the bound) refused"
+"$CONTACTD" rules list --max-events 10001 2>"$W/me-rules.err" && fail "rules list: --max-events above its bound accepted"
+expect_grep 'option=--max-events' "$W/me-rules.err"

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "consumer/config.h"
+#include "state/engine.h"
 #include "util/log.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -197,6 +198,13 @@ static void test_int_outside_bounds_is_an_error_naming_origin_and_key(void **sta
 	assert_int_equal(c.batch_size, 100000);
 	assert_int_equal(cd_config_set(&c, "max-record-bytes", "67108864", "command line", &err), 0);
 	assert_int_equal(c.max_record_bytes, 67108864);
+	/* max-events is bounded because an input costs time linear in its citizen's history */
+	assert_int_equal(cd_config_set(&c, "max-events", "10001", "command line", &err), -1);
+	assert_string_equal(err.msg, "command line: key 'max-events': 10001 is outside 1 … 10000");
+	assert_int_equal(cd_config_set(&c, "max-events", "1000000", "command line", &err), -1);
+	assert_int_equal(c.max_events, 2000);
+	assert_int_equal(cd_config_set(&c, "max-events", "10000", "command line", &err), 0);
+	assert_int_equal(c.max_events, CD_MAX_EVENTS_BOUND);
 	assert_int_equal(cd_config_set(&c, "timer-interval-ms", "9", "command line", &err), -1);
 	assert_int_equal(cd_config_set(&c, "mock-partitions", "1024", "command line", &err), 0);
 	assert_int_equal(c.mock_partitions, 1024);
