@@ -14,12 +14,23 @@
 #      issue's targets next to them (printed, not asserted).
 #   5. Last, runs ops/bench-live.sh (the live pipeline: throughput, latency,
 #      Redis memory, ceilings; see there) and adds its figures to the block.
+#   6. Cost per history length: one citizen's log (build/release/bench/history:
+#      a realistic mix, denser as it grows) of 500, 1,000, 2,000, 4,000 and
+#      8,000 records, each replayed with --max-events 8000 (best of three wall
+#      times, less the time of a one-record replay, which is start-up), and
+#      under callgrind when valgrind is there (instructions, less start-up's):
+#      the cost per record, its growth per doubling, and the exponent of that
+#      growth against the target "per-event cost at most linear in history"
+#      (exponent <= 1: one input costs at most linear time in its citizen's
+#      history). Then build/release/bench/input_cost: one input's time at the
+#      --max-events bound (10000 records).
 #
 # Environment (for a quick run): BENCH_CITIZENS (default 1000000), BENCH_EVENTS
 # (default 10000000; the log is cut there), BENCH_SEED (default 1),
 # BENCH_DATA (default bench-data), BENCH_LIVE=0 (skips the live benchmark; its
-# own BENCH_LIVE_* settings are in ops/bench-live.sh). Replay is
-# single-threaded: one core.
+# own BENCH_LIVE_* settings are in ops/bench-live.sh), BENCH_HISTORY=0 (skips
+# the cost per history length), BENCH_CALLGRIND=0 (its wall times only).
+# Replay is single-threaded: one core.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -30,6 +41,8 @@ SEED=${BENCH_SEED:-1}
 DATA=${BENCH_DATA:-bench-data}
 BIN=build/release/contactd
 DECODE=build/release/bench/decode
+HISTORY=build/release/bench/history
+INPUT_COST=build/release/bench/input_cost
 TARGET_EPS=500000
 TARGET_BYTES=1024
 
@@ -135,6 +148,65 @@ B_DEADLINES=$R_DEADLINES B_BREACHES=$R_BREACHES B_SKIPPED=$R_SKIPPED
 replay json "$JSON"
 J_RECORDS=$R_RECORDS J_WALL=$R_WALL J_RSS_KB=$R_RSS_KB J_SKIPPED=$R_SKIPPED
 
+# ---- 6. cost per history length (one citizen); figures below ----------------------
+# Sets HIST (the lines of its block).
+HIST=""
+history_cost() {
+	local sizes=(500 1000 2000 4000 8000) n f w best base ir base_ir prev="" prev_ir="" ratio e
+	local cg=0 e_wall="" e_ir="" line
+	[[ ${BENCH_CALLGRIND:-1} != 0 ]] && command -v valgrind >/dev/null && cg=1
+	# the best of three wall times of a replay, in seconds
+	best_wall() {
+		best=""
+		for _ in 1 2 3; do
+			local t0 t1
+			t0=$(now)
+			"$BIN" replay --input "$1" --output /dev/null --output-format pb --max-events 8000 2>/dev/null ||
+				die "history replay of $1 failed"
+			t1=$(now)
+			best=$(awk -v a="$t0" -v b="$t1" -v m="$best" 'BEGIN { d = b - a; print (m == "" || d < m) ? d : m }')
+		done
+	}
+	instructions() {
+		valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" replay --input "$1" --output /dev/null \
+			--output-format pb --max-events 8000 2>&1 | awk '/Collected :/ { print $NF }'
+	}
+	"$HISTORY" 1 >"$WORK/hist-1.jsonl"
+	best_wall "$WORK/hist-1.jsonl"
+	base=$best
+	[[ $cg == 1 ]] && base_ir=$(instructions "$WORK/hist-1.jsonl")
+	HIST=$(printf '  %7s  %12s  %7s  %14s  %7s\n' records "wall µs/rec" growth "instr/record" growth)
+	for n in "${sizes[@]}"; do
+		f=$WORK/hist-$n.jsonl
+		"$HISTORY" "$n" >"$f"
+		echo "bench: history cost, one citizen, $n records" >&2
+		best_wall "$f"
+		w=$(awk -v b="$best" -v z="$base" -v n="$n" 'BEGIN { printf "%.1f", (b - z) * 1e6 / n }')
+		ir="-"
+		[[ $cg == 1 ]] && ir=$(awk -v i="$(instructions "$f")" -v z="$base_ir" -v n="$n" 'BEGIN { printf "%.0f", (i - z) / n }')
+		ratio=$([[ -n $prev ]] && awk -v a="$w" -v b="$prev" 'BEGIN { printf "x%.2f", a / b }' || echo "")
+		e=$([[ -n $prev_ir && $ir != - ]] && awk -v a="$ir" -v b="$prev_ir" 'BEGIN { printf "x%.2f", a / b }' || echo "")
+		line=$(printf '  %7s  %12s  %7s  %14s  %7s' "$n" "$w" "$ratio" "$ir" "$e")
+		HIST+=$'\n'"$line"
+		[[ -n $prev ]] && e_wall=$(awk -v a="$w" -v b="$prev" 'BEGIN { printf "%.2f", log(a / b) / log(2) }')
+		[[ -n $prev_ir && $ir != - ]] && e_ir=$(awk -v a="$ir" -v b="$prev_ir" 'BEGIN { printf "%.2f", log(a / b) / log(2) }')
+		prev=$w
+		[[ $ir != - ]] && prev_ir=$ir
+	done
+	# The verdict reads instructions when there are some (wall times share the machine).
+	e=${e_ir:-$e_wall}
+	HIST+=$'\n'"  growth 4,000 -> 8,000: per-record cost x2^$e (exponent $e; wall $e_wall${e_ir:+, instructions $e_ir})"
+	HIST+="   target: per-event cost at most linear in history (exponent <= 1.1): $(verdict "$(awk -v e="$e" 'BEGIN { print (e <= 1.1) ? "ok" : "no" }')")"
+	if [[ -x $INPUT_COST ]]; then
+		"$HISTORY" 10000 >"$WORK/hist-10000.jsonl"
+		HIST+=$'\n'"  at the bound: $("$INPUT_COST" "$WORK/hist-10000.jsonl" 10000 | sed 's/^input_cost: //')"
+	fi
+}
+verdict() { if [[ $1 == ok ]]; then echo "met"; else echo "MISSED"; fi; }
+if [[ ${BENCH_HISTORY:-1} != 0 && -x $HISTORY ]]; then
+	history_cost
+fi
+
 # ---- 5. the live pipeline, last (ops/bench-live.sh; BENCH_LIVE=0 skips it); figures below
 LIVE=""
 if [[ ${BENCH_LIVE:-1} != 0 ]]; then
@@ -150,7 +222,6 @@ RSS_KB=$((B_RSS_KB > J_RSS_KB ? B_RSS_KB : J_RSS_KB))
 RSS_MIB=$((RSS_KB / 1024))
 RSS_PER=$((RSS_KB * 1024 / B_CITIZENS))
 STORE_PER=$((B_STORE / B_CITIZENS))
-verdict() { if [[ $1 == ok ]]; then echo "met"; else echo "MISSED"; fi; }
 eps_ok=$([[ $B_EPS -ge $TARGET_EPS ]] && echo ok || echo no)
 mem_ok=$([[ $RSS_PER -lt $TARGET_BYTES ]] && echo ok || echo no)
 
@@ -168,6 +239,9 @@ memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citiz
 outputs:       $B_DEADLINES deadline events, $B_BREACHES breach events (binary run); skipped: binary $B_SKIPPED, JSON $J_SKIPPED
 timer:         $([[ $TIMER == gnu ]] && echo "/usr/bin/time -v" || echo "VmHWM polled from /proc")
 EOF
+if [[ -n $HIST ]]; then
+	printf '\n==== cost per history length (one citizen, bench/history; replay --max-events 8000) ====\n%s\n' "$HIST"
+fi
 if [[ -n $LIVE ]]; then
 	printf '\n==== contactd live pipeline (ops/bench-live.sh: devbroker mock Kafka, private redis-server) ====\n%s\n' \
 		"$LIVE"

@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 	k = n / 20 > 50 ? n / 20 : n < 50 ? n : 50;
 	qsort(us + n - k, k, sizeof(*us), cmp_d);
 	printf("input_cost: %zu records, history %zu events: last %zu records p50 %.0f µs p90 %.0f µs max %.0f µs"
-	       " (%zu refused)\n", n, hist, k, us[n - k + k / 2], us[n - k + k * 9 / 10], us[n - 1], refused);
+	       ", %zu refused by a limit\n", n, hist, k, us[n - k + k / 2], us[n - k + k * 9 / 10], us[n - 1], refused);
 	status = 0;
 out:
 	free(us);
