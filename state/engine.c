@@ -15,7 +15,13 @@
  * Nothing is incremental, so there is no incremental state to get wrong: late
  * and out-of-order inputs simply re-sort the history. The cost is a pass over
  * one citizen's history per input (tens of entries), which is what makes the
- * benchmark's numbers.
+ * benchmark's numbers. That pass must stay linear in the history, because a
+ * busy citizen's history is long (--max-events): conversation ids go through
+ * a hash table, each obligation scans only the stretch of the date-ordered
+ * conversations its window and period allow (cv_range), long stretches are
+ * counted from per-filter lists (qlist), emitted states are found through an
+ * index, and the cumulative clock is searched, not walked. Nothing in one
+ * evaluation loops over the history inside a loop over periods or instances.
  *
  * Invariants. The clock only moves forward. The set of instances at t is a
  * function of (history, t), and grows with t. An emitted state exists for every
