@@ -897,6 +897,7 @@ static cd_date pace_day(const cd_engine *e, const inst *in)
 	cd_date first = in->ws;
 	if (n < 2 || len <= 0 || in->held >= n)
 		return CD_DATE_NONE;
+	assert((size_t)in->held <= in->n_cnt);   /* required counts are at most 100: all kept */
 	for (int j = 0; j <= in->held; j++) {
 		cd_date last = j < in->held ? e->cv[e->counted[in->cnt0 + (size_t)j]].date : in->we;
 		int64_t need = ((int64_t)(j + 1) * len + n - 1) / n;   /* ceil((j+1)·len / n) */
