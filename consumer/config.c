@@ -41,6 +41,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/datadir.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -73,6 +74,7 @@ typedef struct option_def {
 	opt_type type;
 	const char *def;          /* the default, as text, set like any other value; NULL: none */
 	const char *def_env;      /* if this variable is set and not empty, its value is the default */
+	const char *(*def_fn)(void); /* instead of def: a default found at run time */
 	long lo, hi;              /* int: the bounds; list, kafka: hi is the most entries */
 	const choice *choices;    /* enum: ends with a NULL name */
 	size_t off;               /* the field: char * (string, secret, host), int or bool (int, bool,
@@ -117,8 +119,8 @@ static const option_def options[] = {
 	BOOL("check-config", check_config, "false", "load every source, log the effective configuration, and exit"),
 	INT("mock-brokers", mock_brokers, "1", 1, 9, "embedded mock cluster: brokers"),
 	INT("mock-partitions", mock_partitions, "8", 1, 1024, "embedded mock cluster: partitions per topic"),
-	{ .name = "rules", .type = T_STRING, .def = "rules", .def_env = "CONTACTD_RULES", FIELD(rules),
-	  .help = "ruleset directory" },
+	{ .name = "rules", .type = T_STRING, .def_fn = cd_datadir_rules, .def_env = "CONTACTD_RULES", FIELD(rules),
+	  .help = "ruleset directory (installed default: PREFIX/share/contactd/rules)" },
 	STRING("overlays-config", overlays_config, "", "overlay configuration (empty: RULES/overlays.json)"),
 	STRING("overlays", overlays, "", "'none' or OVERLAY@MUNI,... instead of the file (empty: use the file)"),
 	INT("grace", grace, "0", 0, 60, "breach grace period, days"),
@@ -462,7 +464,7 @@ void cd_config_init(cd_config *c)
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const option_def *o = &options[i];
-		const char *v = o->def, *e = o->def_env ? getenv(o->def_env) : NULL;
+		const char *v = o->def_fn ? o->def_fn() : o->def, *e = o->def_env ? getenv(o->def_env) : NULL;
 		if (e && *e)
 			v = e;
 		if (v && set_option(c, &src, o, o->name, v, &err) < 0) {
@@ -923,7 +925,7 @@ static void put_cell(FILE *f, const char *s, size_t width)
 
 static void usage_cells(const option_def *o, char *def, size_t def_cap, char *bounds, size_t bounds_cap)
 {
-	const char *d = o->def ? (*o->def ? o->def : "\"\"") : "";
+	const char *d = o->def_fn ? "installed" : o->def ? (*o->def ? o->def : "\"\"") : "";
 
 	if (o->def_env)
 		snprintf(def, def_cap, "$%s or %s", o->def_env, d);
