@@ -981,6 +981,12 @@ static int setup(proc *x, cd_err *err)
 		return -1;
 	if (x->cfg.overlays && *x->cfg.overlays && cd_rules_set_overlays(x->rules, x->cfg.overlays, err) < 0)
 		return -1;
+	{
+		char gap[256];
+		if (cd_rules_national_gap(x->rules, cd_cph_date(wall_now()), gap, sizeof(gap)))
+			cd_log(CD_LOG_WARN, "the law data does not cover today", "rules", x->cfg.rules,
+			       "detail", gap, NULL);
+	}
 	cd_engine_config_default(&ecfg);
 	ecfg.grace_days = x->cfg.grace;
 	ecfg.warn_lead_days = x->cfg.warn_days;
