@@ -105,6 +105,10 @@ static const option_def options[] = {
 	STRING("deadline-topic", deadline_topic, "contact.deadlines.v1", "topic of deadline outputs"),
 	STRING("breach-topic", breach_topic, "contact.breaches.v1", "topic of breach outputs"),
 	STRING("dlq-topic", dlq_topic, "contact.dlq.v1", "dead-letter topic"),
+	INT("dlq-max-bytes", dlq_max_bytes, "262144", 0, 900000,
+	    "most bytes of a bad input a dead letter carries (longer: cut, with length and digest in headers)"),
+	INT("drain-timeout-ms", drain_timeout_ms, "15000", 0, 600000,
+	    "on SIGTERM: longest wait to finish batches and empty the outbox"),
 	ENUM("clock", event_clock, "wall", clock_choices, "what drives timers: the wall clock or event time"),
 	HOSTPORT("redis", redis_host, redis_port, "127.0.0.1:6379", "Redis address ([::1]:6379 for IPv6)"),
 	STRING("redis-user", redis_user, "", "Redis ACL user (empty: none)"),
@@ -865,7 +869,7 @@ static char *format_value(const cd_config *c, const option_def *o)
  * LOG_ARGS passes every slot of an array whose unused tail is NULL, so one
  * call logs any number of pairs up to LOG_SLOTS / 2.
  */
-#define LOG_SLOTS 320
+#define LOG_SLOTS 352
 #define A4(a, i) (a)[(i)], (a)[(i) + 1], (a)[(i) + 2], (a)[(i) + 3]
 #define A16(a, i) A4(a, i), A4(a, (i) + 4), A4(a, (i) + 8), A4(a, (i) + 12)
 #define A64(a, i) A16(a, i), A16(a, (i) + 16), A16(a, (i) + 32), A16(a, (i) + 48)

@@ -128,6 +128,8 @@ static void test_defaults_are_those_of_the_table(void **state)
 	assert_string_equal(c.deadline_topic, "contact.deadlines.v1");
 	assert_string_equal(c.breach_topic, "contact.breaches.v1");
 	assert_string_equal(c.dlq_topic, "contact.dlq.v1");
+	assert_int_equal(c.dlq_max_bytes, 262144);
+	assert_int_equal(c.drain_timeout_ms, 15000);
 	assert_false(c.event_clock);
 	assert_string_equal(c.redis_host, "127.0.0.1");
 	assert_int_equal(c.redis_port, 6379);
