@@ -913,6 +913,31 @@ static void test_valid_json_and_pb_records_decode(void **state)
 	assert_string_equal(cd_codec_stage_name(CD_STAGE_VALIDATE), "validate");
 }
 
+/* ---- text: UTF-8 without control characters -------------------------------- */
+
+/* Ids with explicit lengths: cd_event_validate itself sees an embedded NUL. */
+static void test_ids_with_an_embedded_nul_are_invalid(void **state)
+{
+	cd_event ev;
+	(void)state;
+	base(&ev, CD_EV_CONVERSATION);
+	ev.event_id = "dup\0first";
+	ev.event_id_len = 9;
+	assert_invalid(&ev, "field 'event_id' contains a control character (0x00) at byte 3");
+	base(&ev, CD_EV_CONVERSATION);
+	ev.citizen_id = "nul1\0A";
+	ev.citizen_id_len = 6;
+	assert_invalid(&ev, "field 'citizen_id' contains a control character (0x00) at byte 4");
+	base(&ev, CD_EV_CONVERSATION);
+	ev.conv_id = "c\0";
+	ev.conv_id_len = 2;
+	assert_invalid(&ev, "field 'conversation.conversation_id' contains a control character (0x00) at byte 1");
+	base(&ev, CD_EV_CONVERSATION);
+	ev.citizen_id = "\xc3\xa6\xff";
+	ev.citizen_id_len = 3;
+	assert_invalid(&ev, "field 'citizen_id' is not valid UTF-8 at byte 2");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -946,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_json_with_an_unknown_enum_number_is_rejected_naming_the_field),
 		cmocka_unit_test(test_json_that_d28_refuses_is_rejected_at_the_validate_stage),
 		cmocka_unit_test(test_valid_json_and_pb_records_decode),
+		cmocka_unit_test(test_ids_with_an_embedded_nul_are_invalid),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
