@@ -137,6 +137,16 @@ static int msg_strings(const ProtobufCMessage *m, path *pt, int depth, cd_err *e
 	return 0;
 }
 
+/* Tags and lengths of an event mostly fit one byte. */
+static inline int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	if (*p < end && **p < 0x80) {
+		*v = *(*p)++;
+		return 0;
+	}
+	return cd_varint_get(p, end, v);
+}
+
 /*
  * The same on the wire bytes of a message that protobuf-c has unpacked, so
  * well-formed: each length-delimited field that the descriptor calls a string
@@ -156,11 +166,11 @@ static int wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, s
 		const ProtobufCFieldDescriptor *f = NULL;
 		uint64_t key, n;
 
-		if (cd_varint_get(&p, end, &key) < 0)
+		if (wire_varint(&p, end, &key) < 0)
 			return 1;
 		switch (key & 7) {
 		case 0:
-			if (cd_varint_get(&p, end, &n) < 0)
+			if (wire_varint(&p, end, &n) < 0)
 				return 1;
 			continue;
 		case 1:
@@ -170,7 +180,7 @@ static int wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, s
 			n = 4;
 			break;
 		case 2:
-			if (cd_varint_get(&p, end, &n) < 0)
+			if (wire_varint(&p, end, &n) < 0)
 				return 1;
 			if (key >> 3 <= UINT32_MAX)
 				f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));

@@ -79,13 +79,14 @@ int cd_event_check_text(const char *text, size_t n, const char *prefix, const ch
 	size_t i = 0;
 
 	while (i < n) {
-		uint8_t c = s[i], lo = 0x80, hi = 0xbf;
+		uint8_t c, lo = 0x80, hi = 0xbf;
 		size_t len;
 
-		if (c >= 0x20 && c < 0x7f) {
+		while (i < n && (uint8_t)(s[i] - 0x20) < 0x5f)   /* printable ASCII: the common case */
 			i++;
-			continue;
-		}
+		if (i == n)
+			break;
+		c = s[i];
 		if (c < 0x80)
 			return cd_err_set(err, 0, "field '%s%s%s' contains a control character (0x%02x) at byte %zu",
 					  prefix ? prefix : "", prefix ? "." : "", field, c, i);
