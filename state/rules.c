@@ -420,7 +420,7 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 		    get_span(ld, w, "to", "window.to", &d->to) < 0)
 			return -1;
 	}
-	if (get_int(ld, o, "required", &d->required, 1, 100) < 0)
+	if (get_int(ld, o, "required", &d->required, 1, CD_MAX_REQUIRED) < 0)
 		return -1;
 	d->joint = d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
 	if (get_bool(ld, o, "joint", &d->joint) < 0)

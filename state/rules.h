@@ -62,6 +62,7 @@ typedef struct cd_filter {
 
 #define CD_BIT(x) (1u << (x))
 #define CD_MAX_SLOTS 12
+#define CD_MAX_REQUIRED 100      /* "required": conversations an obligation can ask for */
 
 typedef enum cd_gap_start {
 	CD_GAP_AFTER_WINDOW = 1,  /* from the day after the count reaches `start_after` */
