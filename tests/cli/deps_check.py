@@ -259,6 +259,7 @@ def shell_commands(path, builtins, functions):
     """(word, line) for every word in command position."""
     text = strip_quotes_and_heredocs(open(path).read())
     for lineno, line in enumerate(text.split("\n"), 1):
+        line = re.sub(r"^\s*\(?[\w.*|$-]+\)(\s|$)", " ", line)     # a case pattern: "  big1|big2) …"
         for seg in re.split(r"\|\||&&|[;|&`(){}]|\$\(", line):
             words = seg.split()
             while words:
