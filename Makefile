@@ -4,12 +4,16 @@
 #   make test       sanitizer build (ASan+UBSan) and the whole test suite
 #   make bench      release build and the benchmarks (figures on stdout)
 #   make run        the demo: embedded broker, private redis-server, demo stream
+#   make install    PREFIX/bin/contactd and PREFIX/share/contactd/rules
+#                   (PREFIX=/usr/local; DESTDIR= for staging)
 #   make MODE=asan  any target, built with sanitizers
 #
 # Layout of the build tree (never committed):
 #   build/gen/                  protoc-c output, generated from proto/ at build time
 #   build/$(MODE)/obj/...       objects and automatic dependency files (.d)
 #   build/$(MODE)/contactd      the program
+#   build/share/contactd/rules  a link to rules/: the binary finds its rules
+#                               at ../share/contactd/rules, built or installed
 #   build/$(MODE)/tests/...     one binary per tests/unit/test_*.c
 
 .DEFAULT_GOAL := all
@@ -71,7 +75,10 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT_SRC))
 BENCH_SRC := $(wildcard ops/bench/*.c)
 BENCH_BIN := $(patsubst ops/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all test bench run run-replay clean deps tests
+.PHONY: all test bench run run-replay clean deps tests install uninstall
+# Keep intermediates (test objects, generated headers): make would delete them
+# after each build, losing their dependency files and forcing rebuilds.
+.SECONDARY:
 all: $(BIN)
 
 # Every object waits for the generated headers (order-only).
@@ -87,8 +94,12 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/consumer/main.o $(LIB_A)
+$(BIN): $(BUILD)/obj/consumer/main.o $(LIB_A) | build/share/contactd/rules
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+build/share/contactd/rules:
+	@mkdir -p $(dir $@)
+	ln -sfn ../../../rules $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_SUPPORT_OBJ) $(LIB_A)
 	@mkdir -p $(dir $@)
@@ -124,6 +135,19 @@ run-replay:
 	ops/install-deps.sh
 	$(MAKE) MODE=release all
 	ops/demo-replay.sh
+
+# The release binary and the rule files, in the layout the binary searches
+# (util/datadir.h): it then finds its rules from any directory.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/contactd/rules
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/contactd
+	install -m 0644 rules/*.json $(DESTDIR)$(PREFIX)/share/contactd/rules/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/contactd
+	rm -rf $(DESTDIR)$(PREFIX)/share/contactd
 
 # Installs the Debian packages the build, tests and demo need (idempotent).
 deps:

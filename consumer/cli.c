@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/datadir.h"
 #include "util/log.h"
 
 #define CD_STR_(x) #x
@@ -17,7 +18,8 @@
 void cd_cli_engine_init(cd_cli_engine *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->rules_dir = getenv("CONTACTD_RULES") ? getenv("CONTACTD_RULES") : "rules";
+	o->rules_dir = getenv("CONTACTD_RULES") && *getenv("CONTACTD_RULES") ? getenv("CONTACTD_RULES")
+									  : cd_datadir_rules();
 	cd_engine_config_default(&o->cfg);
 	o->max_record = (size_t)1 << 20;
 }
@@ -115,7 +117,7 @@ void cd_cli_engine_release(cd_cli_engine *o)
 
 const char *cd_cli_engine_usage(void)
 {
-	return "      --rules DIR          ruleset directory (default $CONTACTD_RULES, else ./rules)\n"
+	return "      --rules DIR          ruleset directory (default $CONTACTD_RULES, else the installed one)\n"
 	       "      --overlays-config F  overlay configuration file (default DIR/overlays.json)\n"
 	       "      --overlays SPEC      'none' or OVERLAY@MUNI,... instead of the file\n"
 	       "      --grace DAYS         breach grace period, 0 … 60 (default 0)\n"

@@ -2,7 +2,8 @@
  * cli.h — the engine options every command shares (rules, overlays, limits),
  * parsed the same way everywhere.
  *
- *   --rules DIR               ruleset directory (default $CONTACTD_RULES, else ./rules)
+ *   --rules DIR               ruleset directory (default $CONTACTD_RULES, else the installed
+ *                             PREFIX/share/contactd/rules: util/datadir.h)
  *   --overlays-config FILE    overlay configuration (default DIR/overlays.json)
  *   --overlays SPEC           instead: "none" or OVERLAY@MUNI,… (replaces the file's)
  *   --grace DAYS              0 … 60 (default 0)

@@ -42,6 +42,7 @@
 #include <strings.h>
 
 #include "state/engine.h"
+#include "util/datadir.h"
 #include "util/log.h"
 
 extern char **environ;
@@ -74,6 +75,7 @@ typedef struct option_def {
 	opt_type type;
 	const char *def;          /* the default, as text, set like any other value; NULL: none */
 	const char *def_env;      /* if this variable is set and not empty, its value is the default */
+	const char *(*def_fn)(void); /* instead of def: a default found at run time */
 	long lo, hi;              /* int: the bounds; list, kafka: hi is the most entries */
 	const choice *choices;    /* enum: ends with a NULL name */
 	size_t off;               /* the field: char * (string, secret, host), int or bool (int, bool,
@@ -104,6 +106,10 @@ static const option_def options[] = {
 	STRING("deadline-topic", deadline_topic, "contact.deadlines.v1", "topic of deadline outputs"),
 	STRING("breach-topic", breach_topic, "contact.breaches.v1", "topic of breach outputs"),
 	STRING("dlq-topic", dlq_topic, "contact.dlq.v1", "dead-letter topic"),
+	INT("dlq-max-bytes", dlq_max_bytes, "262144", 0, 900000,
+	    "most bytes of a bad input a dead letter carries (longer: cut, with length and digest in headers)"),
+	INT("drain-timeout-ms", drain_timeout_ms, "15000", 0, 600000,
+	    "on SIGTERM: longest wait to finish batches and empty the outbox"),
 	ENUM("clock", event_clock, "wall", clock_choices, "what drives timers: the wall clock or event time"),
 	HOSTPORT("redis", redis_host, redis_port, "127.0.0.1:6379", "Redis address ([::1]:6379 for IPv6)"),
 	STRING("redis-user", redis_user, "", "Redis ACL user (empty: none)"),
@@ -118,8 +124,8 @@ static const option_def options[] = {
 	BOOL("check-config", check_config, "false", "load every source, log the effective configuration, and exit"),
 	INT("mock-brokers", mock_brokers, "1", 1, 9, "embedded mock cluster: brokers"),
 	INT("mock-partitions", mock_partitions, "8", 1, 1024, "embedded mock cluster: partitions per topic"),
-	{ .name = "rules", .type = T_STRING, .def = "rules", .def_env = "CONTACTD_RULES", FIELD(rules),
-	  .help = "ruleset directory" },
+	{ .name = "rules", .type = T_STRING, .def_fn = cd_datadir_rules, .def_env = "CONTACTD_RULES", FIELD(rules),
+	  .help = "ruleset directory (installed default: PREFIX/share/contactd/rules)" },
 	STRING("overlays-config", overlays_config, "", "overlay configuration (empty: RULES/overlays.json)"),
 	STRING("overlays", overlays, "", "'none' or OVERLAY@MUNI,... instead of the file (empty: use the file)"),
 	INT("grace", grace, "0", 0, 60, "breach grace period, days"),
@@ -464,7 +470,7 @@ void cd_config_init(cd_config *c)
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < N_OPTIONS; i++) {
 		const option_def *o = &options[i];
-		const char *v = o->def, *e = o->def_env ? getenv(o->def_env) : NULL;
+		const char *v = o->def_fn ? o->def_fn() : o->def, *e = o->def_env ? getenv(o->def_env) : NULL;
 		if (e && *e)
 			v = e;
 		if (v && set_option(c, &src, o, o->name, v, &err) < 0) {
@@ -865,7 +871,7 @@ static char *format_value(const cd_config *c, const option_def *o)
  * LOG_ARGS passes every slot of an array whose unused tail is NULL, so one
  * call logs any number of pairs up to LOG_SLOTS / 2.
  */
-#define LOG_SLOTS 320
+#define LOG_SLOTS 352
 #define A4(a, i) (a)[(i)], (a)[(i) + 1], (a)[(i) + 2], (a)[(i) + 3]
 #define A16(a, i) A4(a, i), A4(a, (i) + 4), A4(a, (i) + 8), A4(a, (i) + 12)
 #define A64(a, i) A16(a, i), A16(a, (i) + 16), A16(a, (i) + 32), A16(a, (i) + 48)
@@ -925,7 +931,7 @@ static void put_cell(FILE *f, const char *s, size_t width)
 
 static void usage_cells(const option_def *o, char *def, size_t def_cap, char *bounds, size_t bounds_cap)
 {
-	const char *d = o->def ? (*o->def ? o->def : "\"\"") : "";
+	const char *d = o->def_fn ? "installed" : o->def ? (*o->def ? o->def : "\"\"") : "";
 
 	if (o->def_env)
 		snprintf(def, def_cap, "$%s or %s", o->def_env, d);

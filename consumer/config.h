@@ -20,6 +20,8 @@
  *   deadline-topic     string  contact.deadlines.v1
  *   breach-topic       string  contact.breaches.v1
  *   dlq-topic          string  contact.dlq.v1
+ *   dlq-max-bytes      int     262144; 0 … 900000 (bad input carried by a dead letter; more is cut)
+ *   drain-timeout-ms   int     15000; 0 … 600000  (SIGTERM: finish batches, empty the outbox)
  *   clock              enum    wall | event  (default wall)
  *   redis              string  127.0.0.1:6379  (HOST:PORT)
  *   redis-user         string  ""
@@ -34,7 +36,7 @@
  *   check-config       bool    false  (load every source, log the effective configuration, exit)
  *   mock-brokers       int     1; 1 … 9           (embedded default)
  *   mock-partitions    int     8; 1 … 1024        (embedded default: partitions per topic)
- *   rules              string  $CONTACTD_RULES or "rules"
+ *   rules              string  $CONTACTD_RULES or PREFIX/share/contactd/rules (util/datadir.h)
  *   overlays-config    string  "" (rules/overlays.json)
  *   overlays           string  "" (none given: use the file)
  *   grace              int     0; 0 … 60
@@ -63,6 +65,7 @@ typedef struct cd_config {
 	char *input_topics[CD_CONFIG_MAX_TOPICS];
 	size_t n_input_topics;
 	char *deadline_topic, *breach_topic, *dlq_topic;
+	int dlq_max_bytes, drain_timeout_ms;
 	bool event_clock;                /* clock = event */
 	char *redis_host;
 	int redis_port;

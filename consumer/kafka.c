@@ -269,10 +269,25 @@ int cd_producer_send(cd_producer *p, const char *topic, int32_t partition, const
 		/* On failure the headers stay ours. */
 		if (hdrs)
 			rd_kafka_headers_destroy(hdrs);
-		return cd_err_set(err, e == RD_KAFKA_RESP_ERR__QUEUE_FULL, "producing to '%s': %s", topic,
-				  rd_kafka_err2str(e));
+		cd_err_set(err, e == RD_KAFKA_RESP_ERR__QUEUE_FULL, "producing to '%s': %s", topic,
+			   rd_kafka_err2str(e));
+		return cd_kafka_undeliverable(e) ? -2 : -1;
 	}
 	return 0;
+}
+
+int cd_kafka_undeliverable(rd_kafka_resp_err_t e)
+{
+	switch (e) {
+	case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+	case RD_KAFKA_RESP_ERR_INVALID_MSG:
+	case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+	case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 int cd_producer_poll(cd_producer *p, int timeout_ms)

@@ -77,11 +77,18 @@ typedef struct cd_header {
 /*
  * Queues one message (key/value/headers copied). partition -1: by key (the
  * default partitioner, murmur2-compatible with Java clients: "murmur2_random").
- * 0, or -1 with err (err->retriable when the local queue is full).
+ * 0; -1 with err (err->retriable when the local queue is full); -2 when this
+ * message can never be delivered, whatever is retried (cd_kafka_undeliverable).
  */
 int cd_producer_send(cd_producer *p, const char *topic, int32_t partition, const void *key, size_t key_len,
 		     const void *value, size_t value_len, const cd_header *headers, size_t n_headers,
 		     void *opaque, cd_err *err);
+/*
+ * Errors that belong to one message, not to the connection or the topic: the
+ * message is too large or malformed for the broker, so sending it again can
+ * never succeed (a caller must set it aside rather than retry it forever).
+ */
+int cd_kafka_undeliverable(rd_kafka_resp_err_t e);
 /* Serves delivery reports; returns how many were served. */
 int cd_producer_poll(cd_producer *p, int timeout_ms);
 /* Waits until everything queued is delivered (or failed). 0 / -1 on timeout. */

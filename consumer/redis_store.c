@@ -30,7 +30,8 @@
  *
  * Keys. Every key of partition p carries the hash tag {pN}, and every key a
  * script touches is passed in KEYS, so a script runs on one Redis Cluster
- * slot (the store itself talks to one node and does not follow MOVED).
+ * slot. The store itself talks to one node and does not follow cluster
+ * redirects: a MOVED or ASK reply is a final error that says so.
  *
  * Errors. A failure of the connection (refused, reset, timed out, protocol
  * garbage) is retriable, and the context is freed: every later call fails
@@ -289,6 +290,11 @@ static void rs_drop(cd_redis *r)
 	}
 }
 
+int cd_redis_connected(const cd_redis *r)
+{
+	return r->c != NULL;
+}
+
 void cd_redis_free(cd_redis *r)
 {
 	if (!r)
@@ -405,6 +411,10 @@ static int reply_fail(cd_redis *r, const redisReply *rep, const char *what, cd_e
 		return cd_err_set(err, 0, "redis '%s:%d' %s: unexpected reply of type %d", r->o.host, r->o.port,
 				  what, rep->type);
 	tidy(cause, sizeof(cause), rep->str, rep->len);
+	if ((rep->len > 6 && !memcmp(rep->str, "MOVED ", 6)) || (rep->len > 4 && !memcmp(rep->str, "ASK ", 4)))
+		return cd_err_set(err, 0, "redis '%s:%d' %s: %s: the server is a Redis Cluster node, and contactd "
+				  "talks to one standalone Redis (it does not follow cluster redirects)",
+				  r->o.host, r->o.port, what, cause);
 	return cd_err_set(err, retriable_reply(rep->str, rep->len), "redis '%s:%d' %s: %s", r->o.host,
 			  r->o.port, what, cause);
 }

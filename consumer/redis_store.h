@@ -56,6 +56,12 @@ void cd_redis_free(cd_redis *r);
 
 /* (Re)connects, authenticates, selects the db and loads the scripts. 0 / -1 (retriable). */
 int cd_redis_connect(cd_redis *r, cd_err *err);
+/*
+ * Whether the connection is still usable: an error reply (OOM, BUSY, …) leaves
+ * it so, a failure of the connection itself does not. A caller recovering from
+ * an error reconnects only when this says no.
+ */
+int cd_redis_connected(const cd_redis *r);
 
 /*
  * Takes partition p: increments its fencing token and returns the new value.

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "consumer/cli.h"
 #include "state/event.h"
@@ -192,6 +193,14 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 	}
 }
 
+static bool has_benefit(const cd_ruleset *rs, int benefit)
+{
+	for (size_t i = 0; i < rs->n_obs; i++)
+		if (!rs->obs[i].benefits || (rs->obs[i].benefits & CD_BIT(benefit)))
+			return true;
+	return false;
+}
+
 static int cmd_list(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -207,6 +216,8 @@ static int cmd_list(int argc, char **argv)
 	cd_date date = CD_DATE_NONE;
 	const char *muni = NULL;
 	int benefit = 0, c, status = 1;
+	size_t n_nat = 0, n_ovl = 0;
+	char note[256], d[CD_DATE_STRLEN];
 	bool md = false;
 
 	cd_cli_engine_init(&eo);
@@ -241,7 +252,13 @@ static int cmd_list(int argc, char **argv)
 		if (rs->overlay || (date != CD_DATE_NONE && cd_rules_national(eo.rules, date) != rs))
 			continue;
 		print_ruleset(stdout, eo.rules, rs, benefit, md);
+		n_nat++;
+		if (benefit && !has_benefit(rs, benefit))
+			printf(md ? "\n**%s has no obligations for %s.**\n" : "  (%s has no obligations for %s)\n",
+			       rs->id, cd_benefit_name(benefit));
 	}
+	if (date != CD_DATE_NONE && cd_rules_national_gap(eo.rules, date, note, sizeof(note)))
+		printf(md ? "\n**Warning: %s.**\n" : "\n  warning: %s\n", note);
 	printf(md ? "\n## Municipal overlays\n\nEnabled per municipality by `rules/overlays.json`.\n"
 		  : "\nmunicipal overlays:\n");
 	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
@@ -258,11 +275,28 @@ static int cmd_list(int argc, char **argv)
 		if (benefit && rs->benefits && !(rs->benefits & CD_BIT(benefit)))
 			continue;
 		print_ruleset(stdout, eo.rules, rs, benefit, md);
+		n_ovl++;
+	}
+	if (!n_ovl && (muni || benefit || date != CD_DATE_NONE)) {
+		printf(md ? "\nNo municipal overlay applies" : "  none applies");
+		if (muni)
+			printf(" to municipality %s", muni);
+		if (benefit)
+			printf("%s %s", muni ? " and" : " to", cd_benefit_name(benefit));
+		if (date != CD_DATE_NONE)
+			printf(" for periods starting %s", cd_date_format(date, d));
+		printf(n_nat ? ": the national rules apply alone%s\n" : "%s\n", md ? "." : "");
 	}
 	status = 0;
 out:
 	cd_cli_engine_release(&eo);
 	return status;
+}
+
+/* Today in Copenhagen: the date a period starting now gets. */
+static cd_date today(void)
+{
+	return cd_cph_date((cd_instant)time(NULL) * CD_NS_PER_SEC);
 }
 
 static int cmd_check(int argc, char **argv)
@@ -271,7 +305,7 @@ static int cmd_check(int argc, char **argv)
 	cd_err err;
 	size_t n_obs = 0, n_nat = 0, n_ovl = 0;
 	cd_date last = CD_DATE_NONE;
-	char d[CD_DATE_STRLEN];
+	char d[CD_DATE_STRLEN], note[256];
 	int status = 1;
 
 	cd_cli_engine_init(&eo);
@@ -305,6 +339,8 @@ static int cmd_check(int argc, char **argv)
 	if (last != INT32_MAX && last != CD_DATE_NONE)
 		printf("warning: no national ruleset for periods starting after %s: such periods get no national "
 		       "obligations (decisions.md D20)\n", cd_date_format(last, d));
+	if (cd_rules_national_gap(eo.rules, today(), note, sizeof(note)))
+		printf("warning: today: %s\n", note);
 	printf("ok: '%s': %zu national and %zu overlay rulesets, %zu obligation definitions\n", eo.rules_dir,
 	       n_nat, n_ovl, n_obs);
 	status = 0;

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "consumer/config.h"
 #include "consumer/kafka.h"
@@ -56,6 +57,11 @@
 #define OUT_DEADLINE 1
 #define OUT_BREACH 2
 #define OUT_DLQ 3
+#define OUT_KIND_MASK 0x7f
+#define OUT_NULL_KEY 0x80        /* in the kind byte: the record has no key (not an empty one) */
+#define OUT_MAX_HEADERS 12
+#define UNDELIVERABLE_MAX 64     /* entries of one relay batch set aside as undeliverable */
+#define QUARANTINE_SAID 64
 
 static volatile sig_atomic_t stopping;
 
@@ -85,12 +91,22 @@ typedef struct part {
 	size_t in_flight, delivered;
 	bool delivery_failed;
 	uint32_t relay_gen;      /* tags delivery reports, so stale ones are ignored */
+	/* entries of the head batch that can never be delivered (by index in the batch):
+	 * sent again as a small dead letter that says so, so they never block the rest */
+	uint32_t undeliverable[UNDELIVERABLE_MAX];
+	uint8_t undeliverable_level[UNDELIVERABLE_MAX];   /* 1: send a stub; 2: the stub failed too */
+	char undeliverable_why[UNDELIVERABLE_MAX][96];
+	size_t n_undeliverable;
+	/* assignment that failed on a Redis error: retried from the loop, with backoff */
+	bool untaken;
 } part;
 
 typedef struct slot {        /* a citizen held during one batch */
 	char id[CD_MAX_ID_LEN + 1];
 	cd_citizen c;
 	bool dirty;
+	bool corrupt;            /* its Redis record does not decode: quarantined */
+	char why[224];           /* … and why (goes into its inputs' dead letters) */
 } slot;
 
 typedef struct proc {
@@ -116,8 +132,15 @@ typedef struct proc {
 	const char *cur_caused;  /* for outputs: nothing */
 	int32_t cur_p;
 	int redis_down;
+	char redis_cause[sizeof(((cd_err *)0)->msg)];   /* the error that took Redis down, for the log */
+	int redis_backoff_ms;    /* grows while Redis keeps failing; reset by a commit */
+	uint64_t quarantine_said[QUARANTINE_SAID];   /* hashes of the citizens last reported */
+	int64_t next_take_ms;    /* when to retry partitions that could not be taken */
+	int take_backoff_ms;
+	int64_t untaken_since_ms;
+	bool untaken_reported;
 	int64_t next_timer_ms;
-	uint64_t n_in, n_out, n_dlq, n_commits;
+	uint64_t n_in, n_out, n_dlq, n_commits, n_undeliverable, n_quarantined, n_offset_resets;
 	int fatal;
 } proc;
 
@@ -167,7 +190,8 @@ static void sleep_ms(int ms)
 
 /*
  * Envelope of one outbox entry (consumer-internal, stored in Redis):
- *   u8 kind (OUT_*), key, value, n_headers, then name/value pairs;
+ *   u8 kind (OUT_*, | OUT_NULL_KEY when the record has no key), key, value,
+ *   varint n_headers, then name/value pairs;
  *   every byte string is a varint length and the bytes.
  */
 static int put_bytes(cd_buf *b, const void *p, size_t n)
@@ -177,17 +201,19 @@ static int put_bytes(cd_buf *b, const void *p, size_t n)
 
 static int entry_begin(cd_buf *b, int kind, const void *key, size_t key_len, const void *val, size_t val_len)
 {
-	uint8_t k = (uint8_t)kind;
+	uint8_t k = (uint8_t)(kind | (key ? 0 : OUT_NULL_KEY));
 	cd_buf_reset(b);
+	if (!key)
+		key = "";
 	return cd_buf_append(b, &k, 1) < 0 || put_bytes(b, key, key_len) < 0 || put_bytes(b, val, val_len) < 0 ? -1 : 0;
 }
 
 typedef struct entry {
 	int kind;
-	const uint8_t *key, *val;
+	const uint8_t *key, *val;    /* key NULL: the record has no key */
 	size_t key_len, val_len;
-	cd_header h[8];
-	char names[8][64];       /* the header names, NUL-terminated copies */
+	cd_header h[OUT_MAX_HEADERS];
+	char names[OUT_MAX_HEADERS][64];   /* the header names, NUL-terminated copies */
 	size_t n_h;
 } entry;
 
@@ -206,12 +232,16 @@ static int entry_parse(const uint8_t *p, size_t n, entry *e)
 {
 	const uint8_t *end = p + n;
 	uint64_t nh;
+	bool null_key;
 	if (n < 1)
 		return -1;
-	e->kind = *p++;
+	e->kind = *p & OUT_KIND_MASK;
+	null_key = (*p++ & OUT_NULL_KEY) != 0;
 	if (get_bytes(&p, end, &e->key, &e->key_len) < 0 || get_bytes(&p, end, &e->val, &e->val_len) < 0 ||
-	    cd_varint_get(&p, end, &nh) < 0 || nh > 8)
+	    cd_varint_get(&p, end, &nh) < 0 || nh > OUT_MAX_HEADERS)
 		return -1;
+	if (null_key)
+		e->key = NULL;
 	e->n_h = (size_t)nh;
 	for (size_t i = 0; i < e->n_h; i++) {
 		const uint8_t *name, *val;
@@ -233,25 +263,33 @@ static int on_output(void *ctx, const cd_output *o)
 {
 	proc *x = ctx;
 	cd_err err;
-	uint8_t zero = 0;
 	cd_buf_reset(&x->value);
 	if (cd_codec_output_append(o, CD_LOG_PB, 0, &x->value, &err) < 0 ||
 	    entry_begin(&x->entry, o->is_breach ? OUT_BREACH : OUT_DEADLINE, o->citizen_id, strlen(o->citizen_id),
 			x->value.data, x->value.len) < 0 ||
-	    cd_buf_append(&x->entry, &zero, 1) < 0 ||
+	    cd_buf_put_varint(&x->entry, 0) < 0 ||
 	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
 		return -1;
 	x->n_out++;
 	return 0;
 }
 
+/*
+ * A bad input becomes a dead letter with Kafka Connect's error headers. A dead
+ * letter must always be deliverable, or one bad record would stop the stream
+ * for good: it carries at most dlq-max-bytes of the record, and when it is cut
+ * the headers give the original length and a digest (XXH3-128) so that the
+ * record can be found again on the input topic (topic, partition and offset
+ * are there too). The key is kept as it was, a missing key stays missing.
+ */
 static int dead_letter(proc *x, const rd_kafka_message_t *m, const char *stage, const char *error)
 {
-	char part_s[16], off_s[24];
+	char part_s[16], off_s[24], len_s[24], digest_s[40];
 	const char *names[] = { "__connect.errors.topic", "__connect.errors.partition", "__connect.errors.offset",
-				"__connect.errors.stage", "__connect.errors.exception.message" };
-	const char *vals[5];
-	uint8_t nh = 5;
+				"__connect.errors.stage", "__connect.errors.exception.message",
+				"contactd.errors.original.length", "contactd.errors.original.xxh3-128" };
+	const char *vals[7];
+	size_t carried = m->len, nh = 5;
 
 	snprintf(part_s, sizeof(part_s), "%d", (int)m->partition);
 	snprintf(off_s, sizeof(off_s), "%lld", (long long)m->offset);
@@ -260,15 +298,35 @@ static int dead_letter(proc *x, const rd_kafka_message_t *m, const char *stage, 
 	vals[2] = off_s;
 	vals[3] = stage;
 	vals[4] = error;
-	if (entry_begin(&x->entry, OUT_DLQ, m->key ? m->key : "", m->key_len, m->payload ? m->payload : "",
-			m->len) < 0 || cd_buf_append(&x->entry, &nh, 1) < 0)
+	if (carried > (size_t)x->cfg.dlq_max_bytes) {
+		XXH128_hash_t h = XXH3_128bits(m->payload, m->len);
+		carried = (size_t)x->cfg.dlq_max_bytes;
+		snprintf(len_s, sizeof(len_s), "%zu", m->len);
+		snprintf(digest_s, sizeof(digest_s), "%016llx%016llx", (unsigned long long)h.high64,
+			 (unsigned long long)h.low64);
+		vals[5] = len_s;
+		vals[6] = digest_s;
+		nh = 7;
+	}
+	if (entry_begin(&x->entry, OUT_DLQ, m->key, m->key_len, m->payload ? m->payload : "", carried) < 0 ||
+	    cd_buf_put_varint(&x->entry, nh) < 0)
 		return -1;
-	for (int i = 0; i < 5; i++)
+	for (size_t i = 0; i < nh; i++)
 		if (put_bytes(&x->entry, names[i], strlen(names[i])) < 0 ||
 		    put_bytes(&x->entry, vals[i], strlen(vals[i])) < 0)
 			return -1;
 	x->n_dlq++;
 	return cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len);
+}
+
+/* A dead letter for m: 0, or -1 with err (no memory: the batch fails). */
+static int set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, const char *why, cd_err *err)
+{
+	char reason[512];
+	snprintf(reason, sizeof(reason), "%s", why);   /* why may be err->msg itself */
+	if (dead_letter(x, m, stage, reason) < 0)
+		return cd_err_set(err, 1, "out of memory for a dead letter");
+	return 0;
 }
 
 /* ---- citizens of a batch --------------------------------------------------------- */
@@ -334,8 +392,39 @@ static slot *slot_add(proc *x, const char *id)
 	snprintf(s->id, sizeof(s->id), "%s", id);
 	cd_citizen_clear(&s->c);
 	s->dirty = false;
+	s->corrupt = false;
 	slot_index(x, x->n_slots++);
 	return s;
+}
+
+/*
+ * A citizen whose stored record does not decode is quarantined, never a crash
+ * and never a stop: its inputs go to the dead-letter topic with the reason,
+ * its record is left as it is for an operator to repair or delete
+ * (docs/operations.md), and every other citizen goes on. The log names it by
+ * a hash of its id and the Redis partition, not by the id itself.
+ */
+static void quarantine(proc *x, slot *s, int32_t p, const char *why)
+{
+	char ps[16], hs[24];
+	uint64_t h = XXH3_64bits(s->id, strlen(s->id));
+	bool said = false;
+
+	snprintf(ps, sizeof(ps), "%d", (int)p);
+	snprintf(hs, sizeof(hs), "%016llx", (unsigned long long)h);
+	snprintf(s->why, sizeof(s->why), "the citizen's state in Redis is corrupt (%.120s): its inputs are set aside "
+		 "until it is repaired or reset", why);
+	cd_citizen_clear(&s->c);
+	s->corrupt = true;
+	/* Each batch (and each timer scan) meets it again: say it once per citizen
+	 * among the last QUARANTINE_SAID ones, not once a second. */
+	for (size_t i = 0; i < QUARANTINE_SAID; i++)
+		said |= x->quarantine_said[i] == h;
+	if (said)
+		return;
+	x->quarantine_said[x->n_quarantined++ % QUARANTINE_SAID] = h;
+	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen_hash", hs,
+	       "error", why, NULL);
 }
 
 /*
@@ -389,12 +478,9 @@ static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_e
 		goto out;
 	for (size_t i = 0; i < k; i++) {
 		slot *s = &x->slots[at[i]];
-		if (x->found[i] && cd_citizen_decode(&s->c, (const uint8_t *)x->recs[i].data, x->recs[i].len, err) < 0) {
-			/* A corrupt record is not retriable: say whose it is and stop. */
-			cd_err_prefix(err, "citizen '%s' in Redis partition %d", s->id, (int)p);
-			err->retriable = 0;
-			goto out;
-		}
+		cd_err derr;
+		if (x->found[i] && cd_citizen_decode(&s->c, (const uint8_t *)x->recs[i].data, x->recs[i].len, &derr) < 0)
+			quarantine(x, s, p, derr.msg);
 	}
 	result = 0;
 out:
@@ -422,6 +508,17 @@ static int slots_to_batch(proc *x, cd_err *err)
 }
 
 /* ---- committing ------------------------------------------------------------------- */
+
+/*
+ * Redis failed in a way a retry can outlive: consumption pauses and the loop
+ * recovers (recover_redis). The cause is kept for the log: "redis unavailable"
+ * without the server's own words (OOM, LOADING, …) leaves an operator guessing.
+ */
+static void redis_trouble(proc *x, const cd_err *err)
+{
+	x->redis_down = 1;
+	snprintf(x->redis_cause, sizeof(x->redis_cause), "%s", err->msg);
+}
 
 static void part_lost(proc *x, part *pt, const char *why)
 {
@@ -452,11 +549,12 @@ static int commit(proc *x, part *pt, cd_err *err)
 		return -2;
 	}
 	if (rc < 0) {
-		x->redis_down = 1;
+		redis_trouble(x, err);
 		return -1;
 	}
 	pt->outbox_maybe = true;
 	x->n_commits++;
+	x->redis_backoff_ms = 0;                 /* Redis works again: the next trouble starts small */
 	return 0;
 }
 
@@ -467,21 +565,27 @@ static int fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 {
 	for (;;) {
 		char **ids = NULL;
-		size_t n = 0;
+		size_t n = 0, quarantined = 0;
 		int rc = 0;
 		if (cd_redis_timers_due(x->redis, pt->p, t, 500, &ids, &n, err) < 0) {
-			x->redis_down = err->retriable;
+			if (err->retriable)
+				redis_trouble(x, err);
 			return -1;
 		}
 		if (n == 0)
 			return 0;
 		slots_reset(x);
 		if (slots_load(x, pt->p, (const char *const *)ids, n, err) < 0) {
-			x->redis_down = err->retriable;
+			if (err->retriable)
+				redis_trouble(x, err);
 			rc = -1;
 		}
 		for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
 			slot *s = &x->slots[i];
+			if (s->corrupt) {
+				quarantined++;
+				continue;
+			}
 			if (cd_engine_advance(x->eng, &s->c, s->id, t, on_output, x, err) < 0)
 				rc = -1;
 			s->dirty = true;
@@ -492,7 +596,8 @@ static int fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 		slots_reset(x);
 		if (rc < 0)
 			return rc;
-		if (n < 500)
+		/* a quarantined citizen stays due: stop when a chunk held only such ones */
+		if (n < 500 || quarantined == n)
 			return 0;
 	}
 }
@@ -512,20 +617,22 @@ static int fire_held(proc *x, part *pt, cd_instant t, cd_err *err)
 	int rc = 0;
 
 	if (cd_redis_timers_due(x->redis, pt->p, t, (size_t)1 << 20, &ids, &n, err) < 0) {
-		x->redis_down = err->retriable;
+		if (err->retriable)
+			redis_trouble(x, err);
 		return -1;
 	}
 	for (size_t i = 0; i <= n && rc == 0; i++) {
 		if (i < n && !slot_find(x, ids[i]))
 			chunk[k++] = ids[i];
-		if ((k == LOAD_CHUNK || (i == n && k)) && (rc = slots_load(x, pt->p, chunk, k, err)) < 0)
-			x->redis_down = err->retriable;
+		if ((k == LOAD_CHUNK || (i == n && k)) && (rc = slots_load(x, pt->p, chunk, k, err)) < 0 &&
+		    err->retriable)
+			redis_trouble(x, err);
 		if (k == LOAD_CHUNK)
 			k = 0;
 	}
 	for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
 		slot *s = &x->slots[i];
-		if (s->c.next_fire == CD_INSTANT_NONE || s->c.next_fire > t)
+		if (s->corrupt || s->c.next_fire == CD_INSTANT_NONE || s->c.next_fire > t)
 			continue;
 		if (cd_engine_advance(x->eng, &s->c, s->id, t, on_output, x, err) < 0)
 			rc = -1;
@@ -589,7 +696,8 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 			}
 		}
 		if (lrc < 0 || slots_load(x, pt->p, ids, n_ids, err) < 0) {
-			x->redis_down = err->retriable;
+			if (err->retriable)
+				redis_trouble(x, err);
 			rc = -1;
 			break;
 		}
@@ -603,9 +711,26 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 			int arc;
 
 			x->n_in++;
+			if (m->len > (size_t)x->cfg.max_record_bytes) {
+				/* before decoding: a huge record of unknown fields costs memory to decode */
+				char why[128];
+				snprintf(why, sizeof(why), "record of %zu bytes exceeds max-record-bytes (%d)", m->len,
+					 x->cfg.max_record_bytes);
+				rc = set_aside(x, m, "size", why, err);
+				goto next;
+			}
 			if (cd_codec_decode_event(m->payload, m->len, CD_LOG_PB, &msg, &ev, &stage, err) < 0) {
-				if (dead_letter(x, m, cd_codec_stage_name(stage), err->msg) < 0)
-					rc = cd_err_set(err, 0, "dead letter too large");
+				rc = set_aside(x, m, cd_codec_stage_name(stage), err->msg, err);
+				goto next;
+			}
+			if (ev.citizen_id_len && (!m->key || m->key_len != ev.citizen_id_len ||
+						  memcmp(m->key, ev.citizen_id, ev.citizen_id_len))) {
+				/* A citizen's inputs must all reach the partition that holds the
+				 * citizen: the key is what partitions them. */
+				rc = set_aside(x, m, "validate",
+					       !m->key ? "record has no key: inputs are keyed by citizen_id"
+						       : "record key is not the event's citizen_id: inputs are keyed by "
+							 "citizen_id", err);
 				goto next;
 			}
 			if (ev.kind == CD_EV_CLOCK_TICK && ev.citizen_id_len == 0) {
@@ -626,11 +751,16 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 				/* not pre-loaded (a tick in the run): load it alone */
 				const char *one = cid;
 				if (slots_load(x, pt->p, &one, 1, err) < 0) {
-					x->redis_down = err->retriable;
+					if (err->retriable)
+						redis_trouble(x, err);
 					rc = -1;
 					goto next;
 				}
 				s = slot_find(x, cid);
+			}
+			if (s->corrupt) {
+				rc = set_aside(x, m, "state", s->why, err);
+				goto next;
 			}
 			if (pt->floor != CD_INSTANT_NONE &&
 			    cd_engine_advance(x->eng, &s->c, s->id, pt->floor, on_output, x, err) < 0) {
@@ -644,8 +774,8 @@ static int process_batch(proc *x, part *pt, cd_err *err)
 			}
 			s->dirty = true;
 			arc = cd_engine_apply(x->eng, &s->c, s->id, &ev, on_output, x, err);
-			if (arc < 0 && dead_letter(x, m, "apply", err->msg) < 0)
-				rc = cd_err_set(err, 0, "dead letter too large");
+			if (arc < 0)
+				rc = set_aside(x, m, "apply", err->msg, err);
 next:
 			if (msg)
 				protobuf_c_message_free_unpacked(&msg->base, NULL);
@@ -676,7 +806,55 @@ next:
 typedef struct tag {
 	int32_t p;
 	uint32_t gen;
+	uint32_t idx;            /* the entry's index in the head batch */
 } tag;
+
+/*
+ * Marks entry idx of pt's head batch as one the broker will never take: the
+ * next send of the head replaces it by a stub dead letter (level 1) or, when
+ * the stub was refused as well, leaves it out (level 2). Either way the
+ * entries behind it go on.
+ */
+static void mark_undeliverable(proc *x, part *pt, uint32_t idx, const char *reason)
+{
+	char ps[16], is[16];
+	size_t k;
+	for (k = 0; k < pt->n_undeliverable && pt->undeliverable[k] != idx; k++)
+		;
+	if (k == UNDELIVERABLE_MAX)
+		k = UNDELIVERABLE_MAX - 1;            /* full: the last slot escalates */
+	if (k == pt->n_undeliverable) {
+		pt->n_undeliverable++;
+		pt->undeliverable[k] = idx;
+		pt->undeliverable_level[k] = 0;
+		snprintf(pt->undeliverable_why[k], sizeof(pt->undeliverable_why[k]), "%s", reason);
+	}
+	if (pt->undeliverable_level[k] < 2)
+		pt->undeliverable_level[k]++;
+	snprintf(ps, sizeof(ps), "%d", (int)pt->p);
+	snprintf(is, sizeof(is), "%u", idx);
+	cd_log(CD_LOG_ERROR, pt->undeliverable_level[k] == 1
+		   ? "outbox entry can never be delivered: a dead letter that says so goes in its place"
+		   : "outbox entry and its stand-in can never be delivered: left out", "partition", ps,
+	       "entry", is, "error", reason, NULL);
+	x->n_undeliverable++;
+}
+
+static int undeliverable_level(const part *pt, uint32_t idx)
+{
+	for (size_t k = 0; k < pt->n_undeliverable; k++)
+		if (pt->undeliverable[k] == idx)
+			return pt->undeliverable_level[k];
+	return 0;
+}
+
+static const char *undeliverable_why(const part *pt, uint32_t idx)
+{
+	for (size_t k = 0; k < pt->n_undeliverable; k++)
+		if (pt->undeliverable[k] == idx)
+			return pt->undeliverable_why[k];
+	return "";
+}
 
 static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t kerr, const char *reason)
 {
@@ -686,11 +864,32 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t kerr, const
 	if (pt && pt->owned && t->gen == pt->relay_gen) {
 		if (kerr)
 			pt->delivery_failed = true;
+		if (kerr && cd_kafka_undeliverable(kerr))
+			mark_undeliverable(x, pt, t->idx, reason);
 		pt->delivered++;
 	}
-	if (kerr)
+	if (kerr && !cd_kafka_undeliverable(kerr))
 		cd_log(CD_LOG_WARN, "output delivery failed; it will be sent again", "error", reason, NULL);
 	free(t);
+}
+
+/* The stand-in for an entry the broker refuses: what it was, why, and its digest. */
+static int send_stub(proc *x, const entry *e, const char *topic, const char *why, tag *t, cd_err *err)
+{
+	char len_s[24], digest_s[40];
+	XXH128_hash_t h = XXH3_128bits(e->val, e->val_len);
+	cd_header hs[4] = {
+		{ "contactd.undeliverable.topic", topic, strlen(topic) },
+		{ "contactd.undeliverable.reason", why, strlen(why) },
+		{ "contactd.undeliverable.length", len_s, 0 },
+		{ "contactd.undeliverable.xxh3-128", digest_s, 0 },
+	};
+	snprintf(len_s, sizeof(len_s), "%zu", e->val_len);
+	snprintf(digest_s, sizeof(digest_s), "%016llx%016llx", (unsigned long long)h.high64,
+		 (unsigned long long)h.low64);
+	hs[2].len = strlen(len_s);
+	hs[3].len = strlen(digest_s);
+	return cd_producer_send(x->prod, x->cfg.dlq_topic, -1, e->key, e->key_len, NULL, 0, hs, 4, t, err);
 }
 
 static int relay(proc *x, part *pt, cd_err *err)
@@ -715,9 +914,10 @@ static int relay(proc *x, part *pt, cd_err *err)
 			return -2;
 		}
 		if (rc < 0) {
-			x->redis_down = 1;
+			redis_trouble(x, err);
 			return -1;
 		}
+		pt->n_undeliverable = 0;                /* they were indices into the batch just trimmed */
 		pt->in_flight = pt->delivered = 0;
 		pt->relay_gen++;
 		pt->outbox_maybe = true;                /* there may be more behind what was trimmed */
@@ -730,7 +930,7 @@ static int relay(proc *x, part *pt, cd_err *err)
 	for (int i = 0; i < x->cfg.outbox_batch; i++)
 		cd_buf_init(&entries[i], (size_t)64 << 20);
 	if (cd_redis_outbox_read(x->redis, pt->p, (size_t)x->cfg.outbox_batch, entries, &n, err) < 0) {
-		x->redis_down = 1;
+		redis_trouble(x, err);
 		rc = -1;
 		goto out;
 	}
@@ -739,6 +939,7 @@ static int relay(proc *x, part *pt, cd_err *err)
 	for (size_t i = 0; i < n; i++) {
 		entry e;
 		const char *topic;
+		int src;
 		tag *t = malloc(sizeof(*t));
 		if (!t || entry_parse((const uint8_t *)entries[i].data, entries[i].len, &e) < 0) {
 			free(t);
@@ -749,7 +950,29 @@ static int relay(proc *x, part *pt, cd_err *err)
 		      : e.kind == OUT_BREACH ? x->cfg.breach_topic : x->cfg.dlq_topic;
 		t->p = pt->p;
 		t->gen = pt->relay_gen;
-		if (cd_producer_send(x->prod, topic, -1, e.key, e.key_len, e.val, e.val_len, e.h, e.n_h, t, err) < 0) {
+		t->idx = (uint32_t)i;
+		switch (undeliverable_level(pt, (uint32_t)i)) {
+		case 2:
+			free(t);                        /* left out: counts as delivered */
+			pt->in_flight++;
+			pt->delivered++;
+			continue;
+		case 1:
+			src = send_stub(x, &e, topic, undeliverable_why(pt, (uint32_t)i), t, err);
+			break;
+		default:
+			src = cd_producer_send(x->prod, topic, -1, e.key, e.key_len, e.val, e.val_len, e.h, e.n_h, t, err);
+		}
+		if (src == -2) {
+			/* refused before it was queued: set aside like a refused delivery */
+			free(t);
+			mark_undeliverable(x, pt, (uint32_t)i, err->msg);
+			pt->delivery_failed = true;
+			pt->in_flight++;
+			pt->delivered++;
+			continue;
+		}
+		if (src < 0) {
 			free(t);
 			if (err->retriable) {
 				/* the local queue is full: deliver what is queued, then send this head again */
@@ -787,6 +1010,8 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 {
 	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
 	rd_kafka_resp_err_t kerr = rd_kafka_committed(x->rk, committed, 10000);
+	int i_failed = list->cnt;
+	int32_t failed_p = -1;
 
 	for (int i = 0; i < list->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &list->elems[i];
@@ -797,6 +1022,8 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 		if (tp->partition < 0 || tp->partition >= MAX_PARTS)
 			continue;
 		pt = &x->parts[tp->partition];
+		i_failed = i;                   /* for fail: below */
+		failed_p = tp->partition;
 		snprintf(ps, sizeof(ps), "%d", (int)tp->partition);
 		if (!pt->owned) {
 			/* Taken (again): a fresh state, but the pending array is kept (it is
@@ -847,9 +1074,91 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 	rd_kafka_topic_partition_list_destroy(committed);
 	return 0;
 fail:
+	/* This partition and every one not taken yet wait for the loop's retry
+	 * (retry_take), paused; a partition is taken whole or not at all. */
+	for (int k = 0; k < list->cnt; k++) {
+		int32_t q = list->elems[k].partition;
+		if (q < 0 || q >= MAX_PARTS)
+			continue;
+		if (k >= i_failed || q == failed_p) {
+			x->parts[q].owned = false;
+			x->parts[q].untaken = true;
+		}
+	}
 	rd_kafka_topic_partition_list_destroy(committed);
-	x->redis_down = err->retriable;
+	if (err->retriable)
+		redis_trouble(x, err);
 	return -1;
+}
+
+static void schedule_take_retry(proc *x)
+{
+	if (!x->untaken_since_ms) {
+		x->untaken_since_ms = now_ms();
+		x->take_backoff_ms = 0;
+		x->untaken_reported = false;
+	}
+	x->take_backoff_ms = !x->take_backoff_ms ? 200 : x->take_backoff_ms < 5000 ? x->take_backoff_ms * 2 : 5000;
+	x->next_take_ms = now_ms() + x->take_backoff_ms;
+}
+
+/*
+ * Partitions assigned to us that could not be taken (a Redis error on the
+ * fence or the stored position: OOM, a restart, a failover) stay paused and
+ * are taken again from here, with backoff, until it works: never a silent
+ * stall. Past UNTAKEN_REPORT_MS it is an error in the log (and the process is
+ * not ready).
+ */
+#define UNTAKEN_REPORT_MS 30000
+static void retry_take(proc *x)
+{
+	rd_kafka_topic_partition_list_t *asg = NULL, *sub;
+	cd_err err;
+	char secs[24];
+
+	if (!x->untaken_since_ms || now_ms() < x->next_take_ms || x->redis_down)
+		return;
+	if (rd_kafka_assignment(x->rk, &asg) || !asg)
+		return;
+	sub = rd_kafka_topic_partition_list_new(asg->cnt);
+	for (int i = 0; i < asg->cnt; i++) {
+		int32_t p = asg->elems[i].partition;
+		if (p >= 0 && p < MAX_PARTS && x->parts[p].untaken)
+			rd_kafka_topic_partition_list_add(sub, asg->elems[i].topic, p);
+	}
+	for (int i = 0; i < sub->cnt; i++)
+		x->parts[sub->elems[i].partition].untaken = false;
+	if (sub->cnt == 0) {
+		x->untaken_since_ms = 0;
+		goto out;
+	}
+	if (take(x, sub, &err) < 0) {
+		snprintf(secs, sizeof(secs), "%lld", (long long)((now_ms() - x->untaken_since_ms) / 1000));
+		if (!x->untaken_reported && now_ms() - x->untaken_since_ms >= UNTAKEN_REPORT_MS) {
+			cd_log(CD_LOG_ERROR, "partitions still cannot be taken: nothing is processed for them",
+			       "seconds", secs, "error", err.msg, NULL);
+			x->untaken_reported = true;
+		} else
+			cd_log(CD_LOG_WARN, "cannot take partitions yet: retrying with backoff", "seconds", secs,
+			       "error", err.msg, NULL);
+		schedule_take_retry(x);
+		goto out;
+	}
+	rd_kafka_seek_partitions(x->rk, sub, 10000);
+	{
+		rd_kafka_topic_partition_list_t *res = rd_kafka_topic_partition_list_new(sub->cnt);
+		for (int i = 0; i < sub->cnt; i++)
+			if (!x->parts[sub->elems[i].partition].refused)
+				rd_kafka_topic_partition_list_add(res, sub->elems[i].topic, sub->elems[i].partition);
+		rd_kafka_resume_partitions(x->rk, res);
+		rd_kafka_topic_partition_list_destroy(res);
+	}
+	snprintf(secs, sizeof(secs), "%d", sub->cnt);
+	cd_log(CD_LOG_INFO, "partitions taken after retrying", "partitions", secs, NULL);
+	x->untaken_since_ms = 0;
+out:
+	rd_kafka_topic_partition_list_destroy(sub);
+	rd_kafka_topic_partition_list_destroy(asg);
 }
 
 static void give_back(proc *x, rd_kafka_topic_partition_list_t *list)
@@ -869,6 +1178,9 @@ static void give_back(proc *x, rd_kafka_topic_partition_list_t *list)
 		pt->pend.n = 0;
 		pt->owned = false;
 	}
+	for (int i = 0; i < list->cnt; i++)
+		if (list->elems[i].partition >= 0 && list->elems[i].partition < MAX_PARTS)
+			x->parts[list->elems[i].partition].untaken = false;
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_partition_list_t *list,
@@ -879,15 +1191,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topi
 	cd_err err;
 
 	if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		if (take(x, list, &err) < 0)
-			cd_log(CD_LOG_ERROR, "cannot take partitions", "error", err.msg, NULL);
+		if (take(x, list, &err) < 0) {
+			cd_log(CD_LOG_WARN, "cannot take partitions yet: retrying with backoff", "error", err.msg, NULL);
+			schedule_take_retry(x);
+		}
 		if (coop)
 			rd_kafka_incremental_assign(rk, list);
 		else
 			rd_kafka_assign(rk, list);
 		for (int i = 0; i < list->cnt; i++) {
 			int32_t p = list->elems[i].partition;
-			if (p >= 0 && p < MAX_PARTS && x->parts[p].refused) {
+			if (p >= 0 && p < MAX_PARTS && (x->parts[p].refused || x->parts[p].untaken)) {
 				rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
 				rd_kafka_topic_partition_list_add(one, list->elems[i].topic, p);
 				rd_kafka_pause_partitions(rk, one);
@@ -905,15 +1219,27 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topi
 
 /* ---- Redis trouble ---------------------------------------------------------------- */
 
+/* Sleeps ms, in slices, returning early when the process is told to stop. */
+static void sleep_unless_stopping(int ms)
+{
+	for (int slept = 0; slept < ms && !stopping; slept += 50)
+		sleep_ms(ms - slept < 50 ? ms - slept : 50);
+}
+
 /*
- * Pauses everything, drops what was not committed, reconnects with backoff,
+ * Pauses everything, drops what was not committed, waits, reconnects when the
+ * connection itself was lost (an error reply such as OOM leaves it usable),
  * then re-reads each owned partition's stored offset and seeks there.
+ *
+ * The backoff outlives one recovery: a server that answers every commit with
+ * OOM would otherwise be hit again at once after each "redis back". It grows
+ * (100 ms … 5 s) while failures follow each other and starts small again
+ * after a successful commit.
  */
 static void recover_redis(proc *x)
 {
 	rd_kafka_topic_partition_list_t *asg = NULL;
 	cd_err err;
-	int backoff = 100;
 
 	if (rd_kafka_assignment(x->rk, &asg) || !asg)
 		return;
@@ -926,13 +1252,20 @@ static void recover_redis(proc *x)
 		x->parts[i].relay_gen++;
 		x->parts[i].outbox_maybe = true;
 	}
-	cd_log(CD_LOG_WARN, "redis unavailable: consumption paused, retrying", NULL);
-	while (!stopping) {
+	x->redis_backoff_ms = !x->redis_backoff_ms ? 100 : x->redis_backoff_ms < 5000 ? x->redis_backoff_ms * 2 : 5000;
+	{
+		char ms[16];
+		snprintf(ms, sizeof(ms), "%d", x->redis_backoff_ms);
+		cd_log(CD_LOG_WARN, "redis unavailable: consumption paused, retrying", "error", x->redis_cause,
+		       "retry_in_ms", ms, NULL);
+	}
+	sleep_unless_stopping(x->redis_backoff_ms);
+	while (!stopping && !cd_redis_connected(x->redis)) {
 		if (cd_redis_connect(x->redis, &err) == 0)
 			break;
 		cd_log(CD_LOG_WARN, "redis still unavailable", "error", err.msg, NULL);
-		sleep_ms(backoff);
-		backoff = backoff < 5000 ? backoff * 2 : 5000;
+		x->redis_backoff_ms = x->redis_backoff_ms < 5000 ? x->redis_backoff_ms * 2 : 5000;
+		sleep_unless_stopping(x->redis_backoff_ms);
 	}
 	if (stopping)
 		goto out;
@@ -943,8 +1276,10 @@ static void recover_redis(proc *x)
 		cd_instant floor;
 		if (!pt || !pt->owned || pt->refused)
 			continue;
-		if (cd_redis_position(x->redis, pt->p, tp->topic, &next, &floor, &err) < 0)
+		if (cd_redis_position(x->redis, pt->p, tp->topic, &next, &floor, &err) < 0) {
+			redis_trouble(x, &err);
 			goto out;   /* still down: the main loop comes back here */
+		}
 		pt->floor = floor;
 		tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
 	}
@@ -981,6 +1316,12 @@ static int setup(proc *x, cd_err *err)
 		return -1;
 	if (x->cfg.overlays && *x->cfg.overlays && cd_rules_set_overlays(x->rules, x->cfg.overlays, err) < 0)
 		return -1;
+	{
+		char gap[256];
+		if (cd_rules_national_gap(x->rules, cd_cph_date(wall_now()), gap, sizeof(gap)))
+			cd_log(CD_LOG_WARN, "the law data does not cover today", "rules", x->cfg.rules,
+			       "detail", gap, NULL);
+	}
 	cd_engine_config_default(&ecfg);
 	ecfg.grace_days = x->cfg.grace;
 	ecfg.warn_lead_days = x->cfg.warn_days;
@@ -1002,7 +1343,9 @@ static int setup(proc *x, cd_err *err)
 	if (!x->redis)
 		return cd_err_set(err, 0, "out of memory");
 	for (int backoff = 100; cd_redis_connect(x->redis, err) < 0;) {
-		if (!err->retriable || stopping)
+		if (stopping)
+			return 1;                   /* told to stop before there was anything to do */
+		if (!err->retriable)
 			return -1;
 		cd_log(CD_LOG_WARN, "waiting for redis", "error", err->msg, NULL);
 		sleep_ms(backoff);
@@ -1039,7 +1382,9 @@ static int setup(proc *x, cd_err *err)
 	    rd_kafka_conf_set(conf, "group.id", x->cfg.group, errstr, sizeof(errstr)) ||
 	    rd_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr)) ||
 	    rd_kafka_conf_set(conf, "enable.auto.commit", "true", errstr, sizeof(errstr)) ||
-	    rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr)) ||
+	    /* "error": a position deleted by retention is reported to us (consumer_error),
+	     * which logs the loss and then starts at the earliest offset itself */
+	    rd_kafka_conf_set(conf, "auto.offset.reset", "error", errstr, sizeof(errstr)) ||
 	    rd_kafka_conf_set(conf, "enable.partition.eof", "false", errstr, sizeof(errstr)) ||
 	    rd_kafka_conf_set(conf, "partition.assignment.strategy",
 			      x->cfg.n_input_topics > 1 ? "range" : "cooperative-sticky", errstr, sizeof(errstr))) {
@@ -1115,12 +1460,93 @@ static int pend_add(part *pt, rd_kafka_message_t *m)
 	return 0;
 }
 
-static bool outbox_idle(proc *x)
+/*
+ * Drained: nothing pending, nothing in flight, every outbox read empty since
+ * the last commit or trim (outbox_maybe), and the producer's queue empty.
+ * Refused and untaken partitions hold nothing of ours.
+ */
+static bool drained(proc *x)
 {
-	for (int i = 0; i < MAX_PARTS; i++)
-		if (x->parts[i].owned && (x->parts[i].in_flight || x->parts[i].pend.n))
+	for (int i = 0; i < MAX_PARTS; i++) {
+		const part *pt = &x->parts[i];
+		if (pt->owned && !pt->refused && (pt->in_flight || pt->pend.n || pt->outbox_maybe))
 			return false;
-	return true;
+	}
+	return rd_kafka_outq_len(cd_producer_handle(x->prod)) == 0;
+}
+
+/*
+ * Restarts fetching of the partitions in `at` at their offsets. After an
+ * offset-reset error the partition's fetcher is stopped and a seek is refused
+ * ("erroneous state"), so the partition is assigned anew: unassigned and
+ * assigned (cooperative), or the whole assignment given again with every other
+ * partition at its current position (eager; paused ones paused again).
+ */
+static int restart_at(proc *x, rd_kafka_topic_partition_list_t *at)
+{
+	rd_kafka_topic_partition_list_t *asg = NULL;
+	rd_kafka_error_t *e;
+	int rc = -1;
+
+	if (!strcmp(rd_kafka_rebalance_protocol(x->rk), "COOPERATIVE")) {
+		if ((e = rd_kafka_incremental_unassign(x->rk, at)) || (e = rd_kafka_incremental_assign(x->rk, at))) {
+			rd_kafka_error_destroy(e);
+			return -1;
+		}
+		return 0;
+	}
+	if (rd_kafka_assignment(x->rk, &asg) || !asg)
+		return -1;
+	rd_kafka_position(x->rk, asg);
+	for (int i = 0; i < at->cnt; i++) {
+		rd_kafka_topic_partition_t *tp =
+			rd_kafka_topic_partition_list_find(asg, at->elems[i].topic, at->elems[i].partition);
+		if (tp)
+			tp->offset = at->elems[i].offset;
+	}
+	if (!rd_kafka_assign(x->rk, asg)) {
+		rd_kafka_topic_partition_list_t *paused = rd_kafka_topic_partition_list_new(asg->cnt);
+		for (int i = 0; i < asg->cnt; i++) {
+			int32_t q = asg->elems[i].partition;
+			if (q >= 0 && q < MAX_PARTS && (x->parts[q].refused || x->parts[q].untaken))
+				rd_kafka_topic_partition_list_add(paused, asg->elems[i].topic, q);
+		}
+		rd_kafka_pause_partitions(x->rk, paused);
+		rd_kafka_topic_partition_list_destroy(paused);
+		rc = 0;
+	}
+	rd_kafka_topic_partition_list_destroy(asg);
+	return rc;
+}
+
+/* A consumer error event: the kinds an operator must hear of, loudly. */
+static void consumer_error(proc *x, const rd_kafka_message_t *m)
+{
+	char ps[16];
+	snprintf(ps, sizeof(ps), "%d", (int)m->partition);
+	if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET && m->rkt) {
+		/* The stored position was deleted by retention before it was processed:
+		 * the inputs between it and the earliest offset still there are lost. */
+		const char *topic = rd_kafka_topic_name(m->rkt);
+		int64_t lo = -1, hi = -1;
+		char los[24], offs[24];
+		rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_query_watermark_offsets(x->rk, topic, m->partition, &lo, &hi, 5000);
+		snprintf(los, sizeof(los), "%lld", (long long)lo);
+		snprintf(offs, sizeof(offs), "%lld", (long long)m->offset);
+		x->n_offset_resets++;
+		cd_log(CD_LOG_ERROR, "inputs lost: the stored offset is no longer on the topic (deleted by retention "
+		       "before it was processed); going on from the earliest offset", "topic", topic, "partition", ps,
+		       "stored_offset", offs, "earliest_offset", los, "error", rd_kafka_message_errstr(m), NULL);
+		rd_kafka_topic_partition_list_add(one, topic, m->partition)->offset = lo >= 0 ? lo : RD_KAFKA_OFFSET_BEGINNING;
+		if (restart_at(x, one) < 0)
+			cd_log(CD_LOG_ERROR, "cannot restart the partition at the earliest offset", "topic", topic,
+			       "partition", ps, NULL);
+		rd_kafka_topic_partition_list_destroy(one);
+		return;
+	}
+	if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+		cd_log(CD_LOG_WARN, "kafka consumer error", "error", rd_kafka_message_errstr(m), NULL);
 }
 
 static int loop(proc *x)
@@ -1134,11 +1560,20 @@ static int loop(proc *x)
 		int64_t t = now_ms();
 
 		if (stopping && !drain_until) {
+			/* from here on nothing is polled: what is pending is processed,
+			 * committed and relayed, then the loop ends (below) */
 			cd_log(CD_LOG_INFO, "stopping: finishing batches and draining the outbox", NULL);
-			drain_until = t + 15000;
+			drain_until = t + x->cfg.drain_timeout_ms;
 		}
-		if (x->redis_down)
+		if (x->redis_down) {
+			if (stopping) {
+				cd_log(CD_LOG_WARN, "stopping while Redis is unavailable: what was not committed is "
+				       "processed again by the next owner", "error", x->redis_cause, NULL);
+				return 0;
+			}
 			recover_redis(x);
+		}
+		retry_take(x);
 		m = stopping ? NULL : rd_kafka_consumer_poll(x->rk, 20);
 		if (m) {
 			if (m->err) {
@@ -1147,8 +1582,7 @@ static int loop(proc *x)
 					rd_kafka_message_destroy(m);
 					return 1;
 				}
-				if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-					cd_log(CD_LOG_WARN, "kafka consumer error", "error", rd_kafka_message_errstr(m), NULL);
+				consumer_error(x, m);
 				rd_kafka_message_destroy(m);
 			} else if (m->partition >= 0 && m->partition < MAX_PARTS && x->parts[m->partition].owned &&
 				   topic_index(x, rd_kafka_topic_name(m->rkt)) >= 0) {
@@ -1183,13 +1617,22 @@ static int loop(proc *x)
 				}
 			x->next_timer_ms = t + x->cfg.timer_interval_ms;
 		}
-		cd_producer_poll(x->prod, 0);
+		cd_producer_poll(x->prod, stopping ? 5 : 0);
 		if (cd_producer_fatal(x->prod, &err)) {
 			cd_log(CD_LOG_ERROR, "fatal producer error", "error", err.msg, NULL);
 			return 1;
 		}
-		if (stopping && (outbox_idle(x) || t > drain_until))
+		if (stopping && drain_until && drained(x)) {
+			cd_log(CD_LOG_INFO, "drained: every batch committed and every output delivered", NULL);
 			return 0;
+		}
+		if (stopping && drain_until && now_ms() > drain_until) {
+			char q[16];
+			snprintf(q, sizeof(q), "%d", rd_kafka_outq_len(cd_producer_handle(x->prod)));
+			cd_log(CD_LOG_WARN, "drain timed out: the next owner relays what is left in the outbox",
+			       "producer_queue", q, NULL);
+			return 0;
+		}
 	}
 }
 
@@ -1200,7 +1643,7 @@ int cd_run_main(int argc, char **argv)
 	extern char **environ;
 	struct sigaction sa;
 	int rc, status = 1;
-	char n[4][24];
+	char n[7][24];
 
 	if (!x)
 		return 1;
@@ -1233,7 +1676,13 @@ int cd_run_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (setup(x, &err) < 0) {
+	rc = setup(x, &err);
+	if (rc == 1) {
+		cd_log(CD_LOG_INFO, "stopped before start (signal while waiting for redis)", NULL);
+		status = 0;
+		goto out;
+	}
+	if (rc < 0) {
 		cd_log(CD_LOG_ERROR, "cannot start", "error", err.msg, NULL);
 		goto out;
 	}
@@ -1244,7 +1693,11 @@ int cd_run_main(int argc, char **argv)
 	snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)x->n_out);
 	snprintf(n[2], sizeof(n[2]), "%llu", (unsigned long long)x->n_dlq);
 	snprintf(n[3], sizeof(n[3]), "%llu", (unsigned long long)x->n_commits);
-	cd_log(CD_LOG_INFO, "stopped", "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3], NULL);
+	snprintf(n[4], sizeof(n[4]), "%llu", (unsigned long long)x->n_quarantined);
+	snprintf(n[5], sizeof(n[5]), "%llu", (unsigned long long)x->n_undeliverable);
+	snprintf(n[6], sizeof(n[6]), "%llu", (unsigned long long)x->n_offset_resets);
+	cd_log(CD_LOG_INFO, "stopped", "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3],
+	       "quarantined", n[4], "undeliverable", n[5], "offset_resets", n[6], NULL);
 out:
 	teardown(x);
 	free(x);

@@ -1,16 +1,34 @@
 #!/usr/bin/env bash
 # install-deps.sh — installs the Debian (bookworm) packages contactd needs to
-# build, test, benchmark and run its demo. Idempotent: installs only what is
-# missing. Needs root (or sudo) when something is missing.
+# build, test, benchmark and run its demo, on a machine that has none of them.
+# Idempotent: installs only what is missing. Needs root (or sudo) when
+# something is missing. `install-deps.sh --list` prints the packages, one a line.
+#
+# Packages are installed without their Recommends, so everything used must be
+# listed here or be a Depends of something listed: tests/cli/test_deps.sh
+# derives what the build, the tests and the scripts really use and fails,
+# naming the package to add, when it is not.
 set -euo pipefail
 
 PKGS=(
+  # build
   build-essential pkg-config
   librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
-  libjansson-dev libxxhash-dev libcmocka-dev
+  libjansson-dev libxxhash-dev
+  libprotobuf-dev          # google/protobuf/*.proto (only a Recommends of protobuf-compiler)
+  # tests, benchmarks, demo
+  libcmocka-dev
   protobuf-compiler python3 python3-protobuf python3-yaml
-  redis-server kcat time
+  redis-server redis-tools kcat
+  procps                   # ps, used by the test helpers' cleanup
+  time                     # /usr/bin/time -v: peak memory in the benchmarks
+  linux-perf               # perf record, when the live benchmark is asked for a profile
 )
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${PKGS[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -4,6 +4,10 @@
  * protobuf-c does not check enum values of proto3 messages (an unknown number
  * arrives as is), and takes any Timestamp; both are checked here, so that
  * everything the engine receives is inside its enums and its date range.
+ * Nor does it check that strings are UTF-8, and it keeps an embedded NUL
+ * while the unpacked string has no length: every string field is checked
+ * against D28's text rule, on the wire bytes for binary input (where a NUL is
+ * still visible) and on the unpacked message otherwise.
  * Output messages are built on the stack, pointing at the cd_output's strings,
  * and packed straight into the caller's buffer: no allocation per output.
  */
@@ -54,11 +58,164 @@ static int enum_field(int v, int max, const char *field, uint8_t *out, cd_err *e
 	return 0;
 }
 
-int cd_codec_event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_codec_stage *stage,
-			   cd_err *err)
+/* Deeper than any message of contact.v1; a bound on the recursion all the same. */
+#define MAX_DEPTH 8
+
+/* The dotted name of the sub-message being walked ("registration"), for error messages. */
+typedef struct path {
+	char s[128];
+	size_t n;
+} path;
+
+static size_t path_push(path *pt, const char *name)
+{
+	size_t was = pt->n, k = strlen(name);
+	if (pt->n && pt->n < sizeof(pt->s) - 1)
+		pt->s[pt->n++] = '.';
+	if (k > sizeof(pt->s) - 1 - pt->n)
+		k = sizeof(pt->s) - 1 - pt->n;
+	memcpy(pt->s + pt->n, name, k);
+	pt->n += k;
+	pt->s[pt->n] = '\0';
+	return was;
+}
+
+static void path_pop(path *pt, size_t was)
+{
+	pt->n = was;
+	pt->s[was] = '\0';
+}
+
+static int field_text(const path *pt, const ProtobufCFieldDescriptor *f, const char *s, size_t n, cd_err *err)
+{
+	return cd_event_check_text(s, n, pt->n ? pt->s : NULL, f->name, err);
+}
+
+/*
+ * The text rule for every string field of an unpacked message, found through
+ * its descriptor. Strings are measured with strlen: an embedded NUL is
+ * invisible here, which is why binary input is checked on the wire as well.
+ */
+static int msg_strings(const ProtobufCMessage *m, path *pt, int depth, cd_err *err)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+
+	if (depth > MAX_DEPTH)
+		return cd_err_set(err, 0, "field '%s' is nested too deeply", pt->s);
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *base = (const char *)m;
+		void *const *vals = (void *const *)(base + f->offset);  /* char * or a sub-message */
+		size_t n = 1;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)(base + f->quantifier_offset);
+			vals = *(void *const *const *)vals;
+		}
+		for (size_t k = 0; k < n; k++) {
+			int rc;
+			size_t was;
+			if (!vals[k])
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (field_text(pt, f, vals[k], strlen(vals[k]), err) < 0)
+					return -1;
+				continue;
+			}
+			was = path_push(pt, f->name);
+			rc = msg_strings(vals[k], pt, depth + 1, err);
+			path_pop(pt, was);
+			if (rc < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Tags and lengths of an event mostly fit one byte. */
+static inline int wire_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	if (*p < end && **p < 0x80) {
+		*v = *(*p)++;
+		return 0;
+	}
+	return cd_varint_get(p, end, v);
+}
+
+/*
+ * The same on the wire bytes of a message that protobuf-c has unpacked, so
+ * well-formed: each length-delimited field that the descriptor calls a string
+ * is checked with its real length, each sub-message is walked in turn.
+ * Returns 0, -1 (a string breaks the rule; err says which), or 1 for bytes
+ * that protobuf-c accepted but this walk cannot follow: refused rather than
+ * skipped, so that no string goes unchecked.
+ */
+static int wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len, path *pt, int depth,
+			cd_err *err)
+{
+	const uint8_t *end = p + len;
+
+	if (depth > MAX_DEPTH)
+		return 1;
+	while (p < end) {
+		const ProtobufCFieldDescriptor *f = NULL;
+		uint64_t key, n;
+
+		if (wire_varint(&p, end, &key) < 0)
+			return 1;
+		switch (key & 7) {
+		case 0:
+			if (wire_varint(&p, end, &n) < 0)
+				return 1;
+			continue;
+		case 1:
+			n = 8;
+			break;
+		case 5:
+			n = 4;
+			break;
+		case 2:
+			if (wire_varint(&p, end, &n) < 0)
+				return 1;
+			if (key >> 3 <= UINT32_MAX)
+				f = protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+			break;
+		default:
+			return 1;
+		}
+		if (n > (uint64_t)(end - p))
+			return 1;
+		if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+			if (field_text(pt, f, (const char *)p, (size_t)n, err) < 0)
+				return -1;
+		} else if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+			size_t was = path_push(pt, f->name);
+			int rc = wire_strings(f->descriptor, p, (size_t)n, pt, depth + 1, err);
+			path_pop(pt, was);
+			if (rc)
+				return rc;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+/* cd_codec_event_from_pb; the strings' text is already checked when text_checked. */
+static int event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_codec_stage *stage, int text_checked,
+			 cd_err *err)
 {
 	*stage = CD_STAGE_VALIDATE;
 	cd_event_init(ev);
+	if (!text_checked) {
+		path pt = { "", 0 };
+		if (msg_strings(&m->base, &pt, 0, err) < 0)
+			return -1;
+	}
 	ev->event_id = m->event_id;
 	ev->event_id_len = strlen(m->event_id);
 	ev->citizen_id = m->citizen_id;
@@ -126,24 +283,42 @@ int cd_codec_event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_
 	return cd_event_validate(ev, err);
 }
 
+int cd_codec_event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_codec_stage *stage,
+			   cd_err *err)
+{
+	return event_from_pb(m, ev, stage, 0, err);
+}
+
 int cd_codec_decode_event(const uint8_t *data, size_t len, cd_log_format fmt,
 			  Contact__V1__CitizenEvent **msg, cd_event *ev, cd_codec_stage *stage, cd_err *err)
 {
 	ProtobufCMessage *m = NULL;
+	path pt = { "", 0 };
+	int rc;
 
 	*msg = NULL;
 	*stage = CD_STAGE_DECODE;
 	if (fmt == CD_LOG_JSON) {
 		if (pbjson_decode(&contact__v1__citizen_event__descriptor, (const char *)data, len, &m, err) < 0)
 			return -1;
-	} else {
-		m = (ProtobufCMessage *)contact__v1__citizen_event__unpack(NULL, len, data);
-		if (!m)
-			return cd_err_set(err, 0, "not a valid contact.v1.CitizenEvent (%zu bytes)", len);
+		*msg = (Contact__V1__CitizenEvent *)m;
+		return event_from_pb(*msg, ev, stage, 0, err);
+	}
+	m = (ProtobufCMessage *)contact__v1__citizen_event__unpack(NULL, len, data);
+	if (!m)
+		return cd_err_set(err, 0, "not a valid contact.v1.CitizenEvent (%zu bytes)", len);
+	rc = wire_strings(m->descriptor, data, len, &pt, 0, err);
+	if (rc > 0) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		return cd_err_set(err, 0, "not a valid contact.v1.CitizenEvent (%zu bytes)", len);
 	}
 	/* Handed over even when validation fails: the caller reports its event_id. */
 	*msg = (Contact__V1__CitizenEvent *)m;
-	return cd_codec_event_from_pb(*msg, ev, stage, err);
+	if (rc < 0) {
+		*stage = CD_STAGE_VALIDATE;
+		return -1;
+	}
+	return event_from_pb(*msg, ev, stage, 1, err);
 }
 
 /* ---- outputs -------------------------------------------------------------- */

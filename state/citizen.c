@@ -10,14 +10,17 @@
  *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,
  *       reason, flags, benefit, muni, due, ws, we, required, held, transitions
  * Strings are a varint length and bytes. Decoding checks every length against
- * the buffer and every enum against its range: a corrupt record is an error,
- * never a crash.
+ * the buffer and every field against the limits the engine relies on: a
+ * corrupt record is an error naming the field, never a crash, and never a
+ * citizen that the engine cannot take.
  */
 #include "state/citizen.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "state/rules.h"
 
 #define FORMAT_VERSION 1
 #define ARENA_MAX ((size_t)16 << 20)
@@ -75,7 +78,7 @@ static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); 
  * CD_MAX_ID_LEN bytes and obligation ids are built by the engine.
  */
 #define MAX_EVENT_BYTES (10 + 2 + (2 + CD_MAX_ID_LEN) + (2 + CD_MAX_ID_LEN) + 2 + (1 + CD_MAX_MUNI) + 3 * 5 + 5)
-#define MAX_OB_BYTES (8 + 5 + (2 + 200) + 4 + (1 + CD_MAX_MUNI) + 3 * 5 + 3 * 5 + 5)
+#define MAX_OB_BYTES (8 + 5 + (2 + CD_MAX_OBLIGATION_ID_LEN) + 4 + (1 + CD_MAX_MUNI) + 3 * 5 + 3 * 5 + 5)
 #define CD_MAX_MUNI CD_MUNI_LEN
 
 static inline uint8_t *w_varint(uint8_t *p, uint64_t v)
@@ -179,70 +182,132 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 
 /* ---- decoding ------------------------------------------------------------- */
 
+/*
+ * A record holds only what the engine wrote: history entries are inputs that
+ * passed validation (D28), obligation states carry the engine's own values.
+ * The engine relies on both (dates and day counts inside D28's range keep its
+ * arithmetic in bounds, obligation ids fit its buffers), so decoding checks
+ * every field against those limits: anything outside is corruption, refused
+ * here with the field's name, never handed on.
+ */
+
+/* The fewest bytes an entry takes: bounds a count by the record's size before reserving. */
+#define MIN_EVENT_BYTES 6       /* delta, kind, flags, a one-byte id, a reason */
+#define MIN_OB_BYTES 22         /* pkey, pstart, a one-byte id, four bytes, muni, three dates, three counts */
+/* Dates of obligation states: the engine's own arithmetic on D28 dates, with room to spare. */
+#define OB_DATE_MIN (-1000000)
+#define OB_DATE_MAX 3000000
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 typedef struct rd {
 	const uint8_t *p, *end;
-	int bad;
+	const char *field;       /* the first field found wrong; NULL: none */
+	const char *why;
 } rd;
 
-static inline uint64_t get_v(rd *r)
+static void bad(rd *r, const char *field, const char *why)
+{
+	if (!r->field) {
+		r->field = field;
+		r->why = why;
+	}
+	r->p = r->end;           /* nothing more is read */
+}
+
+static inline uint64_t get_v(rd *r, const char *field)
 {
 	uint64_t v = 0;
 	if (r->p < r->end && *r->p < 0x80)       /* most fields fit one byte */
 		return *r->p++;
-	if (r->bad || cd_varint_get(&r->p, r->end, &v) < 0) {
-		r->bad = 1;
+	if (r->field || cd_varint_get(&r->p, r->end, &v) < 0) {
+		bad(r, field, "is truncated or malformed");
 		return 0;
 	}
 	return v;
 }
 
-static uint8_t get_u8(rd *r, uint8_t max)
+/* A varint in [0, max]. */
+static uint64_t get_max(rd *r, const char *field, uint64_t max, const char *why)
 {
-	if (r->bad || r->p >= r->end || *r->p > max) {
-		r->bad = 1;
+	uint64_t v = get_v(r, field);
+	if (v > max) {
+		bad(r, field, why);
+		return 0;
+	}
+	return v;
+}
+
+static uint8_t get_u8(rd *r, const char *field, uint8_t min, uint8_t max)
+{
+	if (r->p >= r->end) {
+		bad(r, field, "is truncated");
+		return 0;
+	}
+	if (*r->p < min || *r->p > max) {
+		bad(r, field, "is out of range");
 		return 0;
 	}
 	return *r->p++;
 }
 
-static cd_date get_date(rd *r)
+/* A date in [lo, hi], or none. */
+static cd_date get_date(rd *r, const char *field, int64_t lo, int64_t hi, const char *why)
 {
-	uint64_t v = get_v(r);
+	uint64_t v = get_v(r, field);
 	int64_t d;
 	if (v == 0)
 		return CD_DATE_NONE;
 	d = unzz(v - 1);
-	if (d < -1000000 || d > 3000000) {
-		r->bad = 1;
+	if (d < lo || d > hi) {
+		bad(r, field, why);
 		return CD_DATE_NONE;
 	}
 	return (cd_date)d;
 }
 
-static cd_instant get_instant(rd *r)
+static cd_date get_ev_date(rd *r, const char *field)
 {
-	uint64_t v = get_v(r);
+	return get_date(r, field, CD_EVENT_MIN_DATE, CD_EVENT_MAX_DATE, "is outside 1990-01-01 … 2099-12-31");
+}
+
+static cd_date get_ob_date(rd *r, const char *field)
+{
+	return get_date(r, field, OB_DATE_MIN, OB_DATE_MAX, "is outside the engine's dates");
+}
+
+static cd_instant get_instant(rd *r, const char *field)
+{
+	uint64_t v = get_v(r, field);
 	return v == 0 ? CD_INSTANT_NONE : unzz(v - 1);
 }
 
 /*
- * Reads a string into the arena (reserved by the caller for the whole record:
- * the strings and their NULs cannot exceed twice the record's size); *off = its
- * offset. A NUL inside a string marks the record corrupt.
+ * Reads a string of 1 to max bytes (every string of a record is an id) into
+ * the arena, reserved by the caller for the whole record: the strings and
+ * their NULs cannot exceed twice the record's size; *off = its offset. A NUL
+ * inside a string marks the record corrupt (not a shorter string).
  */
-static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, size_t max)
+static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, const char *field, size_t max, const char *too_long)
 {
-	uint64_t n = get_v(r);
-	if (r->bad || n > max || n > (uint64_t)(r->end - r->p)) {
-		r->bad = 1;
+	uint64_t n = get_v(r, field);
+	if (r->field)
+		return 0;
+	if (n > max) {
+		bad(r, field, too_long);
+		return 0;
+	}
+	if (n > (uint64_t)(r->end - r->p)) {
+		bad(r, field, "is truncated");
 		return 0;
 	}
 	if (n == 0) {
-		*off = 0;
+		bad(r, field, "is empty");
 		return 0;
 	}
-	if (memchr(r->p, '\0', (size_t)n)) {       /* a corrupt record, not a shorter string */
-		r->bad = 1;
+	if (memchr(r->p, '\0', (size_t)n)) {
+		bad(r, field, "contains a NUL");
 		return 0;
 	}
 	if (c->str.len == 0)
@@ -255,18 +320,29 @@ static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, size_t max)
 	return (size_t)n;
 }
 
-static void get_muni(rd *r, char *muni)
+/* Empty, or three or four digits (D28). */
+static void get_muni(rd *r, char *muni, const char *field)
 {
-	uint64_t n = get_v(r);
-	if (r->bad || n > CD_MUNI_LEN || n > (uint64_t)(r->end - r->p)) {
-		r->bad = 1;
+	uint64_t n = get_v(r, field);
+	if (r->field)
+		return;
+	if (n > (uint64_t)(r->end - r->p)) {
+		bad(r, field, "is truncated");
 		return;
 	}
+	if (n == 1 || n == 2 || n > CD_MUNI_LEN) {
+		bad(r, field, "is not three or four digits");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (r->p[i] < '0' || r->p[i] > '9') {
+			bad(r, field, "is not three or four digits");
+			return;
+		}
 	memcpy(muni, r->p, (size_t)n);
 	muni[n] = '\0';
 	r->p += n;
 }
-
 
 int cd_citizen_reserve_events(cd_citizen *c, size_t n)
 {
@@ -278,11 +354,81 @@ int cd_citizen_reserve_obs(cd_citizen *c, size_t n)
 	return cd_array_grow((void **)&c->ob, &c->cap_ob, n, sizeof(*c->ob));
 }
 
+static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev)
+{
+	memset(e, 0, sizeof(*e));
+	e->first_contact = e->first_absence = e->dp_start = CD_DATE_NONE;
+	if (__builtin_add_overflow(*prev, unzz(get_v(r, "occurred_at")), &e->occurred) ||
+	    e->occurred < CD_EVENT_MIN_INSTANT || e->occurred >= CD_EVENT_MAX_INSTANT) {
+		bad(r, "occurred_at", "is outside 1990-01-01 … 2100-01-01");
+		return;
+	}
+	*prev = e->occurred;
+	e->date = cd_cph_date(e->occurred);
+	e->kind = get_u8(r, "kind", CD_EV_REGISTRATION, CD_EV_BENEFIT_CHANGE);
+	e->flags = get_u8(r, "flags", 0, 0x1f);
+	e->id_len = (uint8_t)get_str(r, c, &e->id_off, "event_id", CD_MAX_ID_LEN,
+				     "is longer than " STR(CD_MAX_ID_LEN) " bytes");
+	switch (e->kind) {
+	case CD_EV_REGISTRATION:
+	case CD_EV_BENEFIT_CHANGE:
+		e->benefit = get_u8(r, "benefit", e->kind == CD_EV_REGISTRATION ? 1 : 0, CD_BENEFIT_MAX);
+		e->category = get_u8(r, "category", 0, CD_CATEGORY_MAX);
+		get_muni(r, e->muni, "municipality_code");
+		e->first_contact = get_ev_date(r, "first_contact_date");
+		e->first_absence = get_ev_date(r, "first_absence_date");
+		e->dp_start = get_ev_date(r, "dagpenge_period_start");
+		e->prior_days = (int32_t)get_max(r, "prior_unemployment_days", CD_MAX_PRIOR_DAYS,
+						 "is outside 0 … " STR(CD_MAX_PRIOR_DAYS));
+		break;
+	case CD_EV_DEREGISTRATION:
+		e->reason = get_u8(r, "reason", 0, CD_DEREG_MAX);
+		break;
+	case CD_EV_CONVERSATION: {
+		/* a void carries only the id; anything else says how and by whom (D28) */
+		uint8_t min = (e->flags & CD_HF_VOIDED) ? 0 : 1;
+		get_str(r, c, &e->conv_off, "conversation_id", CD_MAX_ID_LEN,
+			"is longer than " STR(CD_MAX_ID_LEN) " bytes");
+		e->form = get_u8(r, "form", min, CD_FORM_MAX);
+		e->held_by = get_u8(r, "held_by", min, CD_HELD_MAX);
+		break;
+	}
+	}
+}
+
+static void get_ob(rd *r, cd_citizen *c, cd_obst *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (r->end - r->p < 8) {
+		bad(r, "period_key", "is truncated");
+		return;
+	}
+	for (int k = 0; k < 8; k++)
+		o->pkey |= (uint64_t)r->p[k] << (8 * k);
+	r->p += 8;
+	o->pstart = get_ob_date(r, "period_start");
+	get_str(r, c, &o->oid_off, "obligation_id", CD_MAX_OBLIGATION_ID_LEN,
+		"is longer than " STR(CD_MAX_OBLIGATION_ID_LEN) " bytes");
+	o->status = get_u8(r, "status", CD_OB_OPEN, CD_OB_CANCELLED);
+	o->reason = get_u8(r, "cancel_reason", 0, CD_OB_REASON_MAX);
+	o->flags = get_u8(r, "flags", 0, 0x7f);
+	o->benefit = get_u8(r, "benefit", 0, CD_BENEFIT_MAX);
+	get_muni(r, o->muni, "municipality_code");
+	o->due = get_ob_date(r, "due_date");
+	o->ws = get_ob_date(r, "window_start");
+	o->we = get_ob_date(r, "window_end");
+	o->required = (int32_t)get_max(r, "required", CD_MAX_REQUIRED, "is outside 0 … " STR(CD_MAX_REQUIRED));
+	o->held = (int32_t)get_max(r, "held", INT32_MAX, "is outside 0 … 2147483647");
+	o->transitions = (uint32_t)get_max(r, "transitions", UINT32_MAX, "is outside 0 … 4294967295");
+}
+
 int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 {
-	rd r = { p, p + n, 0 };
+	rd r = { p, p + n, NULL, NULL };
 	uint64_t n_ev, n_ob;
 	cd_instant prev = 0;
+	size_t i = 0;
+	const char *where = "";
 
 	cd_citizen_clear(c);
 	if (n == 0 || p[0] != FORMAT_VERSION)
@@ -291,80 +437,47 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 	if (cd_buf_reserve(&c->str, 2 * n + 2) < 0)
 		return cd_err_set(err, 0, "citizen record of %zu bytes is larger than the arena allows", n);
 	c->str.data[0] = '\0';
-	c->clock = get_instant(&r);
-	c->next_fire = get_instant(&r);
-	n_ev = get_v(&r);
-	if (r.bad || n_ev > n || cd_citizen_reserve_events(c, (size_t)n_ev) < 0)
+	/* Any instant: --until and the wall clock put the clock anywhere. */
+	c->clock = get_instant(&r, "clock");
+	c->next_fire = get_instant(&r, "next_fire");
+	n_ev = get_v(&r, "n_events");
+	if (n_ev > (uint64_t)(r.end - r.p) / MIN_EVENT_BYTES)
+		bad(&r, "n_events", "exceeds what the record holds");
+	if (!r.field && cd_citizen_reserve_events(c, (size_t)n_ev) < 0)
+		bad(&r, "n_events", "exceeds the memory available");
+	if (r.field)
 		goto bad;
-	for (size_t i = 0; i < n_ev && !r.bad; i++) {
-		cd_hev *e = &c->ev[i];
-		memset(e, 0, sizeof(*e));
-		e->first_contact = e->first_absence = e->dp_start = CD_DATE_NONE;
-		if (__builtin_add_overflow(prev, unzz(get_v(&r)), &e->occurred)) {
-			r.bad = 1;
-			break;
-		}
-		prev = e->occurred;
-		e->date = cd_cph_date(e->occurred);
-		e->kind = get_u8(&r, CD_EV_CLOCK_TICK);
-		e->flags = get_u8(&r, 0x1f);
-		e->id_len = (uint8_t)get_str(&r, c, &e->id_off, CD_MAX_ID_LEN);
-		switch (e->kind) {
-		case CD_EV_REGISTRATION:
-		case CD_EV_BENEFIT_CHANGE:
-			e->benefit = get_u8(&r, CD_BENEFIT_MAX);
-			e->category = get_u8(&r, CD_CATEGORY_MAX);
-			get_muni(&r, e->muni);
-			e->first_contact = get_date(&r);
-			e->first_absence = get_date(&r);
-			e->dp_start = get_date(&r);
-			e->prior_days = (int32_t)get_v(&r);
-			break;
-		case CD_EV_DEREGISTRATION:
-			e->reason = get_u8(&r, CD_DEREG_MAX);
-			break;
-		case CD_EV_CONVERSATION:
-			get_str(&r, c, &e->conv_off, CD_MAX_ID_LEN);
-			e->form = get_u8(&r, CD_FORM_MAX);
-			e->held_by = get_u8(&r, CD_HELD_MAX);
-			break;
-		default:
-			r.bad = 1;
-		}
+	for (i = 0; i < n_ev && !r.field; i++) {
+		get_event(&r, c, &c->ev[i], &prev);
 		c->n_ev = i + 1;
 	}
-	n_ob = get_v(&r);
-	if (r.bad || n_ob > n || cd_citizen_reserve_obs(c, (size_t)n_ob) < 0)
+	if (r.field) {
+		where = "events";
 		goto bad;
-	for (size_t i = 0; i < n_ob && !r.bad; i++) {
-		cd_obst *o = &c->ob[i];
-		memset(o, 0, sizeof(*o));
-		if (r.end - r.p < 8) {
-			r.bad = 1;
-			break;
-		}
-		for (int k = 0; k < 8; k++)
-			o->pkey |= (uint64_t)r.p[k] << (8 * k);
-		r.p += 8;
-		o->pstart = get_date(&r);
-		get_str(&r, c, &o->oid_off, 200);
-		o->status = get_u8(&r, CD_OB_CANCELLED);
-		o->reason = get_u8(&r, 16);
-		o->flags = get_u8(&r, 0x7f);
-		o->benefit = get_u8(&r, CD_BENEFIT_MAX);
-		get_muni(&r, o->muni);
-		o->due = get_date(&r);
-		o->ws = get_date(&r);
-		o->we = get_date(&r);
-		o->required = (int32_t)get_v(&r);
-		o->held = (int32_t)get_v(&r);
-		o->transitions = (uint32_t)get_v(&r);
+	}
+	n_ob = get_v(&r, "n_obligations");
+	if (n_ob > (uint64_t)(r.end - r.p) / MIN_OB_BYTES)
+		bad(&r, "n_obligations", "exceeds what the record holds");
+	if (!r.field && cd_citizen_reserve_obs(c, (size_t)n_ob) < 0)
+		bad(&r, "n_obligations", "exceeds the memory available");
+	if (r.field)
+		goto bad;
+	for (i = 0; i < n_ob && !r.field; i++) {
+		get_ob(&r, c, &c->ob[i]);
 		c->n_ob = i + 1;
 	}
-	if (r.bad || r.p != r.end)
+	if (r.field) {
+		where = "obligations";
 		goto bad;
+	}
+	if (r.p != r.end) {
+		cd_citizen_clear(c);
+		return cd_err_set(err, 0, "citizen record is corrupt: %zu bytes after its end", (size_t)(r.end - r.p));
+	}
 	return 0;
 bad:
 	cd_citizen_clear(c);
-	return cd_err_set(err, 0, "citizen record is corrupt or truncated (%zu bytes)", n);
+	if (*where)   /* i is one past the entry that failed */
+		return cd_err_set(err, 0, "citizen record is corrupt: '%s[%zu].%s' %s", where, i - 1, r.field, r.why);
+	return cd_err_set(err, 0, "citizen record is corrupt: '%s' %s", r.field, r.why);
 }

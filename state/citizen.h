@@ -58,6 +58,10 @@ enum cd_obstatus {
 	CD_OB_CANCELLED = 5,
 };
 
+#define CD_OB_REASON_MAX 5         /* the largest cancel reason (CD_CANCEL_SUPERSEDED, engine.h) */
+/* Obligation ids ("dk-2020/four-in-six-2") are built by the engine into char[CD_MAX_OBLIGATION_ID_LEN + 1]. */
+#define CD_MAX_OBLIGATION_ID_LEN 111
+
 #define CD_OF_WARNED_LEAD 0x01
 #define CD_OF_WARNED_PACE 0x02
 #define CD_OF_SEEN        0x80    /* transient, during one evaluation */

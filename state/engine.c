@@ -49,6 +49,8 @@
 #define MAX_OVERLAYS 8
 #define MAX_COUNTED_LIST 256
 
+_Static_assert(CD_CANCEL_SUPERSEDED == CD_OB_REASON_MAX, "citizen records check cancel reasons against this");
+
 typedef struct conv {
 	int ev;                  /* index in the history */
 	cd_date date;
@@ -124,7 +126,7 @@ typedef struct inst {
 	cd_instant opened_at;    /* CD_INSTANT_NONE: exists as soon as the facts are known */
 	cd_instant breach_at, warn_lead_at, warn_pace_at;
 	int met_conv;            /* conv index that met it (MAX_GAP anchors), -1 */
-	char oid[112];
+	char oid[CD_MAX_OBLIGATION_ID_LEN + 1];
 } inst;
 
 /* Where an obligation's period (or, for joint obligations, its opt-in) ends. */
@@ -1382,7 +1384,7 @@ static void event_id(const emitter *em, const cd_obst *ob, int status, bool brea
 	size_t n = 0, lc = strlen(em->cid), lo = strlen(oid);
 	XXH128_hash_t h;
 
-	assert(lc <= CD_MAX_ID_LEN && lo < 112);
+	assert(lc <= CD_MAX_ID_LEN && lo <= CD_MAX_OBLIGATION_ID_LEN);
 	memcpy(buf, em->cid, lc + 1);
 	n = lc + 1;
 	for (int i = 0; i < 4; i++)
@@ -1461,7 +1463,7 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	memset(&o, 0, sizeof(o));
 	if (!def) {
 		/* Look the definition up by id, without the instance suffix. */
-		char base[112];
+		char base[CD_MAX_OBLIGATION_ID_LEN + 1];
 		snprintf(base, sizeof(base), "%s", oid);
 		def = cd_rules_find_obligation(e->rules, base, &rs);
 		if (!def) {

@@ -10,11 +10,6 @@
 
 #include <string.h>
 
-/* 1990-01-01 and 2100-01-01 as instants: business dates outside are absurd. */
-#define MIN_INSTANT (INT64_C(631152000) * CD_NS_PER_SEC)
-#define MAX_INSTANT (INT64_C(4102444800) * CD_NS_PER_SEC)
-#define MAX_PRIOR_DAYS 3650
-
 static const char *const benefit_names[] = {
 	"UNSPECIFIED", "DAGPENGE", "KONTANTHJAELP", "UDDANNELSESHJAELP", "INTEGRATIONSYDELSE",
 	"SYGEDAGPENGE", "JOBAFKLARING", "RESSOURCEFORLOEB", "LEDIGHEDSYDELSE", "REVALIDERING",
@@ -61,14 +56,71 @@ void cd_event_init(cd_event *ev)
 	ev->first_contact = ev->first_absence = ev->dp_start = CD_DATE_NONE;
 }
 
+/* Business dates outside 1990 … 2099 are absurd. */
 static int instant_ok(cd_instant t)
 {
-	return t >= MIN_INSTANT && t < MAX_INSTANT;
+	return t >= CD_EVENT_MIN_INSTANT && t < CD_EVENT_MAX_INSTANT;
 }
 
 static int date_ok(cd_date d)
 {
-	return d == CD_DATE_NONE || (d >= 7305 && d < 47482); /* 1990-01-01 … 2099-12-31 */
+	return d == CD_DATE_NONE || (d >= CD_EVENT_MIN_DATE && d <= CD_EVENT_MAX_DATE);
+}
+
+/*
+ * Strict UTF-8 (Unicode table 3-7: no overlong forms, no surrogates, nothing
+ * past U+10FFFF) without control characters. Ids are compared and stored as
+ * C strings, so an embedded NUL would merge two ids; other control characters
+ * and broken UTF-8 would be passed on into outputs that proto3 readers refuse.
+ */
+int cd_event_check_text(const char *text, size_t n, const char *prefix, const char *field, cd_err *err)
+{
+	const uint8_t *s = (const uint8_t *)text;
+	size_t i = 0;
+
+	while (i < n) {
+		uint8_t c, lo = 0x80, hi = 0xbf;
+		size_t len;
+
+		while (i < n && (uint8_t)(s[i] - 0x20) < 0x5f)   /* printable ASCII: the common case */
+			i++;
+		if (i == n)
+			break;
+		c = s[i];
+		if (c < 0x80)
+			return cd_err_set(err, 0, "field '%s%s%s' contains a control character (0x%02x) at byte %zu",
+					  prefix ? prefix : "", prefix ? "." : "", field, c, i);
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			if (c == 0xe0)
+				lo = 0xa0;           /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f;           /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			if (c == 0xf0)
+				lo = 0x90;           /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f;           /* past U+10FFFF */
+		} else {
+			goto bad;
+		}
+		if (n - i < len || s[i + 1] < lo || s[i + 1] > hi)
+			goto bad;
+		for (size_t k = 2; k < len; k++)
+			if ((s[i + k] & 0xc0) != 0x80)
+				goto bad;
+		if (c == 0xc2 && s[i + 1] < 0xa0)
+			return cd_err_set(err, 0, "field '%s%s%s' contains a control character (U+%04X) at byte %zu",
+					  prefix ? prefix : "", prefix ? "." : "", field, (unsigned)s[i + 1], i);
+		i += len;
+	}
+	return 0;
+bad:
+	return cd_err_set(err, 0, "field '%s%s%s' is not valid UTF-8 at byte %zu", prefix ? prefix : "",
+			  prefix ? "." : "", field, i);
 }
 
 int cd_event_validate(const cd_event *ev, cd_err *err)
@@ -77,10 +129,14 @@ int cd_event_validate(const cd_event *ev, cd_err *err)
 		return cd_err_set(err, 0, "field 'event_id' is empty");
 	if (ev->event_id_len > CD_MAX_ID_LEN)
 		return cd_err_set(err, 0, "field 'event_id' is longer than %d bytes", CD_MAX_ID_LEN);
+	if (cd_event_check_text(ev->event_id, ev->event_id_len, NULL, "event_id", err) < 0)
+		return -1;
 	if (ev->kind != CD_EV_CLOCK_TICK && ev->citizen_id_len == 0)
 		return cd_err_set(err, 0, "field 'citizen_id' is empty");
 	if (ev->citizen_id_len > CD_MAX_ID_LEN)
 		return cd_err_set(err, 0, "field 'citizen_id' is longer than %d bytes", CD_MAX_ID_LEN);
+	if (cd_event_check_text(ev->citizen_id, ev->citizen_id_len, NULL, "citizen_id", err) < 0)
+		return -1;
 	if (ev->occurred_at == CD_INSTANT_NONE)
 		return cd_err_set(err, 0, "field 'occurred_at' is missing");
 	if (!instant_ok(ev->occurred_at))
@@ -110,9 +166,9 @@ int cd_event_validate(const cd_event *ev, cd_err *err)
 	case CD_EV_REGISTRATION:
 		if (ev->benefit == CD_BENEFIT_NONE)
 			return cd_err_set(err, 0, "field 'registration.benefit' is unspecified");
-		if (ev->prior_days < 0 || ev->prior_days > MAX_PRIOR_DAYS)
+		if (ev->prior_days < 0 || ev->prior_days > CD_MAX_PRIOR_DAYS)
 			return cd_err_set(err, 0, "field 'registration.prior_unemployment_days' %d is outside 0 … %d",
-					  ev->prior_days, MAX_PRIOR_DAYS);
+					  ev->prior_days, CD_MAX_PRIOR_DAYS);
 		break;
 	case CD_EV_DEREGISTRATION:
 		if (ev->dereg_reason > CD_DEREG_MAX)
@@ -124,6 +180,8 @@ int cd_event_validate(const cd_event *ev, cd_err *err)
 		if (ev->conv_id_len > CD_MAX_ID_LEN)
 			return cd_err_set(err, 0, "field 'conversation.conversation_id' is longer than %d bytes",
 					  CD_MAX_ID_LEN);
+		if (cd_event_check_text(ev->conv_id, ev->conv_id_len, "conversation", "conversation_id", err) < 0)
+			return -1;
 		if (ev->form > CD_FORM_MAX)
 			return cd_err_set(err, 0, "field 'conversation.form' has unknown value %d", ev->form);
 		if (ev->held_by > CD_HELD_MAX)

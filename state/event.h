@@ -46,6 +46,13 @@ typedef enum cd_event_kind {
 
 #define CD_MAX_ID_LEN 128        /* event_id, citizen_id, conversation_id */
 #define CD_MUNI_LEN 4            /* kommunekode: three or four digits */
+#define CD_MAX_PRIOR_DAYS 3650   /* registration.prior_unemployment_days */
+
+/* D28's range of times: instants in [MIN, MAX), dates in [MIN, MAX]. */
+#define CD_EVENT_MIN_INSTANT (INT64_C(631152000) * CD_NS_PER_SEC)    /* 1990-01-01T00:00:00Z */
+#define CD_EVENT_MAX_INSTANT (INT64_C(4102444800) * CD_NS_PER_SEC)   /* 2100-01-01T00:00:00Z */
+#define CD_EVENT_MIN_DATE 7305                                        /* 1990-01-01 */
+#define CD_EVENT_MAX_DATE 47481                                       /* 2099-12-31 */
 
 typedef struct cd_event {
 	const char *event_id;
@@ -91,6 +98,13 @@ static inline cd_instant cd_event_time(const cd_event *ev)
 
 /* Checks the rules of decisions.md D28. 0, or -1 with err naming the field. */
 int cd_event_validate(const cd_event *ev, cd_err *err);
+
+/*
+ * The text rule of D28 for one string field: s[0 .. n) is valid UTF-8 and has
+ * no control character (C0 including NUL, DEL, C1). 0, or -1 with err naming
+ * the field ("prefix.field" when prefix is not NULL) and the byte offset.
+ */
+int cd_event_check_text(const char *s, size_t n, const char *prefix, const char *field, cd_err *err);
 
 /* Names for messages and the scenario language: "DAGPENGE", "JOBCENTER", … */
 const char *cd_benefit_name(int b);

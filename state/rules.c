@@ -420,7 +420,7 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 		    get_span(ld, w, "to", "window.to", &d->to) < 0)
 			return -1;
 	}
-	if (get_int(ld, o, "required", &d->required, 1, 100) < 0)
+	if (get_int(ld, o, "required", &d->required, 1, CD_MAX_REQUIRED) < 0)
 		return -1;
 	d->joint = d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
 	if (get_bool(ld, o, "joint", &d->joint) < 0)
@@ -982,6 +982,38 @@ const cd_ruleset *cd_rules_national(const cd_rules *r, cd_date start)
 		if (!r->sets[i].overlay && in_effect(&r->sets[i], start))
 			return &r->sets[i];
 	return NULL;
+}
+
+int cd_rules_national_gap(const cd_rules *r, cd_date start, char *buf, size_t len)
+{
+	const cd_ruleset *before = NULL, *after = NULL;
+	char d[CD_DATE_STRLEN], e[CD_DATE_STRLEN];
+	size_t n;
+
+	if (cd_rules_national(r, start))
+		return 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const cd_ruleset *rs = &r->sets[i];
+		if (rs->overlay)
+			continue;
+		if (rs->to != CD_DATE_NONE && rs->to < start && (!before || rs->to > before->to))
+			before = rs;
+		if (rs->from > start && (!after || rs->from < after->from))
+			after = rs;
+	}
+	n = (size_t)snprintf(buf, len, "no national ruleset covers periods starting %s", cd_date_format(start, d));
+	if (before && after && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " (%s covers up to %s, %s from %s)", before->id,
+				      cd_date_format(before->to, d), after->id, cd_date_format(after->from, e));
+	else if (before && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " (the latest, %s, covers up to %s)", before->id,
+				      cd_date_format(before->to, d));
+	else if (after && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " (the earliest, %s, covers from %s)", after->id,
+				      cd_date_format(after->from, d));
+	if (n < len)
+		snprintf(buf + n, len - n, ": such periods get no national obligations");
+	return 1;
 }
 
 size_t cd_rules_overlays(const cd_rules *r, const char *muni, int benefit, cd_date start,

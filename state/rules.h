@@ -62,6 +62,7 @@ typedef struct cd_filter {
 
 #define CD_BIT(x) (1u << (x))
 #define CD_MAX_SLOTS 12
+#define CD_MAX_REQUIRED 100      /* "required": conversations an obligation can ask for */
 
 typedef enum cd_gap_start {
 	CD_GAP_AFTER_WINDOW = 1,  /* from the day after the count reaches `start_after` */
@@ -145,6 +146,14 @@ const cd_obdef *cd_rules_find_obligation(const cd_rules *rules, const char *id, 
 
 /* The national ruleset in force for periods starting on `start`, or NULL (D20). */
 const cd_ruleset *cd_rules_national(const cd_rules *rules, cd_date start);
+/*
+ * When no national ruleset covers periods starting on `start`: 1, with a
+ * sentence for people in buf saying so and what the nearest rulesets cover
+ * ("no national ruleset covers periods starting 2026-11-29 (dk-2024 covers
+ * up to 2026-06-30): such periods get no national obligations"). 0 when one
+ * does (buf untouched). A gap in the law data must never be silent.
+ */
+int cd_rules_national_gap(const cd_rules *rules, cd_date start, char *buf, size_t len);
 /*
  * The overlays that apply to a period: enabled for `muni`, matching benefit,
  * seasonal flag and start date. Fills out[0..max) in configuration order and

@@ -1,6 +1,7 @@
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,22 +20,39 @@ int cd_log_level_parse(const char *s)
 	return -1;
 }
 
+/* Values come from input too: control characters are escaped so that a value
+ * can never start a line of its own or hide what follows it. */
+static bool plain(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f || *v == ' ' || *v == '"' || *v == '=' || *v == '\\')
+			return false;
+	return true;
+}
+
 static void put_value(FILE *f, const char *v)
 {
 	if (!v)
 		v = "";
-	if (*v && !strpbrk(v, " \"=\t\n\\")) {
+	if (plain(v)) {
 		fputs(v, f);
 		return;
 	}
 	fputc('"', f);
 	for (; *v; v++) {
-		if (*v == '"' || *v == '\\')
-			fputc('\\', f);
-		if (*v == '\n')
+		unsigned char c = (unsigned char)*v;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c == '\n')
 			fputs("\\n", f);
+		else if (c == '\t')
+			fputs("\\t", f);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(f, "\\x%02x", c);
 		else
-			fputc(*v, f);
+			fputc(c, f);
 	}
 	fputc('"', f);
 }

@@ -110,6 +110,15 @@ consumed() {
     for p = 0, $((P - 1)) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0) end
     return s" 0
 }
+# For a failure: per partition, the offset committed to Redis and the topic's end.
+drain_report() {
+  local p t
+  for t in "$@"; do
+    for p in $(seq 0 $((P - 1))); do
+      echo "  $t/$p: committed $(redis-cli -p "$REDIS_PORT" HGET "contactd:{p$p}:meta" "off:$t"), end $(kcat -b "$BROKERS" -Q -t "$t:$p:-1" 2>/dev/null | awk '{print $NF}')" >&2
+    done
+  done
+}
 # drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
 # outbox empty, so every output is on its topic (the relay trims after delivery)
 wait_drained() {
@@ -122,7 +131,7 @@ wait_drained() {
       end
       return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
     alive "while draining"
-    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
+    [ "$SECONDS" -lt "$limit" ] || { drain_report "$@"; fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"; }
     sleep 0.2
   done
 }

@@ -10,8 +10,17 @@
   dlq
       stdin: what `kcat -C -e -f '%K %S %o\\n%h\\n%k%s\\n'` prints for the dead-letter
       topic. Prints one line per dead letter: key ("-" when none), stage, topic, partition, offset,
-      sha1 of the payload, error (tab-separated). Fails when one of the five
-      __connect.errors.* headers is missing or empty.
+      sha1 of the payload, error, then the payload's length and the
+      contactd.errors.original.length and .xxh3-128 headers ("-" when absent)
+      (tab-separated). Fails when one of the five __connect.errors.* headers is
+      missing or empty.
+
+  record PYGEN JSON [CITIZEN_ID_HEX]
+      Writes one binary contact.v1.CitizenEvent to stdout: JSON (one event in the
+      canonical mapping) encoded by the reference runtime (the modules protoc
+      generated into PYGEN). With CITIZEN_ID_HEX the citizen_id field holds those
+      raw bytes instead (NUL, control characters, invalid UTF-8: what no JSON
+      or reference runtime would write, but a hostile producer can).
 
   sha
       stdin: what `kcat -C -e -f '%K %S\n%k%s\n'` prints. One line per message:
@@ -107,9 +116,11 @@ def framed(stream, header_lines=1):
             extra.append(data[i:nl].decode("utf-8", "replace"))
             i = nl + 1
         klen, slen = int(head[0]), int(head[1])
-        klen, slen = max(klen, 0), max(slen, 0)
-        key, payload = data[i:i + klen], data[i + klen:i + klen + slen]
-        i += klen + slen
+        # -1: null; kcat -Z then prints the word NULL in its place
+        key = b"NULL" if klen < 0 and data[i:i + 4] == b"NULL" else data[i:i + max(klen, 0)]
+        i += len(key)
+        payload = b"" if slen < 0 and data[i:i + 4] == b"NULL" else data[i:i + max(slen, 0)]
+        i += 4 if slen < 0 and data[i:i + 4] == b"NULL" else len(payload)
         if data[i:i + 1] != b"\n":
             raise ValueError("framing lost at byte %d" % i)
         i += 1
@@ -136,6 +147,7 @@ def cmd_keys():
     return 0
 
 
+EXTRA = ["contactd.errors.original.length", "contactd.errors.original.xxh3-128"]
 NAMES = ["__connect.errors.topic", "__connect.errors.partition", "__connect.errors.offset",
          "__connect.errors.stage", "__connect.errors.exception.message"]
 
@@ -146,7 +158,7 @@ def cmd_dlq():
         # kcat prints headers as name=value,name=value (values may hold commas: split on names)
         h = {}
         line = extra[0]
-        positions = sorted((line.find(name + "="), name) for name in NAMES if line.find(name + "=") >= 0)
+        positions = sorted((line.find(name + "="), name) for name in NAMES + EXTRA if line.find(name + "=") >= 0)
         for j, (pos, name) in enumerate(positions):
             end = positions[j + 1][0] - 1 if j + 1 < len(positions) else len(line)
             h[name] = line[pos + len(name) + 1:end]
@@ -157,8 +169,33 @@ def cmd_dlq():
             rc = 1
             continue
         print("\t".join([key.decode("utf-8", "replace") or "-", h[NAMES[3]], h[NAMES[0]], h[NAMES[1]], h[NAMES[2]],
-                         hashlib.sha1(payload).hexdigest(), h[NAMES[4]]]))
+                         hashlib.sha1(payload).hexdigest(), h[NAMES[4]], str(len(payload)),
+                         h.get(EXTRA[0], "-"), h.get(EXTRA[1], "-")]))
     return rc
+
+
+def cmd_record(pygen, text, cid_hex=None):
+    sys.path.insert(0, pygen)
+    from google.protobuf import json_format
+    from contact.v1 import events_pb2
+    msg = json_format.Parse(text, events_pb2.CitizenEvent())
+    out = b""
+    if cid_hex is not None:
+        msg.ClearField("citizen_id")
+        raw = bytes.fromhex(cid_hex)
+        out = b"\x12" + enc_varint(len(raw)) + raw     # field 2, length-delimited
+    sys.stdout.buffer.write(msg.SerializeToString() + out)
+    return 0
+
+
+def enc_varint(n):
+    b = bytearray()
+    while True:
+        c = n & 0x7F
+        n >>= 7
+        b.append(c | (0x80 if n else 0))
+        if not n:
+            return bytes(b)
 
 
 def cmd_sha():
@@ -257,6 +294,8 @@ def main():
         return cmd_keys()
     if len(sys.argv) >= 2 and sys.argv[1] == "dlq":
         return cmd_dlq()
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "record":
+        return cmd_record(*sys.argv[2:])
     if len(sys.argv) >= 2 and sys.argv[1] == "sha":
         return cmd_sha()
     if len(sys.argv) == 7 and sys.argv[1] == "split":

@@ -45,3 +45,45 @@ expect_grep 'option=--max-events' "$W/me.err"
   fail "--max-events 10000 (the bound) refused"
 "$CONTACTD" rules list --max-events 10001 2>"$W/me-rules.err" && fail "rules list: --max-events above its bound accepted"
 expect_grep 'option=--max-events' "$W/me-rules.err"
+# Strings must be UTF-8 text without control characters (D28). A NUL inside an
+# id is kept on the wire but lost after unpacking: "dup\0first" and
+# "dup\0second" must not both become "dup" (one dropped as a duplicate), nor
+# "nul1\0A" and "nul1\0B" one citizen.
+fld() { printf "$2" >"$W/fld"; printf "\\x$1\\x$(printf %02x "$(stat -c %s "$W/fld")")"; cat "$W/fld"; }
+frame() { printf "\\x$(printf %02x "$(stat -c %s "$1")")"; cat "$1"; }
+MAR1='\x08\x80\xbe\xf2\x81\x06'    # 2021-03-01T08:00:00Z
+MAR10='\x08\x90\x95\xa2\x82\x06'   # 2021-03-10T09:00:00Z
+REG='\x08\x02'                     # KONTANTHJAELP
+CONV='\x0a\x02c1\x10\x01\x18\x01'  # c1, IN_PERSON, JOBCENTER
+{ fld 0a 'dup\x00first'; fld 12 'p1'; fld 1a "$MAR1"; fld 2a '101'; fld 52 "$REG"; } >"$W/r1"
+{ fld 0a 'dup\x00second'; fld 12 'p1'; fld 1a "$MAR10"; fld 62 "$CONV"; } >"$W/r2"
+{ fld 0a 'e3'; fld 12 'nul1\x00A'; fld 1a "$MAR1"; fld 2a '101'; fld 52 "$REG"; } >"$W/r3"
+{ fld 0a 'e4'; fld 12 'nul1\x00B'; fld 1a "$MAR1"; fld 2a '101'; fld 52 "$REG"; } >"$W/r4"
+{ fld 0a 'e5'; fld 12 'p\xff'; fld 1a "$MAR1"; fld 2a '101'; fld 52 "$REG"; } >"$W/r5"
+{ fld 0a 'e6'; fld 12 'p6'; fld 1a "$MAR1"; fld 2a '101'; fld 32 'src\xc2\x85'; fld 52 "$REG"; } >"$W/r6"
+{ fld 0a 'e7'; fld 12 'p7'; fld 1a "$MAR1"; fld 2a '101'; fld 52 "$REG"; } >"$W/r7"
+for r in 1 2 3 4 5 6 7; do frame "$W/r$r"; done >"$W/text.bin"
+"$CONTACTD" replay --input "$W/text.bin" --input-format pb --output "$W/text.out" 2>"$W/text.err" ||
+  fail "records with bad text must be skipped, not fail the replay"
+expect_grep 'position="record 1 .*stage=validate error="field '"'event_id'"' contains a control character (0x00) at byte 3"' "$W/text.err"
+expect_grep 'position="record 2 .*stage=validate error="field '"'event_id'"' contains a control character (0x00) at byte 3"' "$W/text.err"
+expect_grep 'position="record 3 .*stage=validate error="field '"'citizen_id'"' contains a control character (0x00) at byte 4"' "$W/text.err"
+expect_grep 'position="record 4 .*stage=validate error="field '"'citizen_id'"' contains a control character (0x00) at byte 4"' "$W/text.err"
+expect_grep 'position="record 5 .*stage=validate error="field '"'citizen_id'"' is not valid UTF-8 at byte 1"' "$W/text.err"
+expect_grep 'position="record 6 .*stage=validate error="field '"'source'"' contains a control character (U+0085) at byte 3"' "$W/text.err"
+expect_grep 'records=7 applied=1 duplicates=0 skipped=6' "$W/text.err"
+expect_grep 'citizens=1' "$W/text.err"
+
+# The same rule for JSON input: jansson refuses \u0000, validation the rest.
+cat >"$W/text.jsonl" <<'JSON'
+{"eventId":"j1","citizenId":"p\u0000x","occurredAt":"2021-03-01T08:00:00Z","registration":{"benefit":"BENEFIT_KONTANTHJAELP"}}
+{"eventId":"j2","citizenId":"p\u0001x","occurredAt":"2021-03-01T08:00:00Z","registration":{"benefit":"BENEFIT_KONTANTHJAELP"}}
+{"eventId":"j3","citizenId":"p3","occurredAt":"2021-03-01T08:00:00Z","conversation":{"conversationId":"c\u007f","form":"CONVERSATION_FORM_PHONE","heldBy":"HELD_BY_JOBCENTER"}}
+{"eventId":"j4","citizenId":"p4","occurredAt":"2021-03-01T08:00:00Z","registration":{"benefit":"BENEFIT_KONTANTHJAELP"}}
+JSON
+"$CONTACTD" replay --input "$W/text.jsonl" --output "$W/text-json.out" 2>"$W/text-json.err" ||
+  fail "JSON records with bad text must be skipped, not fail the replay"
+expect_grep 'position="record 1 (line 1)" .*stage=decode' "$W/text-json.err"
+expect_grep 'position="record 2 (line 2)" event_id=j2 stage=validate error="field '"'citizen_id'"' contains a control character (0x01) at byte 1"' "$W/text-json.err"
+expect_grep 'position="record 3 (line 3)" event_id=j3 stage=validate error="field '"'conversation.conversation_id'"' contains a control character (0x7f) at byte 1"' "$W/text-json.err"
+expect_grep 'records=4 applied=1 duplicates=0 skipped=3' "$W/text-json.err"

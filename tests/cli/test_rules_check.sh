@@ -19,3 +19,34 @@ expect_grep 'dk-2020.json:1:[0-9]*: invalid JSON' "$W/err2"
 # replay refuses to start on broken rules too
 if "$CONTACTD" replay --rules "$W/broken" --input tests/fixtures/s2.jsonl 2>"$W/err3"; then fail "replay started on broken rules"; fi
 expect_grep "COUNT_IN_WNDOW" "$W/err3"
+
+# A date, benefit or municipality the rules do not cover is said plainly.
+"$CONTACTD" rules list rules --date 2026-11-29 --municipality 101 --benefit KONTANTHJAELP >"$W/gap" 2>&1 || fail "rules list failed"
+expect_grep "warning: no national ruleset covers periods starting 2026-11-29 (the latest, dk-2024, covers up to 2026-06-30): such periods get no national obligations" "$W/gap"
+expect_grep "none applies to municipality 101 and KONTANTHJAELP for periods starting 2026-11-29" "$W/gap"
+"$CONTACTD" rules list rules --date 2025-03-01 --benefit FOERTIDSPENSION >"$W/nob" 2>&1 || fail "rules list failed"
+expect_grep "dk-2024 has no obligations for FOERTIDSPENSION" "$W/nob"
+"$CONTACTD" rules list rules --date 2025-03-01 --municipality 101 --benefit KONTANTHJAELP >"$W/cov" 2>&1 || fail "rules list failed"
+if grep -q "no national ruleset covers" "$W/cov"; then fail "a covered date was reported as a gap"; fi
+expect_grep "the national rules apply alone" "$W/cov"
+"$CONTACTD" rules list rules --date 2010-01-01 >"$W/early" 2>&1 || fail "rules list failed"
+expect_grep "no national ruleset covers periods starting 2010-01-01 (the earliest, dk-2015, covers from 2015-07-01)" "$W/early"
+
+# rules check names today when today is not covered (an open-ended copy is).
+today=$(TZ=Europe/Copenhagen date +%F)
+cp -r rules "$W/ended" && sed -i 's/"to": "2026-06-30"/"to": "2020-12-31"/; s/"from": "2024-01-01"/"from": "2020-01-01"/' "$W/ended/dk-2024.json"
+rm "$W/ended/dk-2020.json"
+"$CONTACTD" rules check "$W/ended" >"$W/today" 2>&1 || { cat "$W/today" >&2; fail "rules check failed"; }
+expect_grep "warning: today: no national ruleset covers periods starting $today (the latest, dk-2024, covers up to 2020-12-31)" "$W/today"
+cp -r rules "$W/open" && sed -i 's/, "to": "2026-06-30"//' "$W/open/dk-2024.json"
+"$CONTACTD" rules check "$W/open" >"$W/open.out" 2>&1 || { cat "$W/open.out" >&2; fail "rules check failed"; }
+if grep -q "warning: today" "$W/open.out"; then fail "an open-ended ruleset still left today uncovered"; fi
+
+# contactd run warns at start-up when today is not covered (the log is read
+# before it reaches Redis, which is not there).
+CONTACTD_WALL_CLOCK_START=2026-11-29T09:00:00Z timeout 5 "$CONTACTD" run --rules "$W/ended" --redis 127.0.0.1:1 \
+  --brokers 127.0.0.1:1 >"$W/run.log" 2>&1 || true
+expect_grep 'msg="the law data does not cover today".*no national ruleset covers periods starting 2026-11-29' "$W/run.log"
+CONTACTD_WALL_CLOCK_START=2020-06-01T09:00:00Z timeout 5 "$CONTACTD" run --rules "$W/ended" --redis 127.0.0.1:1 \
+  --brokers 127.0.0.1:1 >"$W/run2.log" 2>&1 || true
+if grep -q "does not cover today" "$W/run2.log"; then fail "run warned on a covered day"; fi

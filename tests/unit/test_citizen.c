@@ -13,6 +13,10 @@
  * any read past the end. Tests that can hit undefined behaviour (which the
  * sanitizers turn into an abort) run the decode in a child process and check
  * how it ended, so one such bug does not take the rest of the suite with it.
+ *
+ * Decoding is also the engine's precondition: a record that decodes is handed
+ * to the engine (inputs, the clock, encoding it back), in a child process,
+ * and must never reach an assert, a crash or a sanitizer report there.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +32,9 @@
 
 #include "state/citizen.h"
 #include "state/date.h"
+#include "state/engine.h"
 #include "state/event.h"
+#include "state/rules.h"
 #include "util/buf.h"
 
 #define FORMAT_VERSION 1
@@ -37,7 +43,7 @@
 /* ---- a writer for hand-made records --------------------------------------- */
 
 typedef struct wb {
-	uint8_t b[8192];
+	uint8_t b[1 << 16];
 	size_t n;
 } wb;
 
@@ -265,13 +271,13 @@ static cd_obst *add_ob(cd_citizen *c, const ob_spec *s)
 	return o;
 }
 
-/* A citizen with every kind of history entry, odd values included. */
+/* A citizen with every kind of history entry, values at the limits included. */
 static void build_rich(cd_citizen *c)
 {
 	cd_hev *e;
 	static const ob_spec ob2 = {
-		UINT64_MAX, -719162, "policy-broendby/schedule", CD_OB_BREACHED, 16, 0x7f | CD_OF_SEEN,
-		CD_FOERTIDSPENSION, "0860", CD_DATE_NONE, -1, 2932896, -1, INT32_MAX, UINT32_MAX,
+		UINT64_MAX, -719162, "policy-broendby/schedule", CD_OB_BREACHED, CD_OB_REASON_MAX, 0x7f | CD_OF_SEEN,
+		CD_FOERTIDSPENSION, "0860", CD_DATE_NONE, -1, 2932896, CD_MAX_REQUIRED, INT32_MAX, UINT32_MAX,
 	};
 	static const ob_spec ob3 = {
 		0, CD_DATE_NONE, "x", CD_OB_CANCELLED, 0, 0, CD_BENEFIT_NONE, "",
@@ -281,36 +287,37 @@ static void build_rich(cd_citizen *c)
 	c->clock = INT64_MAX;
 	c->next_fire = INT64_MIN + 1;
 
-	/* 1938: before the epoch, so the first delta is negative. */
-	e = add_ev(c, -INT64_C(1000000000000000000), CD_EV_REGISTRATION, CD_HF_OPT_OUT | CD_HF_SEASONAL, "reg-1");
+	/* The first instant and the dates that validation (D28) allows. */
+	e = add_ev(c, CD_EVENT_MIN_INSTANT, CD_EV_REGISTRATION, CD_HF_OPT_OUT | CD_HF_SEASONAL, "reg-1");
 	e->benefit = CD_DAGPENGE;
 	e->category = CD_UDDANNELSESPARAT;
 	snprintf(e->muni, sizeof(e->muni), "0860");
-	e->first_contact = -719162;          /* 0001-01-01 */
-	e->first_absence = 2932896;          /* 9999-12-31 */
-	e->dp_start = 0;
-	e->prior_days = -5;
+	e->first_contact = CD_EVENT_MIN_DATE;    /* 1990-01-01 */
+	e->first_absence = CD_EVENT_MAX_DATE;    /* 2099-12-31 */
+	e->dp_start = 18262;
+	e->prior_days = CD_MAX_PRIOR_DAYS;
 
 	e = add_ev(c, T0, CD_EV_CONVERSATION, CD_HF_JOINT | CD_HF_VOIDED, "conv-ev-1");
 	e->conv_off = intern(c, "conversation-\xc3\xa6\xc3\xb8\xc3\xa5");
 	e->form = CD_VIA_OTHER;
 	e->held_by = CD_OTHER_ACTOR;
 
-	e = add_ev(c, T0, CD_EV_CONVERSATION, 0, "conv-ev-0");  /* same instant: delta 0 */
-	e->form = CD_FORM_NONE;
-	e->held_by = CD_HELD_NONE;                                /* conv_off 0: "" */
+	e = add_ev(c, T0, CD_EV_CONVERSATION, CD_HF_VOIDED, "conv-ev-0");  /* same instant: delta 0 */
+	e->conv_off = intern(c, "c");
+	e->form = CD_FORM_NONE;                   /* a void carries only the id */
+	e->held_by = CD_HELD_NONE;
 
 	e = add_ev(c, T0 - 1, CD_EV_BENEFIT_CHANGE, 0x1f, "bc-1");  /* delta -1 */
 	e->benefit = CD_FOERTIDSPENSION;
 	e->category = CD_CATEGORY_NONE;
-	e->prior_days = INT32_MAX;
+	e->prior_days = 0;
 	e->dp_start = CD_DATE_NONE;
 	e->first_contact = 18262;
 
 	e = add_ev(c, INT64_C(4000000000000000000), CD_EV_DEREGISTRATION, CD_HF_ENDS_DP, "dereg-1"); /* 2096 */
 	e->reason = CD_DEREG_OTHER;
 
-	e = add_ev(c, INT64_C(4000000000000000001), CD_EV_DEREGISTRATION, 0, "dereg-2");
+	e = add_ev(c, CD_EVENT_MAX_INSTANT - 1, CD_EV_DEREGISTRATION, 0, "dereg-2");
 	e->reason = CD_DEREG_NONE;
 
 	add_ob(c, &BASE_OB);
@@ -622,14 +629,14 @@ static void test_registration_with_out_of_range_enum_byte_is_rejected(void **sta
 		w.n = 0;
 		w_header(&w, T0, CD_INSTANT_NONE, 1);
 		w_ev_head(&w, T0, (unsigned)kind, 0, "e");
-		w_reg_body(&w, CD_BENEFIT_MAX, CD_CATEGORY_MAX, "860", 1, 2, 3, 3650);
+		w_reg_body(&w, CD_BENEFIT_MAX, CD_CATEGORY_MAX, "860", CD_EVENT_MIN_DATE, CD_EVENT_MAX_DATE, 18262, 3650);
 		w_v(&w, 0);
 		assert_accepted(&w, "largest enum values");
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			w.n = 0;
 			w_header(&w, T0, CD_INSTANT_NONE, 1);
 			w_ev_head(&w, T0, (unsigned)kind, 0, "e");
-			w_reg_body(&w, bad[i][0], bad[i][1], "860", 1, 2, 3, 0);
+			w_reg_body(&w, bad[i][0], bad[i][1], "860", CD_EVENT_MIN_DATE, CD_EVENT_MAX_DATE, 18262, 0);
 			w_v(&w, 0);
 			assert_rejected(&w, "benefit/category");
 		}
@@ -756,11 +763,11 @@ static void test_obligation_state_with_out_of_range_enum_byte_is_rejected(void *
 	ob_spec o;
 	wb w;
 	(void)state;
-	o = BASE_OB; o.status = CD_OB_CANCELLED; o.reason = 16; o.flags = 0x7f; o.benefit = CD_BENEFIT_MAX;
+	o = BASE_OB; o.status = CD_OB_CANCELLED; o.reason = CD_OB_REASON_MAX; o.flags = 0x7f; o.benefit = CD_BENEFIT_MAX;
 	w_with_ob(&w, &o);
 	assert_accepted(&w, "largest values");
 	o = BASE_OB; o.status = CD_OB_CANCELLED + 1; w_with_ob(&w, &o); assert_rejected(&w, "status");
-	o = BASE_OB; o.reason = 17; w_with_ob(&w, &o); assert_rejected(&w, "reason");
+	o = BASE_OB; o.reason = CD_OB_REASON_MAX + 1; w_with_ob(&w, &o); assert_rejected(&w, "reason");
 	o = BASE_OB; o.flags = 0x80; w_with_ob(&w, &o); assert_rejected(&w, "flags");
 	o = BASE_OB; o.benefit = CD_BENEFIT_MAX + 1; w_with_ob(&w, &o); assert_rejected(&w, "benefit");
 	o = BASE_OB; o.due = 3000001; w_with_ob(&w, &o); assert_rejected(&w, "due");
@@ -769,19 +776,19 @@ static void test_obligation_state_with_out_of_range_enum_byte_is_rejected(void *
 
 static void test_obligation_state_with_over_long_strings_is_rejected(void **state)
 {
-	char oid[202];
+	char oid[CD_MAX_OBLIGATION_ID_LEN + 2];
 	ob_spec o;
 	wb w;
 	(void)state;
 	memset(oid, 'o', sizeof(oid));
-	oid[200] = '\0';
+	oid[CD_MAX_OBLIGATION_ID_LEN] = '\0';
 	o = BASE_OB; o.oid = oid;
 	w_with_ob(&w, &o);
-	assert_accepted(&w, "obligation id of 200 bytes");
-	oid[200] = 'o';
-	oid[201] = '\0';
+	assert_accepted(&w, "obligation id of 111 bytes");
+	oid[CD_MAX_OBLIGATION_ID_LEN] = 'o';
+	oid[CD_MAX_OBLIGATION_ID_LEN + 1] = '\0';
 	w_with_ob(&w, &o);
-	assert_rejected(&w, "obligation id of 201 bytes");
+	assert_rejected(&w, "obligation id of 112 bytes");
 	o = BASE_OB; o.muni = "12345";
 	w_with_ob(&w, &o);
 	assert_rejected(&w, "municipality of 5 bytes");
@@ -908,6 +915,787 @@ static void test_randomly_corrupted_records_never_crash_the_decoder(void **state
 		fail_msg("the decoder died on a corrupted record (exit %d; sanitizer report above)", WEXITSTATUS(status));
 }
 
+/* ---- limits the engine relies on ------------------------------------------ */
+
+/*
+ * A record that decodes must be one the engine can take: its history entries
+ * are inputs that passed validation (D28) and its obligation states carry the
+ * engine's own values. Each field is tried at its limit (accepted, and then
+ * used by the engine) and just past it (refused, naming the field).
+ */
+
+static cd_rules *rules;
+static cd_engine *engine;
+static char long_id[CD_MAX_ID_LEN + 2];              /* 129 'x' */
+static char long_oid[CD_MAX_OBLIGATION_ID_LEN + 2];  /* "dk-2020/ooo…" of 112 bytes */
+
+static int group_setup(void **state)
+{
+	cd_err err;
+	(void)state;
+	memset(long_id, 'x', CD_MAX_ID_LEN + 1);
+	memset(long_oid, 'o', CD_MAX_OBLIGATION_ID_LEN + 1);
+	memcpy(long_oid, "dk-2020/", 8);
+	if (cd_rules_load(getenv("CD_RULES") ? getenv("CD_RULES") : "rules", NULL, &rules, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	engine = cd_engine_new(rules, NULL);
+	return engine ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	cd_engine_free(engine);
+	cd_rules_free(rules);
+	return 0;
+}
+
+static cd_instant at(int y, int m, int d)
+{
+	return cd_cph_midnight(cd_date_from_ymd(y, m, d)) + INT64_C(10) * 3600 * CD_NS_PER_SEC;
+}
+
+static cd_event input(const char *id, cd_instant t, cd_event_kind kind)
+{
+	cd_event ev;
+	cd_event_init(&ev);
+	ev.event_id = id;
+	ev.event_id_len = strlen(id);
+	ev.citizen_id = "p1";
+	ev.citizen_id_len = 2;
+	ev.occurred_at = t;
+	ev.kind = kind;
+	snprintf(ev.muni, sizeof(ev.muni), "860");
+	switch (kind) {
+	case CD_EV_REGISTRATION:
+		ev.benefit = CD_DAGPENGE;
+		ev.category = CD_JOBPARAT;
+		ev.prior_days = 40;
+		break;
+	case CD_EV_CONVERSATION:
+		ev.conv_id = id;
+		ev.conv_id_len = ev.event_id_len;
+		ev.form = CD_IN_PERSON;
+		ev.held_by = CD_JOBCENTER;
+		break;
+	case CD_EV_BENEFIT_CHANGE:
+		ev.benefit = CD_KONTANTHJAELP;
+		break;
+	default:
+		break;
+	}
+	return ev;
+}
+
+/*
+ * What the stores do with a decoded citizen: inputs, the clock, encode. No
+ * cmocka assertions (it also runs in child processes): 0, or what went wrong.
+ * An assert, a sanitizer report or a crash in the engine ends the process.
+ */
+static int use_with_engine(cd_citizen *c)
+{
+	cd_event evs[4];
+	cd_buf out;
+	cd_citizen back;
+	cd_err err;
+	int rc = 0;
+
+	/* A store writes the citizen back even when an input changed nothing (a duplicate). */
+	cd_buf_init(&out, (size_t)64 << 20);
+	rc = cd_citizen_encode(c, &out) < 0 ? 21 : 0;
+	cd_buf_release(&out);
+	if (rc)
+		return rc;
+	evs[0] = input("use-reg", at(2021, 3, 1), CD_EV_REGISTRATION);
+	evs[1] = input("use-conv", at(2021, 4, 1), CD_EV_CONVERSATION);
+	evs[2] = input("use-bc", at(2021, 6, 1), CD_EV_BENEFIT_CHANGE);
+	evs[3] = input("use-dereg", at(2022, 1, 1), CD_EV_DEREGISTRATION);
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++) {
+		if (cd_event_validate(&evs[i], &err) < 0)
+			return 20;
+		(void)cd_engine_apply(engine, c, "p1", &evs[i], NULL, NULL, &err);   /* a refusal is fine */
+	}
+	(void)cd_engine_advance(engine, c, "p1", at(2023, 6, 1), NULL, NULL, &err);
+	/* What the engine writes back decodes again. */
+	cd_buf_init(&out, (size_t)64 << 20);
+	cd_citizen_init(&back);
+	if (cd_citizen_encode(c, &out) < 0)
+		rc = 21;
+	else if (cd_citizen_decode(&back, (const uint8_t *)out.data, out.len, &err) < 0) {
+		fprintf(stderr, "the engine's record does not decode: %s\n", err.msg);
+		rc = 22;
+	}
+	cd_citizen_release(&back);
+	cd_buf_release(&out);
+	return rc;
+}
+
+/* Runs fn(arg) in a child process; returns its wait status. */
+static int in_child_arg(int (*fn)(const void *), const void *arg)
+{
+	int status = 0;
+	pid_t pid;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(arg));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* In a child: decodes the record (exactly its length on the heap) and uses it. 0 ok, 30 refused. */
+static int child_decode_and_use(const void *arg)
+{
+	const wb *w = arg;
+	cd_citizen c;
+	cd_err err = { { 0 }, 0 };
+	uint8_t *p = malloc(w->n ? w->n : 1);
+	int rc;
+	if (!p)
+		return 2;
+	memcpy(p, w->b, w->n);
+	cd_citizen_init(&c);
+	if (cd_citizen_decode(&c, p, w->n, &err) < 0) {
+		fprintf(stderr, "refused: %s\n", err.msg);
+		rc = 30;
+	} else {
+		rc = use_with_engine(&c);
+	}
+	cd_citizen_release(&c);
+	free(p);
+	return rc;
+}
+
+static void assert_usable(const wb *w, const char *what)
+{
+	int status = in_child_arg(child_decode_and_use, w);
+	if (WIFSIGNALED(status))
+		fail_msg("%s: decoded, then the engine crashed (signal %d)", what, WTERMSIG(status));
+	if (WEXITSTATUS(status) == 30)
+		fail_msg("%s: refused (message above)", what);
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("%s: decoded, then using it failed (exit %d; report above)", what, WEXITSTATUS(status));
+}
+
+/* Decoded and used, or refused: anything but a crash, an assert or a sanitizer report. */
+static void assert_no_crash(const wb *w, const char *what)
+{
+	int status = in_child_arg(child_decode_and_use, w);
+	if (WIFSIGNALED(status))
+		fail_msg("%s: decoding or using it died (signal %d)", what, WTERMSIG(status));
+	if (WEXITSTATUS(status) != 0 && WEXITSTATUS(status) != 30)
+		fail_msg("%s: decoding or using it failed (exit %d; report above)", what, WEXITSTATUS(status));
+}
+
+static void assert_refused_naming(const wb *w, const char *field, const char *what)
+{
+	cd_citizen c;
+	cd_err err = { { 0 }, 0 };
+	cd_citizen_init(&c);
+	fill_with_base(&c);
+	if (decode_copy(&c, w->b, w->n, &err) != -1)
+		fail_msg("%s: accepted; expected a refusal naming %s", what, field);
+	if (strncmp(err.msg, "citizen record is corrupt: ", 27) || !strstr(err.msg, field))
+		fail_msg("%s: message does not name %s: %s", what, field, err.msg);
+	assert_empty(&c);
+	cd_citizen_release(&c);
+}
+
+/* An event record: one entry written by fn, then no states. */
+typedef struct ev_case {
+	const char *what, *field;
+	void (*write)(wb *w, int past);
+} ev_case;
+
+static void w_ev_record(wb *w, int64_t occurred, unsigned kind, unsigned flags, const char *id, size_t id_len)
+{
+	w->n = 0;
+	w_header(w, CD_INSTANT_NONE, CD_INSTANT_NONE, 1);
+	w_v(w, zz(occurred));
+	w_u8(w, kind);
+	w_u8(w, flags);
+	w_strn(w, id, id_len);
+}
+
+static void w_reg(wb *w, unsigned benefit, unsigned category, const char *muni, cd_date fc, cd_date fa, cd_date dp,
+		  uint64_t prior)
+{
+	w_ev_record(w, T0, CD_EV_REGISTRATION, 0, "e", 1);
+	w_u8(w, benefit);
+	w_u8(w, category);
+	w_str(w, muni);
+	w_date(w, fc);
+	w_date(w, fa);
+	w_date(w, dp);
+	w_v(w, prior);
+	w_v(w, 0);
+}
+
+static void w_conv(wb *w, unsigned flags, const char *conv, size_t conv_len, unsigned form, unsigned held_by)
+{
+	w_ev_record(w, T0, CD_EV_CONVERSATION, flags, "e", 1);
+	w_strn(w, conv, conv_len);
+	w_u8(w, form);
+	w_u8(w, held_by);
+	w_v(w, 0);
+}
+
+
+static void c_occurred_low(wb *w, int past)
+{
+	w_ev_record(w, CD_EVENT_MIN_INSTANT - past, CD_EV_DEREGISTRATION, 0, "e", 1);
+	w_u8(w, 0);
+	w_v(w, 0);
+}
+
+static void c_occurred_high(wb *w, int past)
+{
+	w_ev_record(w, CD_EVENT_MAX_INSTANT - 1 + past, CD_EV_DEREGISTRATION, 0, "e", 1);
+	w_u8(w, 0);
+	w_v(w, 0);
+}
+
+static void c_event_id_long(wb *w, int past)
+{
+	w_ev_record(w, T0, CD_EV_DEREGISTRATION, 0, long_id, CD_MAX_ID_LEN + (size_t)past);
+	w_u8(w, 0);
+	w_v(w, 0);
+}
+
+static void c_event_id_empty(wb *w, int past)
+{
+	w_ev_record(w, T0, CD_EV_DEREGISTRATION, 0, "e", past ? 0 : 1);
+	w_u8(w, 0);
+	w_v(w, 0);
+}
+
+static void c_kind_low(wb *w, int past)
+{
+	w_ev_record(w, T0, past ? CD_EV_NONE : CD_EV_REGISTRATION, 0, "e", 1);
+	if (!past) {
+		w_u8(w, CD_DAGPENGE); w_u8(w, 0); w_str(w, ""); w_date(w, CD_DATE_NONE); w_date(w, CD_DATE_NONE);
+		w_date(w, CD_DATE_NONE); w_v(w, 0);
+	}
+	w_v(w, 0);
+}
+
+static void c_kind_high(wb *w, int past)
+{
+	w_ev_record(w, T0, past ? CD_EV_CLOCK_TICK : CD_EV_BENEFIT_CHANGE, 0, "e", 1);
+	if (!past) {
+		w_u8(w, CD_DAGPENGE); w_u8(w, 0); w_str(w, ""); w_date(w, CD_DATE_NONE); w_date(w, CD_DATE_NONE);
+		w_date(w, CD_DATE_NONE); w_v(w, 0);
+	}
+	w_v(w, 0);
+}
+
+static void c_flags(wb *w, int past)
+{
+	w_ev_record(w, T0, CD_EV_DEREGISTRATION, past ? 0x20 : 0x1f, "e", 1);
+	w_u8(w, 0);
+	w_v(w, 0);
+}
+
+static void c_reg_benefit_none(wb *w, int past)
+{
+	w_reg(w, past ? CD_BENEFIT_NONE : 1, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_reg_benefit_max(wb *w, int past)
+{
+	w_reg(w, CD_BENEFIT_MAX + (unsigned)past, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_category(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, CD_CATEGORY_MAX + (unsigned)past, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_muni_long(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, past ? "99999" : "9999", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_muni_short(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, past ? "10" : "100", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_muni_digits(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, past ? "86/" : "860", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_first_contact_low(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, "", CD_EVENT_MIN_DATE - past, CD_DATE_NONE, CD_DATE_NONE, 0);
+}
+
+static void c_first_absence_high(wb *w, int past)
+{
+	w_reg(w, CD_SYGEDAGPENGE, 0, "", CD_DATE_NONE, CD_EVENT_MAX_DATE + past, CD_DATE_NONE, 0);
+}
+
+static void c_dp_start_low(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_EVENT_MIN_DATE - past, 0);
+}
+
+static void c_dp_start_high(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_EVENT_MAX_DATE + past, 0);
+}
+
+static void c_prior(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, CD_MAX_PRIOR_DAYS + (uint64_t)past);
+}
+
+static void c_prior_int32(wb *w, int past)
+{
+	/* INT32_MAX days would overflow the cumulative clock's int arithmetic */
+	w_reg(w, CD_DAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, past ? INT32_MAX : 0);
+}
+
+static void c_prior_negative(wb *w, int past)
+{
+	w_reg(w, CD_DAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, past ? UINT64_MAX : 0);
+}
+
+static void c_dereg_reason(wb *w, int past)
+{
+	w_ev_record(w, T0, CD_EV_DEREGISTRATION, CD_HF_ENDS_DP, "e", 1);
+	w_u8(w, CD_DEREG_MAX + (unsigned)past);
+	w_v(w, 0);
+}
+
+static void c_conv_id_long(wb *w, int past)
+{
+	w_conv(w, 0, long_id, CD_MAX_ID_LEN + (size_t)past, CD_IN_PERSON, CD_JOBCENTER);
+}
+
+static void c_conv_id_empty(wb *w, int past)
+{
+	w_conv(w, CD_HF_VOIDED, "c", past ? 0 : 1, 0, 0);
+}
+
+static void c_form(wb *w, int past)
+{
+	w_conv(w, 0, "c", 1, CD_FORM_MAX + (unsigned)past, CD_JOBCENTER);
+}
+
+static void c_form_unspecified(wb *w, int past)
+{
+	w_conv(w, past ? 0 : CD_HF_VOIDED, "c", 1, CD_FORM_NONE, CD_JOBCENTER);
+}
+
+static void c_held_by(wb *w, int past)
+{
+	w_conv(w, 0, "c", 1, CD_IN_PERSON, CD_HELD_MAX + (unsigned)past);
+}
+
+static void c_held_by_unspecified(wb *w, int past)
+{
+	w_conv(w, past ? CD_HF_JOINT : CD_HF_JOINT | CD_HF_VOIDED, "c", 1, CD_IN_PERSON, CD_HELD_NONE);
+}
+
+static const ev_case ev_cases[] = {
+	{ "occurred_at at 1990-01-01", "'events[0].occurred_at'", c_occurred_low },
+	{ "occurred_at before 2100-01-01", "'events[0].occurred_at'", c_occurred_high },
+	{ "event_id of 128 bytes", "'events[0].event_id'", c_event_id_long },
+	{ "event_id of 1 byte", "'events[0].event_id'", c_event_id_empty },
+	{ "kind registration", "'events[0].kind'", c_kind_low },
+	{ "kind benefit change", "'events[0].kind'", c_kind_high },
+	{ "flags 0x1f", "'events[0].flags'", c_flags },
+	{ "registration benefit 1", "'events[0].benefit'", c_reg_benefit_none },
+	{ "benefit max", "'events[0].benefit'", c_reg_benefit_max },
+	{ "category max", "'events[0].category'", c_category },
+	{ "municipality of four digits", "'events[0].municipality_code'", c_muni_long },
+	{ "municipality of three digits", "'events[0].municipality_code'", c_muni_short },
+	{ "municipality of digits", "'events[0].municipality_code'", c_muni_digits },
+	{ "first_contact_date 1990-01-01", "'events[0].first_contact_date'", c_first_contact_low },
+	{ "first_absence_date 2099-12-31", "'events[0].first_absence_date'", c_first_absence_high },
+	{ "dagpenge_period_start 1990-01-01", "'events[0].dagpenge_period_start'", c_dp_start_low },
+	{ "dagpenge_period_start 2099-12-31", "'events[0].dagpenge_period_start'", c_dp_start_high },
+	{ "prior days 3650", "'events[0].prior_unemployment_days'", c_prior },
+	{ "prior days INT32_MAX", "'events[0].prior_unemployment_days'", c_prior_int32 },
+	{ "prior days -1", "'events[0].prior_unemployment_days'", c_prior_negative },
+	{ "deregistration reason max", "'events[0].reason'", c_dereg_reason },
+	{ "conversation_id of 128 bytes", "'events[0].conversation_id'", c_conv_id_long },
+	{ "conversation_id of 1 byte", "'events[0].conversation_id'", c_conv_id_empty },
+	{ "form max", "'events[0].form'", c_form },
+	{ "form unspecified on a void only", "'events[0].form'", c_form_unspecified },
+	{ "held_by max", "'events[0].held_by'", c_held_by },
+	{ "held_by unspecified on a void only", "'events[0].held_by'", c_held_by_unspecified },
+};
+
+static void test_history_entries_at_their_limits_are_usable_and_past_them_refused(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(ev_cases) / sizeof(ev_cases[0]); i++) {
+		wb w;
+		char what[128];
+		ev_cases[i].write(&w, 0);
+		assert_usable(&w, ev_cases[i].what);
+		ev_cases[i].write(&w, 1);
+		snprintf(what, sizeof(what), "just past: %s", ev_cases[i].what);
+		assert_refused_naming(&w, ev_cases[i].field, what);
+	}
+}
+
+/* An obligation-state record: one conversation, then one state as o says. */
+static void w_ob_record(wb *w, const ob_spec *o)
+{
+	w->n = 0;
+	w_header(w, T0 + 5, CD_INSTANT_NONE, 1);
+	w_ev_head(w, T0, CD_EV_CONVERSATION, 0, "ev-1");
+	w_conv_body(w, "conv-1", CD_IN_PERSON, CD_JOBCENTER);
+	w_v(w, 1);
+	w_ob(w, o);
+}
+
+
+static void test_obligation_states_at_their_limits_are_usable_and_past_them_refused(void **state)
+{
+	static const struct {
+		const char *what, *field;
+		ob_spec at, past;
+	} cases[] = {
+#define OB(...) { 0x0123456789abcdefULL, 18262, "dk-2020/four-in-six", __VA_ARGS__ }
+		{ "status OPEN", "'obligations[0].status'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2),
+		  OB(0, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2) },
+		{ "status CANCELLED", "'obligations[0].status'",
+		  OB(CD_OB_CANCELLED, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2),
+		  OB(CD_OB_CANCELLED + 1, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2) },
+		{ "cancel reason max", "'obligations[0].cancel_reason'",
+		  OB(CD_OB_CANCELLED, CD_OB_REASON_MAX, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2),
+		  OB(CD_OB_CANCELLED, CD_OB_REASON_MAX + 1, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2) },
+		{ "flags 0x7f", "'obligations[0].flags'",
+		  OB(CD_OB_OPEN, 0, 0x7f, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0x80, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2) },
+		{ "benefit max", "'obligations[0].benefit'",
+		  OB(CD_OB_OPEN, 0, 0, CD_BENEFIT_MAX, "860", 18444, 18262, 18444, 4, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_BENEFIT_MAX + 1, "860", 18444, 18262, 18444, 4, 1, 2) },
+		{ "municipality of four digits", "'obligations[0].municipality_code'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "0860", 18444, 18262, 18444, 4, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "08a0", 18444, 18262, 18444, 4, 1, 2) },
+		{ "due date at the low end", "'obligations[0].due_date'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", -1000000, 18262, 18444, 4, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", -1000001, 18262, 18444, 4, 1, 2) },
+		{ "window end at the high end", "'obligations[0].window_end'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 3000000, 4, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 3000001, 4, 1, 2) },
+		{ "required 100", "'obligations[0].required'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, CD_MAX_REQUIRED, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, CD_MAX_REQUIRED + 1, 1, 2) },
+		{ "required 0", "'obligations[0].required'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 0, 1, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, -1, 1, 2) },
+		{ "held INT32_MAX", "'obligations[0].held'",
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, INT32_MAX, 2),
+		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, -1, 2) },
+#undef OB
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		wb w;
+		char what[128];
+		w_ob_record(&w, &cases[i].at);
+		assert_usable(&w, cases[i].what);
+		w_ob_record(&w, &cases[i].past);
+		snprintf(what, sizeof(what), "just past: %s", cases[i].what);
+		assert_refused_naming(&w, cases[i].field, what);
+	}
+}
+
+/* The fields the spec cannot express: ids, the period start, varints past 32 bits. */
+static void test_obligation_ids_and_wide_counts_at_their_limits(void **state)
+{
+	ob_spec o;
+	wb w;
+	(void)state;
+
+	/* The engine builds obligation ids into char[112] and asserts that they fit. */
+	o = BASE_OB;
+	o.oid = long_oid;
+	assert_int_equal(strlen(long_oid), CD_MAX_OBLIGATION_ID_LEN + 1);
+	w_ob_record(&w, &o);
+	assert_refused_naming(&w, "'obligations[0].obligation_id' is longer than 111 bytes", "obligation id of 112 bytes");
+	{
+		char oid[CD_MAX_OBLIGATION_ID_LEN + 1];
+		memcpy(oid, long_oid, CD_MAX_OBLIGATION_ID_LEN);
+		oid[CD_MAX_OBLIGATION_ID_LEN] = '\0';
+		o.oid = oid;
+		w_ob_record(&w, &o);
+		assert_usable(&w, "obligation id of 111 bytes");
+	}
+	o = BASE_OB;
+	o.oid = "";
+	w_ob_record(&w, &o);
+	assert_refused_naming(&w, "'obligations[0].obligation_id' is empty", "empty obligation id");
+	o = BASE_OB;
+	o.pstart = -1000001;
+	w_ob_record(&w, &o);
+	assert_refused_naming(&w, "'obligations[0].period_start'", "period start");
+
+	/* held and transitions: 32 bits, no wider. */
+	o = BASE_OB;
+	o.transitions = UINT32_MAX;
+	w_ob_record(&w, &o);
+	assert_usable(&w, "transitions UINT32_MAX");
+	w.n -= 5;                                 /* the last field: transitions, 5 bytes */
+	w_v(&w, (uint64_t)UINT32_MAX + 1);
+	assert_refused_naming(&w, "'obligations[0].transitions'", "transitions 2^32");
+	o = BASE_OB;
+	w_ob_record(&w, &o);
+	w.n -= 2;                                 /* held and transitions, one byte each */
+	w_v(&w, (uint64_t)INT32_MAX + 1);
+	w_v(&w, 0);
+	assert_refused_naming(&w, "'obligations[0].held'", "held 2^31");
+}
+
+static void test_counts_past_what_the_record_holds_are_refused_before_reserving(void **state)
+{
+	static const uint64_t counts[] = { 1000, UINT64_C(1) << 32, UINT64_MAX };
+	wb w;
+	(void)state;
+	for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+		w.n = 0;
+		w_header(&w, T0, CD_INSTANT_NONE, counts[i]);
+		w_ev_head(&w, T0, CD_EV_DEREGISTRATION, 0, "e");
+		w_u8(&w, 0);
+		w_v(&w, 0);
+		assert_refused_naming(&w, "'n_events' exceeds what the record holds", "n_events");
+		w.n = 0;
+		w_header(&w, T0, CD_INSTANT_NONE, 0);
+		w_v(&w, counts[i] * 40);
+		w_ob(&w, &BASE_OB);
+		assert_refused_naming(&w, "'n_obligations' exceeds what the record holds", "n_obligations");
+	}
+	/* An entry cut short is named too. */
+	w_base(&w);
+	w.n -= 3;
+	assert_refused_naming(&w, "'obligations[0].", "cut short");
+}
+
+/*
+ * The encoder writes into space reserved once for the worst case, which holds
+ * only for values inside the limits: a state whose counts were negative (10-byte
+ * varints) and whose id took 200 bytes overran it. A record with many states at
+ * every limit decodes, re-encodes to the same bytes, and the engine takes it.
+ */
+static void test_a_record_at_every_limit_re_encodes_within_the_encoders_bound(void **state)
+{
+	static wb w;
+	ob_spec o = BASE_OB;
+	cd_citizen c;
+	cd_buf out;
+	cd_err err = { { 0 }, 0 };
+	char oid[CD_MAX_OBLIGATION_ID_LEN + 1];
+	(void)state;
+	memcpy(oid, long_oid, CD_MAX_OBLIGATION_ID_LEN);
+	oid[CD_MAX_OBLIGATION_ID_LEN] = '\0';
+	o.oid = oid;
+	o.pstart = o.due = o.ws = o.we = 3000000;
+	o.muni = "0860";
+	o.required = CD_MAX_REQUIRED;
+	o.held = INT32_MAX;
+	o.transitions = UINT32_MAX;
+	w.n = 0;
+	w_header(&w, INT64_MAX, INT64_MAX, 2);
+	w_v(&w, zz(CD_EVENT_MAX_INSTANT - 1));
+	w_u8(&w, CD_EV_REGISTRATION); w_u8(&w, 0x1f); w_strn(&w, long_id, CD_MAX_ID_LEN);
+	w_reg_body(&w, CD_BENEFIT_MAX, CD_CATEGORY_MAX, "9999", CD_EVENT_MAX_DATE, CD_EVENT_MAX_DATE,
+		   CD_EVENT_MAX_DATE, CD_MAX_PRIOR_DAYS);
+	w_v(&w, zz(CD_EVENT_MIN_INSTANT - (CD_EVENT_MAX_INSTANT - 1)));
+	w_u8(&w, CD_EV_CONVERSATION); w_u8(&w, 0x1f); w_strn(&w, long_id, CD_MAX_ID_LEN);
+	w_strn(&w, long_id, CD_MAX_ID_LEN); w_u8(&w, CD_FORM_MAX); w_u8(&w, CD_HELD_MAX);
+	w_v(&w, 40);
+	for (int i = 0; i < 40; i++)
+		w_ob(&w, &o);
+	cd_citizen_init(&c);
+	cd_buf_init(&out, 1 << 20);
+	if (decode_copy(&c, w.b, w.n, &err) < 0)
+		fail_msg("refused: %s", err.msg);
+	assert_int_equal(cd_citizen_encode(&c, &out), 0);
+	assert_int_equal(out.len, w.n);
+	assert_memory_equal(out.data, w.b, w.n);
+	cd_buf_release(&out);
+	cd_citizen_release(&c);
+	assert_usable(&w, "a record at every limit");
+}
+
+/*
+ * Records crafted against the engine, each of which the decoder used to take:
+ * an obligation id past the engine's buffer (its assert aborts), DAGPENGE
+ * prior days that overflow the cumulative clock's int arithmetic (an abort
+ * under UBSan), and states whose negative counts take 10-byte varints, so
+ * that re-encoding overruns the encoder's reservation. Each must be refused
+ * naming the field, without reaching the engine.
+ */
+static void test_records_crafted_against_the_engine_are_refused_before_it_sees_them(void **state)
+{
+	static wb w;
+	ob_spec o = BASE_OB;
+	char oid[201];
+	(void)state;
+
+	memset(oid, 'o', 150);
+	oid[150] = '\0';
+	memcpy(oid, "dk-2020/", 8);
+	o.oid = oid;
+	w_ob_record(&w, &o);
+	assert_no_crash(&w, "obligation id of 150 bytes");
+	assert_refused_naming(&w, "'obligations[0].obligation_id' is longer than 111 bytes", "obligation id of 150 bytes");
+
+	w.n = 0;
+	w_header(&w, T0, CD_INSTANT_NONE, 1);
+	w_ev_head(&w, at(2016, 2, 1), CD_EV_REGISTRATION, 0, "r");     /* dk-2015: a cumulative MAX_GAP */
+	w_reg_body(&w, CD_DAGPENGE, CD_JOBPARAT, "860", CD_DATE_NONE, CD_DATE_NONE, cd_date_from_ymd(2016, 2, 1),
+		   INT32_MAX);
+	w_v(&w, 0);
+	assert_no_crash(&w, "prior days INT32_MAX");
+	assert_refused_naming(&w, "'events[0].prior_unemployment_days' is outside 0 … 3650", "prior days INT32_MAX");
+
+	memset(oid, 'o', 200);
+	oid[200] = '\0';
+	o = BASE_OB;
+	o.oid = oid;
+	o.status = CD_OB_CANCELLED;              /* not emitted again, so the engine's assert stays quiet */
+	o.muni = "0860";
+	o.pstart = o.due = o.ws = o.we = 3000000;
+	o.required = o.held = -1;
+	o.transitions = UINT32_MAX;
+	w.n = 0;
+	w_header(&w, T0, CD_INSTANT_NONE, 0);
+	w_v(&w, 100);
+	for (int i = 0; i < 100; i++)
+		w_ob(&w, &o);
+	assert_no_crash(&w, "states with negative counts");
+	assert_refused_naming(&w, "'obligations[0].", "states with negative counts");
+}
+
+/* A history the engine built itself: every kind of entry, and obligation states of each status. */
+static void engine_record(cd_buf *out)
+{
+	static const struct { const char *id; int y, m, d; cd_event_kind kind; } in[] = {
+		{ "r1", 2021, 3, 1, CD_EV_REGISTRATION }, { "c1", 2021, 3, 20, CD_EV_CONVERSATION },
+		{ "c2", 2021, 5, 2, CD_EV_CONVERSATION }, { "d1", 2021, 7, 1, CD_EV_DEREGISTRATION },
+		{ "r2", 2021, 8, 1, CD_EV_REGISTRATION }, { "c3", 2021, 9, 15, CD_EV_CONVERSATION },
+		{ "b1", 2022, 2, 1, CD_EV_BENEFIT_CHANGE }, { "c4", 2022, 3, 1, CD_EV_CONVERSATION },
+	};
+	cd_citizen c;
+	cd_err err;
+	cd_citizen_init(&c);
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		cd_event ev = input(in[i].id, at(in[i].y, in[i].m, in[i].d), in[i].kind);
+		if (in[i].kind == CD_EV_REGISTRATION)
+			ev.dp_start = cd_date_from_ymd(2021, 3, 1);       /* the second one resumes */
+		if (!strcmp(in[i].id, "c2"))
+			ev.voided = true;                                 /* withdraws nothing: a void of itself */
+		assert_int_equal(cd_event_validate(&ev, &err), 0);
+		assert_int_equal(cd_engine_apply(engine, &c, "p1", &ev, NULL, NULL, &err), 0);
+	}
+	assert_int_equal(cd_engine_advance(engine, &c, "p1", at(2022, 9, 1), NULL, NULL, &err), 0);
+	assert_true(c.n_ob >= 4);
+	assert_int_equal(cd_citizen_encode(&c, out), 0);
+	cd_citizen_release(&c);
+}
+
+typedef struct mutation_run {
+	const uint8_t *rec;
+	size_t n;
+	long decoded, refused;
+} mutation_run;
+
+/* In a child: 0, or 13 (a refusal left a non-empty citizen / no message) or what use_with_engine said. */
+static int check_one(const uint8_t *rec, size_t n, mutation_run *mr)
+{
+	cd_citizen c;
+	cd_err err = { { 0 }, 0 };
+	uint8_t *p = malloc(n ? n : 1);
+	int rc = 0;
+	if (!p)
+		return 2;
+	memcpy(p, rec, n);
+	cd_citizen_init(&c);
+	if (cd_citizen_decode(&c, p, n, &err) < 0) {
+		mr->refused++;
+		if (c.n_ev || c.n_ob || c.str.len || strncmp(err.msg, "citizen record ", 15))
+			rc = 13;
+	} else {
+		mr->decoded++;
+		rc = use_with_engine(&c);
+	}
+	cd_citizen_release(&c);
+	free(p);
+	return rc;
+}
+
+static int child_mutations(const void *arg)
+{
+	mutation_run *mr = (mutation_run *)arg;
+	uint8_t *p = malloc(mr->n);
+	int rc = 0;
+	if (!p)
+		return 2;
+	/* every truncation */
+	for (size_t k = 0; k < mr->n && !rc; k++)
+		rc = check_one(mr->rec, k, mr);
+	/* every byte, set to edge values and flipped */
+	for (size_t i = 0; i < mr->n && !rc; i++) {
+		uint8_t b = mr->rec[i];
+		const uint8_t vals[] = { 0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, (uint8_t)(b ^ 0x01), (uint8_t)(b ^ 0x40),
+					 (uint8_t)(b ^ 0x80), (uint8_t)(b + 1), (uint8_t)(b - 1) };
+		for (size_t v = 0; v < sizeof(vals) && !rc; v++) {
+			memcpy(p, mr->rec, mr->n);
+			p[i] = vals[v];
+			rc = check_one(p, mr->n, mr);
+		}
+	}
+	/* random multi-byte damage */
+	for (int round = 0; round < 3000 && !rc; round++) {
+		memcpy(p, mr->rec, mr->n);
+		for (int k = 1 + (int)(rng() % 4); k > 0; k--)
+			p[rng() % mr->n] = (uint8_t)rng();
+		rc = check_one(p, mr->n, mr);
+	}
+	free(p);
+	if (!rc)
+		fprintf(stderr, "mutations: %ld decoded and used, %ld refused\n", mr->decoded, mr->refused);
+	return rc;
+}
+
+/*
+ * An engine-written record, truncated at every length, each byte set to edge
+ * values, and damaged at random: each decode either refuses cleanly or gives a
+ * citizen that the engine takes (inputs, clock, encode, decode again) without
+ * an assert, a crash or a sanitizer report.
+ */
+static void test_damaged_engine_records_are_refused_or_usable(void **state)
+{
+	cd_buf out;
+	mutation_run mr = { 0 };
+	int status;
+	(void)state;
+	cd_buf_init(&out, 1 << 20);
+	engine_record(&out);
+	mr.rec = (const uint8_t *)out.data;
+	mr.n = out.len;
+	status = in_child_arg(child_mutations, &mr);
+	cd_buf_release(&out);
+	if (WIFSIGNALED(status))
+		fail_msg("a damaged record crashed the decoder or the engine (signal %d)", WTERMSIG(status));
+	if (WEXITSTATUS(status) == 13)
+		fail_msg("a refused record left a non-empty citizen or no message");
+	if (WEXITSTATUS(status) != 0)
+		fail_msg("a damaged record broke the decoder or the engine (exit %d; report above)", WEXITSTATUS(status));
+}
+
 /* ---- the string arena ----------------------------------------------------- */
 
 static void test_intern_of_the_empty_string_is_offset_zero(void **state)
@@ -983,8 +1771,15 @@ int main(void)
 		cmocka_unit_test(test_obligation_state_with_over_long_strings_is_rejected),
 		cmocka_unit_test(test_record_whose_time_deltas_overflow_is_rejected_without_undefined_behaviour),
 		cmocka_unit_test(test_randomly_corrupted_records_never_crash_the_decoder),
+		cmocka_unit_test(test_history_entries_at_their_limits_are_usable_and_past_them_refused),
+		cmocka_unit_test(test_obligation_states_at_their_limits_are_usable_and_past_them_refused),
+		cmocka_unit_test(test_obligation_ids_and_wide_counts_at_their_limits),
+		cmocka_unit_test(test_counts_past_what_the_record_holds_are_refused_before_reserving),
+		cmocka_unit_test(test_a_record_at_every_limit_re_encodes_within_the_encoders_bound),
+		cmocka_unit_test(test_records_crafted_against_the_engine_are_refused_before_it_sees_them),
+		cmocka_unit_test(test_damaged_engine_records_are_refused_or_usable),
 		cmocka_unit_test(test_intern_of_the_empty_string_is_offset_zero),
 		cmocka_unit_test(test_intern_beyond_the_arena_max_fails),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

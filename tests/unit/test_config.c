@@ -21,6 +21,7 @@
 
 #include "consumer/config.h"
 #include "state/engine.h"
+#include "util/datadir.h"
 #include "util/log.h"
 
 /* ---- helpers --------------------------------------------------------------- */
@@ -128,6 +129,8 @@ static void test_defaults_are_those_of_the_table(void **state)
 	assert_string_equal(c.deadline_topic, "contact.deadlines.v1");
 	assert_string_equal(c.breach_topic, "contact.breaches.v1");
 	assert_string_equal(c.dlq_topic, "contact.dlq.v1");
+	assert_int_equal(c.dlq_max_bytes, 262144);
+	assert_int_equal(c.drain_timeout_ms, 15000);
 	assert_false(c.event_clock);
 	assert_string_equal(c.redis_host, "127.0.0.1");
 	assert_int_equal(c.redis_port, 6379);
@@ -142,7 +145,7 @@ static void test_defaults_are_those_of_the_table(void **state)
 	assert_false(c.reset_state);
 	assert_int_equal(c.mock_brokers, 1);
 	assert_int_equal(c.mock_partitions, 8);
-	assert_string_equal(c.rules, "rules");
+	assert_string_equal(c.rules, cd_datadir_rules());
 	assert_string_equal(c.overlays_config, "");
 	assert_string_equal(c.overlays, "");
 	assert_int_equal(c.grace, 0);
@@ -157,7 +160,7 @@ static void test_defaults_are_those_of_the_table(void **state)
 	cd_config_release(&c);   /* releasing twice is harmless */
 }
 
-static void test_rules_default_is_CONTACTD_RULES_else_rules(void **state)
+static void test_rules_default_is_CONTACTD_RULES_else_the_installed_dir(void **state)
 {
 	cd_config c;
 	(void)state;
@@ -168,7 +171,9 @@ static void test_rules_default_is_CONTACTD_RULES_else_rules(void **state)
 	cd_config_release(&c);
 	setenv("CONTACTD_RULES", "", 1);
 	cd_config_init(&c);
-	assert_string_equal(c.rules, "rules");
+	/* next to the program: <bindir>/../share/contactd/rules */
+	assert_non_null(strstr(c.rules, "/share/contactd/rules"));
+	assert_string_equal(c.rules, cd_datadir_rules());
 	cd_config_release(&c);
 	unsetenv("CONTACTD_RULES");
 }
@@ -717,7 +722,7 @@ static void test_usage_lists_every_option_with_type_default_and_bounds(void **st
 	assert_non_null(strstr(out, "1 … 100000"));
 	assert_non_null(strstr(out, "wall | event"));
 	assert_non_null(strstr(out, "debug | info | warn | error"));
-	assert_non_null(strstr(out, "$CONTACTD_RULES or rules"));
+	assert_non_null(strstr(out, "$CONTACTD_RULES or installed"));
 	assert_non_null(strstr(out, "127.0.0.1:6379"));
 	assert_non_null(strstr(out, "secret"));
 	free(out);
@@ -934,7 +939,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_are_those_of_the_table),
-		cmocka_unit_test(test_rules_default_is_CONTACTD_RULES_else_rules),
+		cmocka_unit_test(test_rules_default_is_CONTACTD_RULES_else_the_installed_dir),
 		cmocka_unit_test(test_int_outside_bounds_is_an_error_naming_origin_and_key),
 		cmocka_unit_test(test_int_that_is_not_a_whole_number_is_an_error),
 		cmocka_unit_test(test_bool_accepts_true_false_yes_no_1_0),

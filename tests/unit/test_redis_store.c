@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -787,6 +788,64 @@ static void test_all_keys_of_one_partition_hash_to_one_cluster_slot(void **state
 	cd_redis_free(r);
 }
 
+/*
+ * contactd talks to one standalone Redis. Pointed at a Cluster node that does
+ * not own a partition's slot, the MOVED reply is a final error that says what
+ * is wrong, never something retried forever in silence.
+ */
+static void test_a_cluster_redirect_is_a_final_error_that_says_so(void **state)
+{
+	char bus[2][16];
+	const char *const extra0[] = { "--cluster-enabled", "yes", "--cluster-port", bus[0], NULL };
+	const char *const extra1[] = { "--cluster-enabled", "yes", "--cluster-port", bus[1], NULL };
+	cd_test_redis a, b;
+	cd_redis *r;
+	redisReply *rep;
+	int32_t p;
+	int64_t token;
+	cd_err err;
+	(void)state;
+
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	snprintf(bus[0], sizeof(bus[0]), "%d", cd_test_redis_free_port());
+	snprintf(bus[1], sizeof(bus[1]), "%d", cd_test_redis_free_port());
+	a.extra = extra0;
+	b.extra = extra1;
+	assert_int_equal(cd_test_redis_start(&a), 0);
+	assert_int_equal(cd_test_redis_start(&b), 0);
+	freeReplyObject(raw(a.port, "CLUSTER ADDSLOTSRANGE 0 8191"));
+	freeReplyObject(raw(b.port, "CLUSTER ADDSLOTSRANGE 8192 16383"));
+	freeReplyObject(raw(a.port, "CLUSTER MEET 127.0.0.1 %d %s", b.port, bus[1]));
+	for (int i = 0; i < 400; i++) {          /* until a knows who serves b's slots, and says so */
+		int ok;
+		rep = raw(a.port, "CLUSTER INFO");
+		ok = rep->type == REDIS_REPLY_STRING && strstr(rep->str, "cluster_state:ok") != NULL;
+		freeReplyObject(rep);
+		if (ok)
+			break;
+		usleep(50000);
+	}
+	/* a partition whose meta key lives on b */
+	for (p = 0;; p++) {
+		rep = raw(a.port, "CLUSTER KEYSLOT contactd:{p%d}:meta", (int)p);
+		if (rep->integer >= 8192) {
+			freeReplyObject(rep);
+			break;
+		}
+		freeReplyObject(rep);
+	}
+	r = open_store(a.port, NULL, 0);
+	assert_int_equal(cd_redis_fence_acquire(r, p, &token, &err), -1);
+	assert_false(err.retriable);
+	assert_non_null(strstr(err.msg, "MOVED"));
+	assert_non_null(strstr(err.msg, "does not follow cluster redirects"));
+	assert_true(cd_redis_connected(r));      /* an error reply: the connection is still good */
+	cd_redis_free(r);
+	cd_test_redis_cleanup(&a);
+	cd_test_redis_cleanup(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -803,6 +862,7 @@ int main(void)
 		cmocka_unit_test_setup(test_a_cleared_batch_is_empty_and_reusable, setup),
 		cmocka_unit_test_setup(test_committed_state_survives_a_redis_restart_and_the_client_reconnects, setup),
 		cmocka_unit_test_setup(test_redis_down_is_a_retriable_error_not_a_crash, setup),
+		cmocka_unit_test_setup(test_a_cluster_redirect_is_a_final_error_that_says_so, setup),
 		cmocka_unit_test_setup(test_a_wrong_password_is_a_final_error_and_acl_users_work, setup),
 		cmocka_unit_test_setup(test_a_reply_over_max_reply_bytes_fails_without_reading_it, setup),
 		cmocka_unit_test_setup(test_reset_removes_every_key_of_its_partition_and_no_other, setup),

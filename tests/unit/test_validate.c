@@ -913,6 +913,302 @@ static void test_valid_json_and_pb_records_decode(void **state)
 	assert_string_equal(cd_codec_stage_name(CD_STAGE_VALIDATE), "validate");
 }
 
+/* ---- text: UTF-8 without control characters -------------------------------- */
+
+/* Every string field of contact.v1.CitizenEvent, with a valid value and the message it needs. */
+static const struct str_field {
+	const char *name;
+	Contact__V1__CitizenEvent__PayloadCase payload;
+	const char *valid;
+} str_fields[] = {
+	{ "event_id", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, "ev-1" },
+	{ "citizen_id", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, "cit-1" },
+	{ "municipality_code", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, "860" },
+	{ "source", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, "src" },
+	{ "registration.first_contact_date", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION, "2021-03-01" },
+	{ "registration.first_absence_date", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION, "2021-03-01" },
+	{ "registration.dagpenge_period_start", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION, "2021-03-01" },
+	{ "conversation.conversation_id", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, "conv-1" },
+	{ "benefit_change.first_absence_date", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE, "2021-02-20" },
+	{ "benefit_change.dagpenge_period_start", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE, "2021-02-20" },
+};
+#define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
+
+/* The member of m that holds str_fields[i]. */
+static char **str_member(msg *m, size_t i)
+{
+	char **const at[] = {
+		&m->ev.event_id, &m->ev.citizen_id, &m->ev.municipality_code, &m->ev.source,
+		&m->reg.first_contact_date, &m->reg.first_absence_date, &m->reg.dagpenge_period_start,
+		&m->conv.conversation_id, &m->bc.first_absence_date, &m->bc.dagpenge_period_start,
+	};
+	_Static_assert(sizeof(at) / sizeof(at[0]) == N_STR_FIELDS, "one member per field");
+	return at[i];
+}
+
+/* The schema has no string field that the table above lacks. */
+static void test_the_table_names_every_string_field_of_citizen_event(void **state)
+{
+	const ProtobufCMessageDescriptor *const descs[] = {
+		&contact__v1__citizen_event__descriptor, &contact__v1__registration__descriptor,
+		&contact__v1__deregistration__descriptor, &contact__v1__conversation__descriptor,
+		&contact__v1__benefit_change__descriptor, &contact__v1__clock_tick__descriptor,
+	};
+	const char *const prefix[] = { "", "registration.", "deregistration.", "conversation.", "benefit_change.",
+				       "clock_tick." };
+	size_t n = 0;
+	(void)state;
+	for (size_t d = 0; d < sizeof(descs) / sizeof(descs[0]); d++)
+		for (unsigned f = 0; f < descs[d]->n_fields; f++) {
+			char name[96];
+			int found = 0;
+			if (descs[d]->fields[f].type != PROTOBUF_C_TYPE_STRING)
+				continue;
+			snprintf(name, sizeof(name), "%s%s", prefix[d], descs[d]->fields[f].name);
+			for (size_t i = 0; i < N_STR_FIELDS; i++)
+				found |= !strcmp(str_fields[i].name, name);
+			if (!found)
+				fail_msg("string field %s is not in the table", name);
+			n++;
+		}
+	assert_int_equal(n, N_STR_FIELDS);
+}
+
+/* Field i set to valid + bad + tail: rejected on both paths, naming the field, `why` and the byte. */
+static void text_rejected(size_t i, const char *bad, const char *why)
+{
+	char value[64], want[160];
+	msg m;
+	snprintf(value, sizeof(value), "%s%sx", str_fields[i].valid, bad);
+	msg_init(&m, str_fields[i].payload);
+	*str_member(&m, i) = value;
+	snprintf(want, sizeof(want), "field '%s' %s", str_fields[i].name, why);
+	codec_rejects(&m, want);
+	snprintf(want, sizeof(want), "at byte %zu", strlen(str_fields[i].valid));
+	codec_rejects(&m, want);
+}
+
+static void test_control_characters_in_any_string_field_are_invalid(void **state)
+{
+	static const struct { const char *bytes, *why; } bad[] = {
+		{ "\x01", "contains a control character (0x01)" },
+		{ "\t", "contains a control character (0x09)" },
+		{ "\n", "contains a control character (0x0a)" },
+		{ "\x1b", "contains a control character (0x1b)" },
+		{ "\x1f", "contains a control character (0x1f)" },
+		{ "\x7f", "contains a control character (0x7f)" },
+		{ "\xc2\x80", "contains a control character (U+0080)" },
+		{ "\xc2\x85", "contains a control character (U+0085)" },
+		{ "\xc2\x9f", "contains a control character (U+009F)" },
+	};
+	(void)state;
+	for (size_t i = 0; i < N_STR_FIELDS; i++)
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+			text_rejected(i, bad[k].bytes, bad[k].why);
+}
+
+static void test_invalid_utf8_in_any_string_field_is_invalid(void **state)
+{
+	static const char *const bad[] = {
+		"\x80",                 /* a continuation byte alone */
+		"\xbf",
+		"\xc0\xaf",             /* overlong '/' */
+		"\xc1\xbf",
+		"\xe0\x80\xaf",         /* overlong, three bytes */
+		"\xe0\x9f\xbf",
+		"\xf0\x80\x80\xaf",     /* overlong, four bytes */
+		"\xf0\x8f\xbf\xbf",
+		"\xed\xa0\x80",         /* a UTF-16 surrogate, U+D800 */
+		"\xed\xbf\xbf",         /* U+DFFF */
+		"\xf4\x90\x80\x80",     /* U+110000 */
+		"\xf5\x80\x80\x80",
+		"\xf8\x88\x80\x80\x80", /* five bytes */
+		"\xfe", "\xff",
+		"\xc3(",                /* a lead byte without its continuation */
+		"\xe2\x82(",
+		"\xf0\x9f\x98(",
+	};
+	(void)state;
+	for (size_t i = 0; i < N_STR_FIELDS; i++)
+		for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++)
+			text_rejected(i, bad[k], "is not valid UTF-8");
+}
+
+static void test_utf8_cut_at_the_end_of_a_field_is_invalid(void **state)
+{
+	static const char *const cut[] = { "\xc3", "\xe2\x82", "\xf0\x9f\x98" };
+	msg m;
+	char value[32];
+	(void)state;
+	for (size_t k = 0; k < sizeof(cut) / sizeof(cut[0]); k++) {
+		snprintf(value, sizeof(value), "cit-%s", cut[k]);
+		msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION);
+		m.ev.citizen_id = value;
+		codec_rejects(&m, "field 'citizen_id' is not valid UTF-8 at byte 4");
+	}
+}
+
+static void test_utf8_text_is_valid_in_ids_and_source(void **state)
+{
+	static const char *const good[] = {
+		"s\xc3\xb8ren-\xc3\xa6\xc3\xb8\xc3\xa5",   /* søren-æøå */
+		"\xc2\xa0",                                 /* U+00A0, just past C1 */
+		"\xc3\xbf",                                 /* U+00FF */
+		"\xe0\xa0\x80",                             /* U+0800 */
+		"\xed\x9f\xbf",                             /* U+D7FF, below the surrogates */
+		"\xee\x80\x80",                             /* U+E000, above them */
+		"\xef\xbf\xbd",                             /* U+FFFD */
+		"\xf0\x90\x80\x80",                         /* U+10000 */
+		"\xf0\x9f\x98\x80",                         /* U+1F600 */
+		"\xf4\x8f\xbf\xbf",                         /* U+10FFFF */
+		" ~",                                       /* the printable ASCII bounds */
+	};
+	msg m;
+	cd_event ev;
+	(void)state;
+	for (size_t k = 0; k < sizeof(good) / sizeof(good[0]); k++) {
+		msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION);
+		m.ev.event_id = (char *)good[k];
+		m.ev.citizen_id = (char *)good[k];
+		m.ev.source = (char *)good[k];
+		m.conv.conversation_id = (char *)good[k];
+		codec_accepts(&m, &ev);
+		assert_int_equal(ev.citizen_id_len, strlen(good[k]));
+	}
+}
+
+/* Ids with explicit lengths: cd_event_validate itself sees an embedded NUL. */
+static void test_ids_with_an_embedded_nul_are_invalid(void **state)
+{
+	cd_event ev;
+	(void)state;
+	base(&ev, CD_EV_CONVERSATION);
+	ev.event_id = "dup\0first";
+	ev.event_id_len = 9;
+	assert_invalid(&ev, "field 'event_id' contains a control character (0x00) at byte 3");
+	base(&ev, CD_EV_CONVERSATION);
+	ev.citizen_id = "nul1\0A";
+	ev.citizen_id_len = 6;
+	assert_invalid(&ev, "field 'citizen_id' contains a control character (0x00) at byte 4");
+	base(&ev, CD_EV_CONVERSATION);
+	ev.conv_id = "c\0";
+	ev.conv_id_len = 2;
+	assert_invalid(&ev, "field 'conversation.conversation_id' contains a control character (0x00) at byte 1");
+	base(&ev, CD_EV_CONVERSATION);
+	ev.citizen_id = "\xc3\xa6\xff";
+	ev.citizen_id_len = 3;
+	assert_invalid(&ev, "field 'citizen_id' is not valid UTF-8 at byte 2");
+}
+
+/*
+ * protobuf-c keeps a NUL inside a string but the unpacked string has no
+ * length, so "dup\0first" and "dup\0second" would both read as "dup": the
+ * second event would be dropped as a duplicate, two citizens would merge.
+ * Packed with a marker byte that is then turned into a NUL on the wire.
+ */
+static void test_a_nul_on_the_wire_in_any_string_field_is_invalid(void **state)
+{
+	msg m;
+	(void)state;
+	for (size_t i = 0; i < N_STR_FIELDS; i++) {
+		char value[64], want[160];
+		uint8_t *p, *hash;
+		size_t len;
+
+		snprintf(value, sizeof(value), "%s#tail", str_fields[i].valid);
+		msg_init(&m, str_fields[i].payload);
+		*str_member(&m, i) = value;
+		p = pack(&m, &len);
+		hash = memchr(p, '#', len);
+		assert_non_null(hash);
+		assert_null(memchr(hash + 1, '#', len - (size_t)(hash + 1 - p)));
+		*hash = '\0';
+		snprintf(want, sizeof(want), "field '%s' contains a control character (0x00) at byte %zu",
+			 str_fields[i].name, strlen(str_fields[i].valid));
+		decode_rejects(p, len, CD_LOG_PB, CD_STAGE_VALIDATE, want, str_fields[i].name);
+		free(p);
+	}
+}
+
+static void test_ids_that_differ_only_after_a_nul_do_not_merge(void **state)
+{
+	static const char *const ids[][2] = {
+		{ "dup#first", "event_id" }, { "dup#second", "event_id" },
+		{ "nul1#A", "citizen_id" }, { "nul1#B", "citizen_id" },
+		{ "conv#1", "conversation.conversation_id" },
+	};
+	msg m;
+	(void)state;
+	for (size_t k = 0; k < sizeof(ids) / sizeof(ids[0]); k++) {
+		char value[32], want[128];
+		uint8_t *p;
+		size_t len;
+		snprintf(value, sizeof(value), "%s", ids[k][0]);
+		msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION);
+		if (!strcmp(ids[k][1], "event_id"))
+			m.ev.event_id = value;
+		else if (!strcmp(ids[k][1], "citizen_id"))
+			m.ev.citizen_id = value;
+		else
+			m.conv.conversation_id = value;
+		p = pack(&m, &len);
+		*(uint8_t *)memchr(p, '#', len) = '\0';
+		snprintf(want, sizeof(want), "field '%s' contains a control character (0x00) at byte %zu", ids[k][1],
+			 (size_t)(strchr(ids[k][0], '#') - ids[k][0]));
+		decode_rejects(p, len, CD_LOG_PB, CD_STAGE_VALIDATE, want, ids[k][0]);
+		free(p);
+	}
+}
+
+static void test_json_strings_follow_the_same_text_rule(void **state)
+{
+	/* citizenId, source, conversationId */
+	static const char *const fmt =
+		"{\"eventId\":\"e\",\"citizenId\":\"%s\",\"occurredAt\":\"2021-03-01T10:00:00Z\",\"source\":\"%s\","
+		"\"conversation\":{\"conversationId\":\"%s\",\"form\":\"CONVERSATION_FORM_VIDEO\","
+		"\"heldBy\":\"HELD_BY_JOBCENTER\"}}";
+	static const struct {
+		const char *cid, *src, *conv;
+		cd_codec_stage stage;
+		const char *want;
+	} cases[] = {
+		/* jansson refuses these: the JSON text itself is broken */
+		{ "c\\u0000d", "s", "x", CD_STAGE_DECODE, NULL },
+		{ "c\xff", "s", "x", CD_STAGE_DECODE, NULL },
+		{ "c\xc3", "s", "x", CD_STAGE_DECODE, NULL },
+		{ "c\\ud800", "s", "x", CD_STAGE_DECODE, NULL },
+		{ "c", "s\\u0000", "x", CD_STAGE_DECODE, NULL },
+		/* well-formed JSON, but not text that D28 accepts */
+		{ "c\\u0001", "s", "x", CD_STAGE_VALIDATE, "field 'citizen_id' contains a control character (0x01) at byte 1" },
+		{ "c\\t", "s", "x", CD_STAGE_VALIDATE, "field 'citizen_id' contains a control character (0x09) at byte 1" },
+		{ "c\\u001f", "s", "x", CD_STAGE_VALIDATE, "field 'citizen_id' contains a control character (0x1f) at byte 1" },
+		{ "c\\u007f", "s", "x", CD_STAGE_VALIDATE, "field 'citizen_id' contains a control character (0x7f) at byte 1" },
+		{ "c\\u0085", "s", "x", CD_STAGE_VALIDATE,
+		  "field 'citizen_id' contains a control character (U+0085) at byte 1" },
+		{ "c", "s\\u0002", "x", CD_STAGE_VALIDATE, "field 'source' contains a control character (0x02) at byte 1" },
+		{ "c", "s", "x\\u0085", CD_STAGE_VALIDATE,
+		  "field 'conversation.conversation_id' contains a control character (U+0085) at byte 1" },
+	};
+	static const char *const ok = "s\xc3\xb8ren-\xc3\xa6-\xf0\x9f\x98\x80";
+	char text[512];
+	cd_codec_stage stage = 0;
+	cd_err err = { { 0 }, 0 };
+	Contact__V1__CitizenEvent *m = NULL;
+	cd_event ev;
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), fmt, cases[i].cid, cases[i].src, cases[i].conv);
+		decode_rejects(text, strlen(text), CD_LOG_JSON, cases[i].stage, cases[i].want, text);
+	}
+	/* UTF-8 text passes, escaped or not. */
+	snprintf(text, sizeof(text), fmt, "s\xc3\xb8ren-\\u00e6-\\ud83d\\ude00", "s\xc3\xb8", "x");
+	if (cd_codec_decode_event((const uint8_t *)text, strlen(text), CD_LOG_JSON, &m, &ev, &stage, &err) < 0)
+		fail_msg("%s: %s", cd_codec_stage_name(stage), err.msg);
+	assert_int_equal(ev.citizen_id_len, strlen(ok));
+	assert_memory_equal(ev.citizen_id, ok, ev.citizen_id_len);
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -946,6 +1242,15 @@ int main(void)
 		cmocka_unit_test(test_json_with_an_unknown_enum_number_is_rejected_naming_the_field),
 		cmocka_unit_test(test_json_that_d28_refuses_is_rejected_at_the_validate_stage),
 		cmocka_unit_test(test_valid_json_and_pb_records_decode),
+		cmocka_unit_test(test_the_table_names_every_string_field_of_citizen_event),
+		cmocka_unit_test(test_control_characters_in_any_string_field_are_invalid),
+		cmocka_unit_test(test_invalid_utf8_in_any_string_field_is_invalid),
+		cmocka_unit_test(test_utf8_cut_at_the_end_of_a_field_is_invalid),
+		cmocka_unit_test(test_utf8_text_is_valid_in_ids_and_source),
+		cmocka_unit_test(test_ids_with_an_embedded_nul_are_invalid),
+		cmocka_unit_test(test_a_nul_on_the_wire_in_any_string_field_is_invalid),
+		cmocka_unit_test(test_ids_that_differ_only_after_a_nul_do_not_merge),
+		cmocka_unit_test(test_json_strings_follow_the_same_text_rule),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
