@@ -23,6 +23,7 @@ PKGS=(
   procps                   # ps, used by the test helpers' cleanup
   time                     # /usr/bin/time -v: peak memory in the benchmarks
   linux-perf               # perf record, when the live benchmark is asked for a profile
+  valgrind                 # callgrind: instructions per record in the history benchmark
 )
 
 if [ "${1:-}" = "--list" ]; then
