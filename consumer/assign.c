@@ -114,7 +114,7 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 	return 0;
 fail:
 	/* This partition and every one not taken yet wait for the loop's retry
-	 * (retry_take), paused; a partition is taken whole or not at all. */
+	 * (proc_retry_take), paused; a partition is taken whole or not at all. */
 	for (int k = 0; k < list->cnt; k++) {
 		int32_t q = list->elems[k].partition;
 		if (q < 0 || q >= MAX_PARTS)

@@ -88,7 +88,7 @@ static void sleep_ms(int ms)
 
 /*
  * Redis failed in a way a retry can outlive: consumption pauses and the loop
- * recovers (recover_redis). The cause is kept for the log: "redis unavailable"
+ * recovers (proc_recover_redis). The cause is kept for the log: "redis unavailable"
  * without the server's own words (OOM, LOADING, …) leaves an operator guessing.
  */
 void proc_redis_trouble(proc *x, const cd_err *err)
@@ -325,12 +325,12 @@ static int loop(proc *x)
 		if (proc_stopping && !drain_until) {
 			/* from here on nothing is polled: what is pending is processed,
 			 * committed and relayed, then the loop ends (below) */
-			cd_log(CD_LOG_INFO, "proc_stopping: finishing batches and draining the outbox", NULL);
+			cd_log(CD_LOG_INFO, "stopping: finishing batches and draining the outbox", NULL);
 			drain_until = t + x->cfg.drain_timeout_ms;
 		}
 		if (x->redis_down) {
 			if (proc_stopping) {
-				cd_log(CD_LOG_WARN, "proc_stopping while Redis is unavailable: what was not committed is "
+				cd_log(CD_LOG_WARN, "stopping while Redis is unavailable: what was not committed is "
 				       "processed again by the next owner", "error", x->redis_cause, NULL);
 				return 0;
 			}
