@@ -5,7 +5,7 @@
  *
  * kcat is the model: `-X key=value` pairs go straight to rd_kafka_conf_set and
  * a bad one is an error naming the key; librdkafka's logs go to util/log.
- * The consumer itself is driven by consumer/run.c with librdkafka's own API.
+ * The consumer itself is driven by consumer/processor.c and assign.c with librdkafka's own API.
  */
 #ifndef CD_CONSUMER_KAFKA_H
 #define CD_CONSUMER_KAFKA_H

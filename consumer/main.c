@@ -5,7 +5,7 @@
  *   contactd rules check …   validate a ruleset directory (consumer/rules_cmd.c)
  *   contactd rules list …    what applies where
  *   contactd synth …         write a synthetic population's event log (consumer/synth.c)
- *   contactd run …           the live processor: Kafka in, Redis state, Kafka out (consumer/run.c)
+ *   contactd run …           the live processor: Kafka in, Redis state, Kafka out (consumer/processor.c)
  *   contactd devbroker …     a standalone mock Kafka cluster (consumer/devbroker.c)
  *   contactd produce …       an event log into the input topic (consumer/produce.c)
  *   contactd consume …       the output topics into a file (consumer/consume.c)

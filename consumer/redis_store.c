@@ -55,7 +55,7 @@
  * call. A batch keeps copies of everything added in one byte buffer plus
  * three small index arrays; clear() keeps their capacity.
  *
- * SIGPIPE: hiredis writes with write(2); the program must ignore SIGPIPE (run.c
+ * SIGPIPE: hiredis writes with write(2); the program must ignore SIGPIPE (processor.c
  * does), or a write to a dead server kills the process.
  */
 #include "consumer/redis_store.h"
@@ -968,6 +968,12 @@ void cd_redis_free_ids(char **ids, size_t n)
 int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char ***ids, size_t *n,
 			cd_err *err)
 {
+	return cd_redis_timers_page(r, p, t, 0, max, ids, n, err);
+}
+
+int cd_redis_timers_page(cd_redis *r, int32_t p, cd_instant t, size_t skip, size_t max, char ***ids, size_t *n,
+			 cd_err *err)
+{
 	redisReply *rep = NULL;
 	char **v = NULL;
 	size_t k = 0;
@@ -986,7 +992,7 @@ int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char *
 	arg_str(r, "-inf");
 	argf(r, "%" PRId64, instant_ms(t));
 	arg_str(r, "LIMIT");
-	arg_str(r, "0");
+	argf(r, "%zu", skip);
 	argf(r, "%zu", max);
 	if (rs_call_ok(r, "ZRANGEBYSCORE timers", r->argc, r->argv, r->argl, &rep, err) < 0)
 		goto out;

@@ -108,6 +108,10 @@ int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch 
 /* Up to max citizen ids of partition p whose next firing instant is <= t, earliest first. */
 int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char ***ids, size_t *n,
 			cd_err *err);
+/* The same, past the first `skip` of them: pages through a long list of due
+ * citizens that nothing changes in between. */
+int cd_redis_timers_page(cd_redis *r, int32_t p, cd_instant t, size_t skip, size_t max, char ***ids, size_t *n,
+			 cd_err *err);
 void cd_redis_free_ids(char **ids, size_t n);
 
 /* Up to max outbox entries of partition p from the head (oldest first). entries[i] is reset and filled. */

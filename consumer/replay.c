@@ -29,6 +29,7 @@
 #include "proto/codec.h"
 #include "proto/eventlog.h"
 #include "state/engine.h"
+#include "state/step.h"
 #include "state/memstore.h"
 #include "util/log.h"
 
@@ -119,11 +120,7 @@ static int apply(replayer *r, const cd_event *ev, cd_err *err)
 	idbuf[ev->citizen_id_len] = '\0';
 	if (load(r, idbuf, ev->citizen_id_len, err) < 0)
 		return -1;
-	/* The floor of all-citizen ticks, applied lazily: nothing was due in between. */
-	if (r->floor != CD_INSTANT_NONE &&
-	    cd_engine_advance(r->eng, &r->cit, idbuf, r->floor, write_output, r, err) < 0)
-		return -1;
-	rc = cd_engine_apply(r->eng, &r->cit, idbuf, ev, write_output, r, err);
+	rc = cd_step_apply(r->eng, &r->cit, idbuf, r->floor, CD_INSTANT_NONE, ev, write_output, r, err);
 	if (rc == 1)
 		r->duplicates++;
 	/* Saved even when the input was refused: the floor advance above may have fired. */

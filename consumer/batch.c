@@ -1,0 +1,554 @@
+/*
+ * batch.c — one batch of one partition: pending inputs → the citizens they
+ * name, held decoded → the engine, one input at a time → outputs and dead
+ * letters as outbox entries → ONE fenced commit of records, timers, outbox,
+ * offsets and tick floor (consumer/redis_store.c). Nothing reaches Kafka
+ * before that commit: the relay (relay.c) produces what it committed.
+ *
+ * The clocks live here too, because they are batches of their own: on the
+ * wall clock the timer index names the citizens due, which are advanced and
+ * committed TIMER_CHUNK at a time (proc_fire_due); on the event clock a
+ * ClockTick with an empty citizen id fires its partition's due citizens
+ * inside the batch (fire_held) and raises the partition's floor.
+ *
+ * Bad input never stops the stream: a record over max-record-bytes (before
+ * decoding), one that does not decode or validate, one whose key is not its
+ * citizen_id, one for a quarantined citizen, or one the engine refuses
+ * becomes a dead letter with Kafka Connect's error headers.
+ */
+#include "consumer/processor_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "consumer/outbox.h"
+#include "proto/codec.h"
+#include "state/step.h"
+#include "util/log.h"
+
+/* ---- outputs of the engine ------------------------------------------------------ */
+
+static int on_output(void *ctx, const cd_output *o)
+{
+	proc *x = ctx;
+	cd_err err;
+	cd_buf_reset(&x->value);
+	if (cd_codec_output_append(o, CD_LOG_PB, 0, &x->value, &err) < 0 ||
+	    cd_outbox_begin(&x->entry, o->is_breach ? CD_OUTBOX_BREACH : CD_OUTBOX_DEADLINE, o->citizen_id,
+			    strlen(o->citizen_id), x->value.data, x->value.len, 0) < 0 ||
+	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
+		return -1;
+	x->n_out++;
+	return 0;
+}
+
+/*
+ * A bad input becomes a dead letter with Kafka Connect's error headers. A dead
+ * letter must always be deliverable, or one bad record would stop the stream
+ * for good: it carries at most dlq-max-bytes of the record, and when it is cut
+ * the headers give the original length and a digest (XXH3-128) so that the
+ * record can be found again on the input topic (topic, partition and offset
+ * are there too). The key is kept as it was, a missing key stays missing.
+ */
+static int dead_letter(proc *x, const rd_kafka_message_t *m, const char *stage, const char *error)
+{
+	char part_s[16], off_s[24], len_s[24], digest_s[40];
+	const char *names[] = { "__connect.errors.topic", "__connect.errors.partition", "__connect.errors.offset",
+				"__connect.errors.stage", "__connect.errors.exception.message",
+				"contactd.errors.original.length", "contactd.errors.original.xxh3-128" };
+	const char *vals[7];
+	size_t carried = m->len, nh = 5;
+
+	snprintf(part_s, sizeof(part_s), "%d", (int)m->partition);
+	snprintf(off_s, sizeof(off_s), "%lld", (long long)m->offset);
+	vals[0] = rd_kafka_topic_name(m->rkt);
+	vals[1] = part_s;
+	vals[2] = off_s;
+	vals[3] = stage;
+	vals[4] = error;
+	if (carried > (size_t)x->cfg.dlq_max_bytes) {
+		XXH128_hash_t h = XXH3_128bits(m->payload, m->len);
+		carried = (size_t)x->cfg.dlq_max_bytes;
+		snprintf(len_s, sizeof(len_s), "%zu", m->len);
+		snprintf(digest_s, sizeof(digest_s), "%016llx%016llx", (unsigned long long)h.high64,
+			 (unsigned long long)h.low64);
+		vals[5] = len_s;
+		vals[6] = digest_s;
+		nh = 7;
+	}
+	if (cd_outbox_begin(&x->entry, CD_OUTBOX_DLQ, m->key, m->key_len, m->payload ? m->payload : "", carried,
+			    nh) < 0)
+		return -1;
+	for (size_t i = 0; i < nh; i++)
+		if (cd_outbox_header(&x->entry, names[i], vals[i], strlen(vals[i])) < 0)
+			return -1;
+	x->n_dlq++;
+	return cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len);
+}
+
+/* A dead letter for m: 0, or -1 with err (no memory: the batch fails). */
+static int set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, const char *why, cd_err *err)
+{
+	char reason[512];
+	snprintf(reason, sizeof(reason), "%s", why);   /* why may be err->msg itself */
+	if (dead_letter(x, m, stage, reason) < 0)
+		return cd_err_set(err, 1, "out of memory for a dead letter");
+	return 0;
+}
+
+/* ---- citizens of a batch --------------------------------------------------------- */
+
+static size_t slot_hash(const char *id)
+{
+	size_t h = 1469598103934665603ull;       /* FNV-1a: short ids, no need for more */
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ull;
+	return h;
+}
+
+static slot *slot_find(proc *x, const char *id)
+{
+	size_t mask = x->n_slot_ix - 1, i;
+	if (!x->n_slot_ix)
+		return NULL;
+	for (i = slot_hash(id) & mask; x->slot_ix[i]; i = (i + 1) & mask)
+		if (!strcmp(x->slots[x->slot_ix[i] - 1].id, id))
+			return &x->slots[x->slot_ix[i] - 1];
+	return NULL;
+}
+
+static void slot_index(proc *x, size_t k)
+{
+	size_t mask = x->n_slot_ix - 1, i;
+	for (i = slot_hash(x->slots[k].id) & mask; x->slot_ix[i]; i = (i + 1) & mask)
+		;
+	x->slot_ix[i] = (uint32_t)(k + 1);
+}
+
+/* Forgets the citizens held (their memory is kept for the next batch). */
+static void slots_reset(proc *x)
+{
+	x->n_slots = 0;
+	if (x->slot_ix)
+		memset(x->slot_ix, 0, x->n_slot_ix * sizeof(*x->slot_ix));
+}
+
+static slot *slot_add(proc *x, const char *id)
+{
+	slot *s;
+	if (x->n_slots == x->cap_slots) {
+		size_t ncap = x->cap_slots ? x->cap_slots * 2 : 64;
+		slot *ns = realloc(x->slots, ncap * sizeof(*ns));
+		uint32_t *ix;
+		if (!ns)
+			return NULL;
+		for (size_t i = x->cap_slots; i < ncap; i++)
+			cd_citizen_init(&ns[i].c);
+		x->slots = ns;
+		x->cap_slots = ncap;
+		ix = calloc(2 * ncap, sizeof(*ix));
+		if (!ix)
+			return NULL;
+		free(x->slot_ix);
+		x->slot_ix = ix;
+		x->n_slot_ix = 2 * ncap;
+		for (size_t k = 0; k < x->n_slots; k++)
+			slot_index(x, k);
+	}
+	s = &x->slots[x->n_slots];
+	snprintf(s->id, sizeof(s->id), "%s", id);
+	cd_citizen_clear(&s->c);
+	s->dirty = false;
+	s->corrupt = false;
+	slot_index(x, x->n_slots++);
+	return s;
+}
+
+/*
+ * A citizen whose stored record does not decode is quarantined, never a crash
+ * and never a stop: its inputs go to the dead-letter topic with the reason,
+ * its record is left as it is for an operator to repair or delete
+ * (docs/operations.md), and every other citizen goes on. The log names it by
+ * a hash of its id and the Redis partition, not by the id itself.
+ */
+static void quarantine(proc *x, slot *s, int32_t p, const char *why)
+{
+	char ps[16], hs[24];
+	uint64_t h = XXH3_64bits(s->id, strlen(s->id));
+	bool said = false;
+
+	snprintf(ps, sizeof(ps), "%d", (int)p);
+	snprintf(hs, sizeof(hs), "%016llx", (unsigned long long)h);
+	snprintf(s->why, sizeof(s->why), "the citizen's state in Redis is corrupt (%.120s): its inputs are set aside "
+		 "until it is repaired or reset", why);
+	cd_citizen_clear(&s->c);
+	s->corrupt = true;
+	/* Each batch (and each timer scan) meets it again: say it once per citizen
+	 * among the last QUARANTINE_SAID ones, not once a second. */
+	for (size_t i = 0; i < QUARANTINE_SAID; i++)
+		said |= x->quarantine_said[i] == h;
+	if (said)
+		return;
+	x->quarantine_said[x->n_quarantined++ % QUARANTINE_SAID] = h;
+	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen_hash", hs,
+	       "error", why, NULL);
+}
+
+/*
+ * Loads the citizens named in ids[0..n) that are not held yet, with one MGET:
+ * each is added to the held set first (which also de-duplicates the list), then
+ * filled from its record.
+ */
+static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_err *err)
+{
+	const char **want = malloc((n ? n : 1) * sizeof(*want));
+	size_t *at = malloc((n ? n : 1) * sizeof(*at));
+	size_t k = 0;
+	int result = -1;
+
+	if (!want || !at) {
+		cd_err_set(err, 1, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		slot *s;
+		if (slot_find(x, ids[i]))
+			continue;
+		if (!(s = slot_add(x, ids[i]))) {
+			cd_err_set(err, 1, "out of memory");
+			goto out;
+		}
+		at[k] = (size_t)(s - x->slots);
+		want[k++] = ids[i];
+	}
+	if (k == 0) {
+		result = 0;
+		goto out;
+	}
+	if (k > x->cap_recs) {
+		cd_buf *nr = realloc(x->recs, k * sizeof(*nr));
+		int *nf;
+		if (nr)
+			x->recs = nr;
+		nf = realloc(x->found, k * sizeof(*nf));
+		if (nf)
+			x->found = nf;
+		if (!nr || !nf) {
+			cd_err_set(err, 1, "out of memory");
+			goto out;
+		}
+		for (size_t i = x->cap_recs; i < k; i++)
+			cd_buf_init(&x->recs[i], (size_t)64 << 20);
+		x->cap_recs = k;
+	}
+	if (cd_redis_load(x->redis, p, want, k, x->recs, x->found, err) < 0)
+		goto out;
+	for (size_t i = 0; i < k; i++) {
+		slot *s = &x->slots[at[i]];
+		cd_err derr;
+		if (x->found[i] && cd_citizen_decode(&s->c, (const uint8_t *)x->recs[i].data, x->recs[i].len, &derr) < 0)
+			quarantine(x, s, p, derr.msg);
+	}
+	result = 0;
+out:
+	free(want);
+	free(at);
+	return result;
+}
+
+static int slots_to_batch(proc *x, cd_err *err)
+{
+	cd_buf rec;
+	int result = 0;
+	cd_buf_init(&rec, (size_t)64 << 20);
+	for (size_t i = 0; i < x->n_slots && result == 0; i++) {
+		slot *s = &x->slots[i];
+		if (!s->dirty)
+			continue;
+		cd_buf_reset(&rec);
+		if (cd_citizen_encode(&s->c, &rec) < 0 ||
+		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0)
+			result = cd_err_set(err, 0, "citizen '%s' record exceeds the limits", s->id);
+	}
+	cd_buf_release(&rec);
+	return result;
+}
+
+/* ---- committing ------------------------------------------------------------------- */
+
+void proc_part_lost(part *pt, const char *why)
+{
+	char p[16];
+	snprintf(p, sizeof(p), "%d", (int)pt->p);
+	cd_log(CD_LOG_WARN, "partition lost: another processor holds it", "partition", p, "reason", why, NULL);
+	pt->owned = false;
+	proc_pend_drop(pt);
+}
+
+void proc_pend_drop(part *pt)
+{
+	for (size_t i = 0; i < pt->pend.n; i++)
+		rd_kafka_message_destroy(pt->pend.m[i]);
+	pt->pend.n = 0;
+}
+
+/* Commits the batch for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced: partition dropped). */
+static int commit(proc *x, part *pt, cd_err *err)
+{
+	int rc;
+	if (slots_to_batch(x, err) < 0)
+		return -1;
+	if (cd_redis_batch_empty(x->batch))
+		return 0;
+	rc = cd_redis_commit(x->redis, pt->p, pt->token, x->batch, err);
+	cd_redis_batch_clear(x->batch);
+	for (size_t i = 0; i < x->n_slots; i++)
+		x->slots[i].dirty = false;
+	if (rc == CD_REDIS_FENCED) {
+		proc_part_lost(pt, err->msg);
+		return -2;
+	}
+	if (rc < 0) {
+		proc_redis_trouble(x, err);
+		return -1;
+	}
+	pt->outbox_maybe = true;
+	x->n_commits++;
+	x->redis_backoff_ms = 0;                 /* Redis works again: the next trouble starts small */
+	return 0;
+}
+
+/* ---- clocks ----------------------------------------------------------------------- */
+
+/* Fires everything of partition pt due by t, in chunks; commits each chunk. */
+int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
+{
+	for (;;) {
+		char **ids = NULL;
+		size_t n = 0, quarantined = 0;
+		int rc = 0;
+		if (cd_redis_timers_due(x->redis, pt->p, t, TIMER_CHUNK, &ids, &n, err) < 0) {
+			if (err->retriable)
+				proc_redis_trouble(x, err);
+			return -1;
+		}
+		if (n == 0)
+			return 0;
+		slots_reset(x);
+		if (slots_load(x, pt->p, (const char *const *)ids, n, err) < 0) {
+			if (err->retriable)
+				proc_redis_trouble(x, err);
+			rc = -1;
+		}
+		for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
+			slot *s = &x->slots[i];
+			if (s->corrupt) {
+				quarantined++;
+				continue;
+			}
+			if (cd_engine_advance(x->eng, &s->c, s->id, t, on_output, x, err) < 0)
+				rc = -1;
+			s->dirty = true;
+		}
+		cd_redis_free_ids(ids, n);
+		if (rc == 0)
+			rc = commit(x, pt, err);
+		slots_reset(x);
+		if (rc < 0)
+			return rc;
+		/* a quarantined citizen stays due: stop when a chunk held only such ones */
+		if (n < TIMER_CHUNK || quarantined == n)
+			return 0;
+	}
+}
+
+/*
+ * An all-citizen tick inside a batch: fires every citizen of partition pt due by
+ * t, without committing first. Due are the citizens held in this batch whose own
+ * (newer) state says so, and those the stored timer index names that are not
+ * held; the latter are loaded (a page of LOAD_CHUNK ids and one MGET at a time,
+ * as many pages as there are) and held, so that everything is committed with
+ * the rest of the batch, in one call. Nothing is committed in between, so the
+ * pages of the timer index stay put while they are read.
+ */
+static int fire_held(proc *x, part *pt, cd_instant t, cd_err *err)
+{
+	size_t skip = 0, n;
+	int rc = 0;
+
+	do {
+		char **ids = NULL;
+		const char *want[LOAD_CHUNK];
+		size_t k = 0;
+		if (cd_redis_timers_page(x->redis, pt->p, t, skip, LOAD_CHUNK, &ids, &n, err) < 0) {
+			if (err->retriable)
+				proc_redis_trouble(x, err);
+			return -1;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (!slot_find(x, ids[i]))
+				want[k++] = ids[i];
+		if (k && (rc = slots_load(x, pt->p, want, k, err)) < 0 && err->retriable)
+			proc_redis_trouble(x, err);
+		cd_redis_free_ids(ids, n);
+		skip += n;
+	} while (rc == 0 && n == LOAD_CHUNK);
+	for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
+		slot *s = &x->slots[i];
+		if (s->corrupt || s->c.next_fire == CD_INSTANT_NONE || s->c.next_fire > t)
+			continue;
+		if (cd_engine_advance(x->eng, &s->c, s->id, t, on_output, x, err) < 0)
+			rc = -1;
+		s->dirty = true;
+	}
+	return rc;
+}
+
+/* ---- one batch -------------------------------------------------------------------- */
+
+static const char *msg_topic(const rd_kafka_message_t *m)
+{
+	return rd_kafka_topic_name(m->rkt);
+}
+
+/*
+ * Processes pt's pending messages in arrival order and commits them in one
+ * call. A ClockTick for the whole partition fires the partition's due citizens
+ * inside the batch (fire_held) and raises the floor.
+ */
+int proc_process_batch(proc *x, part *pt, cd_err *err)
+{
+	pending *pd = &pt->pend;
+	const char **ids;
+	size_t n_ids = 0, start = 0;
+	int rc = 0;
+
+	if (pd->n == 0)
+		return 0;
+	ids = malloc(pd->n * sizeof(*ids));
+	if (!ids)
+		return cd_err_set(err, 1, "out of memory");
+	slots_reset(x);
+	cd_redis_batch_clear(x->batch);
+
+	while (start < pd->n && rc == 0) {
+		size_t end = start;
+		static char idbufs[LOAD_CHUNK][CD_MAX_ID_LEN + 1];   /* one thread: static is fine */
+		int lrc = 0;
+		/* Citizens of the run up to the next all-citizen tick: peek ids to load them in MGETs of
+		 * up to LOAD_CHUNK (one round trip per LOAD_CHUNK citizens). */
+		n_ids = 0;
+		for (; end < pd->n; end++) {
+			rd_kafka_message_t *m = pd->m[end];
+			if (m->key_len == 0) {
+				if (end == start)
+					end++;       /* the tick itself */
+				break;
+			}
+			if (m->key_len <= CD_MAX_ID_LEN) {
+				if (n_ids == LOAD_CHUNK) {
+					if ((lrc = slots_load(x, pt->p, ids, n_ids, err)) < 0)
+						break;
+					n_ids = 0;
+				}
+				memcpy(idbufs[n_ids], m->key, m->key_len);
+				idbufs[n_ids][m->key_len] = '\0';
+				ids[n_ids] = idbufs[n_ids];
+				n_ids++;
+			}
+		}
+		if (lrc < 0 || slots_load(x, pt->p, ids, n_ids, err) < 0) {
+			if (err->retriable)
+				proc_redis_trouble(x, err);
+			rc = -1;
+			break;
+		}
+		for (size_t i = start; i < end && rc == 0; i++) {
+			rd_kafka_message_t *m = pd->m[i];
+			Contact__V1__CitizenEvent *msg = NULL;
+			cd_event ev;
+			cd_codec_stage stage;
+			char cid[CD_MAX_ID_LEN + 1];
+			slot *s;
+			int arc;
+
+			x->n_in++;
+			if (m->len > (size_t)x->cfg.max_record_bytes) {
+				/* before decoding: a huge record of unknown fields costs memory to decode */
+				char why[128];
+				snprintf(why, sizeof(why), "record of %zu bytes exceeds max-record-bytes (%d)", m->len,
+					 x->cfg.max_record_bytes);
+				rc = set_aside(x, m, "size", why, err);
+				goto next;
+			}
+			if (cd_codec_decode_event(m->payload, m->len, CD_LOG_PB, &msg, &ev, &stage, err) < 0) {
+				rc = set_aside(x, m, cd_codec_stage_name(stage), err->msg, err);
+				goto next;
+			}
+			if (ev.citizen_id_len && (!m->key || m->key_len != ev.citizen_id_len ||
+						  memcmp(m->key, ev.citizen_id, ev.citizen_id_len))) {
+				/* A citizen's inputs must all reach the partition that holds the
+				 * citizen: the key is what partitions them. */
+				rc = set_aside(x, m, "validate",
+					       !m->key ? "record has no key: inputs are keyed by citizen_id"
+						       : "record key is not the event's citizen_id: inputs are keyed by "
+							 "citizen_id", err);
+				goto next;
+			}
+			if (ev.kind == CD_EV_CLOCK_TICK && ev.citizen_id_len == 0) {
+				cd_instant t = cd_event_time(&ev);
+				if (!x->cfg.event_clock)
+					goto next;      /* on the wall clock a tick changes nothing */
+				if ((rc = fire_held(x, pt, t, err)) < 0)
+					goto next;
+				if (t > pt->floor || pt->floor == CD_INSTANT_NONE)
+					pt->floor = t;
+				cd_redis_batch_floor(x->batch, pt->floor);
+				goto next;
+			}
+			memcpy(cid, ev.citizen_id, ev.citizen_id_len);
+			cid[ev.citizen_id_len] = '\0';
+			s = slot_find(x, cid);
+			if (!s) {
+				/* not pre-loaded (a tick in the run): load it alone */
+				const char *one = cid;
+				if (slots_load(x, pt->p, &one, 1, err) < 0) {
+					if (err->retriable)
+						proc_redis_trouble(x, err);
+					rc = -1;
+					goto next;
+				}
+				s = slot_find(x, cid);
+			}
+			if (s->corrupt) {
+				rc = set_aside(x, m, "state", s->why, err);
+				goto next;
+			}
+			s->dirty = true;
+			arc = cd_step_apply(x->eng, &s->c, s->id, pt->floor,
+					    x->cfg.event_clock ? CD_INSTANT_NONE : proc_wall_now(), &ev, on_output, x, err);
+			if (arc < 0)
+				rc = set_aside(x, m, "apply", err->msg, err);
+next:
+			if (msg)
+				protobuf_c_message_free_unpacked(&msg->base, NULL);
+			if (rc == 0 && cd_redis_batch_offset(x->batch, msg_topic(m), m->offset + 1) < 0)
+				rc = cd_err_set(err, 1, "out of memory");
+		}
+		start = end;
+	}
+	if (rc == 0)
+		rc = commit(x, pt, err);
+	if (rc == 0) {
+		/* Progress for lag tools: the offsets now stored in Redis. */
+		for (size_t i = 0; i < pd->n; i++)
+			rd_kafka_offset_store(pd->m[i]->rkt, pd->m[i]->partition, pd->m[i]->offset + 1);
+	}
+	if (rc != -2)
+		proc_pend_drop(pt);
+	slots_reset(x);
+	free(ids);
+	return rc;
+}

@@ -1,0 +1,149 @@
+/*
+ * processor_int.h — what the files of the live processor share (consumer/
+ * processor.c, batch.c, relay.c, assign.c), like librdkafka's *_int.h: the
+ * processor's state and the functions one file calls in another. Nothing
+ * outside consumer/ includes it; cmd/ sees only cd_run_main (commands.h).
+ *
+ * One thread runs all of it (librdkafka has threads of its own underneath):
+ * every function here runs on the processor's loop thread, including the
+ * rebalance and delivery callbacks, which librdkafka calls from
+ * rd_kafka_consumer_poll and rd_kafka_poll.
+ */
+#ifndef CD_CONSUMER_PROCESSOR_INT_H
+#define CD_CONSUMER_PROCESSOR_INT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <librdkafka/rdkafka.h>
+
+#include "consumer/config.h"
+#include "consumer/kafka.h"
+#include "consumer/redis_store.h"
+#include "state/engine.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+#define MAX_PARTS 1024           /* partition numbers 0 … MAX_PARTS-1; higher ones are refused */
+#define LOAD_CHUNK 512           /* citizens per MGET */
+#define TIMER_CHUNK 500          /* due citizens fired and committed at a time (wall clock) */
+#define UNDELIVERABLE_MAX 64     /* entries of one relay batch set aside as undeliverable */
+#define QUARANTINE_SAID 64       /* quarantined citizens remembered, so each is logged once */
+#define BACKOFF_FIRST_MS 100     /* Redis and partition-taking retries: first wait … */
+#define BACKOFF_MAX_MS 5000      /* … doubling up to this */
+#define KAFKA_TIMEOUT_MS 10000   /* committed-offset look-ups and seeks */
+#define POLL_MS 20               /* the loop's consumer poll */
+
+typedef struct pending {
+	rd_kafka_message_t **m;
+	size_t n, cap;
+	int64_t first_ms;        /* when the oldest pending message arrived */
+} pending;
+
+typedef struct part {
+	int32_t p;
+	bool owned;
+	bool refused;            /* Redis lost its state; waiting for an operator */
+	int64_t token;
+	cd_instant floor;
+	pending pend;
+	/* relay */
+	bool outbox_maybe;       /* a commit added entries (or we just took p): read the outbox */
+	size_t in_flight, delivered;
+	bool delivery_failed;
+	uint32_t relay_gen;      /* tags delivery reports, so stale ones are ignored */
+	/* entries of the head batch that can never be delivered (by index in the batch):
+	 * sent again as a small dead letter that says so, so they never block the rest */
+	uint32_t undeliverable[UNDELIVERABLE_MAX];
+	uint8_t undeliverable_level[UNDELIVERABLE_MAX];   /* 1: send a stub; 2: the stub failed too */
+	char undeliverable_why[UNDELIVERABLE_MAX][96];
+	size_t n_undeliverable;
+	/* assignment that failed on a Redis error: retried from the loop, with backoff */
+	bool untaken;
+} part;
+
+typedef struct slot {        /* a citizen held during one batch */
+	char id[CD_MAX_ID_LEN + 1];
+	cd_citizen c;
+	bool dirty;
+	bool corrupt;            /* its Redis record does not decode: quarantined */
+	char why[224];           /* … and why (goes into its inputs' dead letters) */
+} slot;
+
+typedef struct proc {
+	cd_config cfg;
+	cd_rules *rules;
+	cd_engine *eng;
+	cd_redis *redis;
+	rd_kafka_t *rk;
+	cd_producer *prod;
+	cd_mock *mock;
+	char brokers[1024];
+	part parts[MAX_PARTS];
+	cd_redis_batch *batch;
+	slot *slots;
+	size_t n_slots, cap_slots;
+	uint32_t *slot_ix;       /* open addressing over slots: 0 empty, else index + 1 */
+	size_t n_slot_ix;        /* a power of two, >= 2 * cap_slots */
+	cd_buf entry;            /* one outbox entry being built */
+	cd_buf value;            /* one output message */
+	cd_buf *recs;            /* MGET results */
+	size_t cap_recs;
+	int *found;
+	int redis_down;
+	char redis_cause[sizeof(((cd_err *)0)->msg)];   /* the error that took Redis down, for the log */
+	int redis_backoff_ms;    /* grows while Redis keeps failing; reset by a commit */
+	uint64_t quarantine_said[QUARANTINE_SAID];   /* hashes of the citizens last reported */
+	int64_t next_take_ms;    /* when to retry partitions that could not be taken */
+	int take_backoff_ms;
+	int64_t untaken_since_ms;
+	bool untaken_reported;
+	int64_t next_timer_ms;
+	uint64_t n_in, n_out, n_dlq, n_commits, n_undeliverable, n_quarantined, n_offset_resets;
+} proc;
+
+
+/* ---- processor.c: clocks, signals, Redis trouble ---------------------------------- */
+
+/* Set by SIGTERM/SIGINT; the loop drains and ends. */
+extern volatile sig_atomic_t proc_stopping;
+int64_t proc_now_ms(void);                       /* monotonic */
+cd_instant proc_wall_now(void);                  /* the wall clock (with the test seam) */
+void proc_sleep_unless_stopping(int ms);
+/* The next wait of a backoff: BACKOFF_FIRST_MS after 0, then doubling up to BACKOFF_MAX_MS. */
+int proc_backoff_next(int ms);
+/* Redis failed in a way a retry can outlive: the loop recovers (proc_recover_redis). */
+void proc_redis_trouble(proc *x, const cd_err *err);
+
+/* ---- batch.c: pending inputs → held citizens → engine → one commit ---------------- */
+
+/* Processes pt's pending messages and commits them. 0; -1 (Redis trouble: x->redis_down,
+ * or a final error); -2 (fenced: the partition was lost). */
+int proc_process_batch(proc *x, part *pt, cd_err *err);
+/* Wall clock: fires and commits pt's citizens due by t, TIMER_CHUNK at a time. */
+int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err);
+/* Another processor took pt (fenced): forget it and what was pending. */
+void proc_part_lost(part *pt, const char *why);
+/* Destroys pt's pending messages. */
+void proc_pend_drop(part *pt);
+
+/* ---- relay.c: outbox → Kafka ---------------------------------------------------------- */
+
+/* Produces the head of pt's outbox and trims it once delivered. 0; -1; -2 (fenced). */
+int proc_relay(proc *x, part *pt, cd_err *err);
+/* The producer's delivery report (cd_delivery_fn), opaque is the relay's tag. */
+void proc_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t kerr, const char *reason);
+
+/* ---- assign.c: partitions taken and given back, Redis recovery ------------------- */
+
+void proc_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_partition_list_t *list,
+		       void *opaque);
+/* Takes again, with backoff, the partitions a Redis error kept us from taking. */
+void proc_retry_take(proc *x);
+void proc_recover_redis(proc *x);
+/* Fetching of `at`'s partitions starts again at their offsets (after an offset-reset error). */
+int proc_restart_at(proc *x, rd_kafka_topic_partition_list_t *at);
+/* The index of an input topic, or -1. */
+int proc_topic_index(const proc *x, const char *topic);
+
+#endif
