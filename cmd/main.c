@@ -1,22 +1,22 @@
 /*
  * main.c — the contactd command line: one program, a subcommand per job.
  *
- *   contactd replay …        replay an event log (consumer/replay.c)
- *   contactd rules check …   validate a ruleset directory (consumer/rules_cmd.c)
+ *   contactd replay …        replay an event log (cmd/replay.c)
+ *   contactd rules check …   validate a ruleset directory (cmd/rules.c)
  *   contactd rules list …    what applies where
- *   contactd synth …         write a synthetic population's event log (consumer/synth.c)
+ *   contactd synth …         write a synthetic population's event log (cmd/synth.c)
  *   contactd run …           the live processor: Kafka in, Redis state, Kafka out (consumer/run.c)
- *   contactd devbroker …     a standalone mock Kafka cluster (consumer/devbroker.c)
- *   contactd produce …       an event log into the input topic (consumer/produce.c)
- *   contactd consume …       the output topics into a file (consumer/consume.c)
+ *   contactd devbroker …     a standalone mock Kafka cluster (cmd/devbroker.c)
+ *   contactd produce …       an event log into the input topic (cmd/produce.c)
+ *   contactd consume …       the output topics into a file (cmd/consume.c)
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "cmd/replay.h"
+#include "cmd/rules.h"
+#include "cmd/synth.h"
 #include "consumer/commands.h"
-#include "consumer/replay.h"
-#include "consumer/rules_cmd.h"
-#include "consumer/synth.h"
 
 #define CONTACTD_VERSION "0.1.0"
 

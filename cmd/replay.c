@@ -16,7 +16,7 @@
  * with status 1. Outputs are written in the order the clock produces them:
  * per input, then per advance.
  */
-#include "consumer/replay.h"
+#include "cmd/replay.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consumer/cli.h"
-#include "consumer/summary.h"
+#include "cmd/opts.h"
+#include "cmd/summary.h"
 #include "proto/codec.h"
 #include "proto/eventlog.h"
 #include "state/engine.h"

@@ -6,8 +6,8 @@
  * Memory is bounded: at most CD_SUMMARY_KEYS distinct rules and municipalities
  * are counted separately; the rest are counted under "(other)".
  */
-#ifndef CD_CONSUMER_SUMMARY_H
-#define CD_CONSUMER_SUMMARY_H
+#ifndef CD_CMD_SUMMARY_H
+#define CD_CMD_SUMMARY_H
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * rules_cmd.c — `contactd rules check [DIR]` and `contactd rules list [DIR]`.
+ * rules.c — `contactd rules check [DIR]` and `contactd rules list [DIR]`.
  *
  * check: loads a ruleset directory exactly as start-up does; any error names
  * the file, line and field, and the exit status is 1. It also warns about
@@ -8,14 +8,14 @@
  * list: what applies to which municipality, benefit and dates, as text or as
  * a Markdown table (docs/rules.md is checked against the latter by the tests).
  */
-#include "consumer/rules_cmd.h"
+#include "cmd/rules.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 #include "state/event.h"
 #include "state/rules.h"
 #include "util/log.h"

@@ -1,8 +1,8 @@
 /*
- * cli.c — shared engine options. Every bad value is an error that names the
+ * opts.c — shared engine options. Every bad value is an error that names the
  * option and the accepted range; nothing is silently clamped.
  */
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 
 #include <errno.h>
 #include <stdio.h>

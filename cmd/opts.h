@@ -1,5 +1,5 @@
 /*
- * cli.h — the engine options every command shares (rules, overlays, limits),
+ * opts.h — the engine options every command shares (rules, overlays, limits),
  * parsed the same way everywhere.
  *
  *   --rules DIR               ruleset directory (default $CONTACTD_RULES, else the installed
@@ -13,8 +13,8 @@
  *   --max-record-bytes N      largest input record (default 1 MiB)
  *   --log-level LEVEL         debug, info, warn, error (default info)
  */
-#ifndef CD_CONSUMER_CLI_H
-#define CD_CONSUMER_CLI_H
+#ifndef CD_CMD_OPTS_H
+#define CD_CMD_OPTS_H
 
 #include <getopt.h>
 #include <stddef.h>

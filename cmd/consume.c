@@ -24,10 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
+#include "cmd/summary.h"
 #include "consumer/commands.h"
 #include "consumer/kafka.h"
-#include "consumer/summary.h"
 #include "contact/v1/outputs.pb-c.h"
 #include "proto/eventlog.h"
 #include "proto/pbjson.h"

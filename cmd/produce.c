@@ -24,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 #include "consumer/commands.h"
 #include "consumer/kafka.h"
 #include "proto/codec.h"

@@ -73,7 +73,7 @@
  * ids are 16, "cv<citizen in base36>-<conversation number in base36>".
  * All generated events pass the codec's validation.
  */
-#include "consumer/synth.h"
+#include "cmd/synth.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -85,7 +85,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 #include "contact/v1/events.pb-c.h"
 #include "proto/eventlog.h"
 #include "proto/pbjson.h"
