@@ -15,6 +15,8 @@
  * SIGINT/SIGTERM. Messages that do not decode are reported with their topic,
  * partition and offset, and skipped.
  */
+#include "cmd/commands.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -26,7 +28,6 @@
 
 #include "cmd/opts.h"
 #include "cmd/summary.h"
-#include "consumer/commands.h"
 #include "consumer/kafka.h"
 #include "contact/v1/outputs.pb-c.h"
 #include "proto/eventlog.h"
@@ -151,7 +152,7 @@ static void usage(FILE *f)
 		   "contact.v1.Output per message; partitions interleave, so sort before comparing with a replay.\n");
 }
 
-int cd_consume_main(int argc, char **argv)
+int cmd_consume(int argc, char **argv)
 {
 	enum { OPT_DEADLINE = 2001, OPT_BREACH, OPT_OUTPUT_FORMAT, OPT_IDLE, OPT_MAX, OPT_LOG_LEVEL, OPT_SUMMARY };
 	static const struct option longopts[] = {

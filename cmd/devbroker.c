@@ -23,6 +23,8 @@
  *            mock moves no leadership, so the partitions it leads wait. A SIGUSR2 while
  *            it is down restarts the 3 s.
  */
+#include "cmd/commands.h"
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -31,7 +33,6 @@
 #include <time.h>
 
 #include "cmd/opts.h"
-#include "consumer/commands.h"
 #include "consumer/kafka.h"
 #include "util/log.h"
 
@@ -100,7 +101,7 @@ static void usage(FILE *f)
 		   "  SIGUSR2  broker 1 goes down for 3 s (connections closed and refused), then up\n");
 }
 
-int cd_devbroker_main(int argc, char **argv)
+int cmd_devbroker(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "brokers", required_argument, NULL, 'b' },

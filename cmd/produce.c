@@ -17,6 +17,8 @@
  * raw bytes with a null key. Lost framing stops reading (what was read is
  * still delivered) and the status is non-zero, as is any failed delivery.
  */
+#include "cmd/commands.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -25,7 +27,6 @@
 #include <time.h>
 
 #include "cmd/opts.h"
-#include "consumer/commands.h"
 #include "consumer/kafka.h"
 #include "proto/codec.h"
 #include "proto/eventlog.h"
@@ -130,7 +131,7 @@ static void usage(FILE *f)
 		   "goes to every partition. Ends with a summary line; non-zero status if a delivery failed.\n");
 }
 
-int cd_produce_main(int argc, char **argv)
+int cmd_produce(int argc, char **argv)
 {
 	enum { OPT_INPUT_FORMAT = 2001, OPT_RATE, OPT_SEND_INVALID, OPT_MAX_RECORD, OPT_LOG_LEVEL };
 	static const struct option longopts[] = {

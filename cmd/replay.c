@@ -16,7 +16,7 @@
  * with status 1. Outputs are written in the order the clock produces them:
  * per input, then per advance.
  */
-#include "cmd/replay.h"
+#include "cmd/commands.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -153,7 +153,7 @@ static void usage(FILE *f)
 		cd_cli_engine_usage());
 }
 
-int cd_replay_main(int argc, char **argv)
+int cmd_replay(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "input", required_argument, NULL, 'i' },

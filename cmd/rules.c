@@ -8,7 +8,7 @@
  * list: what applies to which municipality, benefit and dates, as text or as
  * a Markdown table (docs/rules.md is checked against the latter by the tests).
  */
-#include "cmd/rules.h"
+#include "cmd/commands.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -201,7 +201,7 @@ static bool has_benefit(const cd_ruleset *rs, int benefit)
 	return false;
 }
 
-static int cmd_list(int argc, char **argv)
+static int rules_list(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "format", required_argument, NULL, 'f' },
@@ -299,7 +299,7 @@ static cd_date today(void)
 	return cd_cph_date((cd_instant)time(NULL) * CD_NS_PER_SEC);
 }
 
-static int cmd_check(int argc, char **argv)
+static int rules_check(int argc, char **argv)
 {
 	cd_cli_engine eo;
 	cd_err err;
@@ -349,12 +349,12 @@ out:
 	return status;
 }
 
-int cd_rules_main(int argc, char **argv)
+int cmd_rules(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "check"))
-		return cmd_check(argc - 1, argv + 1);
+		return rules_check(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "list"))
-		return cmd_list(argc - 1, argv + 1);
+		return rules_list(argc - 1, argv + 1);
 	fprintf(stderr, "usage: contactd rules check [DIR]\n"
 			"       contactd rules list [DIR] [--date YYYY-MM-DD] [--municipality CODE] "
 			"[--benefit BENEFIT] [--format text|markdown]\n");

@@ -73,7 +73,7 @@
  * ids are 16, "cv<citizen in base36>-<conversation number in base36>".
  * All generated events pass the codec's validation.
  */
-#include "cmd/synth.h"
+#include "cmd/commands.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -1105,7 +1105,7 @@ static int parse_option(synth_opts *o, int c, const char *arg)
 	}
 }
 
-int cd_synth_main(int argc, char **argv)
+int cmd_synth(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "citizens", required_argument, NULL, 'n' },
