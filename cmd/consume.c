@@ -34,6 +34,7 @@
 #include "proto/pbjson.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #define MAX_KV 128
 
@@ -215,14 +216,14 @@ int cmd_consume(int argc, char **argv)
 			}
 			break;
 		case OPT_IDLE:
-			if (cd_cli_parse_long(optarg, 1, 86400000, &idle_ms) < 0) {
+			if (cd_num_parse_range(optarg, 1, 86400000, &idle_ms) < 0) {
 				cd_log(CD_LOG_ERROR, "bad option", "option", "--idle-ms", "value", optarg, "expected",
 				       "1 … 86400000", NULL);
 				goto out;
 			}
 			break;
 		case OPT_MAX:
-			if (cd_cli_parse_long(optarg, 0, 2000000000, &max) < 0) {
+			if (cd_num_parse_range(optarg, 0, 2000000000, &max) < 0) {
 				cd_log(CD_LOG_ERROR, "bad option", "option", "--max", "value", optarg, "expected",
 				       "0 … 2000000000", NULL);
 				goto out;

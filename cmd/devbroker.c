@@ -35,6 +35,7 @@
 #include "cmd/opts.h"
 #include "consumer/kafka.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #define MAX_TOPICS 64
 
@@ -127,14 +128,14 @@ int cmd_devbroker(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			if (cd_cli_parse_long(optarg, 1, 9, &brokers) < 0) {
+			if (cd_num_parse_range(optarg, 1, 9, &brokers) < 0) {
 				cd_log(CD_LOG_ERROR, "bad option", "option", "--brokers", "value", optarg, "expected",
 				       "1 … 9", NULL);
 				return 1;
 			}
 			break;
 		case 'p':
-			if (cd_cli_parse_long(optarg, 1, 1024, &partitions) < 0) {
+			if (cd_num_parse_range(optarg, 1, 1024, &partitions) < 0) {
 				cd_log(CD_LOG_ERROR, "bad option", "option", "--partitions", "value", optarg,
 				       "expected", "1 … 1024", NULL);
 				return 1;

@@ -4,13 +4,13 @@
  */
 #include "cmd/opts.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/datadir.h"
 #include "util/log.h"
+#include "util/num.h"
 
 void cd_cli_engine_init(cd_cli_engine *o)
 {
@@ -21,22 +21,10 @@ void cd_cli_engine_init(cd_cli_engine *o)
 	o->max_record = (size_t)1 << 20;
 }
 
-int cd_cli_parse_long(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-	long v;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int bounded(const char *opt, const char *arg, long lo, long hi, long *out)
 {
 	char range[64];
-	if (cd_cli_parse_long(arg, lo, hi, out) == 0)
+	if (cd_num_parse_range(arg, lo, hi, out) == 0)
 		return 0;
 	snprintf(range, sizeof(range), "%ld … %ld", lo, hi);
 	cd_log(CD_LOG_ERROR, "bad option value", "option", opt, "value", arg, "expected", range, NULL);

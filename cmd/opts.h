@@ -55,7 +55,5 @@ int cd_cli_engine_option(cd_cli_engine *o, int c, const char *arg);
 int cd_cli_engine_open(cd_cli_engine *o, cd_engine **out, cd_err *err);
 void cd_cli_engine_release(cd_cli_engine *o);
 const char *cd_cli_engine_usage(void);
-/* Parses a whole decimal number within [lo, hi]. 0 / -1. */
-int cd_cli_parse_long(const char *s, long lo, long hi, long *out);
 
 #endif

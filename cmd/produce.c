@@ -32,6 +32,7 @@
 #include "proto/eventlog.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #define MAX_KV 128
 #define MAX_FAILURES_LOGGED 10
@@ -194,7 +195,7 @@ int cmd_produce(int argc, char **argv)
 			n_kv++;
 			break;
 		case OPT_RATE:
-			if (cd_cli_parse_long(optarg, 0, 100000000, &rate) < 0) {
+			if (cd_num_parse_range(optarg, 0, 100000000, &rate) < 0) {
 				cd_log(CD_LOG_ERROR, "bad option", "option", "--rate", "value", optarg, "expected",
 				       "0 … 100000000", NULL);
 				goto out;
@@ -204,7 +205,7 @@ int cmd_produce(int argc, char **argv)
 			send_invalid = 1;
 			break;
 		case OPT_MAX_RECORD:
-			if (cd_cli_parse_long(optarg, 64, 67108864, &max_record) < 0) {
+			if (cd_num_parse_range(optarg, 64, 67108864, &max_record) < 0) {
 				cd_log(CD_LOG_ERROR, "bad option", "option", "--max-record-bytes", "value", optarg,
 				       "expected", "64 … 67108864", NULL);
 				goto out;

@@ -93,6 +93,7 @@
 #include "state/event.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #define NEVER INT64_MAX
 #define DAY_SECS 86400
@@ -1067,10 +1068,10 @@ static int parse_option(synth_opts *o, int c, const char *arg)
 	long v;
 	switch (c) {
 	case 'n':
-		return cd_cli_parse_long(arg, 1, 100000000, &o->citizens) < 0
+		return cd_num_parse_range(arg, 1, 100000000, &o->citizens) < 0
 			       ? bad_option("--citizens", arg, "1 … 100000000") : 0;
 	case 'S':
-		if (cd_cli_parse_long(arg, 0, INT64_MAX, &v) < 0)
+		if (cd_num_parse_range(arg, 0, INT64_MAX, &v) < 0)
 			return bad_option("--seed", arg, "a whole number >= 0");
 		o->seed = (uint64_t)v;
 		return 0;
@@ -1080,7 +1081,7 @@ static int parse_option(synth_opts *o, int c, const char *arg)
 			return bad_option("--from", arg, "a date YYYY-MM-DD in 1992 … 2080");
 		return 0;
 	case 'Y':
-		return cd_cli_parse_long(arg, 1, 10, &o->years) < 0 ? bad_option("--years", arg, "1 … 10") : 0;
+		return cd_num_parse_range(arg, 1, 10, &o->years) < 0 ? bad_option("--years", arg, "1 … 10") : 0;
 	case 'f':
 		if (cd_log_format_parse(arg, &o->format) < 0 || o->format == CD_LOG_AUTO)
 			return bad_option("--format", arg, "json or pb");
@@ -1089,14 +1090,14 @@ static int parse_option(synth_opts *o, int c, const char *arg)
 		o->output = arg;
 		return 0;
 	case 'T':
-		return cd_cli_parse_long(arg, 0, 3650, &o->tick_days) < 0 ? bad_option("--tick-days", arg, "0 … 3650")
+		return cd_num_parse_range(arg, 0, 3650, &o->tick_days) < 0 ? bad_option("--tick-days", arg, "0 … 3650")
 									   : 0;
 	case 'L':
 		return parse_ratio("--late-ratio", arg, &o->late_ratio);
 	case 'D':
 		return parse_ratio("--dup-ratio", arg, &o->dup_ratio);
 	case 'M':
-		if (cd_cli_parse_long(arg, 1, INT64_MAX, &v) < 0)
+		if (cd_num_parse_range(arg, 1, INT64_MAX, &v) < 0)
 			return bad_option("--max-events", arg, "a whole number >= 1");
 		o->max_events = (uint64_t)v;
 		return 0;

@@ -43,6 +43,7 @@
 
 #include "util/datadir.h"
 #include "util/log.h"
+#include "util/num.h"
 
 extern char **environ;
 
@@ -218,24 +219,6 @@ static int kafka_key_is_secret(const char *key)
 
 /* ---- values by type ------------------------------------------------------------------ */
 
-/* 0: a whole number in *out; -1: not a number; 1: a number beyond long. */
-static int parse_long(const char *s, long *out)
-{
-	char *end;
-	long v;
-
-	if (!(isdigit((unsigned char)*s) || ((*s == '-' || *s == '+') && isdigit((unsigned char)s[1]))))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*end)
-		return -1;
-	if (errno == ERANGE)
-		return 1;
-	*out = v;
-	return 0;
-}
-
 static int set_string(cd_config *c, const source *src, const option_def *o, const char *value, cd_err *err)
 {
 	char **p = str_field(c, o->off);
@@ -251,7 +234,7 @@ static int set_string(cd_config *c, const source *src, const option_def *o, cons
 static int set_int(cd_config *c, const source *src, const option_def *o, const char *value, cd_err *err)
 {
 	long v;
-	int rc = parse_long(value, &v);
+	int rc = cd_num_parse_long(value, &v);
 
 	if (rc < 0)
 		return fail(err, src, o->name, "'%s' is not a whole number (%ld … %ld)", value, o->lo, o->hi);
@@ -321,7 +304,7 @@ static int set_hostport(cd_config *c, const source *src, const option_def *o, co
 	}
 	if (host_end == host || !*port || strspn(port, "0123456789") != strlen(port))
 		return fail(err, src, o->name, "expected HOST:PORT");
-	if (parse_long(port, &v) != 0 || v < 1 || v > 65535)
+	if (cd_num_parse_long(port, &v) != 0 || v < 1 || v > 65535)
 		return fail(err, src, o->name, "port %s is outside 1 … 65535", port);
 	copy = strndup(host, (size_t)(host_end - host));
 	if (!copy)
