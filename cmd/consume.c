@@ -33,6 +33,7 @@
 #include "proto/eventlog.h"
 #include "proto/pbjson.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/num.h"
 
@@ -44,13 +45,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Adds every partition of `topic` to parts at OFFSET_BEGINNING. */
@@ -314,8 +308,8 @@ int cmd_consume(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	last = now_ms();
-	while (!stop && (max == 0 || messages < (uint64_t)max) && now_ms() - last < idle_ms) {
+	last = cd_clock_mono_ms();
+	while (!stop && (max == 0 || messages < (uint64_t)max) && cd_clock_mono_ms() - last < idle_ms) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		const char *topic;
 		char where[64];
@@ -329,7 +323,7 @@ int cmd_consume(int argc, char **argv)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		last = now_ms();
+		last = cd_clock_mono_ms();
 		messages++;
 		topic = rd_kafka_topic_name(m->rkt);
 		is_breach = !strcmp(topic, breach_topic);

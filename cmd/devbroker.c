@@ -34,6 +34,7 @@
 
 #include "cmd/opts.h"
 #include "consumer/kafka.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/num.h"
 
@@ -59,13 +60,6 @@ static void on_usr(int sig)
 		want_errors = 1;
 	else
 		want_down = 1;
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* SIGUSR1: the burst of retriable errors. */
@@ -230,10 +224,10 @@ int cmd_devbroker(int argc, char **argv)
 				else
 					cd_log(CD_LOG_INFO, "devbroker: broker 1 down (SIGUSR2)", "for_ms", "3000", NULL);
 			}
-			if (!down_until || mono_ms() + DOWN_MS > down_until)
-				down_until = mono_ms() + DOWN_MS;
+			if (!down_until || cd_clock_mono_ms() + DOWN_MS > down_until)
+				down_until = cd_clock_mono_ms() + DOWN_MS;
 		}
-		if (down_until && mono_ms() >= down_until) {
+		if (down_until && cd_clock_mono_ms() >= down_until) {
 			rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(cd_mock_cluster(m), DOWN_BROKER);
 			down_until = 0;
 			if (e)

@@ -31,6 +31,7 @@
 #include "proto/codec.h"
 #include "proto/eventlog.h"
 #include "util/buf.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/num.h"
 
@@ -96,13 +97,6 @@ static int partition_count(rd_kafka_t *rk, const char *topic, int *out, cd_err *
 	return rc;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Queues one message, waiting while the local queue is full. */
 static int send_one(cd_producer *p, const char *topic, int32_t partition, const char *key, size_t key_len,
 		    const void *value, size_t len, cd_err *err)
@@ -161,7 +155,7 @@ int cmd_produce(int argc, char **argv)
 	cd_buf pack;
 	cd_err err = { "", 0 };
 	char pos[128], num[8][24];
-	double start;
+	int64_t start;
 
 	cd_buf_init(&pack, (size_t)64 << 20);
 	optind = 1;
@@ -252,7 +246,7 @@ int cmd_produce(int argc, char **argv)
 		goto out;
 	}
 
-	start = now_s();
+	start = cd_clock_mono_ms();
 	for (;;) {
 		const uint8_t *data;
 		size_t len;
@@ -315,10 +309,10 @@ int cmd_produce(int argc, char **argv)
 		}
 
 		if (rate > 0) {
-			double due = start + (double)paced / (double)rate;
+			double due = (double)start + 1000.0 * (double)paced / (double)rate;   /* ms */
 			double wait;
-			while ((wait = due - now_s()) > 0)
-				cd_producer_poll(p, wait > 0.1 ? 100 : (int)(wait * 1000) + 1);
+			while ((wait = due - (double)cd_clock_mono_ms()) > 0)
+				cd_producer_poll(p, wait > 100 ? 100 : (int)wait + 1);
 			paced++;
 		}
 		if (ok && msg->payload_case == CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CLOCK_TICK && !key) {
