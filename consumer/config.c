@@ -201,22 +201,6 @@ static size_t *count_field(cd_config *c, const option_def *o)
 	return (size_t *)(void *)((char *)c + o->off2);
 }
 
-static int kafka_key_is_secret(const char *key)
-{
-	static const char *const words[] = { "password", "secret", "sasl.jaas", "ssl.key", "token",
-					     "sasl.oauthbearer.config" };
-	char low[256];
-	size_t i;
-
-	for (i = 0; key[i] && i + 1 < sizeof(low); i++)
-		low[i] = (char)tolower((unsigned char)key[i]);
-	low[i] = '\0';
-	for (i = 0; i < ARRAY_LEN(words); i++)
-		if (strstr(low, words[i]))
-			return 1;
-	return 0;
-}
-
 /* ---- values by type ------------------------------------------------------------------ */
 
 static int set_string(cd_config *c, const source *src, const option_def *o, const char *value, cd_err *err)
@@ -650,25 +634,29 @@ typedef struct arg {
 	const char *value;
 } arg;
 
-/* -X [kafka.]key=value */
-static int set_x(cd_config *c, source *src, const char *kv, cd_err *err)
+/* -X [kafka.]key=value, split as every command splits it (cd_kafka_kv_parse). */
+static int set_x(cd_config *c, source *src, const char *text, cd_err *err)
 {
-	const char *eq = strchr(kv, '=');
-	size_t klen = eq ? (size_t)(eq - kv) : 0;
-	bool prefixed = klen >= KAFKA_PREFIX_LEN && !strncmp(kv, KAFKA_PREFIX, KAFKA_PREFIX_LEN);
-	char *key;
-	int rc;
+	char *copy = strdup(text), *key = NULL;
+	cd_kv kv;
+	int rc = -1;
 
-	if (!eq || klen == 0)
-		return fail(err, src, NULL, "-X expects KEY=VALUE (a librdkafka property)");
-	if (!(key = malloc(KAFKA_PREFIX_LEN + klen + 1)))
+	if (!copy)
 		return fail(err, src, NULL, "out of memory");
-	key[0] = '\0';
-	if (!prefixed)
-		strcpy(key, KAFKA_PREFIX);
-	strncat(key, kv, klen);
-	rc = set_key(c, src, key, eq + 1, err);
+	if (cd_kafka_kv_parse(copy, &kv) < 0) {
+		fail(err, src, NULL, "-X expects KEY=VALUE (a librdkafka property)");
+		goto out;
+	}
+	if (!(key = malloc(KAFKA_PREFIX_LEN + strlen(kv.key) + 1))) {
+		fail(err, src, NULL, "out of memory");
+		goto out;
+	}
+	strcpy(key, KAFKA_PREFIX);
+	strcat(key, kv.key);
+	rc = set_key(c, src, key, kv.value, err);
+out:
 	free(key);
+	free(copy);
 	return rc;
 }
 
@@ -875,7 +863,7 @@ void cd_config_log(const cd_config *c)
 				if (!key)
 					continue;
 				pairs[n++] = owned[n_owned++] = key;
-				pairs[n++] = kafka_key_is_secret(c->kafka[k].key) && *c->kafka[k].value ? "***"
+				pairs[n++] = cd_kafka_key_is_secret(c->kafka[k].key) && *c->kafka[k].value ? "***"
 													: c->kafka[k].value;
 			}
 			continue;

@@ -82,7 +82,8 @@ static int contains_ci(const char *hay, const char *needle)
 
 int cd_kafka_key_is_secret(const char *key)
 {
-	static const char *const marks[] = { "password", "secret", "sasl.jaas", "ssl.key", "token" };
+	static const char *const marks[] = { "password", "secret", "sasl.jaas", "ssl.key", "token",
+					     "sasl.oauthbearer.config" };
 
 	if (!key)
 		return 0;

@@ -33,7 +33,10 @@ int cd_kafka_kv_parse(char *arg, cd_kv *kv);
 int cd_kafka_conf_apply(rd_kafka_conf_t *conf, const cd_kv *kv, size_t n, cd_err *err);
 /* Routes librdkafka's log lines into util/log (level mapped from syslog levels). */
 void cd_kafka_conf_log_to_stderr(rd_kafka_conf_t *conf);
-/* Is this librdkafka property a secret (to redact when logging)? */
+/*
+ * Is this librdkafka property a secret? The one list: run's logged configuration
+ * and cd_kafka_conf_apply's errors redact the same keys.
+ */
 int cd_kafka_key_is_secret(const char *key);
 
 /* ---- mock cluster --------------------------------------------------------------- */
