@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cmd/opts.h"
@@ -45,43 +44,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
-}
-
-/* Adds every partition of `topic` to parts at OFFSET_BEGINNING. */
-static int add_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t *parts, cd_err *err)
-{
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	int rc = -1;
-
-	if (!rkt)
-		return cd_err_set(err, 0, "topic '%s': %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
-	cd_err_set(err, 1, "topic '%s': no metadata", topic);
-	for (int attempt = 0; attempt < 20 && rc < 0; attempt++) {
-		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-
-		if (e) {
-			cd_err_set(err, 1, "metadata for topic '%s': %s", topic, rd_kafka_err2str(e));
-			if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT)
-				break;
-		} else {
-			if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-				for (int i = 0; i < md->topics[0].partition_cnt; i++)
-					rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)
-						->offset = RD_KAFKA_OFFSET_BEGINNING;
-				rc = 0;
-			} else if (md->topic_cnt == 1) {
-				cd_err_set(err, 1, "topic '%s': %s", topic, rd_kafka_err2str(md->topics[0].err));
-			}
-			rd_kafka_metadata_destroy(md);
-		}
-		if (rc < 0) {
-			struct timespec ts = { 0, 250 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	rd_kafka_topic_destroy(rkt);
-	return rc;
 }
 
 /* Wraps one topic message in an Output and appends it to out in fmt. 0 / -1 (undecodable). */
@@ -287,11 +249,13 @@ int cmd_consume(int argc, char **argv)
 	conf = NULL;   /* owned by rk */
 
 	parts = rd_kafka_topic_partition_list_new(16);
-	if (add_partitions(rk, deadline_topic, parts, &err) < 0 ||
-	    (strcmp(breach_topic, deadline_topic) && add_partitions(rk, breach_topic, parts, &err) < 0)) {
+	if (cd_kafka_topic_partitions(rk, deadline_topic, parts, &err) < 0 ||
+	    (strcmp(breach_topic, deadline_topic) && cd_kafka_topic_partitions(rk, breach_topic, parts, &err) < 0)) {
 		cd_log(CD_LOG_ERROR, "cannot look up the topics", "brokers", brokers, "error", err.msg, NULL);
 		goto out;
 	}
+	for (int i = 0; i < parts->cnt; i++)
+		parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
 	if ((e = rd_kafka_assign(rk, parts))) {
 		cd_log(CD_LOG_ERROR, "cannot assign the partitions", "error", rd_kafka_err2str(e), NULL);
 		goto out;

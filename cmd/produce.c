@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cmd/opts.h"
 #include "consumer/kafka.h"
@@ -57,44 +56,6 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t e, const ch
 		       NULL);
 	else if (d->failed == MAX_FAILURES_LOGGED + 1)
 		cd_log(CD_LOG_ERROR, "more deliveries failed; only the count is reported from here", NULL);
-}
-
-/*
- * The topic's partition count from the cluster's metadata; retried for a few
- * seconds while the topic or its leaders are not there yet.
- */
-static int partition_count(rd_kafka_t *rk, const char *topic, int *out, cd_err *err)
-{
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	int rc = -1;
-
-	if (!rkt)
-		return cd_err_set(err, 0, "topic '%s': %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
-	cd_err_set(err, 1, "topic '%s': no metadata", topic);
-	for (int attempt = 0; attempt < 20 && rc < 0; attempt++) {
-		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-
-		if (e) {
-			cd_err_set(err, 1, "metadata for topic '%s': %s", topic, rd_kafka_err2str(e));
-			if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT)
-				break;   /* 5 s without a broker: give up */
-		} else {
-			if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
-				*out = md->topics[0].partition_cnt;
-				rc = 0;
-			} else if (md->topic_cnt == 1) {
-				cd_err_set(err, 1, "topic '%s': %s", topic, rd_kafka_err2str(md->topics[0].err));
-			}
-			rd_kafka_metadata_destroy(md);
-		}
-		if (rc < 0) {
-			struct timespec ts = { 0, 250 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-		}
-	}
-	rd_kafka_topic_destroy(rkt);
-	return rc;
 }
 
 /* Queues one message, waiting while the local queue is full. */
@@ -240,7 +201,7 @@ int cmd_produce(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "cannot create the producer", "error", err.msg, NULL);
 		goto out;
 	}
-	if (partition_count(cd_producer_handle(p), topic, &partitions, &err) < 0) {
+	if ((partitions = cd_kafka_topic_partitions(cd_producer_handle(p), topic, NULL, &err)) < 0) {
 		cd_log(CD_LOG_ERROR, "cannot look up the topic", "brokers", brokers, "topic", topic, "error", err.msg,
 		       NULL);
 		goto out;

@@ -39,6 +39,17 @@ void cd_kafka_conf_log_to_stderr(rd_kafka_conf_t *conf);
  */
 int cd_kafka_key_is_secret(const char *key);
 
+/*
+ * The partitions of `topic` from the cluster's metadata. A topic just created,
+ * or whose leaders are not elected yet, is asked for again: up to 20 requests
+ * of at most 5 s each, 250 ms apart; a request that reaches no broker
+ * (transport error, timeout) ends the lookup at once. Returns the partition
+ * count, and when `add` is not NULL appends every partition to it (offsets
+ * left for the caller); -1 with err when the topic cannot be found.
+ */
+int cd_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t *add,
+			      cd_err *err);
+
 /* ---- mock cluster --------------------------------------------------------------- */
 
 typedef struct cd_mock cd_mock;
