@@ -96,8 +96,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: contactd consume --brokers ADDR [options]\n"
 		   "  -b, --brokers ADDR        bootstrap servers (host:port,…)\n"
-		   "      --deadline-topic T    (default contact.deadlines.v1)\n"
-		   "      --breach-topic T      (default contact.breaches.v1)\n"
+		   "      --deadline-topic T    (default " CD_TOPIC_DEADLINES ")\n"
+		   "      --breach-topic T      (default " CD_TOPIC_BREACHES ")\n"
 		   "  -o, --output FILE         '-' is stdout (default '-')\n"
 		   "      --output-format F     json or pb, as `contactd replay` writes (default json)\n"
 		   "      --idle-ms N           stop after N ms without a message (default 3000)\n"
@@ -125,7 +125,7 @@ int cmd_consume(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *brokers = NULL, *deadline_topic = "contact.deadlines.v1", *breach_topic = "contact.breaches.v1";
+	const char *brokers = NULL, *deadline_topic = CD_TOPIC_DEADLINES, *breach_topic = CD_TOPIC_BREACHES;
 	const char *output = "-";
 	cd_log_format out_fmt = CD_LOG_JSON;
 	cd_kv kv[MAX_KV];

@@ -86,7 +86,7 @@ static void usage(FILE *f)
 		   "  --brokers N        brokers in the mock cluster, 1 … 9 (default 1)\n"
 		   "  --partitions P     partitions per topic, 1 … 1024 (default 8)\n"
 		   "  --topic T          another topic to create (repeatable); the defaults are always created:\n"
-		   "                     contact.events.v1 contact.deadlines.v1 contact.breaches.v1 contact.dlq.v1\n"
+		   "                     " CD_TOPIC_EVENTS " " CD_TOPIC_DEADLINES " " CD_TOPIC_BREACHES " " CD_TOPIC_DLQ "\n"
 		   "  --log-level LEVEL  debug, info, warn, error (default info)\n"
 		   "Prints the bootstrap address alone on the first line of stdout and serves until\n"
 		   "SIGINT or SIGTERM. Messages are kept in memory only.\n"
@@ -107,7 +107,7 @@ int cmd_devbroker(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *topics[MAX_TOPICS] = {
-		"contact.events.v1", "contact.deadlines.v1", "contact.breaches.v1", "contact.dlq.v1",
+		CD_TOPIC_EVENTS, CD_TOPIC_DEADLINES, CD_TOPIC_BREACHES, CD_TOPIC_DLQ,
 	};
 	size_t n_topics = 4;
 	long brokers = 1, partitions = 8;

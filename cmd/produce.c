@@ -75,7 +75,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: contactd produce --brokers ADDR [options]\n"
 		   "  -b, --brokers ADDR         bootstrap servers (host:port,…), e.g. the address `contactd devbroker` prints\n"
-		   "  -t, --topic T              input topic (default contact.events.v1)\n"
+		   "  -t, --topic T              input topic (default " CD_TOPIC_EVENTS ")\n"
 		   "  -i, --input FILE           event log; '-' is stdin (default '-')\n"
 		   "      --input-format F       auto, json or pb (default auto); records go out as binary protobuf\n"
 		   "  -X key=value               a librdkafka property (repeatable; a 'kafka.' prefix is dropped)\n"
@@ -102,7 +102,7 @@ int cmd_produce(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *brokers = NULL, *topic = "contact.events.v1", *input = "-";
+	const char *brokers = NULL, *topic = CD_TOPIC_EVENTS, *input = "-";
 	cd_log_format in_fmt = CD_LOG_AUTO;
 	cd_kv kv[MAX_KV];
 	size_t n_kv = 0;

@@ -17,6 +17,15 @@
 
 #include "util/err.h"
 
+/*
+ * The default topics, the same for every command: run's configuration,
+ * produce, consume, devbroker (which creates them all) and the benchmarks.
+ */
+#define CD_TOPIC_EVENTS "contact.events.v1"
+#define CD_TOPIC_DEADLINES "contact.deadlines.v1"
+#define CD_TOPIC_BREACHES "contact.breaches.v1"
+#define CD_TOPIC_DLQ "contact.dlq.v1"
+
 /* One key=value setting for librdkafka (the "kafka." prefix already removed). */
 typedef struct cd_kv {
 	const char *key;
