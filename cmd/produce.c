@@ -211,7 +211,7 @@ int cmd_produce(int argc, char **argv)
 	for (;;) {
 		const uint8_t *data;
 		size_t len;
-		cd_log_status st = cd_log_reader_next(rd, &data, &len, &err);
+		cd_log_status st = cd_log_reader_next_logged(rd, &data, &len, &records, &skipped, &err);
 		Contact__V1__CitizenEvent *msg = NULL;
 		cd_event ev;
 		cd_codec_stage stage;
@@ -223,19 +223,10 @@ int cmd_produce(int argc, char **argv)
 		if (st == CD_LOG_EOF)
 			break;
 		if (st == CD_LOG_LOST) {
-			cd_log(CD_LOG_ERROR, "event log framing lost; reading stops", "input", input, "error", err.msg,
-			       NULL);
 			lost = 1;
 			break;
 		}
-		records++;
 		cd_log_reader_position(rd, pos, sizeof(pos));
-		if (st == CD_LOG_SKIPPED) {
-			skipped++;
-			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "stage", "decode",
-			       "error", err.msg, NULL);
-			continue;
-		}
 		ok = cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, &err) == 0;
 		if (!ok) {
 			invalid++;

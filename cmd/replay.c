@@ -258,26 +258,16 @@ int cmd_replay(int argc, char **argv)
 	for (;;) {
 		const uint8_t *data;
 		size_t len;
-		cd_log_status st = cd_log_reader_next(rd, &data, &len, &err);
+		cd_log_status st = cd_log_reader_next_logged(rd, &data, &len, &r.records, &r.skipped, &err);
 		Contact__V1__CitizenEvent *msg = NULL;
 		cd_event ev;
 		cd_codec_stage stage;
 
 		if (st == CD_LOG_EOF)
 			break;
-		if (st == CD_LOG_LOST) {
-			cd_log(CD_LOG_ERROR, "event log framing lost; replay stops", "input", input, "error", err.msg,
-			       NULL);
+		if (st == CD_LOG_LOST)
 			goto out;
-		}
-		r.records++;
 		cd_log_reader_position(rd, pos, sizeof(pos));
-		if (st == CD_LOG_SKIPPED) {
-			r.skipped++;
-			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "stage", "decode",
-			       "error", err.msg, NULL);
-			continue;
-		}
 		if (cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, &err) < 0) {
 			r.skipped++;
 			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id",
