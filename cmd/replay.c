@@ -137,184 +137,198 @@ static int apply(replayer *r, const cd_event *ev, cd_err *err)
 	return save(r, idbuf, ev->citizen_id_len, err);
 }
 
-static void usage(FILE *f)
+/* Reads every record, decodes it and applies it. -1 when framing was lost or an output could not be written. */
+static int replay_stream(replayer *r, cd_log_reader *rd, const char *input, cd_err *err)
 {
-	fprintf(f,
-		"usage: contactd replay [options]\n"
-		"  -i, --input FILE         event log to read; '-' is stdin (default '-')\n"
-		"      --input-format F     auto, json or pb (default auto)\n"
-		"  -o, --output FILE        where to write outputs; '-' is stdout (default '-')\n"
-		"      --output-format F    json or pb (default json)\n"
-		"      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
-		"      --stats              at the end, also log the store's size (bytes and citizens)\n"
-		"      --summary            at the end, print a readable summary (stdout when --output is a file,\n"
-		"                           else stderr): breaches by rule and municipality, explained examples\n"
-		"%s",
-		cd_cli_engine_usage());
-}
-
-int cmd_replay(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "input", required_argument, NULL, 'i' },
-		{ "input-format", required_argument, NULL, 'I' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "output-format", required_argument, NULL, 'O' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "stats", no_argument, NULL, 's' },
-		{ "summary", no_argument, NULL, 'S' },
-		CD_CLI_ENGINE_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *input = "-", *output = "-";
-	cd_log_format in_fmt = CD_LOG_AUTO;
-	cd_instant until = CD_INSTANT_NONE;
-	cd_cli_engine eo;
-	replayer r;
-	cd_log_reader *rd = NULL;
-	FILE *inf = NULL;
-	cd_err err = { "", 0 };
-	int c, status = 1, stats = 0;
-	char pos[128], num[8][32];
-
-	memset(&r, 0, sizeof(r));
-	r.out_fmt = CD_LOG_JSON;
-	r.floor = CD_INSTANT_NONE;
-	cd_citizen_init(&r.cit);
-	cd_buf_init(&r.rec, (size_t)64 << 20);
-	cd_buf_init(&r.out, (size_t)16 << 20);
-	cd_cli_engine_init(&eo);
-
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:o:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'i':
-			input = optarg;
-			break;
-		case 'I':
-			if (cd_log_format_parse(optarg, &in_fmt) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--input-format", "value", optarg, NULL);
-				goto out;
-			}
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case 'O':
-			if (cd_log_format_parse(optarg, &r.out_fmt) < 0 || r.out_fmt == CD_LOG_AUTO) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--output-format", "value", optarg, NULL);
-				goto out;
-			}
-			break;
-		case 'u':
-			if (cd_instant_parse_rfc3339(optarg, strlen(optarg), &until) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--until", "value", optarg,
-				       "expected", "RFC 3339, e.g. 2030-01-01T00:00:00Z", NULL);
-				goto out;
-			}
-			break;
-		case 's':
-			stats = 1;
-			break;
-		case 'S':
-			if (!r.summary && !(r.summary = cd_summary_new()))
-				goto out;
-			break;
-		case 'h':
-			usage(stdout);
-			status = 0;
-			goto out;
-		default:
-			if (cd_cli_engine_option(&eo, c, optarg) == 0)
-				break;
-			usage(stderr);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		cd_log(CD_LOG_ERROR, "unexpected argument", "argument", argv[optind], NULL);
-		goto out;
-	}
-	if (cd_cli_engine_open(&eo, &r.eng, &err) < 0) {
-		cd_log(CD_LOG_ERROR, "cannot start", "error", err.msg, NULL);
-		goto out;
-	}
-	r.store = cd_memstore_new(0);
-	inf = strcmp(input, "-") ? fopen(input, "rb") : stdin;
-	if (!inf) {
-		cd_log(CD_LOG_ERROR, "cannot open input", "input", input, "error", strerror(errno), NULL);
-		goto out;
-	}
-	r.outf = strcmp(output, "-") ? fopen(output, "wb") : stdout;
-	if (!r.outf || !r.store) {
-		cd_log(CD_LOG_ERROR, "cannot open output", "output", output, "error", strerror(errno), NULL);
-		goto out;
-	}
-	rd = cd_log_reader_new(inf, input, in_fmt, eo.max_record);
-	if (!rd)
-		goto out;
+	char pos[128];
 
 	for (;;) {
 		const uint8_t *data;
 		size_t len;
-		cd_log_status st = cd_log_reader_next_logged(rd, &data, &len, &r.records, &r.skipped, &err);
+		cd_log_status st = cd_log_reader_next_logged(rd, &data, &len, &r->records, &r->skipped, err);
 		Contact__V1__CitizenEvent *msg = NULL;
 		cd_event ev;
 		cd_codec_stage stage;
+		uint64_t dups = r->duplicates;
 
 		if (st == CD_LOG_EOF)
-			break;
+			return 0;
 		if (st == CD_LOG_LOST)
-			goto out;
+			return -1;
 		cd_log_reader_position(rd, pos, sizeof(pos));
-		if (cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, &err) < 0) {
-			r.skipped++;
+		if (cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, err) < 0) {
+			r->skipped++;
 			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id",
-			       msg ? msg->event_id : "", "stage", cd_codec_stage_name(stage), "error", err.msg, NULL);
-		} else {
-			uint64_t dups = r.duplicates;
-			if (apply(&r, &ev, &err) < 0) {
-				if (r.write_failed) {
-					protobuf_c_message_free_unpacked(&msg->base, NULL);
-					goto out;
-				}
-				r.skipped++;
-				cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id",
-				       msg->event_id, "stage", "apply", "error", err.msg, NULL);
-			} else if (r.duplicates == dups)
-				r.applied++;
+			       msg ? msg->event_id : "", "stage", cd_codec_stage_name(stage), "error", err->msg, NULL);
+		} else if (apply(r, &ev, err) < 0) {
+			if (r->write_failed) {
+				protobuf_c_message_free_unpacked(&msg->base, NULL);
+				return -1;
+			}
+			r->skipped++;
+			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id", msg->event_id,
+			       "stage", "apply", "error", err->msg, NULL);
+		} else if (r->duplicates == dups) {
+			r->applied++;
 		}
 		if (msg)
 			protobuf_c_message_free_unpacked(&msg->base, NULL);
 	}
-	if (until != CD_INSTANT_NONE && advance_all(&r, until, &err) < 0) {
-		cd_log(CD_LOG_ERROR, "advancing to --until failed", "error", err.msg, NULL);
-		goto out;
-	}
-	if (fflush(r.outf) != 0 || ferror(r.outf)) {
-		cd_log(CD_LOG_ERROR, "cannot write output", "output", output, "error", strerror(errno), NULL);
-		goto out;
-	}
-	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)r.records);
-	snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)r.applied);
-	snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)r.duplicates);
-	snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)r.skipped);
-	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)r.deadlines);
-	snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)r.breaches);
-	snprintf(num[6], sizeof(num[6]), "%zu", cd_memstore_count(r.store));
+}
+
+/* The closing log lines, and the summary when asked for. */
+static void report(const replayer *r, int stats)
+{
+	char num[7][32];
+	size_t bytes = cd_memstore_bytes(r->store), count = cd_memstore_count(r->store);
+
+	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)r->records);
+	snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)r->applied);
+	snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)r->duplicates);
+	snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)r->skipped);
+	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)r->deadlines);
+	snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)r->breaches);
+	snprintf(num[6], sizeof(num[6]), "%zu", count);
 	cd_log(CD_LOG_INFO, "replay done", "records", num[0], "applied", num[1], "duplicates", num[2],
 	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "citizens", num[6], NULL);
 	if (stats) {
-		size_t bytes = cd_memstore_bytes(r.store), count = cd_memstore_count(r.store);
 		snprintf(num[0], sizeof(num[0]), "%zu", bytes);
 		snprintf(num[1], sizeof(num[1]), "%zu", count);
 		snprintf(num[2], sizeof(num[2]), "%zu", count ? bytes / count : 0);
 		cd_log(CD_LOG_INFO, "replay stats", "store_bytes", num[0], "store_citizens", num[1],
 		       "store_bytes_per_citizen", num[2], NULL);
 	}
-	if (r.summary)
-		cd_summary_print(r.summary, r.outf == stdout ? stderr : stdout);
+	if (r->summary)
+		cd_summary_print(r->summary, r->outf == stdout ? stderr : stdout);
+}
+
+/* ---- options --------------------------------------------------------------------- */
+
+enum { OPT_INPUT_FORMAT = CD_OPT_OWN, OPT_OUTPUT_FORMAT, OPT_UNTIL, OPT_STATS, OPT_SUMMARY };
+
+static const struct option longopts[] = {
+	{ "input", required_argument, NULL, 'i' },
+	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+	{ "output", required_argument, NULL, 'o' },
+	{ "output-format", required_argument, NULL, OPT_OUTPUT_FORMAT },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "summary", no_argument, NULL, OPT_SUMMARY },
+	CD_OPT_ENGINE_LONGOPTS,
+	CD_OPT_LOG_LEVEL_LONGOPT,
+	CD_OPT_HELP_LONGOPT,
+	{ NULL, 0, NULL, 0 },
+};
+
+typedef struct replay_opts {
+	const char *input, *output;
+	cd_log_format in_fmt, out_fmt;
+	cd_instant until;              /* CD_INSTANT_NONE: not given */
+	int stats, summary;
+	cd_opt_engine eo;
+} replay_opts;
+
+static int parse_option(void *ctx, int c, char *arg)
+{
+	replay_opts *o = ctx;
+
+	switch (c) {
+	case 'i':
+		o->input = arg;
+		return 0;
+	case OPT_INPUT_FORMAT:
+		return cd_log_format_parse(arg, &o->in_fmt) < 0 ? cd_opt_bad("--input-format", arg, "auto, json or pb")
+								 : 0;
+	case 'o':
+		o->output = arg;
+		return 0;
+	case OPT_OUTPUT_FORMAT:
+		if (cd_log_format_parse(arg, &o->out_fmt) < 0 || o->out_fmt == CD_LOG_AUTO)
+			return cd_opt_bad("--output-format", arg, "json or pb");
+		return 0;
+	case OPT_UNTIL:
+		if (cd_instant_parse_rfc3339(arg, strlen(arg), &o->until) < 0)
+			return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");
+		return 0;
+	case OPT_STATS:
+		o->stats = 1;
+		return 0;
+	case OPT_SUMMARY:
+		o->summary = 1;
+		return 0;
+	default:
+		return cd_opt_engine_option(&o->eo, c, arg);
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: contactd replay [options]\n"
+		   "  -i, --input FILE         event log to read; '-' is stdin (default '-')\n"
+		   "      --input-format F     auto, json or pb (default auto)\n"
+		   "  -o, --output FILE        where to write outputs; '-' is stdout (default '-')\n"
+		   "      --output-format F    json or pb (default json)\n"
+		   "      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
+		   "      --stats              at the end, also log the store's size (bytes and citizens)\n"
+		   "      --summary            at the end, print a readable summary (stdout when --output is a file,\n"
+		   "                           else stderr): breaches by rule and municipality, explained examples\n");
+	cd_opt_engine_usage(f);
+}
+
+static const cd_opt_cmd replay_cmd = { "i:o:h", longopts, parse_option, usage, 0 };
+
+int cmd_replay(int argc, char **argv)
+{
+	replay_opts o = { .input = "-", .output = "-", .in_fmt = CD_LOG_AUTO, .out_fmt = CD_LOG_JSON,
+			  .until = CD_INSTANT_NONE };
+	replayer r;
+	cd_log_reader *rd = NULL;
+	FILE *inf = NULL;
+	cd_err err = { "", 0 };
+	int status = 1, rc;
+
+	memset(&r, 0, sizeof(r));
+	r.floor = CD_INSTANT_NONE;
+	cd_citizen_init(&r.cit);
+	cd_buf_init(&r.rec, (size_t)64 << 20);
+	cd_buf_init(&r.out, (size_t)16 << 20);
+	cd_opt_engine_init(&o.eo);
+
+	if ((rc = cd_opt_parse(&replay_cmd, argc, argv, &o)) != 0) {
+		status = rc > 0 ? 0 : 1;
+		goto out;
+	}
+	r.out_fmt = o.out_fmt;
+	if (o.summary && !(r.summary = cd_summary_new()))
+		goto out;
+	if (cd_opt_engine_open(&o.eo, &r.eng, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot start", "error", err.msg, NULL);
+		goto out;
+	}
+	r.store = cd_memstore_new(0);
+	inf = strcmp(o.input, "-") ? fopen(o.input, "rb") : stdin;
+	if (!inf) {
+		cd_log(CD_LOG_ERROR, "cannot open input", "input", o.input, "error", strerror(errno), NULL);
+		goto out;
+	}
+	r.outf = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	if (!r.outf || !r.store) {
+		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
+		goto out;
+	}
+	if (!(rd = cd_log_reader_new(inf, o.input, o.in_fmt, o.eo.max_record)))
+		goto out;
+	if (replay_stream(&r, rd, o.input, &err) < 0)
+		goto out;
+	if (o.until != CD_INSTANT_NONE && advance_all(&r, o.until, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "advancing to --until failed", "error", err.msg, NULL);
+		goto out;
+	}
+	if (fflush(r.outf) != 0 || ferror(r.outf)) {
+		cd_log(CD_LOG_ERROR, "cannot write output", "output", o.output, "error", strerror(errno), NULL);
+		goto out;
+	}
+	report(&r, o.stats);
 	status = 0;
 out:
 	cd_log_reader_free(rd);
@@ -325,7 +339,7 @@ out:
 	cd_memstore_free(r.store);
 	cd_summary_free(r.summary);
 	cd_engine_free(r.eng);
-	cd_cli_engine_release(&eo);
+	cd_opt_engine_release(&o.eo);
 	cd_citizen_release(&r.cit);
 	cd_buf_release(&r.rec);
 	cd_buf_release(&r.out);

@@ -483,6 +483,22 @@ int cd_config_set(cd_config *c, const char *key, const char *value, const char *
 	return set_key(c, &src, key, value, err);
 }
 
+int cd_config_int_option(const char *name, long *def, long *lo, long *hi)
+{
+	const option_def *o = find_option(name);
+	long v;
+
+	if (!o || o->type != T_INT || !o->def || cd_num_parse_long(o->def, &v) != 0)
+		return -1;
+	if (def)
+		*def = v;
+	if (lo)
+		*lo = o->lo;
+	if (hi)
+		*hi = o->hi;
+	return 0;
+}
+
 /* ---- the file ------------------------------------------------------------------ */
 
 /*

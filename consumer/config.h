@@ -58,7 +58,7 @@
 #include "util/err.h"
 
 #define CD_CONFIG_MAX_TOPICS 16
-#define CD_CONFIG_MAX_KAFKA 128
+#define CD_CONFIG_MAX_KAFKA CD_KAFKA_MAX_KV
 
 typedef struct cd_config {
 	char *brokers, *group;
@@ -101,6 +101,14 @@ int cd_config_load_env(cd_config *c, char *const *envp, cd_err *err);
  * printed to stdout).
  */
 int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, cd_err *err);
+
+/*
+ * The default and bounds of the int option `name` ("max-record-bytes"), for
+ * the commands that take the same option outside `run` (cmd/opts.c): the
+ * table stays its one definition. Any of def, lo, hi may be NULL. 0, or -1
+ * when the table has no int option of that name.
+ */
+int cd_config_int_option(const char *name, long *def, long *lo, long *hi);
 
 /* Logs the effective configuration at info level, one line, secrets as "***". */
 void cd_config_log(const cd_config *c);

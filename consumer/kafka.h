@@ -26,6 +26,9 @@
 #define CD_TOPIC_BREACHES "contact.breaches.v1"
 #define CD_TOPIC_DLQ "contact.dlq.v1"
 
+/* The most librdkafka settings (-X, kafka.*) one command takes. */
+#define CD_KAFKA_MAX_KV 128
+
 /* One key=value setting for librdkafka (the "kafka." prefix already removed). */
 typedef struct cd_kv {
 	const char *key;
