@@ -34,9 +34,6 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
-#include "util/num.h"
-
-#define MAX_KV 128
 
 static volatile sig_atomic_t stop;
 
@@ -92,6 +89,73 @@ static int convert(const rd_kafka_message_t *m, int is_breach, cd_log_format fmt
 	return rc;
 }
 
+/* ---- options --------------------------------------------------------------------- */
+
+enum { OPT_DEADLINE = CD_OPT_OWN, OPT_BREACH, OPT_OUTPUT_FORMAT, OPT_IDLE, OPT_MAX, OPT_SUMMARY };
+
+static const struct option longopts[] = {
+	{ "brokers", required_argument, NULL, 'b' },
+	{ "deadline-topic", required_argument, NULL, OPT_DEADLINE },
+	{ "breach-topic", required_argument, NULL, OPT_BREACH },
+	{ "output", required_argument, NULL, 'o' },
+	{ "output-format", required_argument, NULL, OPT_OUTPUT_FORMAT },
+	{ "idle-ms", required_argument, NULL, OPT_IDLE },
+	{ "max", required_argument, NULL, OPT_MAX },
+	CD_OPT_LOG_LEVEL_LONGOPT,
+	{ "summary", no_argument, NULL, OPT_SUMMARY },
+	CD_OPT_HELP_LONGOPT,
+	{ NULL, 0, NULL, 0 },
+};
+
+typedef struct consume_opts {
+	const char *brokers, *deadline_topic, *breach_topic, *output;
+	cd_log_format out_fmt;
+	long idle_ms, max;           /* max 0: no limit */
+	cd_kv kv[CD_KAFKA_MAX_KV];   /* -X */
+	size_t n_kv;
+	int has_group;               /* -X group.id was given */
+	int summary;
+} consume_opts;
+
+static int parse_option(void *ctx, int c, char *arg)
+{
+	consume_opts *o = ctx;
+
+	switch (c) {
+	case 'b':
+		o->brokers = arg;
+		return 0;
+	case OPT_DEADLINE:
+		o->deadline_topic = arg;
+		return 0;
+	case OPT_BREACH:
+		o->breach_topic = arg;
+		return 0;
+	case 'o':
+		o->output = arg;
+		return 0;
+	case OPT_OUTPUT_FORMAT:
+		if (cd_log_format_parse(arg, &o->out_fmt) < 0 || o->out_fmt == CD_LOG_AUTO)
+			return cd_opt_bad("--output-format", arg, "json or pb");
+		return 0;
+	case OPT_IDLE:
+		return cd_opt_long("--idle-ms", arg, 1, 86400000, &o->idle_ms);
+	case OPT_MAX:
+		return cd_opt_long("--max", arg, 0, 2000000000, &o->max);
+	case 'X':
+		if (cd_opt_kafka(arg, o->kv, &o->n_kv, CD_KAFKA_MAX_KV) < 0)
+			return -1;
+		if (!strcmp(o->kv[o->n_kv - 1].key, "group.id"))
+			o->has_group = 1;
+		return 0;
+	case OPT_SUMMARY:
+		o->summary = 1;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: contactd consume --brokers ADDR [options]\n"
@@ -109,174 +173,79 @@ static void usage(FILE *f)
 		   "contact.v1.Output per message; partitions interleave, so sort before comparing with a replay.\n");
 }
 
-int cmd_consume(int argc, char **argv)
+static const cd_opt_cmd consume_cmd = { "b:o:X:h", longopts, parse_option, usage, 0 };
+
+/* ---- the consumer ------------------------------------------------------------------- */
+
+/*
+ * A consumer with every partition of both topics assigned at the beginning.
+ * Nothing joins a group and nothing is committed, but librdkafka needs a
+ * group.id for assign(): a private one, unless -X group.id was given. 0, or
+ * -1 once the reason is logged; *rk and *parts are the caller's to free either way.
+ */
+static int open_assigned(const consume_opts *o, rd_kafka_t **rk, rd_kafka_topic_partition_list_t **parts)
 {
-	enum { OPT_DEADLINE = 2001, OPT_BREACH, OPT_OUTPUT_FORMAT, OPT_IDLE, OPT_MAX, OPT_LOG_LEVEL, OPT_SUMMARY };
-	static const struct option longopts[] = {
-		{ "brokers", required_argument, NULL, 'b' },
-		{ "deadline-topic", required_argument, NULL, OPT_DEADLINE },
-		{ "breach-topic", required_argument, NULL, OPT_BREACH },
-		{ "output", required_argument, NULL, 'o' },
-		{ "output-format", required_argument, NULL, OPT_OUTPUT_FORMAT },
-		{ "idle-ms", required_argument, NULL, OPT_IDLE },
-		{ "max", required_argument, NULL, OPT_MAX },
-		{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
-		{ "summary", no_argument, NULL, OPT_SUMMARY },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *brokers = NULL, *deadline_topic = CD_TOPIC_DEADLINES, *breach_topic = CD_TOPIC_BREACHES;
-	const char *output = "-";
-	cd_log_format out_fmt = CD_LOG_JSON;
-	cd_kv kv[MAX_KV];
-	size_t n_kv = 0;
-	long idle_ms = 3000, max = 0;
-	int c, lv, status = 1, has_group = 0;
-	uint64_t messages = 0, written = 0, skipped = 0, deadlines = 0, breaches = 0;
-	rd_kafka_conf_t *conf = NULL;
-	rd_kafka_t *rk = NULL;
-	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_resp_err_t e;
-	FILE *outf = NULL;
-	cd_buf buf;
 	cd_err err = { "", 0 };
-	struct sigaction sa;
-	char errstr[512], group[64], num[6][24];
-	int64_t last;
-	cd_summary *summary = NULL;
+	char errstr[512], group[64];
+	const cd_kv base[] = {   /* before the caller's -X settings, which may override them */
+		{ "bootstrap.servers", o->brokers },
+		{ "enable.auto.commit", "false" },
+		{ "enable.auto.offset.store", "false" },
+		{ "auto.offset.reset", "earliest" },
+		{ "group.id", group },   /* never joined (assign() only), nothing committed */
+	};
+	size_t n_base = sizeof(base) / sizeof(base[0]) - (o->has_group ? 1 : 0);
 
-	cd_buf_init(&buf, (size_t)64 << 20);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "b:o:X:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			brokers = optarg;
-			break;
-		case OPT_DEADLINE:
-			deadline_topic = optarg;
-			break;
-		case OPT_SUMMARY:
-			if (!summary && !(summary = cd_summary_new()))
-				goto out;
-			break;
-		case OPT_BREACH:
-			breach_topic = optarg;
-			break;
-		case 'o':
-			output = optarg;
-			break;
-		case OPT_OUTPUT_FORMAT:
-			if (cd_log_format_parse(optarg, &out_fmt) < 0 || out_fmt == CD_LOG_AUTO) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--output-format", "value", optarg, NULL);
-				goto out;
-			}
-			break;
-		case OPT_IDLE:
-			if (cd_num_parse_range(optarg, 1, 86400000, &idle_ms) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--idle-ms", "value", optarg, "expected",
-				       "1 … 86400000", NULL);
-				goto out;
-			}
-			break;
-		case OPT_MAX:
-			if (cd_num_parse_range(optarg, 0, 2000000000, &max) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--max", "value", optarg, "expected",
-				       "0 … 2000000000", NULL);
-				goto out;
-			}
-			break;
-		case 'X':
-			if (n_kv == MAX_KV) {
-				cd_log(CD_LOG_ERROR, "too many -X settings", "max", "128", NULL);
-				goto out;
-			}
-			if (cd_kafka_kv_parse(optarg, &kv[n_kv]) < 0) {
-				/* Not echoed: the argument may hold a secret. */
-				cd_log(CD_LOG_ERROR, "bad option", "option", "-X", "expected", "key=value", NULL);
-				goto out;
-			}
-			if (!strcmp(kv[n_kv].key, "group.id"))
-				has_group = 1;
-			n_kv++;
-			break;
-		case OPT_LOG_LEVEL:
-			if ((lv = cd_log_level_parse(optarg)) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--log-level", "value", optarg, NULL);
-				goto out;
-			}
-			cd_log_set_level(lv);
-			break;
-		case 'h':
-			usage(stdout);
-			status = 0;
-			goto out;
-		default:
-			usage(stderr);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		cd_log(CD_LOG_ERROR, "unexpected argument", "argument", argv[optind], NULL);
-		goto out;
-	}
-	if (!brokers || !*brokers) {
-		cd_log(CD_LOG_ERROR, "missing option", "option", "--brokers", NULL);
-		goto out;
-	}
-
-	conf = rd_kafka_conf_new();
 	cd_kafka_conf_log_to_stderr(conf);
 	snprintf(group, sizeof(group), "contactd-consume-%ld", (long)getpid());
-	{
-		/* Before the caller's -X settings, which may override them. */
-		const cd_kv base[] = {
-			{ "bootstrap.servers", brokers },
-			{ "enable.auto.commit", "false" },
-			{ "enable.auto.offset.store", "false" },
-			{ "auto.offset.reset", "earliest" },
-			{ "group.id", group },   /* never joined (assign() only), nothing committed */
-		};
-		size_t n_base = sizeof(base) / sizeof(base[0]) - (has_group ? 1 : 0);
-		if (cd_kafka_conf_apply(conf, base, n_base, &err) < 0 || cd_kafka_conf_apply(conf, kv, n_kv, &err) < 0) {
-			cd_log(CD_LOG_ERROR, "bad kafka setting", "error", err.msg, NULL);
-			goto out;
-		}
+	if (cd_kafka_conf_apply(conf, base, n_base, &err) < 0 || cd_kafka_conf_apply(conf, o->kv, o->n_kv, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "bad kafka setting", "error", err.msg, NULL);
+		rd_kafka_conf_destroy(conf);
+		return -1;
 	}
-	if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
+	if (!(*rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr)))) {
 		cd_log(CD_LOG_ERROR, "cannot create the consumer", "error", errstr, NULL);
-		goto out;
+		rd_kafka_conf_destroy(conf);
+		return -1;
 	}
-	conf = NULL;   /* owned by rk */
-
-	parts = rd_kafka_topic_partition_list_new(16);
-	if (cd_kafka_topic_partitions(rk, deadline_topic, parts, &err) < 0 ||
-	    (strcmp(breach_topic, deadline_topic) && cd_kafka_topic_partitions(rk, breach_topic, parts, &err) < 0)) {
-		cd_log(CD_LOG_ERROR, "cannot look up the topics", "brokers", brokers, "error", err.msg, NULL);
-		goto out;
+	/* conf is owned by *rk now */
+	*parts = rd_kafka_topic_partition_list_new(16);
+	if (cd_kafka_topic_partitions(*rk, o->deadline_topic, *parts, &err) < 0 ||
+	    (strcmp(o->breach_topic, o->deadline_topic) &&
+	     cd_kafka_topic_partitions(*rk, o->breach_topic, *parts, &err) < 0)) {
+		cd_log(CD_LOG_ERROR, "cannot look up the topics", "brokers", o->brokers, "error", err.msg, NULL);
+		return -1;
 	}
-	for (int i = 0; i < parts->cnt; i++)
-		parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-	if ((e = rd_kafka_assign(rk, parts))) {
+	for (int i = 0; i < (*parts)->cnt; i++)
+		(*parts)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+	if ((e = rd_kafka_assign(*rk, *parts))) {
 		cd_log(CD_LOG_ERROR, "cannot assign the partitions", "error", rd_kafka_err2str(e), NULL);
-		goto out;
+		return -1;
 	}
-	outf = strcmp(output, "-") ? fopen(output, "wb") : stdout;
-	if (!outf) {
-		cd_log(CD_LOG_ERROR, "cannot open output", "output", output, "error", strerror(errno), NULL);
-		goto out;
-	}
+	return 0;
+}
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+typedef struct consuming {
+	const consume_opts *o;
+	FILE *outf;
+	cd_buf buf;              /* one converted message */
+	cd_summary *summary;     /* NULL unless --summary */
+	uint64_t messages, written, skipped, deadlines, breaches;
+} consuming;
 
-	last = cd_clock_mono_ms();
-	while (!stop && (max == 0 || messages < (uint64_t)max) && cd_clock_mono_ms() - last < idle_ms) {
+/* Writes every message until --idle-ms pass without one, --max, or a signal. -1 when the output fails (logged). */
+static int consume_all(consuming *x, rd_kafka_t *rk)
+{
+	const consume_opts *o = x->o;
+	int64_t last = cd_clock_mono_ms();
+	cd_err err = { "", 0 };
+
+	while (!stop && (o->max == 0 || x->messages < (uint64_t)o->max) && cd_clock_mono_ms() - last < o->idle_ms) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		const char *topic;
-		char where[64];
+		char part[24], offset[24];
 		int is_breach;
 
 		if (!m)
@@ -288,46 +257,87 @@ int cmd_consume(int argc, char **argv)
 			continue;
 		}
 		last = cd_clock_mono_ms();
-		messages++;
+		x->messages++;
 		topic = rd_kafka_topic_name(m->rkt);
-		is_breach = !strcmp(topic, breach_topic);
-		if (convert(m, is_breach, out_fmt, &buf, summary, &err) < 0) {
-			skipped++;
-			snprintf(where, sizeof(where), "%d", (int)m->partition);
-			snprintf(errstr, sizeof(errstr), "%lld", (long long)m->offset);
-			cd_log(CD_LOG_WARN, "message skipped", "topic", topic, "partition", where, "offset", errstr,
-			       "error", err.msg, NULL);
-		} else if (cd_log_write(outf, out_fmt, buf.data, buf.len, &err) < 0) {
-			cd_log(CD_LOG_ERROR, "cannot write output", "output", output, "error", err.msg, NULL);
+		is_breach = !strcmp(topic, o->breach_topic);
+		if (convert(m, is_breach, o->out_fmt, &x->buf, x->summary, &err) < 0) {
+			x->skipped++;
+			snprintf(part, sizeof(part), "%d", (int)m->partition);
+			snprintf(offset, sizeof(offset), "%lld", (long long)m->offset);
+			cd_log(CD_LOG_WARN, "message skipped", "topic", topic, "partition", part, "offset", offset, "error",
+			       err.msg, NULL);
+		} else if (cd_log_write(x->outf, o->out_fmt, x->buf.data, x->buf.len, &err) < 0) {
+			cd_log(CD_LOG_ERROR, "cannot write output", "output", o->output, "error", err.msg, NULL);
 			rd_kafka_message_destroy(m);
-			goto out;
+			return -1;
 		} else {
-			written++;
+			x->written++;
 			if (is_breach)
-				breaches++;
+				x->breaches++;
 			else
-				deadlines++;
+				x->deadlines++;
 		}
 		rd_kafka_message_destroy(m);
 	}
-	if (fflush(outf) != 0 || ferror(outf)) {
-		cd_log(CD_LOG_ERROR, "cannot write output", "output", output, "error", strerror(errno), NULL);
+	return 0;
+}
+
+int cmd_consume(int argc, char **argv)
+{
+	consume_opts o = { .deadline_topic = CD_TOPIC_DEADLINES, .breach_topic = CD_TOPIC_BREACHES, .output = "-",
+			   .out_fmt = CD_LOG_JSON, .idle_ms = 3000 };
+	consuming x = { .o = &o };
+	rd_kafka_t *rk = NULL;
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	struct sigaction sa;
+	char num[6][24];
+	int rc, status = 1;
+
+	cd_buf_init(&x.buf, (size_t)64 << 20);
+	if ((rc = cd_opt_parse(&consume_cmd, argc, argv, &o)) != 0) {
+		status = rc > 0 ? 0 : 1;
 		goto out;
 	}
-	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)messages);
-	snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)written);
-	snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)skipped);
-	snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)deadlines);
-	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)breaches);
+	if (o.summary && !(x.summary = cd_summary_new()))
+		goto out;
+	if (!o.brokers || !*o.brokers) {
+		cd_log(CD_LOG_ERROR, "missing option", "option", "--brokers", NULL);
+		goto out;
+	}
+	if (open_assigned(&o, &rk, &parts) < 0)
+		goto out;
+	x.outf = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	if (!x.outf) {
+		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if (consume_all(&x, rk) < 0)
+		goto out;
+	if (fflush(x.outf) != 0 || ferror(x.outf)) {
+		cd_log(CD_LOG_ERROR, "cannot write output", "output", o.output, "error", strerror(errno), NULL);
+		goto out;
+	}
+	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)x.messages);
+	snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)x.written);
+	snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)x.skipped);
+	snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)x.deadlines);
+	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)x.breaches);
 	snprintf(num[5], sizeof(num[5]), "%d", parts->cnt);
 	cd_log(CD_LOG_INFO, "consume done", "messages", num[0], "written", num[1], "skipped", num[2],
 	       "deadline_events", num[3], "breach_events", num[4], "partitions", num[5], NULL);
-	if (summary)
-		cd_summary_print(summary, outf == stdout ? stderr : stdout);
+	if (x.summary)
+		cd_summary_print(x.summary, x.outf == stdout ? stderr : stdout);
 	status = 0;
 out:
-	if (outf && outf != stdout)
-		fclose(outf);
+	if (x.outf && x.outf != stdout)
+		fclose(x.outf);
 	if (parts)
 		rd_kafka_topic_partition_list_destroy(parts);
 	if (rk) {
@@ -335,9 +345,7 @@ out:
 		rd_kafka_destroy(rk);
 		rd_kafka_wait_destroyed(5000);
 	}
-	if (conf)
-		rd_kafka_conf_destroy(conf);
-	cd_buf_release(&buf);
-	cd_summary_free(summary);
+	cd_buf_release(&x.buf);
+	cd_summary_free(x.summary);
 	return status;
 }
