@@ -1,7 +1,8 @@
 /*
  * summary.h — a readable account of a stream of outputs, for people: totals by
  * status, standing breaches by rule and by municipality, and a few explained
- * examples. Used by `contactd replay --summary` (and the demo).
+ * examples. Used by `contactd replay --summary` and `contactd consume --summary`
+ * (the two demos).
  *
  * Memory is bounded: at most CD_SUMMARY_KEYS distinct rules and municipalities
  * are counted separately; the rest are counted under "(other)".

@@ -1,7 +1,7 @@
 /*
  * kafka.h — the project's thin layer over librdkafka: configuration pass-through,
  * log routing, the idempotent producer of outputs and dead letters, and the
- * mock cluster that serves as the embedded default broker (issue 3).
+ * mock cluster that serves as the embedded default broker.
  *
  * kcat is the model: `-X key=value` pairs go straight to rd_kafka_conf_set and
  * a bad one is an error naming the key; librdkafka's logs go to util/log.
@@ -69,10 +69,13 @@ typedef struct cd_mock cd_mock;
 /* Starts an in-process mock cluster of `brokers` brokers. NULL with err on failure. */
 cd_mock *cd_mock_new(int brokers, cd_err *err);
 void cd_mock_free(cd_mock *m);
-/* "127.0.0.1:port,…": any Kafka client on this host can connect (kcat, confluent-kafka). */
+/*
+ * "127.0.0.1:port,…": any Kafka client on this host can connect (kcat,
+ * confluent-kafka). The string belongs to the cluster: valid until cd_mock_free.
+ */
 const char *cd_mock_bootstraps(const cd_mock *m);
 int cd_mock_topic_create(cd_mock *m, const char *topic, int partitions, cd_err *err);
-/* For tests that inject errors with librdkafka's mock API. */
+/* For tests that inject errors with librdkafka's mock API. Borrowed: valid until cd_mock_free. */
 rd_kafka_mock_cluster_t *cd_mock_cluster(cd_mock *m);
 
 /* ---- producer ------------------------------------------------------------------- */
@@ -121,6 +124,7 @@ int cd_producer_poll(cd_producer *p, int timeout_ms);
 int cd_producer_flush(cd_producer *p, int timeout_ms, cd_err *err);
 /* A fatal error of the idempotent producer ends the process (the caller exits). */
 int cd_producer_fatal(cd_producer *p, cd_err *err);
+/* The producer's own librdkafka handle, borrowed: valid until cd_producer_free, never destroyed by the caller. */
 rd_kafka_t *cd_producer_handle(cd_producer *p);
 
 #endif
