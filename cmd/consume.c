@@ -135,9 +135,7 @@ static int parse_option(void *ctx, int c, char *arg)
 		o->output = arg;
 		return 0;
 	case OPT_OUTPUT_FORMAT:
-		if (cd_log_format_parse(arg, &o->out_fmt) < 0 || o->out_fmt == CD_LOG_AUTO)
-			return cd_opt_bad("--output-format", arg, "json or pb");
-		return 0;
+		return cd_opt_format("--output-format", arg, 0, &o->out_fmt);
 	case OPT_IDLE:
 		return cd_opt_long("--idle-ms", arg, 1, 86400000, &o->idle_ms);
 	case OPT_MAX:

@@ -76,6 +76,16 @@ int cd_opt_long_as_run(const char *key, const char *arg, long *out)
 	return cd_opt_long(name, arg, lo, hi, out);
 }
 
+int cd_opt_format(const char *name, const char *arg, int input, cd_log_format *out)
+{
+	cd_log_format f;
+
+	if (cd_log_format_parse(arg, &f) < 0 || (!input && f == CD_LOG_AUTO))
+		return cd_opt_bad(name, arg, input ? "auto, json or pb" : "json or pb");
+	*out = f;
+	return 0;
+}
+
 int cd_opt_log_level(const char *arg)
 {
 	int level = cd_log_level_parse(arg);

@@ -33,6 +33,7 @@
 #include <stdio.h>
 
 #include "consumer/kafka.h"
+#include "proto/eventlog.h"
 #include "state/engine.h"
 #include "state/rules.h"
 #include "util/err.h"
@@ -79,6 +80,11 @@ int cd_opt_long(const char *name, const char *arg, long lo, long hi, long *out);
 void cd_opt_run_int(const char *key, long *def, long *lo, long *hi);
 /* cd_opt_long for option --<key>, within the bounds of run's option `key`. */
 int cd_opt_long_as_run(const char *key, const char *arg, long *out);
+/*
+ * An event-log format for option `name`: "json" or "pb", and also "auto" (the
+ * reader's detection) when `input`. 0 / -1 (logged).
+ */
+int cd_opt_format(const char *name, const char *arg, int input, cd_log_format *out);
 /* --log-level: sets the process-wide level. 0 / -1 (logged). */
 int cd_opt_log_level(const char *arg);
 /*

@@ -98,8 +98,7 @@ static int parse_option(void *ctx, int c, char *arg)
 		o->input = arg;
 		return 0;
 	case OPT_INPUT_FORMAT:
-		return cd_log_format_parse(arg, &o->in_fmt) < 0 ? cd_opt_bad("--input-format", arg, "auto, json or pb")
-								 : 0;
+		return cd_opt_format("--input-format", arg, 1, &o->in_fmt);
 	case 'X':
 		return cd_opt_kafka(arg, o->kv, &o->n_kv, CD_KAFKA_MAX_KV);
 	case OPT_RATE:

@@ -237,15 +237,12 @@ static int parse_option(void *ctx, int c, char *arg)
 		o->input = arg;
 		return 0;
 	case OPT_INPUT_FORMAT:
-		return cd_log_format_parse(arg, &o->in_fmt) < 0 ? cd_opt_bad("--input-format", arg, "auto, json or pb")
-								 : 0;
+		return cd_opt_format("--input-format", arg, 1, &o->in_fmt);
 	case 'o':
 		o->output = arg;
 		return 0;
 	case OPT_OUTPUT_FORMAT:
-		if (cd_log_format_parse(arg, &o->out_fmt) < 0 || o->out_fmt == CD_LOG_AUTO)
-			return cd_opt_bad("--output-format", arg, "json or pb");
-		return 0;
+		return cd_opt_format("--output-format", arg, 0, &o->out_fmt);
 	case OPT_UNTIL:
 		if (cd_instant_parse_rfc3339(arg, strlen(arg), &o->until) < 0)
 			return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");

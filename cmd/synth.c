@@ -1095,9 +1095,7 @@ static int parse_option(void *ctx, int c, char *arg)
 	case OPT_YEARS:
 		return cd_opt_long("--years", arg, 1, 10, &o->years);
 	case OPT_FORMAT:
-		if (cd_log_format_parse(arg, &o->format) < 0 || o->format == CD_LOG_AUTO)
-			return cd_opt_bad("--format", arg, "json or pb");
-		return 0;
+		return cd_opt_format("--format", arg, 0, &o->format);
 	case 'o':
 		o->output = arg;
 		return 0;
