@@ -61,7 +61,7 @@ $(GEN)/google/protobuf/timestamp.pb-c.c $(GEN)/google/protobuf/timestamp.pb-c.h:
 
 # ---- sources --------------------------------------------------------------
 LIB_SRC  := $(wildcard util/*.c) $(wildcard proto/*.c) $(wildcard state/*.c) \
-            $(filter-out consumer/main.c,$(wildcard consumer/*.c))
+            $(wildcard consumer/*.c) $(filter-out cmd/main.c,$(wildcard cmd/*.c))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC)) \
             $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(GEN_C))
 LIB_A    := $(BUILD)/libcontactd.a
@@ -94,7 +94,7 @@ $(LIB_A): $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BIN): $(BUILD)/obj/consumer/main.o $(LIB_A) | build/share/contactd/rules
+$(BIN): $(BUILD)/obj/cmd/main.o $(LIB_A) | build/share/contactd/rules
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 build/share/contactd/rules:

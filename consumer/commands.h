@@ -1,18 +1,12 @@
 /*
- * commands.h — the live-pipeline subcommands (issue 3). Each takes argv with
- * argv[0] = its own name and returns the process exit status.
- *
- *   run        the processor: Kafka in, Redis state, Kafka out (consumer/processor.c)
- *   devbroker  a standalone mock Kafka cluster with the default topics (consumer/devbroker.c)
- *   produce    an event log into the input topic, keyed by citizen (consumer/produce.c)
- *   consume    the output topics into a replay-style output file (consumer/consume.c)
+ * commands.h — `contactd run`, the live processor: Kafka in, Redis state,
+ * Kafka out (consumer/processor.c). The other commands live in cmd/
+ * (cmd/commands.h); cmd/main.c's table calls this one like them.
  */
 #ifndef CD_CONSUMER_COMMANDS_H
 #define CD_CONSUMER_COMMANDS_H
 
+/* argv[0] is "run". Returns the process exit status. */
 int cd_run_main(int argc, char **argv);
-int cd_devbroker_main(int argc, char **argv);
-int cd_produce_main(int argc, char **argv);
-int cd_consume_main(int argc, char **argv);
 
 #endif

@@ -44,6 +44,7 @@
 #include "state/engine.h"
 #include "util/datadir.h"
 #include "util/log.h"
+#include "util/num.h"
 
 extern char **environ;
 
@@ -101,11 +102,11 @@ typedef struct option_def {
 static const option_def options[] = {
 	STRING("brokers", brokers, "", "Kafka bootstrap servers (empty: the embedded mock cluster)"),
 	STRING("group", group, "contactd", "consumer group id"),
-	LIST("input-topic", input_topics, n_input_topics, "contact.events.v1", CD_CONFIG_MAX_TOPICS,
+	LIST("input-topic", input_topics, n_input_topics, CD_TOPIC_EVENTS, CD_CONFIG_MAX_TOPICS,
 	     "input topics, co-partitioned (repeatable or comma-separated)"),
-	STRING("deadline-topic", deadline_topic, "contact.deadlines.v1", "topic of deadline outputs"),
-	STRING("breach-topic", breach_topic, "contact.breaches.v1", "topic of breach outputs"),
-	STRING("dlq-topic", dlq_topic, "contact.dlq.v1", "dead-letter topic"),
+	STRING("deadline-topic", deadline_topic, CD_TOPIC_DEADLINES, "topic of deadline outputs"),
+	STRING("breach-topic", breach_topic, CD_TOPIC_BREACHES, "topic of breach outputs"),
+	STRING("dlq-topic", dlq_topic, CD_TOPIC_DLQ, "dead-letter topic"),
 	INT("dlq-max-bytes", dlq_max_bytes, "262144", 0, 900000,
 	    "most bytes of a bad input a dead letter carries (longer: cut, with length and digest in headers)"),
 	INT("drain-timeout-ms", drain_timeout_ms, "15000", 0, 600000,
@@ -202,41 +203,7 @@ static size_t *count_field(cd_config *c, const option_def *o)
 	return (size_t *)(void *)((char *)c + o->off2);
 }
 
-static int kafka_key_is_secret(const char *key)
-{
-	static const char *const words[] = { "password", "secret", "sasl.jaas", "ssl.key", "token",
-					     "sasl.oauthbearer.config" };
-	char low[256];
-	size_t i;
-
-	for (i = 0; key[i] && i + 1 < sizeof(low); i++)
-		low[i] = (char)tolower((unsigned char)key[i]);
-	low[i] = '\0';
-	for (i = 0; i < ARRAY_LEN(words); i++)
-		if (strstr(low, words[i]))
-			return 1;
-	return 0;
-}
-
 /* ---- values by type ------------------------------------------------------------------ */
-
-/* 0: a whole number in *out; -1: not a number; 1: a number beyond long. */
-static int parse_long(const char *s, long *out)
-{
-	char *end;
-	long v;
-
-	if (!(isdigit((unsigned char)*s) || ((*s == '-' || *s == '+') && isdigit((unsigned char)s[1]))))
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (*end)
-		return -1;
-	if (errno == ERANGE)
-		return 1;
-	*out = v;
-	return 0;
-}
 
 static int set_string(cd_config *c, const source *src, const option_def *o, const char *value, cd_err *err)
 {
@@ -253,7 +220,7 @@ static int set_string(cd_config *c, const source *src, const option_def *o, cons
 static int set_int(cd_config *c, const source *src, const option_def *o, const char *value, cd_err *err)
 {
 	long v;
-	int rc = parse_long(value, &v);
+	int rc = cd_num_parse_long(value, &v);
 
 	if (rc < 0)
 		return fail(err, src, o->name, "'%s' is not a whole number (%ld … %ld)", value, o->lo, o->hi);
@@ -323,7 +290,7 @@ static int set_hostport(cd_config *c, const source *src, const option_def *o, co
 	}
 	if (host_end == host || !*port || strspn(port, "0123456789") != strlen(port))
 		return fail(err, src, o->name, "expected HOST:PORT");
-	if (parse_long(port, &v) != 0 || v < 1 || v > 65535)
+	if (cd_num_parse_long(port, &v) != 0 || v < 1 || v > 65535)
 		return fail(err, src, o->name, "port %s is outside 1 … 65535", port);
 	copy = strndup(host, (size_t)(host_end - host));
 	if (!copy)
@@ -518,6 +485,22 @@ int cd_config_set(cd_config *c, const char *key, const char *value, const char *
 	return set_key(c, &src, key, value, err);
 }
 
+int cd_config_int_option(const char *name, long *def, long *lo, long *hi)
+{
+	const option_def *o = find_option(name);
+	long v;
+
+	if (!o || o->type != T_INT || !o->def || cd_num_parse_long(o->def, &v) != 0)
+		return -1;
+	if (def)
+		*def = v;
+	if (lo)
+		*lo = o->lo;
+	if (hi)
+		*hi = o->hi;
+	return 0;
+}
+
 /* ---- the file ------------------------------------------------------------------ */
 
 /*
@@ -669,25 +652,29 @@ typedef struct arg {
 	const char *value;
 } arg;
 
-/* -X [kafka.]key=value */
-static int set_x(cd_config *c, source *src, const char *kv, cd_err *err)
+/* -X [kafka.]key=value, split as every command splits it (cd_kafka_kv_parse). */
+static int set_x(cd_config *c, source *src, const char *text, cd_err *err)
 {
-	const char *eq = strchr(kv, '=');
-	size_t klen = eq ? (size_t)(eq - kv) : 0;
-	bool prefixed = klen >= KAFKA_PREFIX_LEN && !strncmp(kv, KAFKA_PREFIX, KAFKA_PREFIX_LEN);
-	char *key;
-	int rc;
+	char *copy = strdup(text), *key = NULL;
+	cd_kv kv;
+	int rc = -1;
 
-	if (!eq || klen == 0)
-		return fail(err, src, NULL, "-X expects KEY=VALUE (a librdkafka property)");
-	if (!(key = malloc(KAFKA_PREFIX_LEN + klen + 1)))
+	if (!copy)
 		return fail(err, src, NULL, "out of memory");
-	key[0] = '\0';
-	if (!prefixed)
-		strcpy(key, KAFKA_PREFIX);
-	strncat(key, kv, klen);
-	rc = set_key(c, src, key, eq + 1, err);
+	if (cd_kafka_kv_parse(copy, &kv) < 0) {
+		fail(err, src, NULL, "-X expects KEY=VALUE (a librdkafka property)");
+		goto out;
+	}
+	if (!(key = malloc(KAFKA_PREFIX_LEN + strlen(kv.key) + 1))) {
+		fail(err, src, NULL, "out of memory");
+		goto out;
+	}
+	strcpy(key, KAFKA_PREFIX);
+	strcat(key, kv.key);
+	rc = set_key(c, src, key, kv.value, err);
+out:
 	free(key);
+	free(copy);
 	return rc;
 }
 
@@ -894,7 +881,7 @@ void cd_config_log(const cd_config *c)
 				if (!key)
 					continue;
 				pairs[n++] = owned[n_owned++] = key;
-				pairs[n++] = kafka_key_is_secret(c->kafka[k].key) && *c->kafka[k].value ? "***"
+				pairs[n++] = cd_kafka_key_is_secret(c->kafka[k].key) && *c->kafka[k].value ? "***"
 													: c->kafka[k].value;
 			}
 			continue;

@@ -12,40 +12,10 @@
  * Command line: --<key> value, --<flag> for booleans, -X kafka.key=value or
  * -X key=value (kcat style) for librdkafka, --config FILE.
  *
- * The options (name, type, default; bounds) — the one table, kept in config.c
- * and printed by `contactd run --help`:
- *   brokers            string  ""  (empty: the embedded mock cluster)
- *   group              string  "contactd"
- *   input-topic        list    contact.events.v1 (repeatable: co-partitioned topics)
- *   deadline-topic     string  contact.deadlines.v1
- *   breach-topic       string  contact.breaches.v1
- *   dlq-topic          string  contact.dlq.v1
- *   dlq-max-bytes      int     262144; 0 … 900000 (bad input carried by a dead letter; more is cut)
- *   drain-timeout-ms   int     15000; 0 … 600000  (SIGTERM: finish batches, empty the outbox)
- *   clock              enum    wall | event  (default wall)
- *   redis              string  127.0.0.1:6379  (HOST:PORT)
- *   redis-user         string  ""
- *   redis-password     secret  ""
- *   redis-db           int     0; 0 … 1000
- *   redis-prefix       string  "contactd"
- *   batch-size         int     1000; 1 … 100000   (messages per partition batch)
- *   batch-wait-ms      int     50; 0 … 10000
- *   timer-interval-ms  int     1000; 10 … 600000  (wall clock: how often timers are scanned)
- *   outbox-batch       int     1000; 1 … 100000   (entries the relay sends at once)
- *   reset-state        bool    false  (deliberately rebuild partitions whose Redis state is gone)
- *   check-config       bool    false  (load every source, log the effective configuration, exit)
- *   mock-brokers       int     1; 1 … 9           (embedded default)
- *   mock-partitions    int     8; 1 … 1024        (embedded default: partitions per topic)
- *   rules              string  $CONTACTD_RULES or PREFIX/share/contactd/rules (util/datadir.h)
- *   overlays-config    string  "" (rules/overlays.json)
- *   overlays           string  "" (none given: use the file)
- *   grace              int     0; 0 … 60
- *   warn-days          int     7; 0 … 365
- *   max-events         int     2000; 1 … 10000    (CD_MAX_EVENTS_BOUND: an input costs time linear in them)
- *   max-obligations    int     1000; 1 … 1000000
- *   max-record-bytes   int     1048576; 64 … 67108864
- *   log-level          enum    debug | info | warn | error (default info)
- *   kafka.<property>   list    passed to librdkafka (consumer and producer)
+ * The options themselves (name, type, default, bounds, help) are the rows of
+ * `options[]` in config.c and nowhere else: `contactd run --help` prints them,
+ * and the other commands take the bounds of the options they share with run
+ * from them (cd_config_int_option, used by cmd/opts.c).
  */
 #ifndef CD_CONSUMER_CONFIG_H
 #define CD_CONSUMER_CONFIG_H
@@ -58,7 +28,7 @@
 #include "util/err.h"
 
 #define CD_CONFIG_MAX_TOPICS 16
-#define CD_CONFIG_MAX_KAFKA 128
+#define CD_CONFIG_MAX_KAFKA CD_KAFKA_MAX_KV
 
 typedef struct cd_config {
 	char *brokers, *group;
@@ -101,6 +71,14 @@ int cd_config_load_env(cd_config *c, char *const *envp, cd_err *err);
  * printed to stdout).
  */
 int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, cd_err *err);
+
+/*
+ * The default and bounds of the int option `name` ("max-record-bytes"), for
+ * the commands that take the same option outside `run` (cmd/opts.c): the
+ * table stays its one definition. Any of def, lo, hi may be NULL. 0, or -1
+ * when the table has no int option of that name.
+ */
+int cd_config_int_option(const char *name, long *def, long *lo, long *hi);
 
 /* Logs the effective configuration at info level, one line, secrets as "***". */
 void cd_config_log(const cd_config *c);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util/log.h"
 
@@ -82,7 +83,8 @@ static int contains_ci(const char *hay, const char *needle)
 
 int cd_kafka_key_is_secret(const char *key)
 {
-	static const char *const marks[] = { "password", "secret", "sasl.jaas", "ssl.key", "token" };
+	static const char *const marks[] = { "password", "secret", "sasl.jaas", "ssl.key", "token",
+					     "sasl.oauthbearer.config" };
 
 	if (!key)
 		return 0;
@@ -90,6 +92,48 @@ int cd_kafka_key_is_secret(const char *key)
 		if (contains_ci(key, marks[i]))
 			return 1;
 	return 0;
+}
+
+/* ---- metadata ------------------------------------------------------------------- */
+
+#define METADATA_ATTEMPTS 20
+#define METADATA_TIMEOUT_MS 5000
+#define METADATA_PAUSE_MS 250
+
+int cd_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, rd_kafka_topic_partition_list_t *add,
+			      cd_err *err)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+	int n = -1;
+
+	if (!rkt)
+		return cd_err_set(err, 0, "topic '%s': %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+	cd_err_set(err, 1, "topic '%s': no metadata", topic);
+	for (int attempt = 0; attempt < METADATA_ATTEMPTS && n < 0; attempt++) {
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, METADATA_TIMEOUT_MS);
+
+		if (e) {
+			cd_err_set(err, 1, "metadata for topic '%s': %s", topic, rd_kafka_err2str(e));
+			if (e == RD_KAFKA_RESP_ERR__TRANSPORT || e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+				break;   /* no broker answered: give up */
+		} else {
+			if (md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0) {
+				n = md->topics[0].partition_cnt;
+				for (int i = 0; add && i < n; i++)
+					rd_kafka_topic_partition_list_add(add, topic, md->topics[0].partitions[i].id);
+			} else if (md->topic_cnt == 1) {
+				cd_err_set(err, 1, "topic '%s': %s", topic, rd_kafka_err2str(md->topics[0].err));
+			}
+			rd_kafka_metadata_destroy(md);
+		}
+		if (n < 0) {
+			struct timespec ts = { 0, METADATA_PAUSE_MS * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+	}
+	rd_kafka_topic_destroy(rkt);
+	return n;
 }
 
 /* ---- mock cluster --------------------------------------------------------------- */

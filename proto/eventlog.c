@@ -40,6 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
+
 #define FRAMING_SLACK 16          /* varint prefix (<= 10) or "\r\n" on top of max_record */
 #define INITIAL_CAP (64 * 1024)
 #define VARINT_MAX 10
@@ -438,6 +440,28 @@ cd_log_status cd_log_reader_next(cd_log_reader *r, const uint8_t **data, size_t 
 	if (r->fmt == CD_LOG_JSON)
 		return next_json(r, data, len, err);
 	return next_pb(r, data, len, err);
+}
+
+cd_log_status cd_log_reader_next_logged(cd_log_reader *r, const uint8_t **data, size_t *len, uint64_t *records,
+					uint64_t *skipped, cd_err *err)
+{
+	char pos[128];
+
+	for (;;) {
+		cd_log_status st = cd_log_reader_next(r, data, len, err);
+
+		if (st == CD_LOG_LOST)
+			cd_log(CD_LOG_ERROR, "event log framing lost; reading stops", "input", r->name, "error",
+			       err->msg, NULL);
+		if (st == CD_LOG_EOF || st == CD_LOG_LOST)
+			return st;
+		(*records)++;
+		if (st == CD_LOG_RECORD)
+			return st;
+		(*skipped)++;
+		cd_log(CD_LOG_WARN, "record skipped", "input", r->name, "position",
+		       cd_log_reader_position(r, pos, sizeof(pos)), "stage", "decode", "error", err->msg, NULL);
+	}
 }
 
 /* ---- writing ---------------------------------------------------------------- */

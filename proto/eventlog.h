@@ -53,6 +53,20 @@ void cd_log_reader_free(cd_log_reader *r);
  */
 cd_log_status cd_log_reader_next(cd_log_reader *r, const uint8_t **data, size_t *len, cd_err *err);
 
+/*
+ * cd_log_reader_next for a loop that reads a whole log (replay, produce): what
+ * the reader cannot hand out is dealt with here, the same way for every such
+ * loop. A record the reader skips (too long) is logged at warn ("record
+ * skipped" with the input, its position, stage=decode and why) and passed
+ * over; lost framing is logged at error ("event log framing lost; reading
+ * stops"). Each record read or skipped adds one to *records, each skipped one
+ * to *skipped (a caller adds the records it skips itself to the same count).
+ * Returns CD_LOG_RECORD, CD_LOG_EOF or CD_LOG_LOST (err, which must not be
+ * NULL, says where), never CD_LOG_SKIPPED.
+ */
+cd_log_status cd_log_reader_next_logged(cd_log_reader *r, const uint8_t **data, size_t *len, uint64_t *records,
+					uint64_t *skipped, cd_err *err);
+
 /* The format in use (after AUTO detection, once the first record was read). */
 cd_log_format cd_log_reader_format(const cd_log_reader *r);
 

@@ -32,6 +32,7 @@
 #include <librdkafka/rdkafka.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "consumer/kafka.h"
 #include "contact/v1/events.pb-c.h"
 
 static int64_t now_ns(void)
@@ -111,7 +112,7 @@ static void on_output(state *s, const rd_kafka_message_t *m, int64_t t)
 
 int main(int argc, char **argv)
 {
-	const char *brokers = NULL, *topic = "contact.events.v1", *out_topic = "contact.deadlines.v1", *tag = "1";
+	const char *brokers = NULL, *topic = CD_TOPIC_EVENTS, *out_topic = CD_TOPIC_DEADLINES, *tag = "1";
 	double rate = 2000, seconds = 15, warmup = 1, wait_s = 15;
 	static const struct option opts[] = {
 		{ "brokers", required_argument, NULL, 'b' }, { "topic", required_argument, NULL, 't' },

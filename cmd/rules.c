@@ -1,5 +1,5 @@
 /*
- * rules_cmd.c — `contactd rules check [DIR]` and `contactd rules list [DIR]`.
+ * rules.c — `contactd rules check [DIR]` and `contactd rules list [DIR]`.
  *
  * check: loads a ruleset directory exactly as start-up does; any error names
  * the file, line and field, and the exit status is 1. It also warns about
@@ -8,14 +8,14 @@
  * list: what applies to which municipality, benefit and dates, as text or as
  * a Markdown table (docs/rules.md is checked against the latter by the tests).
  */
-#include "consumer/rules_cmd.h"
+#include "cmd/commands.h"
 
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 #include "state/event.h"
 #include "state/rules.h"
 #include "util/log.h"
@@ -201,95 +201,125 @@ static bool has_benefit(const cd_ruleset *rs, int benefit)
 	return false;
 }
 
-static int cmd_list(int argc, char **argv)
+/* ---- rules list: options ------------------------------------------------------------ */
+
+enum { OPT_FORMAT = CD_OPT_OWN, OPT_DATE, OPT_MUNICIPALITY, OPT_BENEFIT };
+
+static const struct option list_longopts[] = {
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "date", required_argument, NULL, OPT_DATE },
+	{ "municipality", required_argument, NULL, OPT_MUNICIPALITY },
+	{ "benefit", required_argument, NULL, OPT_BENEFIT },
+	CD_OPT_ENGINE_LONGOPTS,
+	CD_OPT_LOG_LEVEL_LONGOPT,
+	{ NULL, 0, NULL, 0 },
+};
+
+typedef struct list_opts {
+	cd_opt_engine eo;
+	cd_date date;        /* CD_DATE_NONE: every date */
+	const char *muni;    /* NULL: every municipality */
+	int benefit;         /* 0: every benefit */
+	bool md;
+} list_opts;
+
+static int list_option(void *ctx, int c, char *arg)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "date", required_argument, NULL, 'd' },
-		{ "municipality", required_argument, NULL, 'm' },
-		{ "benefit", required_argument, NULL, 'b' },
-		CD_CLI_ENGINE_LONGOPTS,
-		{ NULL, 0, NULL, 0 },
-	};
-	cd_cli_engine eo;
+	list_opts *o = ctx;
+
+	switch (c) {
+	case OPT_FORMAT:
+		if (strcmp(arg, "markdown") && strcmp(arg, "text"))
+			return cd_opt_bad("--format", arg, "text or markdown");
+		o->md = !strcmp(arg, "markdown");
+		return 0;
+	case OPT_DATE:
+		return cd_date_parse(arg, strlen(arg), &o->date) < 0 ? cd_opt_bad("--date", arg, "YYYY-MM-DD") : 0;
+	case OPT_MUNICIPALITY:
+		o->muni = arg;
+		return 0;
+	case OPT_BENEFIT:
+		return (o->benefit = cd_benefit_parse(arg)) <= 0 ? cd_opt_bad("--benefit", arg, "a benefit, e.g. DAGPENGE")
+								 : 0;
+	default:
+		return cd_opt_engine_option(&o->eo, c, arg);
+	}
+}
+
+static void list_usage(FILE *f)
+{
+	fprintf(f, "usage: contactd rules list [DIR] [--date YYYY-MM-DD] [--municipality CODE] "
+		   "[--benefit BENEFIT] [--format text|markdown]\n");
+}
+
+static const cd_opt_cmd list_cmd = { "", list_longopts, list_option, list_usage, 1 };
+
+/* ---- rules list ----------------------------------------------------------------------- */
+
+static int rules_list(int argc, char **argv)
+{
+	list_opts o = { .date = CD_DATE_NONE };
 	cd_err err;
-	cd_date date = CD_DATE_NONE;
-	const char *muni = NULL;
-	int benefit = 0, c, status = 1;
 	size_t n_nat = 0, n_ovl = 0;
 	char note[256], d[CD_DATE_STRLEN];
-	bool md = false;
+	int status = 1;
 
-	cd_cli_engine_init(&eo);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == 'f' && (!strcmp(optarg, "markdown") || !strcmp(optarg, "text")))
-			md = !strcmp(optarg, "markdown");
-		else if (c == 'd' && cd_date_parse(optarg, strlen(optarg), &date) == 0)
-			;
-		else if (c == 'm')
-			muni = optarg;
-		else if (c == 'b' && (benefit = cd_benefit_parse(optarg)) > 0)
-			;
-		else if (cd_cli_engine_option(&eo, c, optarg) < 0) {
-			fprintf(stderr, "usage: contactd rules list [DIR] [--date YYYY-MM-DD] [--municipality CODE] "
-					"[--benefit BENEFIT] [--format text|markdown]\n");
-			goto out;
-		}
-	}
+	cd_opt_engine_init(&o.eo);
+	if (cd_opt_parse(&list_cmd, argc, argv, &o) != 0)
+		goto out;
 	if (optind < argc)
-		eo.rules_dir = argv[optind];
-	if (cd_rules_load(eo.rules_dir, eo.overlays_config, &eo.rules, &err) < 0) {
+		o.eo.rules_dir = argv[optind];
+	if (cd_rules_load(o.eo.rules_dir, o.eo.overlays_config, &o.eo.rules, &err) < 0) {
 		fprintf(stderr, "contactd: %s\n", err.msg);
 		goto out;
 	}
-	if (md)
+	if (o.md)
 		printf("## National rulesets\n\nSelected by the period's start date (rules.md §5).\n");
 	else
 		printf("national rulesets (selected by the period's start date):\n");
-	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
-		const cd_ruleset *rs = cd_rules_at(eo.rules, i);
-		if (rs->overlay || (date != CD_DATE_NONE && cd_rules_national(eo.rules, date) != rs))
+	for (size_t i = 0; i < cd_rules_count(o.eo.rules); i++) {
+		const cd_ruleset *rs = cd_rules_at(o.eo.rules, i);
+		if (rs->overlay || (o.date != CD_DATE_NONE && cd_rules_national(o.eo.rules, o.date) != rs))
 			continue;
-		print_ruleset(stdout, eo.rules, rs, benefit, md);
+		print_ruleset(stdout, o.eo.rules, rs, o.benefit, o.md);
 		n_nat++;
-		if (benefit && !has_benefit(rs, benefit))
-			printf(md ? "\n**%s has no obligations for %s.**\n" : "  (%s has no obligations for %s)\n",
-			       rs->id, cd_benefit_name(benefit));
+		if (o.benefit && !has_benefit(rs, o.benefit))
+			printf(o.md ? "\n**%s has no obligations for %s.**\n" : "  (%s has no obligations for %s)\n",
+			       rs->id, cd_benefit_name(o.benefit));
 	}
-	if (date != CD_DATE_NONE && cd_rules_national_gap(eo.rules, date, note, sizeof(note)))
-		printf(md ? "\n**Warning: %s.**\n" : "\n  warning: %s\n", note);
-	printf(md ? "\n## Municipal overlays\n\nEnabled per municipality by `rules/overlays.json`.\n"
+	if (o.date != CD_DATE_NONE && cd_rules_national_gap(o.eo.rules, o.date, note, sizeof(note)))
+		printf(o.md ? "\n**Warning: %s.**\n" : "\n  warning: %s\n", note);
+	printf(o.md ? "\n## Municipal overlays\n\nEnabled per municipality by `rules/overlays.json`.\n"
 		  : "\nmunicipal overlays:\n");
-	for (size_t i = 0; i < cd_rules_count(eo.rules); i++) {
-		const cd_ruleset *rs = cd_rules_at(eo.rules, i);
+	for (size_t i = 0; i < cd_rules_count(o.eo.rules); i++) {
+		const cd_ruleset *rs = cd_rules_at(o.eo.rules, i);
 		const char *munis[64];
-		size_t n = cd_rules_enabled_for(eo.rules, rs, munis, 64);
-		bool hit = !muni;
+		size_t n = cd_rules_enabled_for(o.eo.rules, rs, munis, 64);
+		bool hit = !o.muni;
 		if (!rs->overlay)
 			continue;
 		for (size_t k = 0; k < n; k++)
-			hit |= muni && !strcmp(munis[k], muni);
-		if (!hit || (date != CD_DATE_NONE && (date < rs->from || (rs->to != CD_DATE_NONE && date > rs->to))))
+			hit |= o.muni && !strcmp(munis[k], o.muni);
+		if (!hit || (o.date != CD_DATE_NONE && (o.date < rs->from || (rs->to != CD_DATE_NONE && o.date > rs->to))))
 			continue;
-		if (benefit && rs->benefits && !(rs->benefits & CD_BIT(benefit)))
+		if (o.benefit && rs->benefits && !(rs->benefits & CD_BIT(o.benefit)))
 			continue;
-		print_ruleset(stdout, eo.rules, rs, benefit, md);
+		print_ruleset(stdout, o.eo.rules, rs, o.benefit, o.md);
 		n_ovl++;
 	}
-	if (!n_ovl && (muni || benefit || date != CD_DATE_NONE)) {
-		printf(md ? "\nNo municipal overlay applies" : "  none applies");
-		if (muni)
-			printf(" to municipality %s", muni);
-		if (benefit)
-			printf("%s %s", muni ? " and" : " to", cd_benefit_name(benefit));
-		if (date != CD_DATE_NONE)
-			printf(" for periods starting %s", cd_date_format(date, d));
-		printf(n_nat ? ": the national rules apply alone%s\n" : "%s\n", md ? "." : "");
+	if (!n_ovl && (o.muni || o.benefit || o.date != CD_DATE_NONE)) {
+		printf(o.md ? "\nNo municipal overlay applies" : "  none applies");
+		if (o.muni)
+			printf(" to municipality %s", o.muni);
+		if (o.benefit)
+			printf("%s %s", o.muni ? " and" : " to", cd_benefit_name(o.benefit));
+		if (o.date != CD_DATE_NONE)
+			printf(" for periods starting %s", cd_date_format(o.date, d));
+		printf(n_nat ? ": the national rules apply alone%s\n" : "%s\n", o.md ? "." : "");
 	}
 	status = 0;
 out:
-	cd_cli_engine_release(&eo);
+	cd_opt_engine_release(&o.eo);
 	return status;
 }
 
@@ -299,16 +329,16 @@ static cd_date today(void)
 	return cd_cph_date((cd_instant)time(NULL) * CD_NS_PER_SEC);
 }
 
-static int cmd_check(int argc, char **argv)
+static int rules_check(int argc, char **argv)
 {
-	cd_cli_engine eo;
+	cd_opt_engine eo;
 	cd_err err;
 	size_t n_obs = 0, n_nat = 0, n_ovl = 0;
 	cd_date last = CD_DATE_NONE;
 	char d[CD_DATE_STRLEN], note[256];
 	int status = 1;
 
-	cd_cli_engine_init(&eo);
+	cd_opt_engine_init(&eo);
 	if (argc > 1)
 		eo.rules_dir = argv[1];
 	if (cd_rules_load(eo.rules_dir, NULL, &eo.rules, &err) < 0) {
@@ -345,16 +375,16 @@ static int cmd_check(int argc, char **argv)
 	       n_nat, n_ovl, n_obs);
 	status = 0;
 out:
-	cd_cli_engine_release(&eo);
+	cd_opt_engine_release(&eo);
 	return status;
 }
 
-int cd_rules_main(int argc, char **argv)
+int cmd_rules(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "check"))
-		return cmd_check(argc - 1, argv + 1);
+		return rules_check(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "list"))
-		return cmd_list(argc - 1, argv + 1);
+		return rules_list(argc - 1, argv + 1);
 	fprintf(stderr, "usage: contactd rules check [DIR]\n"
 			"       contactd rules list [DIR] [--date YYYY-MM-DD] [--municipality CODE] "
 			"[--benefit BENEFIT] [--format text|markdown]\n");

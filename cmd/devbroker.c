@@ -23,6 +23,8 @@
  *            mock moves no leadership, so the partitions it leads wait. A SIGUSR2 while
  *            it is down restarts the 3 s.
  */
+#include "cmd/commands.h"
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdint.h>
@@ -30,12 +32,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "consumer/cli.h"
-#include "consumer/commands.h"
+#include "cmd/opts.h"
 #include "consumer/kafka.h"
+#include "util/clock.h"
 #include "util/log.h"
 
-#define MAX_TOPICS 64
+#define MAX_TOPICS 64            /* topics created: the defaults and every --topic */
 
 #define INJECT_ERRORS 10         /* errors per API in a SIGUSR1 burst */
 #define DOWN_BROKER 1            /* the broker SIGUSR2 takes down */
@@ -59,13 +61,6 @@ static void on_usr(int sig)
 		want_down = 1;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SIGUSR1: the burst of retriable errors. */
 static void inject_errors(rd_kafka_mock_cluster_t *mc)
 {
@@ -84,13 +79,59 @@ static void inject_errors(rd_kafka_mock_cluster_t *mc)
 	       rd_kafka_err2name(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT), NULL);
 }
 
+/* ---- options --------------------------------------------------------------------- */
+
+#define DEFAULT_TOPICS 4         /* always created: CD_TOPIC_EVENTS … CD_TOPIC_DLQ */
+
+enum { OPT_BROKERS = CD_OPT_OWN, OPT_PARTITIONS, OPT_TOPIC };
+
+static const struct option longopts[] = {
+	{ "brokers", required_argument, NULL, OPT_BROKERS },
+	{ "partitions", required_argument, NULL, OPT_PARTITIONS },
+	{ "topic", required_argument, NULL, OPT_TOPIC },
+	CD_OPT_LOG_LEVEL_LONGOPT,
+	CD_OPT_HELP_LONGOPT,
+	{ NULL, 0, NULL, 0 },
+};
+
+typedef struct devbroker_opts {
+	long brokers, partitions;
+	const char *topics[MAX_TOPICS];
+	size_t n_topics;
+} devbroker_opts;
+
+static int parse_option(void *ctx, int c, char *arg)
+{
+	devbroker_opts *o = ctx;
+	char max[24];
+
+	switch (c) {
+	case OPT_BROKERS:
+		return cd_opt_long("--brokers", arg, 1, 9, &o->brokers);
+	case OPT_PARTITIONS:
+		return cd_opt_long("--partitions", arg, 1, 1024, &o->partitions);
+	case OPT_TOPIC:
+		if (!*arg)
+			return cd_opt_bad("--topic", arg, "a topic name");
+		if (o->n_topics == MAX_TOPICS) {
+			snprintf(max, sizeof(max), "%d", MAX_TOPICS - DEFAULT_TOPICS);
+			cd_log(CD_LOG_ERROR, "too many topics", "option", "--topic", "max", max, NULL);
+			return -1;
+		}
+		o->topics[o->n_topics++] = arg;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: contactd devbroker [options]\n"
 		   "  --brokers N        brokers in the mock cluster, 1 … 9 (default 1)\n"
 		   "  --partitions P     partitions per topic, 1 … 1024 (default 8)\n"
 		   "  --topic T          another topic to create (repeatable); the defaults are always created:\n"
-		   "                     contact.events.v1 contact.deadlines.v1 contact.breaches.v1 contact.dlq.v1\n"
+		   "                     " CD_TOPIC_EVENTS " " CD_TOPIC_DEADLINES " " CD_TOPIC_BREACHES " " CD_TOPIC_DLQ "\n"
 		   "  --log-level LEVEL  debug, info, warn, error (default info)\n"
 		   "Prints the bootstrap address alone on the first line of stdout and serves until\n"
 		   "SIGINT or SIGTERM. Messages are kept in memory only.\n"
@@ -100,116 +141,52 @@ static void usage(FILE *f)
 		   "  SIGUSR2  broker 1 goes down for 3 s (connections closed and refused), then up\n");
 }
 
-int cd_devbroker_main(int argc, char **argv)
+static const cd_opt_cmd devbroker_cmd = { "h", longopts, parse_option, usage, 0 };
+
+/* ---- the cluster --------------------------------------------------------------------- */
+
+/*
+ * Creates every topic with o->partitions partitions; with several brokers,
+ * partition p is led by broker p % N + 1. Logs "devbroker ready" with the list.
+ */
+static int create_topics(cd_mock *m, const devbroker_opts *o)
 {
-	static const struct option longopts[] = {
-		{ "brokers", required_argument, NULL, 'b' },
-		{ "partitions", required_argument, NULL, 'p' },
-		{ "topic", required_argument, NULL, 't' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *topics[MAX_TOPICS] = {
-		"contact.events.v1", "contact.deadlines.v1", "contact.breaches.v1", "contact.dlq.v1",
-	};
-	size_t n_topics = 4;
-	long brokers = 1, partitions = 8;
-	struct sigaction sa;
-	cd_mock *m = NULL;
-	cd_err err = { "", 0 };
 	char num[2][24], list[2048];
-	int c, lv, status = 1;
-	int64_t down_until = 0;     /* broker 1 is down until then (monotonic ms); 0: up */
+	cd_err err = { "", 0 };
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'b':
-			if (cd_cli_parse_long(optarg, 1, 9, &brokers) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--brokers", "value", optarg, "expected",
-				       "1 … 9", NULL);
-				return 1;
-			}
-			break;
-		case 'p':
-			if (cd_cli_parse_long(optarg, 1, 1024, &partitions) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--partitions", "value", optarg,
-				       "expected", "1 … 1024", NULL);
-				return 1;
-			}
-			break;
-		case 't':
-			if (!*optarg) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--topic", "value", optarg, NULL);
-				return 1;
-			}
-			if (n_topics == MAX_TOPICS) {
-				cd_log(CD_LOG_ERROR, "too many topics", "option", "--topic", "max", "60", NULL);
-				return 1;
-			}
-			topics[n_topics++] = optarg;
-			break;
-		case 'L':
-			if ((lv = cd_log_level_parse(optarg)) < 0) {
-				cd_log(CD_LOG_ERROR, "bad option", "option", "--log-level", "value", optarg, NULL);
-				return 1;
-			}
-			cd_log_set_level(lv);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 1;
-		}
-	}
-	if (optind < argc) {
-		cd_log(CD_LOG_ERROR, "unexpected argument", "argument", argv[optind], NULL);
-		return 1;
-	}
-
-	/* Handlers first: a signal arriving while the cluster starts still stops it cleanly. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sa.sa_handler = on_usr;
-	sigaction(SIGUSR1, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-
-	if (!(m = cd_mock_new((int)brokers, &err))) {
-		cd_log(CD_LOG_ERROR, "cannot start the mock cluster", "error", err.msg, NULL);
-		goto out;
-	}
 	list[0] = '\0';
-	for (size_t i = 0; i < n_topics; i++) {
+	for (size_t i = 0; i < o->n_topics; i++) {
 		size_t used = strlen(list);
-		if (cd_mock_topic_create(m, topics[i], (int)partitions, &err) < 0) {
-			cd_log(CD_LOG_ERROR, "cannot create topic", "topic", topics[i], "error", err.msg, NULL);
-			goto out;
+		if (cd_mock_topic_create(m, o->topics[i], (int)o->partitions, &err) < 0) {
+			cd_log(CD_LOG_ERROR, "cannot create topic", "topic", o->topics[i], "error", err.msg, NULL);
+			return -1;
 		}
 		/* Leaders round-robin (the mock picks them at random), so that every broker,
 		 * broker 1 of SIGUSR2 included, leads partitions of every topic. */
-		for (long p = 0; brokers > 1 && p < partitions; p++) {
-			rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(cd_mock_cluster(m), topics[i],
-										   (int32_t)p, (int32_t)(p % brokers + 1));
+		for (long p = 0; o->brokers > 1 && p < o->partitions; p++) {
+			rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(
+				cd_mock_cluster(m), o->topics[i], (int32_t)p, (int32_t)(p % o->brokers + 1));
 			if (e) {
-				cd_log(CD_LOG_ERROR, "cannot set a partition leader", "topic", topics[i], "error",
+				cd_log(CD_LOG_ERROR, "cannot set a partition leader", "topic", o->topics[i], "error",
 				       rd_kafka_err2str(e), NULL);
-				goto out;
+				return -1;
 			}
 		}
-		snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", topics[i]);
+		snprintf(list + used, sizeof(list) - used, "%s%s", i ? "," : "", o->topics[i]);
 	}
 	printf("%s\n", cd_mock_bootstraps(m));
 	fflush(stdout);
-	snprintf(num[0], sizeof(num[0]), "%ld", brokers);
-	snprintf(num[1], sizeof(num[1]), "%ld", partitions);
-	cd_log(CD_LOG_INFO, "devbroker ready", "bootstrap", cd_mock_bootstraps(m), "brokers", num[0],
-	       "partitions", num[1], "topics", list, NULL);
+	snprintf(num[0], sizeof(num[0]), "%ld", o->brokers);
+	snprintf(num[1], sizeof(num[1]), "%ld", o->partitions);
+	cd_log(CD_LOG_INFO, "devbroker ready", "bootstrap", cd_mock_bootstraps(m), "brokers", num[0], "partitions",
+	       num[1], "topics", list, NULL);
+	return 0;
+}
+
+/* Serves until SIGINT or SIGTERM, doing what SIGUSR1 and SIGUSR2 asked for every 100 ms. */
+static void serve(cd_mock *m)
+{
+	int64_t down_until = 0;     /* broker 1 is down until then (monotonic ms); 0: up */
 
 	while (!stop) {
 		struct timespec ts = { 0, 100 * 1000 * 1000 };
@@ -228,10 +205,10 @@ int cd_devbroker_main(int argc, char **argv)
 				else
 					cd_log(CD_LOG_INFO, "devbroker: broker 1 down (SIGUSR2)", "for_ms", "3000", NULL);
 			}
-			if (!down_until || mono_ms() + DOWN_MS > down_until)
-				down_until = mono_ms() + DOWN_MS;
+			if (!down_until || cd_clock_mono_ms() + DOWN_MS > down_until)
+				down_until = cd_clock_mono_ms() + DOWN_MS;
 		}
-		if (down_until && mono_ms() >= down_until) {
+		if (down_until && cd_clock_mono_ms() >= down_until) {
 			rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(cd_mock_cluster(m), DOWN_BROKER);
 			down_until = 0;
 			if (e)
@@ -240,6 +217,40 @@ int cd_devbroker_main(int argc, char **argv)
 				cd_log(CD_LOG_INFO, "devbroker: broker 1 up again", NULL);
 		}
 	}
+}
+
+int cmd_devbroker(int argc, char **argv)
+{
+	devbroker_opts o = {
+		.brokers = 1, .partitions = 8,
+		.topics = { CD_TOPIC_EVENTS, CD_TOPIC_DEADLINES, CD_TOPIC_BREACHES, CD_TOPIC_DLQ },
+		.n_topics = DEFAULT_TOPICS,
+	};
+	struct sigaction sa;
+	cd_mock *m = NULL;
+	cd_err err = { "", 0 };
+	int rc, status = 1;
+
+	if ((rc = cd_opt_parse(&devbroker_cmd, argc, argv, &o)) != 0)
+		return rc > 0 ? 0 : 1;
+
+	/* Handlers first: a signal arriving while the cluster starts still stops it cleanly. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_usr;
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+
+	if (!(m = cd_mock_new((int)o.brokers, &err))) {
+		cd_log(CD_LOG_ERROR, "cannot start the mock cluster", "error", err.msg, NULL);
+		goto out;
+	}
+	if (create_topics(m, &o) < 0)
+		goto out;
+	serve(m);
 	cd_log(CD_LOG_INFO, "devbroker stopping", NULL);
 	status = 0;
 out:

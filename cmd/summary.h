@@ -1,13 +1,14 @@
 /*
  * summary.h — a readable account of a stream of outputs, for people: totals by
  * status, standing breaches by rule and by municipality, and a few explained
- * examples. Used by `contactd replay --summary` (and the demo).
+ * examples. Used by `contactd replay --summary` and `contactd consume --summary`
+ * (the two demos).
  *
  * Memory is bounded: at most CD_SUMMARY_KEYS distinct rules and municipalities
  * are counted separately; the rest are counted under "(other)".
  */
-#ifndef CD_CONSUMER_SUMMARY_H
-#define CD_CONSUMER_SUMMARY_H
+#ifndef CD_CMD_SUMMARY_H
+#define CD_CMD_SUMMARY_H
 
 #include <stdbool.h>
 #include <stdio.h>

@@ -73,10 +73,11 @@
  * ids are 16, "cv<citizen in base36>-<conversation number in base36>".
  * All generated events pass the codec's validation.
  */
-#include "consumer/synth.h"
+#include "cmd/commands.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -85,7 +86,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 #include "contact/v1/events.pb-c.h"
 #include "proto/eventlog.h"
 #include "proto/pbjson.h"
@@ -1044,12 +1045,6 @@ static void usage(FILE *f)
 		"      --max-events N      stop after N events (default: no limit)\n");
 }
 
-static int bad_option(const char *opt, const char *value, const char *expected)
-{
-	cd_log(CD_LOG_ERROR, "bad option value", "option", opt, "value", value, "expected", expected, NULL);
-	return -1;
-}
-
 static int parse_ratio(const char *opt, const char *s, double *out)
 {
 	char *end;
@@ -1057,47 +1052,62 @@ static int parse_ratio(const char *opt, const char *s, double *out)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || !(v >= 0.0 && v <= 1.0))
-		return bad_option(opt, s, "0 … 1");
+		return cd_opt_bad(opt, s, "0 … 1");
 	*out = v;
 	return 0;
 }
 
-static int parse_option(synth_opts *o, int c, const char *arg)
+enum { OPT_SEED = CD_OPT_OWN, OPT_FROM, OPT_YEARS, OPT_FORMAT, OPT_TICK_DAYS, OPT_LATE, OPT_DUP, OPT_MAX_EVENTS };
+
+static const struct option longopts[] = {
+	{ "citizens", required_argument, NULL, 'n' },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "from", required_argument, NULL, OPT_FROM },
+	{ "years", required_argument, NULL, OPT_YEARS },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "output", required_argument, NULL, 'o' },
+	{ "tick-days", required_argument, NULL, OPT_TICK_DAYS },
+	{ "late-ratio", required_argument, NULL, OPT_LATE },
+	{ "dup-ratio", required_argument, NULL, OPT_DUP },
+	{ "max-events", required_argument, NULL, OPT_MAX_EVENTS },
+	CD_OPT_HELP_LONGOPT,
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_option(void *ctx, int c, char *arg)
 {
+	synth_opts *o = ctx;
 	long v;
+
 	switch (c) {
 	case 'n':
-		return cd_cli_parse_long(arg, 1, 100000000, &o->citizens) < 0
-			       ? bad_option("--citizens", arg, "1 … 100000000") : 0;
-	case 'S':
-		if (cd_cli_parse_long(arg, 0, INT64_MAX, &v) < 0)
-			return bad_option("--seed", arg, "a whole number >= 0");
+		return cd_opt_long("--citizens", arg, 1, 100000000, &o->citizens);
+	case OPT_SEED:
+		if (cd_opt_long("--seed", arg, 0, LONG_MAX, &v) < 0)
+			return -1;
 		o->seed = (uint64_t)v;
 		return 0;
-	case 'F':
+	case OPT_FROM:
 		if (cd_date_parse(arg, strlen(arg), &o->from) < 0 || o->from < cd_date_from_ymd(1992, 1, 1) ||
 		    o->from > cd_date_from_ymd(2080, 12, 31))
-			return bad_option("--from", arg, "a date YYYY-MM-DD in 1992 … 2080");
+			return cd_opt_bad("--from", arg, "a date YYYY-MM-DD in 1992 … 2080");
 		return 0;
-	case 'Y':
-		return cd_cli_parse_long(arg, 1, 10, &o->years) < 0 ? bad_option("--years", arg, "1 … 10") : 0;
-	case 'f':
-		if (cd_log_format_parse(arg, &o->format) < 0 || o->format == CD_LOG_AUTO)
-			return bad_option("--format", arg, "json or pb");
-		return 0;
+	case OPT_YEARS:
+		return cd_opt_long("--years", arg, 1, 10, &o->years);
+	case OPT_FORMAT:
+		return cd_opt_format("--format", arg, 0, &o->format);
 	case 'o':
 		o->output = arg;
 		return 0;
-	case 'T':
-		return cd_cli_parse_long(arg, 0, 3650, &o->tick_days) < 0 ? bad_option("--tick-days", arg, "0 … 3650")
-									   : 0;
-	case 'L':
+	case OPT_TICK_DAYS:
+		return cd_opt_long("--tick-days", arg, 0, 3650, &o->tick_days);
+	case OPT_LATE:
 		return parse_ratio("--late-ratio", arg, &o->late_ratio);
-	case 'D':
+	case OPT_DUP:
 		return parse_ratio("--dup-ratio", arg, &o->dup_ratio);
-	case 'M':
-		if (cd_cli_parse_long(arg, 1, INT64_MAX, &v) < 0)
-			return bad_option("--max-events", arg, "a whole number >= 1");
+	case OPT_MAX_EVENTS:
+		if (cd_opt_long("--max-events", arg, 1, LONG_MAX, &v) < 0)
+			return -1;
 		o->max_events = (uint64_t)v;
 		return 0;
 	default:
@@ -1105,44 +1115,19 @@ static int parse_option(synth_opts *o, int c, const char *arg)
 	}
 }
 
-int cd_synth_main(int argc, char **argv)
+static const cd_opt_cmd synth_cmd = { "n:o:h", longopts, parse_option, usage, 0 };
+
+int cmd_synth(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "citizens", required_argument, NULL, 'n' },
-		{ "seed", required_argument, NULL, 'S' },
-		{ "from", required_argument, NULL, 'F' },
-		{ "years", required_argument, NULL, 'Y' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "tick-days", required_argument, NULL, 'T' },
-		{ "late-ratio", required_argument, NULL, 'L' },
-		{ "dup-ratio", required_argument, NULL, 'D' },
-		{ "max-events", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	synth_opts o = {
 		.citizens = 1000, .seed = 1, .from = cd_date_from_ymd(2019, 1, 1), .years = 5,
 		.format = CD_LOG_PB, .output = "-", .tick_days = 7, .late_ratio = 0.02, .dup_ratio = 0.01,
 	};
 	synth s;
-	int c, status = 1;
+	int rc, status = 1;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:o:h", longopts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (c == '?' || parse_option(&o, c, optarg) < 0) {
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		cd_log(CD_LOG_ERROR, "unexpected argument", "argument", argv[optind], NULL);
-		return 2;
-	}
+	if ((rc = cd_opt_parse(&synth_cmd, argc, argv, &o)) != 0)
+		return rc > 0 ? 0 : 2;
 	if (synth_init(&s, &o) < 0) {
 		cd_log(CD_LOG_ERROR, "out of memory", NULL);
 		goto out;

@@ -6,7 +6,7 @@
  * definition (schedule slots, repeating windows and gaps together:
  * "dk-2015/schedule").
  */
-#include "consumer/summary.h"
+#include "cmd/summary.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,24 @@
+/*
+ * commands.h — the program's commands, one file each in cmd/ (like git's
+ * builtin.h). Each takes argv with argv[0] = its own name ("replay") and
+ * returns the process exit status. cmd/main.c holds the one table that names
+ * them; `contactd run`, the live processor, is cd_run_main in consumer/run.c
+ * (consumer/commands.h).
+ */
+#ifndef CD_CMD_COMMANDS_H
+#define CD_CMD_COMMANDS_H
+
+/* Replays an event log through the engine, outputs on stdout (cmd/replay.c). */
+int cmd_replay(int argc, char **argv);
+/* `rules check [DIR]` and `rules list [DIR]` (cmd/rules.c). */
+int cmd_rules(int argc, char **argv);
+/* Writes a synthetic population's event log, deterministic for a seed (cmd/synth.c). */
+int cmd_synth(int argc, char **argv);
+/* A standalone mock Kafka cluster with the default topics (cmd/devbroker.c). */
+int cmd_devbroker(int argc, char **argv);
+/* An event log into the input topic, keyed by citizen (cmd/produce.c). */
+int cmd_produce(int argc, char **argv);
+/* The output topics into a file in replay's output format (cmd/consume.c). */
+int cmd_consume(int argc, char **argv);
+
+#endif

@@ -1,0 +1,215 @@
+/*
+ * opts.c — the commands' option loop and shared options (see opts.h). Every
+ * bad value is an error that names the option and what it accepts; nothing
+ * is silently clamped.
+ */
+#include "cmd/opts.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer/config.h"
+#include "util/datadir.h"
+#include "util/log.h"
+#include "util/num.h"
+
+int cd_opt_parse(const cd_opt_cmd *cmd, int argc, char **argv, void *ctx)
+{
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, cmd->shortopts, cmd->longopts, NULL)) != -1) {
+		if (c == 'h') {
+			cmd->usage(stdout);
+			return 1;
+		}
+		if (c == '?' || c == ':') {
+			cmd->usage(stderr);   /* after getopt's own message */
+			return -1;
+		}
+		if (c == CD_OPT_LOG_LEVEL ? cd_opt_log_level(optarg) < 0 : cmd->option(ctx, c, optarg) < 0)
+			return -1;
+	}
+	if (!cmd->args && optind < argc) {
+		cd_log(CD_LOG_ERROR, "unexpected argument", "argument", argv[optind], NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int cd_opt_bad(const char *name, const char *value, const char *expected)
+{
+	cd_log(CD_LOG_ERROR, "bad option value", "option", name, "value", value, "expected", expected, NULL);
+	return -1;
+}
+
+int cd_opt_long(const char *name, const char *arg, long lo, long hi, long *out)
+{
+	char range[64];
+
+	if (cd_num_parse_range(arg, lo, hi, out) == 0)
+		return 0;
+	if (hi == LONG_MAX)
+		snprintf(range, sizeof(range), "a whole number >= %ld", lo);
+	else
+		snprintf(range, sizeof(range), "%ld … %ld", lo, hi);
+	return cd_opt_bad(name, arg, range);
+}
+
+void cd_opt_run_int(const char *key, long *def, long *lo, long *hi)
+{
+	int found = cd_config_int_option(key, def, lo, hi) == 0;
+
+	assert(found);   /* asking for a key run's table does not have is a bug */
+	(void)found;
+}
+
+int cd_opt_long_as_run(const char *key, const char *arg, long *out)
+{
+	char name[64];
+	long lo, hi;
+
+	cd_opt_run_int(key, NULL, &lo, &hi);
+	snprintf(name, sizeof(name), "--%s", key);
+	return cd_opt_long(name, arg, lo, hi, out);
+}
+
+int cd_opt_format(const char *name, const char *arg, int input, cd_log_format *out)
+{
+	cd_log_format f;
+
+	if (cd_log_format_parse(arg, &f) < 0 || (!input && f == CD_LOG_AUTO))
+		return cd_opt_bad(name, arg, input ? "auto, json or pb" : "json or pb");
+	*out = f;
+	return 0;
+}
+
+int cd_opt_log_level(const char *arg)
+{
+	int level = cd_log_level_parse(arg);
+
+	if (level < 0)
+		return cd_opt_bad("--log-level", arg, "debug, info, warn or error");
+	cd_log_set_level(level);
+	return 0;
+}
+
+int cd_opt_kafka(char *arg, cd_kv *kv, size_t *n, size_t max)
+{
+	char num[24];
+
+	if (*n == max) {
+		snprintf(num, sizeof(num), "%zu", max);
+		cd_log(CD_LOG_ERROR, "too many -X settings", "max", num, NULL);
+		return -1;
+	}
+	if (cd_kafka_kv_parse(arg, &kv[*n]) < 0) {
+		cd_log(CD_LOG_ERROR, "bad option value", "option", "-X", "expected", "key=value", NULL);
+		return -1;
+	}
+	(*n)++;
+	return 0;
+}
+
+/* ---- the engine options -------------------------------------------------------------- */
+
+void cd_opt_engine_init(cd_opt_engine *o)
+{
+	const char *env = getenv("CONTACTD_RULES");
+	long def;
+
+	cd_opt_run_int("max-record-bytes", &def, NULL, NULL);
+	memset(o, 0, sizeof(*o));
+	o->rules_dir = env && *env ? env : cd_datadir_rules();
+	cd_engine_config_default(&o->cfg);
+	o->max_record = (size_t)def;
+}
+
+int cd_opt_engine_option(cd_opt_engine *o, int c, const char *arg)
+{
+	long v;
+
+	switch (c) {
+	case CD_OPT_RULES:
+		o->rules_dir = arg;
+		return 0;
+	case CD_OPT_OVERLAYS_CONFIG:
+		o->overlays_config = arg;
+		return 0;
+	case CD_OPT_OVERLAYS:
+		o->overlays = arg;
+		return 0;
+	case CD_OPT_GRACE:
+		if (cd_opt_long_as_run("grace", arg, &v) < 0)
+			return -1;
+		o->cfg.grace_days = (int)v;
+		return 0;
+	case CD_OPT_WARN:
+		if (cd_opt_long_as_run("warn-days", arg, &v) < 0)
+			return -1;
+		o->cfg.warn_lead_days = (int)v;
+		return 0;
+	case CD_OPT_MAX_EVENTS:
+		if (cd_opt_long_as_run("max-events", arg, &v) < 0)
+			return -1;
+		o->cfg.max_events = (size_t)v;
+		return 0;
+	case CD_OPT_MAX_OBLIGATIONS:
+		if (cd_opt_long_as_run("max-obligations", arg, &v) < 0)
+			return -1;
+		o->cfg.max_obligations = (size_t)v;
+		return 0;
+	case CD_OPT_MAX_RECORD:
+		if (cd_opt_long_as_run("max-record-bytes", arg, &v) < 0)
+			return -1;
+		o->max_record = (size_t)v;
+		return 0;
+	}
+	return -1;
+}
+
+int cd_opt_engine_open(cd_opt_engine *o, cd_engine **out, cd_err *err)
+{
+	*out = NULL;
+	if (cd_rules_load(o->rules_dir, o->overlays_config, &o->rules, err) < 0)
+		return -1;
+	if (o->overlays && cd_rules_set_overlays(o->rules, o->overlays, err) < 0)
+		return -1;
+	*out = cd_engine_new(o->rules, &o->cfg);
+	if (!*out)
+		return cd_err_set(err, 0, "out of memory");
+	return 0;
+}
+
+void cd_opt_engine_release(cd_opt_engine *o)
+{
+	cd_rules_free(o->rules);
+	o->rules = NULL;
+}
+
+void cd_opt_engine_usage(FILE *f)
+{
+	cd_engine_config d;
+	long def, lo[3], hi[3];
+
+	cd_engine_config_default(&d);
+	cd_opt_run_int("grace", NULL, &lo[0], &hi[0]);
+	cd_opt_run_int("warn-days", NULL, &lo[1], &hi[1]);
+	cd_opt_run_int("max-events", NULL, &lo[2], &hi[2]);
+	cd_opt_run_int("max-record-bytes", &def, NULL, NULL);
+	fprintf(f,
+		"      --rules DIR          ruleset directory (default $CONTACTD_RULES, else the installed one)\n"
+		"      --overlays-config F  overlay configuration file (default DIR/overlays.json)\n"
+		"      --overlays SPEC      'none' or OVERLAY@MUNI,... instead of the file\n"
+		"      --grace DAYS         breach grace period, %ld … %ld (default %d)\n"
+		"      --warn-days DAYS     warning lead time, %ld … %ld, 0 = off (default %d)\n"
+		"      --max-events N       history entries per citizen, %ld … %ld (default %zu);\n"
+		"                           an input costs time linear in its citizen's history: ~1 ms at the bound\n"
+		"      --max-obligations N  obligation states per citizen (default %zu)\n"
+		"      --max-record-bytes N largest input record (default %ld)\n"
+		"      --log-level LEVEL    debug, info, warn, error (default info)\n",
+		lo[0], hi[0], d.grace_days, lo[1], hi[1], d.warn_lead_days, lo[2], hi[2], d.max_events,
+		d.max_obligations, def);
+}
