@@ -23,6 +23,7 @@
 #include "consumer/outbox.h"
 #include "consumer/processor_int.h"
 #include "proto/codec.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 int proc_topic_index(const proc *x, const char *topic)
@@ -133,12 +134,12 @@ fail:
 static void schedule_take_retry(proc *x)
 {
 	if (!x->untaken_since_ms) {
-		x->untaken_since_ms = proc_now_ms();
+		x->untaken_since_ms = cd_clock_mono_ms();
 		x->take_backoff_ms = 0;
 		x->untaken_reported = false;
 	}
 	x->take_backoff_ms = proc_backoff_next(x->take_backoff_ms);
-	x->next_take_ms = proc_now_ms() + x->take_backoff_ms;
+	x->next_take_ms = cd_clock_mono_ms() + x->take_backoff_ms;
 }
 
 /*
@@ -155,7 +156,7 @@ void proc_retry_take(proc *x)
 	cd_err err;
 	char secs[24];
 
-	if (!x->untaken_since_ms || proc_now_ms() < x->next_take_ms || x->redis_down)
+	if (!x->untaken_since_ms || cd_clock_mono_ms() < x->next_take_ms || x->redis_down)
 		return;
 	if (rd_kafka_assignment(x->rk, &asg) || !asg)
 		return;
@@ -172,8 +173,8 @@ void proc_retry_take(proc *x)
 		goto out;
 	}
 	if (take(x, sub, &err) < 0) {
-		snprintf(secs, sizeof(secs), "%lld", (long long)((proc_now_ms() - x->untaken_since_ms) / 1000));
-		if (!x->untaken_reported && proc_now_ms() - x->untaken_since_ms >= UNTAKEN_REPORT_MS) {
+		snprintf(secs, sizeof(secs), "%lld", (long long)((cd_clock_mono_ms() - x->untaken_since_ms) / 1000));
+		if (!x->untaken_reported && cd_clock_mono_ms() - x->untaken_since_ms >= UNTAKEN_REPORT_MS) {
 			cd_log(CD_LOG_ERROR, "partitions still cannot be taken: nothing is processed for them",
 			       "seconds", secs, "error", err.msg, NULL);
 			x->untaken_reported = true;

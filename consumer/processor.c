@@ -33,6 +33,7 @@
 
 #include "consumer/processor_int.h"
 #include "proto/codec.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 
@@ -42,13 +43,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	proc_stopping = 1;
-}
-
-int64_t proc_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -262,7 +256,7 @@ static int pend_add(part *pt, rd_kafka_message_t *m)
 		pt->pend.cap = ncap;
 	}
 	if (pt->pend.n == 0)
-		pt->pend.first_ms = proc_now_ms();
+		pt->pend.first_ms = cd_clock_mono_ms();
 	pt->pend.m[pt->pend.n++] = m;
 	return 0;
 }
@@ -317,10 +311,10 @@ static int loop(proc *x)
 	cd_err err;
 	int64_t drain_until = 0;
 
-	x->next_timer_ms = proc_now_ms() + x->cfg.timer_interval_ms;
+	x->next_timer_ms = cd_clock_mono_ms() + x->cfg.timer_interval_ms;
 	for (;;) {
 		rd_kafka_message_t *m;
-		int64_t t = proc_now_ms();
+		int64_t t = cd_clock_mono_ms();
 
 		if (proc_stopping && !drain_until) {
 			/* from here on nothing is polled: what is pending is processed,
@@ -389,7 +383,7 @@ static int loop(proc *x)
 			cd_log(CD_LOG_INFO, "drained: every batch committed and every output delivered", NULL);
 			return 0;
 		}
-		if (proc_stopping && drain_until && proc_now_ms() > drain_until) {
+		if (proc_stopping && drain_until && cd_clock_mono_ms() > drain_until) {
 			char q[16];
 			snprintf(q, sizeof(q), "%d", rd_kafka_outq_len(cd_producer_handle(x->prod)));
 			cd_log(CD_LOG_WARN, "drain timed out: the next owner relays what is left in the outbox",

@@ -107,7 +107,6 @@ typedef struct proc {
 
 /* Set by SIGTERM/SIGINT; the loop drains and ends. */
 extern volatile sig_atomic_t proc_stopping;
-int64_t proc_now_ms(void);                       /* monotonic */
 cd_instant proc_wall_now(void);                  /* the wall clock (with the test seam) */
 void proc_sleep_unless_stopping(int ms);
 /* The next wait of a backoff: BACKOFF_FIRST_MS after 0, then doubling up to BACKOFF_MAX_MS. */
