@@ -3,7 +3,7 @@
  * development and tests.
  *
  * librdkafka's mock cluster (kafka.h cd_mock) with the default topics of
- * events.md, each with --partitions partitions, plus any --topic. The
+ * docs/spec/events.md, each with --partitions partitions, plus any --topic. The
  * bootstrap address is printed alone on the first line of stdout (so that a
  * script can `read` it), then one log line on stderr; the cluster then serves
  * until SIGINT or SIGTERM, whose handler only sets a flag (as kcat's does).

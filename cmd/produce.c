@@ -6,7 +6,7 @@
  * producer of kafka.h (murmur2_random: the partition agrees with Java
  * clients). The record is decoded only to route it: its citizen id is the key,
  * and a ClockTick with an empty citizen_id is produced once to every partition
- * of the topic (events.md "Clock": on Kafka, an all-citizen tick advances the
+ * of the topic (docs/spec/events.md "Clock": on Kafka, an all-citizen tick advances the
  * citizens of the partition it was produced to). The bytes on the wire are the
  * decoded message packed again, so JSON input becomes binary.
  *

@@ -274,7 +274,7 @@ static int rules_list(int argc, char **argv)
 		goto out;
 	}
 	if (o.md)
-		printf("## National rulesets\n\nSelected by the period's start date (rules.md §5).\n");
+		printf("## National rulesets\n\nSelected by the period's start date (docs/spec/rules.md §5).\n");
 	else
 		printf("national rulesets (selected by the period's start date):\n");
 	for (size_t i = 0; i < cd_rules_count(o.eo.rules); i++) {

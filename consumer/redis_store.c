@@ -1,6 +1,6 @@
 /*
  * redis_store.c — per-citizen state in Redis, committed atomically per batch
- * and partition (redis_store.h; events.md "Guarantees").
+ * and partition (redis_store.h; docs/spec/events.md "Guarantees").
  *
  * Why one script per commit. "Effectively once" needs the records, the timer
  * index, the pending outputs and the consumed offsets of a batch to become

@@ -1,5 +1,5 @@
 /*
- * eventlog.h — framing of event logs on disk (events.md "Replay files").
+ * eventlog.h — framing of event logs on disk (docs/spec/events.md "Replay files").
  *
  * Two framings: length-delimited binary (a varint length, then the message,
  * as protobuf's writeDelimitedTo/parseDelimitedFrom) and JSON lines (one

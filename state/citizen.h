@@ -5,7 +5,7 @@
  * The history is the source of truth: every accepted input (except clock
  * ticks) is kept, de-duplicated by event_id and ordered by business time
  * (occurred_at, ties by event_id), so that evaluation is a pure function of
- * (history, clock) whatever order the inputs arrived in (rules.md §3.4).
+ * (history, clock) whatever order the inputs arrived in (docs/spec/rules.md §3.4).
  * The emitted states remember what alerting services were last told about
  * each obligation, so that re-evaluation can say only what changed.
  *

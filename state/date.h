@@ -1,7 +1,7 @@
 /*
  * date.h — calendar dates and instants, the only time arithmetic in contactd.
  *
- * All rule arithmetic is on calendar dates in Europe/Copenhagen (rules.md §3).
+ * All rule arithmetic is on calendar dates in Europe/Copenhagen (docs/spec/rules.md §3).
  * A cd_date is a day number: days since 1970-01-01 in the proleptic Gregorian
  * calendar (so differences and "+ N days" are plain integer arithmetic). A
  * cd_instant is nanoseconds since the Unix epoch, UTC (int64: years 1678–2261).
@@ -37,7 +37,7 @@ int cd_is_leap_year(int y);
 /* ISO weekday: 1 = Monday … 7 = Sunday. */
 int cd_date_weekday(cd_date day);
 
-/* add_months of rules.md §3.1: keeps the day of month, clamps to the month's last day. */
+/* add_months of docs/spec/rules.md §3.1: keeps the day of month, clamps to the month's last day. */
 cd_date cd_date_add_months(cd_date day, int months);
 
 /* Strict "YYYY-MM-DD" (exactly 10 characters, a real calendar date). 0 / -1. */

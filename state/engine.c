@@ -27,7 +27,7 @@
  * function of (history, t), and grows with t. An emitted state exists for every
  * instance ever reported, and its `transitions` counts the outputs sent for it,
  * which numbers the output event ids (D27). A BREACHED state changes only by a
- * RETRACTED output (rules.md §6; D24).
+ * RETRACTED output (docs/spec/rules.md §6; D24).
  *
  * Scratch memory (periods, conversations, instances) belongs to the engine and
  * is reused across calls; nothing here allocates per input once warm.
@@ -235,7 +235,7 @@ void cd_engine_free(cd_engine *e)
 	free(e);
 }
 
-/* ---- periods (rules.md §3.3) ---------------------------------------------- */
+/* ---- periods (docs/spec/rules.md §3.3) ---------------------------------------------- */
 
 static period *period_new(cd_engine *e, const cd_citizen *c, int i)
 {
@@ -332,7 +332,7 @@ static void derive_periods(cd_engine *e, const cd_citizen *c)
 				cd_date dps = h->dp_start != CD_DATE_NONE ? h->dp_start : h->date;
 				period *dp = pc && pc->benefit == CD_DAGPENGE ? pc : pp;
 				if (dp && dp->start == dps) {
-					if (dp == pp) {          /* resume (rules.md §3.3) */
+					if (dp == pp) {          /* resume (docs/spec/rules.md §3.3) */
 						period_resume(e, pp, h, (int)i);
 						cur = paused;
 						paused = -1;
@@ -398,7 +398,7 @@ static void derive_periods(cd_engine *e, const cd_citizen *c)
 	}
 }
 
-/* ---- the cumulative clock (rules.md §3.2, D8) ----------------------------- */
+/* ---- the cumulative clock (docs/spec/rules.md §3.2, D8) ----------------------------- */
 
 /*
  * A dagpenge period that pauses and resumes often has many intervals, and
@@ -547,7 +547,7 @@ static win window_of(const cd_engine *e, const period *p, const cd_obdef *d)
 
 /*
  * The conversations that count: not withdrawn by a void with the same
- * conversation_id (whatever the order, rules.md §3.4); a conversation_id seen
+ * conversation_id (whatever the order, docs/spec/rules.md §3.4); a conversation_id seen
  * twice counts once, as its last version in history order, at that version's
  * place. One pass files every id in a hash table (its last version, whether a
  * void names it), a second keeps the versions that are last and not voided:
@@ -914,7 +914,7 @@ static cd_date pace_day(const cd_engine *e, const inst *in)
 
 /*
  * Decides an instance's status from whether it is met, the date whose passing
- * breaches it, and how its period ended (rules.md §3, §6).
+ * breaches it, and how its period ended (docs/spec/rules.md §3, §6).
  */
 static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool paused, const endinfo *end)
 {
@@ -1237,7 +1237,7 @@ static bool is_joint_kind(const cd_obdef *d)
 	return d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
 }
 
-/* Evaluates one ruleset's obligations for a period: joint ones first (allocation, rules.md §4). */
+/* Evaluates one ruleset's obligations for a period: joint ones first (allocation, docs/spec/rules.md §4). */
 static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_ruleset *const *ovl,
 			 size_t n_ovl, const cd_ruleset *national)
 {

@@ -8,7 +8,7 @@
  *     input, as_of = the input's event time), then
  * (3) advances the clock to the input's event time one firing instant at a
  *     time (breaches, warnings, windows that begin), emitting each change with
- *     its own instant (events.md "Clock").
+ *     its own instant (docs/spec/events.md "Clock").
  * Because evaluation is a function of (history, clock) and the emitted states
  * record what was already said, late, duplicated and out-of-order inputs end
  * in the same obligation states as in-order ones.

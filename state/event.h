@@ -90,7 +90,7 @@ typedef struct cd_event {
 /* Sets every field to its absent value (dates NONE, strings empty). */
 void cd_event_init(cd_event *ev);
 
-/* The event time (events.md): recorded_at if set, else occurred_at. */
+/* The event time (docs/spec/events.md): recorded_at if set, else occurred_at. */
 static inline cd_instant cd_event_time(const cd_event *ev)
 {
 	return ev->recorded_at != CD_INSTANT_NONE ? ev->recorded_at : ev->occurred_at;

@@ -5,7 +5,7 @@
  * every shipped obligation). National rulesets are chosen by the period's start
  * date; overlays are enabled per municipality by rules/overlays.json and
  * apply when their benefits, seasonal flag and effective dates match the
- * period (rules.md §5). Overlays replace named national obligations, widen the
+ * period (docs/spec/rules.md §5). Overlays replace named national obligations, widen the
  * forms of the remaining ones, and add their own.
  *
  * Ownership: cd_rules_load returns a cd_rules the caller frees with
@@ -35,13 +35,13 @@ typedef enum cd_ob_kind {
 enum cd_severity { CD_SEV_NONE = 0, CD_SEV_LEGAL = 1, CD_SEV_POLICY = 2 };
 
 typedef enum cd_clock_kind {
-	CD_CLOCK_BENEFIT = 0,     /* cumulative for DAGPENGE, calendar otherwise (rules.md §3.2) */
+	CD_CLOCK_BENEFIT = 0,     /* cumulative for DAGPENGE, calendar otherwise (docs/spec/rules.md §3.2) */
 	CD_CLOCK_CALENDAR = 1,
 	CD_CLOCK_CUMULATIVE = 2,
 } cd_clock_kind;
 
 /*
- * A length measured from an anchor A, as rules.md §3.1 words it. The window
+ * A length measured from an anchor A, as docs/spec/rules.md §3.1 words it. The window
  * ends on the day the count of days (A being day 1; on the cumulative clock,
  * days registered) reaches L:
  *   "Nd" / "Nw" / "Nm": within the first N days / weeks / months:
@@ -170,7 +170,7 @@ size_t cd_rules_enabled_for(const cd_rules *rules, const cd_ruleset *overlay,
 bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration);
 /* The cumulative/calendar choice for a benefit. */
 bool cd_obdef_cumulative(const cd_obdef *d, int benefit);
-/* L of a span (rules.md §3.1) for anchor a. 0 when the span is none. */
+/* L of a span (docs/spec/rules.md §3.1) for anchor a. 0 when the span is none. */
 int cd_span_length(cd_span s, cd_date a);
 /* "6m", "1w after", for messages and `rules list`. */
 const char *cd_span_format(cd_span s, char *buf, size_t len);

@@ -52,7 +52,7 @@
         - else the last deadline event is: OPENED, UPDATED and WARNING read as one
           state, "open" (a warning is a reminder about an open obligation, and one
           whose inputs arrive after its warning instant goes straight to OPENED and
-          BREACHED without it), or "paused" when its due date is empty (events.md:
+          BREACHED without it), or "paused" when its due date is empty (docs/spec/events.md:
           due_date empty while PAUSED; a paused obligation whose held count changes
           is UPDATED), PAUSED as "paused", MET, CANCELLED with its reason;
         - an instance whose final state is CANCELLED with CANCEL_REASON_SUPERSEDED

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test_live_copartitioned.sh — inputs over two topics co-partitioned by citizen id
-# (events.md "Topics"): registrations, deregistrations, benefit changes and clock
+# (docs/spec/events.md "Topics"): registrations, deregistrations, benefit changes and clock
 # ticks on one, conversations on the other, both with 4 partitions. The first topic
 # is produced and processed in full before the second is produced (conversations
 # arrive late with respect to business time), each with 10% of its records produced

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_live_poison.sh — bad input never stops the stream (events.md "Guarantees"):
+# test_live_poison.sh — bad input never stops the stream (docs/spec/events.md "Guarantees"):
 # poison records between valid ones go to the dead-letter topic unchanged, with the
 # Kafka Connect style headers __connect.errors.{topic,partition,offset,stage,
 # exception.message}, one dead letter per poison record, and the valid events around

@@ -1,6 +1,6 @@
 /*
  * test_property.c — property tests of the engine's central guarantee
- * (rules.md §3.4, §6; events.md "Guarantees", "Clock"; engine.h):
+ * (docs/spec/rules.md §3.4, §6; docs/spec/events.md "Guarantees", "Clock"; engine.h):
  *
  *   For random histories, shuffled delivery order and duplicated events end in
  *   the same obligation states, and the same breaches once retracted ones are
@@ -31,7 +31,7 @@
  *   CD_PROPERTY_CASES  number of cases (default 300)
  *   CD_PROPERTY_CASE   run only this case number (to reproduce a failure)
  *   CD_PROPERTY_STRICT_BREACHED=1  also compare a standing breach's window,
- *                      due date and counts (see ob_states: rules.md §6 lets them lag)
+ *                      due date and counts (see ob_states: docs/spec/rules.md §6 lets them lag)
  *   CD_RULES           rules directory (default "rules"; run from the repo root)
  *
  * A failing case is shrunk (events, duplicate deliveries and late recordings are
@@ -751,7 +751,7 @@ static const char *ob_status_name(int s)
 /*
  * The emitted obligation states that matter: all but those superseded (D7).
  * A standing breach is compared by identity and status only: it "changes only
- * by RETRACTED" (rules.md §6), so its window, due date and counts stay as they
+ * by RETRACTED" (docs/spec/rules.md §6), so its window, due date and counts stay as they
  * were when it was detected, and a late conversation that does not rescue it
  * (held 0 → 1 of 4) legitimately leaves them different from the sorted run's.
  * CD_PROPERTY_STRICT_BREACHED=1 compares those details too.
