@@ -5,6 +5,17 @@
 # REQUEST_TIMED_OUT on Fetch) and broker 1 down for 3 s (SIGUSR2). The processor must
 # ride through it all and end with exactly replay's distinct outputs (a repeat is
 # byte-identical), then stop cleanly.
+# librdkafka 2.0.2's mock cluster can lose a few records it acknowledged while
+# a broker is down and errors are injected (the topic ends short of what the
+# producer was told was written). That is the test bed failing, not the
+# processor: the test says so and runs once more (exit 75 from the first run).
+if [ -z "${BROKER_ERRORS_RETRY:-}" ]; then
+  rc=0
+  BROKER_ERRORS_RETRY=1 bash "$0" "$@" || rc=$?
+  [ "$rc" -eq 75 ] || exit "$rc"
+  echo "the mock cluster lost acknowledged records: running once more" >&2
+  BROKER_ERRORS_RETRY=2 exec bash "$0" "$@"
+fi
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 P=4
@@ -60,6 +71,16 @@ expect_grep 'msg="devbroker: broker 1 up again"' "$W/broker.log"
 
 wait "$PRODUCE_PID" || { tail -20 "$W/produce.log" >&2; fail "produce failed"; }
 produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce.log")
+on_topic=0
+for p in $(seq 0 $((P - 1))); do
+  end=$(kcat -b "$BROKERS" -Q -t "contact.events.v1:$p:-1" 2>/dev/null | awk '{print $NF}')
+  on_topic=$((on_topic + ${end:-0}))
+done
+if [ "$on_topic" -lt "$produced" ]; then
+  echo "devbroker: $((produced - on_topic)) of $produced acknowledged records are not on the topic" >&2
+  [ "$BROKER_ERRORS_RETRY" = 1 ] && exit 75
+  fail "the mock cluster lost acknowledged records twice"
+fi
 wait_drained "$produced" 40
 outputs "$W/live.jsonl"
 
