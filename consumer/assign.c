@@ -26,6 +26,15 @@
 #include "util/clock.h"
 #include "util/log.h"
 
+/* librdkafka hands back an error object that is ours to free: log it and free it. */
+static void kafka_check(const char *what, rd_kafka_error_t *e)
+{
+	if (!e)
+		return;
+	cd_log(CD_LOG_WARN, "kafka call failed", "call", what, "error", rd_kafka_error_string(e), NULL);
+	rd_kafka_error_destroy(e);
+}
+
 int proc_topic_index(const proc *x, const char *topic)
 {
 	for (size_t i = 0; i < x->cfg.n_input_topics; i++)
@@ -184,7 +193,7 @@ void proc_retry_take(proc *x)
 		schedule_take_retry(x);
 		goto out;
 	}
-	rd_kafka_seek_partitions(x->rk, sub, KAFKA_TIMEOUT_MS);
+	kafka_check("seek", rd_kafka_seek_partitions(x->rk, sub, KAFKA_TIMEOUT_MS));
 	{
 		rd_kafka_topic_partition_list_t *res = rd_kafka_topic_partition_list_new(sub->cnt);
 		for (int i = 0; i < sub->cnt; i++)
@@ -234,7 +243,7 @@ void proc_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_
 			schedule_take_retry(x);
 		}
 		if (coop)
-			rd_kafka_incremental_assign(rk, list);
+			kafka_check("incremental assign", rd_kafka_incremental_assign(rk, list));
 		else
 			rd_kafka_assign(rk, list);
 		for (int i = 0; i < list->cnt; i++) {
@@ -249,7 +258,7 @@ void proc_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_
 	} else {
 		give_back(x, list);
 		if (coop)
-			rd_kafka_incremental_unassign(rk, list);
+			kafka_check("incremental unassign", rd_kafka_incremental_unassign(rk, list));
 		else
 			rd_kafka_assign(rk, NULL);
 	}
@@ -312,7 +321,7 @@ void proc_recover_redis(proc *x)
 		pt->floor = floor;
 		tp->offset = next >= 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
 	}
-	rd_kafka_seek_partitions(x->rk, asg, KAFKA_TIMEOUT_MS);
+	kafka_check("seek", rd_kafka_seek_partitions(x->rk, asg, KAFKA_TIMEOUT_MS));
 	{
 		/* resume all but refused partitions */
 		rd_kafka_topic_partition_list_t *res = rd_kafka_topic_partition_list_new(asg->cnt);
