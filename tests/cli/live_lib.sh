@@ -120,7 +120,8 @@ drain_report() {
   done
 }
 # drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
-# outbox empty, so every output is on its topic (the relay trims after delivery)
+# outbox empty, so every output is on its topic (the relay trims after delivery).
+# While waiting it calls the test's liveness check: alive, or DRAIN_CHECK.
 wait_drained() {
   local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
   [ $# -gt 0 ] || set -- contact.events.v1
@@ -130,7 +131,7 @@ wait_drained() {
         q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
       end
       return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
-    alive "while draining"
+    "${DRAIN_CHECK:-alive}"     # the test's own liveness check: each test defines alive
     [ "$SECONDS" -lt "$limit" ] || { drain_report "$@"; fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"; }
     sleep 0.2
   done

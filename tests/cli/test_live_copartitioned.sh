@@ -32,22 +32,6 @@ wait_consumed() {
     sleep 0.5
   done
 }
-# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
-# outbox empty, so every output is on its topic (the relay trims after delivery)
-wait_drained() {
-  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
-  [ $# -gt 0 ] || set -- contact.events.v1
-  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
-      for p = 0, $((P - 1)) do
-        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
-        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
-      end
-      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
-    alive
-    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
-    sleep 0.2
-  done
-}
 alive() {
   local name
   for name in one two; do

@@ -19,22 +19,6 @@ count_outputs() {
   done
   echo "$n"
 }
-# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
-# outbox empty, so every output is on its topic (the relay trims after delivery)
-wait_drained() {
-  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
-  [ $# -gt 0 ] || set -- contact.events.v1
-  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
-      for p = 0, $((P - 1)) do
-        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
-        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
-      end
-      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
-    kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/final.log" >&2; fail "the final processor died"; }
-    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
-    sleep 0.2
-  done
-}
 
 "$CONTACTD" synth --citizens 300 --years 4 --seed 21 --late-ratio 0.1 --dup-ratio 0.05 --format pb \
   --output "$W/log.pb" 2>/dev/null || fail "synth failed"
@@ -94,7 +78,8 @@ wait "$PRODUCE_PID" || { tail -5 "$W/produce.log" >&2; fail "produce failed"; }
 produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce.log")
 [ -n "$produced" ] && [ "$produced" -gt 0 ] || fail "produce reported nothing: $(cat "$W/produce.log")"
 run_start final --batch-size 50 "${FAST_GROUP[@]}"
-wait_drained "$produced" 60
+final_alive() { kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/final.log" >&2; fail "the final processor died"; }; }
+DRAIN_CHECK=final_alive wait_drained "$produced" 60
 outputs "$W/live.jsonl"
 
 sort -u "$W/replay.jsonl" >"$W/replay.sorted"

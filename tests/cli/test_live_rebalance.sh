@@ -15,22 +15,6 @@ meta_sum() {
     for p = 0, $((P - 1)) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', ARGV[1])) or 0) end
     return s" 0 "$1"
 }
-# drained N SECONDS [TOPIC…]: every input (N in all) committed to Redis and every
-# outbox empty, so every output is on its topic (the relay trims after delivery)
-wait_drained() {
-  local want=$1 secs=$2 limit=$((SECONDS + $2)) r; shift 2
-  [ $# -gt 0 ] || set -- contact.events.v1
-  while r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
-      for p = 0, $((P - 1)) do
-        for _, t in ipairs(ARGV) do s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:' .. t)) or 0) end
-        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
-      end
-      return s .. ' ' .. q" 0 "$@"); [ "${r% *}" -lt "$want" ] || [ "${r#* }" -ne 0 ]; do
-    alive "$B" B
-    [ "$SECONDS" -lt "$limit" ] || fail "not drained after $secs s: ${r% *} of $want inputs committed, ${r#* } outputs in the outboxes"
-    sleep 0.2
-  done
-}
 alive() { kill -0 "$1" 2>/dev/null || { tail -20 "$W/$2.log" >&2; fail "processor $2 died"; }; }
 # wait_for WHAT SECONDS CONDITION…: polls the condition (a command) every 0.1 s
 wait_for() {
@@ -90,7 +74,8 @@ total=$((first + $(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce2.log")))
 [ "$streaming" -lt "$total" ] || fail "the stream had ended before A was stopped"
 
 # B takes A's partitions and finishes
-wait_drained "$total" 45
+b_alive() { alive "$B" B; }
+DRAIN_CHECK=b_alive wait_drained "$total" 45
 [ "$(meta_sum fence)" -ge $((fences_a + P)) ] || fail "B did not take all of A's partitions"
 outputs "$W/live.jsonl"
 
