@@ -1,6 +1,6 @@
 /*
  * redis_store.h — per-citizen state in Redis, committed atomically per batch
- * and partition (issue 3; docs/spec/events.md "Guarantees").
+ * and partition (docs/spec/events.md "Guarantees").
  *
  * Keys of one processing partition p share a Redis Cluster slot through the
  * hash tag {p<N>} (N = the input partition number):

@@ -1,7 +1,7 @@
 # If Redis holds no offset for a partition that Kafka has committed progress for,
 # Redis has lost data: the processor refuses the partition with a clear error
 # instead of silently starting over; --reset-state rebuilds it deliberately from
-# the beginning of the topic, with the same outputs (issue 3).
+# the beginning of the topic, with the same outputs.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 

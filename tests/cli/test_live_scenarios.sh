@@ -1,5 +1,5 @@
 # The spec's scenarios through Kafka produce the same outputs as `contactd replay`
-# on the same log (issue 3). The scenario runner exports every tests/scenarios file
+# on the same log. The scenario runner exports every tests/scenarios file
 # as an event log (ids prefixed per file, `until` as an all-citizen ClockTick) with
 # its engine options; files with the same options are mixed into one log, produced
 # to its own topics, processed by `contactd run --clock event` against a real

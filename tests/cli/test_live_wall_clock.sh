@@ -1,5 +1,5 @@
 # On the wall clock a deadline fires when the machine's clock passes it, with no
-# input traffic at all (issue 3, "Timers"). The processor's wall clock is started
+# input traffic at all (docs/spec/events.md "Clock"). The processor's wall clock is started
 # just before a breach instant with CONTACTD_WALL_CLOCK_START (it then runs at real
 # speed); everything else (Kafka, Redis, the timer scan) is real.
 source "$(dirname "$0")/lib.sh"
