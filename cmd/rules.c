@@ -20,13 +20,6 @@
 #include "state/rules.h"
 #include "util/log.h"
 
-static const char *kind_name(cd_ob_kind k)
-{
-	static const char *const n[] = { "?", "FIRST_WITHIN", "COUNT_IN_WINDOW", "JOINT_IN_WINDOW",
-					 "JOINT_AT_ORDINAL", "SCHEDULE", "MAX_GAP" };
-	return (int)k >= 1 && (int)k <= 6 ? n[k] : "?";
-}
-
 static void mask_names(unsigned mask, int max, const char *(*name)(int), char *buf, size_t len,
 		       const char *all)
 {
@@ -184,11 +177,11 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 		describe(d, what, sizeof(what));
 		if (md)
 			fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %c | %s |\n", id,
-				d->mirror[0] ? "mirror" : kind_name(d->kind), ben, cat, what,
+				d->mirror[0] ? "mirror" : cd_ob_kind_name(d->kind), ben, cat, what,
 				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
 		else
 			fprintf(f, "  %-44s %-16s %s\n      %s; %s [%c] %s\n", id,
-				d->mirror[0] ? "mirror" : kind_name(d->kind), ben, what,
+				d->mirror[0] ? "mirror" : cd_ob_kind_name(d->kind), ben, what,
 				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
 	}
 }

@@ -783,6 +783,23 @@ typedef struct evctx {
 	const struct evctx *national; /* the national ruleset's context, for mirrors (D17) */
 } evctx;
 
+/*
+ * One row per kind. `eval` computes the instances of `rule` in a period and
+ * reports them as `def` (they differ for a mirror, D17); the cadence and
+ * ordinal evaluators report the rule itself.
+ */
+typedef struct ob_kind {
+	const char *name;        /* as rulesets spell it */
+	bool joint;              /* joint by default, allocated first (docs/spec/rules.md §4) */
+	int breach_kind;         /* CD_KIND_* of its BreachEvents */
+	bool paces;              /* warns when behind pace (D26) */
+	bool repeats;            /* may take repeat_months */
+	const char *(*check)(const cd_obdef *d, const char **field);
+	void (*eval)(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule);
+} ob_kind;
+
+static const ob_kind *kind_of(int kind);
+
 static bool taken(const evctx *x, size_t i)
 {
 	return x->taken[i] == x->stamp;
@@ -954,7 +971,7 @@ static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool pau
 		in->warn_lead_at = cd_cph_midnight(wd);
 		fire_at(e, in->warn_lead_at);
 	}
-	if (lead > 0 && in->rule->kind == CD_COUNT_IN_WINDOW && in->ws != CD_DATE_NONE &&
+	if (lead > 0 && kind_of(in->rule->kind)->paces && in->ws != CD_DATE_NONE &&
 	    in->we != CD_DATE_NONE) {
 		cd_date pd = pace_day(e, in);
 		if (pd != CD_DATE_NONE) {
@@ -1046,7 +1063,7 @@ static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
 	}
 }
 
-static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
+static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *shown, const cd_obdef *def)
 {
 	const period *p = x->p;
 	endinfo end = end_of(p, def);
@@ -1088,7 +1105,7 @@ static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
 	}
 }
 
-static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
+static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *shown, const cd_obdef *def)
 {
 	const period *p = x->p;
 	win w = { p->start, CD_DATE_NONE, false, false };
@@ -1145,7 +1162,7 @@ static const inst *find_in_ruleset(const cd_engine *e, const evctx *x, const cha
 	return NULL;
 }
 
-static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
+static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *shown, const cd_obdef *def)
 {
 	const period *p = x->p;
 	endinfo end = end_of(p, def);
@@ -1209,18 +1226,97 @@ static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
 	}
 }
 
-static void eval_def(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule)
+static void eval_count(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule)
 {
 	if (rule->repeat_months)
 		eval_repeating(e, x, rule);
-	else if (rule->kind == CD_SCHEDULE)
-		eval_schedule(e, x, rule);
-	else if (rule->kind == CD_JOINT_AT_ORDINAL)
-		eval_ordinal(e, x, rule);
-	else if (rule->kind == CD_MAX_GAP)
-		eval_gaps(e, x, rule);
 	else
 		eval_window_kind(e, x, def, rule);
+}
+
+/* ---- obligation kinds ----------------------------------------------------- */
+
+static const char *need_window_to(const cd_obdef *d, const char **field)
+{
+	*field = "window.to";
+	return d->to.n ? NULL : "is required for this kind";
+}
+
+static const char *need_count(const cd_obdef *d, const char **field)
+{
+	if (!d->to.n && !d->repeat_months) {
+		*field = "window.to";
+		return "is required (or repeat_months)";
+	}
+	*field = "repeat_months";
+	return d->repeat_months && (d->from.n || d->to.n) ? "repeating windows take no window bounds" : NULL;
+}
+
+static const char *need_ordinals(const cd_obdef *d, const char **field)
+{
+	*field = "ordinals";
+	return d->ordinals ? NULL : "is required for JOINT_AT_ORDINAL";
+}
+
+static const char *need_slots(const cd_obdef *d, const char **field)
+{
+	*field = "slots";
+	return d->slots && d->every.n ? NULL : "SCHEDULE needs slots and every";
+}
+
+static const char *need_gap(const cd_obdef *d, const char **field)
+{
+	*field = "gap";
+	return d->gap.n && d->gap_start ? NULL : "MAX_GAP needs gap and start";
+}
+
+static const ob_kind kinds[] = {
+	[0] = { "?", false, CD_KIND_DEADLINE, false, false, NULL, NULL },
+	[CD_FIRST_WITHIN] = { "FIRST_WITHIN", false, CD_KIND_DEADLINE, false, false, need_window_to,
+			      eval_window_kind },
+	[CD_COUNT_IN_WINDOW] = { "COUNT_IN_WINDOW", false, CD_KIND_DEADLINE, true, true, need_count, eval_count },
+	[CD_JOINT_IN_WINDOW] = { "JOINT_IN_WINDOW", true, CD_KIND_DEADLINE, false, false, need_window_to,
+				 eval_window_kind },
+	[CD_JOINT_AT_ORDINAL] = { "JOINT_AT_ORDINAL", true, CD_KIND_DEADLINE, false, false, need_ordinals,
+				  eval_ordinal },
+	[CD_SCHEDULE] = { "SCHEDULE", false, CD_KIND_CADENCE, false, false, need_slots, eval_schedule },
+	[CD_MAX_GAP] = { "MAX_GAP", false, CD_KIND_CADENCE, false, false, need_gap, eval_gaps },
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+_Static_assert(N_KINDS == CD_OB_KIND_MAX + 1, "one row per obligation kind");
+
+/* The row of a kind; row 0 (no kind: a mirror's own definition) for anything else. */
+static const ob_kind *kind_of(int kind)
+{
+	return kind > 0 && (size_t)kind < N_KINDS ? &kinds[kind] : &kinds[0];
+}
+
+const char *cd_ob_kind_name(int kind)
+{
+	return kind_of(kind)->name;
+}
+
+int cd_ob_kind_parse(const char *s)
+{
+	for (size_t k = 1; k < N_KINDS; k++)
+		if (!strcmp(s, kinds[k].name))
+			return (int)k;
+	return -1;
+}
+
+bool cd_ob_kind_joint(int kind)
+{
+	return kind_of(kind)->joint;
+}
+
+const char *cd_ob_kind_check(const cd_obdef *d, const char **field)
+{
+	const ob_kind *k = kind_of(d->kind);
+	const char *msg = k->check ? k->check(d, field) : NULL;
+	if (msg)
+		return msg;
+	*field = "repeat_months";
+	return d->repeat_months && !k->repeats ? "only COUNT_IN_WINDOW repeats" : NULL;
 }
 
 static bool replaced(const cd_ruleset *const *ovl, size_t n_ovl, const char *name)
@@ -1230,11 +1326,6 @@ static bool replaced(const cd_ruleset *const *ovl, size_t n_ovl, const char *nam
 			if (!strcmp(ovl[i]->replaces[j], name))
 				return true;
 	return false;
-}
-
-static bool is_joint_kind(const cd_obdef *d)
-{
-	return d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
 }
 
 /* Evaluates one ruleset's obligations for a period: joint ones first (allocation, docs/spec/rules.md §4). */
@@ -1254,7 +1345,7 @@ static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_
 				if (!rule || replaced(ovl, n_ovl, rule->name))
 					continue;
 			}
-			if ((pass == 0) != is_joint_kind(rule))
+			if ((pass == 0) != kind_of(rule->kind)->joint)
 				continue;
 			if (!cd_obdef_applies(rule, p->benefit, p->category, p->by_registration))
 				continue;
@@ -1265,9 +1356,9 @@ static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_
 				evctx mx = *x->national;
 				mx.rs = rs;
 				mx.first_inst = x->first_inst;
-				eval_def(e, &mx, d, rule);
+				kind_of(rule->kind)->eval(e, &mx, d, rule);
 			} else
-				eval_def(e, x, d, rule);
+				kind_of(rule->kind)->eval(e, x, d, rule);
 		}
 }
 
@@ -1491,8 +1582,7 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	o.definition_id = def ? def->id : oid;
 	o.severity = def ? def->severity : 0;
 	o.legal_ref = def ? def->legal_ref : "";
-	o.breach_kind = def && (def->kind == CD_SCHEDULE || def->kind == CD_MAX_GAP) ? CD_KIND_CADENCE
-										      : CD_KIND_DEADLINE;
+	o.breach_kind = def ? kind_of(def->kind)->breach_kind : CD_KIND_DEADLINE;
 	o.period_start = ob->pstart;
 	o.window_start = ob->ws;
 	o.window_end = ob->we;

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "state/event.h"
+#include "util/sb.h"
 
 struct enable {
 	size_t set;
@@ -244,16 +245,6 @@ static int get_mask(loader *ld, json_t *obj, const char *key, name_parser parse,
 	return 0;
 }
 
-static int parse_kind(const char *s)
-{
-	static const char *const names[] = { "", "FIRST_WITHIN", "COUNT_IN_WINDOW", "JOINT_IN_WINDOW",
-		"JOINT_AT_ORDINAL", "SCHEDULE", "MAX_GAP" };
-	for (int i = 1; i < 7; i++)
-		if (!strcmp(s, names[i]))
-			return i;
-	return -1;
-}
-
 static int parse_severity(const char *s)
 {
 	if (!strcmp(s, "LEGAL"))
@@ -297,7 +288,7 @@ static const char *const ob_keys[] = {
 static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, json_t *o, cd_obdef *d,
 			   size_t idx)
 {
-	const char *s = NULL;
+	const char *s = NULL, *field;
 	uint32_t m;
 	json_t *w, *v, *e;
 	size_t i;
@@ -335,10 +326,17 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 	if (get_string(ld, o, "kind", &s, !d->mirror[0]) < 0)
 		return -1;
 	if (s) {
-		k = parse_kind(s);
-		if (k < 0)
-			return fail(ld, "kind", "unknown kind '%s' (FIRST_WITHIN, COUNT_IN_WINDOW, "
-				    "JOINT_IN_WINDOW, JOINT_AT_ORDINAL, SCHEDULE, MAX_GAP)", s);
+		k = cd_ob_kind_parse(s);
+		if (k < 0) {
+			char known[160];
+			cd_sb b = cd_sb_on(known, sizeof(known));
+			for (int kk = 1; kk <= CD_OB_KIND_MAX; kk++) {
+				if (kk > 1)
+					cd_sb_puts(&b, ", ");
+				cd_sb_puts(&b, cd_ob_kind_name(kk));
+			}
+			return fail(ld, "kind", "unknown kind '%s' (%s)", s, known);
+		}
 		d->kind = (cd_ob_kind)k;
 	}
 	s = NULL;
@@ -422,7 +420,7 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 	}
 	if (get_int(ld, o, "required", &d->required, 1, CD_MAX_REQUIRED) < 0)
 		return -1;
-	d->joint = d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
+	d->joint = cd_ob_kind_joint(d->kind);
 	if (get_bool(ld, o, "joint", &d->joint) < 0)
 		return -1;
 
@@ -496,36 +494,12 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 		}
 	}
 
-	/* What each kind needs. */
+	/* What its kind needs. */
 	if (d->mirror[0])
 		return 0;
-	switch (d->kind) {
-	case CD_FIRST_WITHIN:
-	case CD_JOINT_IN_WINDOW:
-		if (!d->to.n)
-			return fail(ld, "window.to", "is required for this kind");
-		break;
-	case CD_COUNT_IN_WINDOW:
-		if (!d->to.n && !d->repeat_months)
-			return fail(ld, "window.to", "is required (or repeat_months)");
-		if (d->repeat_months && (d->from.n || d->to.n))
-			return fail(ld, "repeat_months", "repeating windows take no window bounds");
-		break;
-	case CD_JOINT_AT_ORDINAL:
-		if (!d->ordinals)
-			return fail(ld, "ordinals", "is required for JOINT_AT_ORDINAL");
-		break;
-	case CD_SCHEDULE:
-		if (!d->slots || !d->every.n)
-			return fail(ld, "slots", "SCHEDULE needs slots and every");
-		break;
-	case CD_MAX_GAP:
-		if (!d->gap.n || !d->gap_start)
-			return fail(ld, "gap", "MAX_GAP needs gap and start");
-		break;
-	}
-	if (d->repeat_months && d->kind != CD_COUNT_IN_WINDOW)
-		return fail(ld, "repeat_months", "only COUNT_IN_WINDOW repeats");
+	s = cd_ob_kind_check(d, &field);
+	if (s)
+		return fail(ld, field, "%s", s);
 	return 0;
 }
 

@@ -31,6 +31,7 @@ typedef enum cd_ob_kind {
 	CD_SCHEDULE = 5,
 	CD_MAX_GAP = 6,
 } cd_ob_kind;
+#define CD_OB_KIND_MAX CD_MAX_GAP
 
 enum cd_severity { CD_SEV_NONE = 0, CD_SEV_LEGAL = 1, CD_SEV_POLICY = 2 };
 
@@ -165,6 +166,26 @@ size_t cd_rules_overlays(const cd_rules *rules, const char *muni, int benefit, c
 /* The municipalities an overlay is enabled for (for `rules list`). */
 size_t cd_rules_enabled_for(const cd_rules *rules, const cd_ruleset *overlay,
 			    const char **munis, size_t max);
+
+/*
+ * Obligation kinds. Everything that depends on the kind is one row of the
+ * table in state/engine.c: its name, whether it is a joint kind, how it
+ * breaches, whether it warns on pace, what a definition of it must give, and
+ * its evaluator. A new kind is an enum value above, a row there and its
+ * functions.
+ */
+/* "COUNT_IN_WINDOW", as rulesets spell it; "?" for a value that is no kind. */
+const char *cd_ob_kind_name(int kind);
+/* The kind named s, or -1. */
+int cd_ob_kind_parse(const char *s);
+/* A joint kind: joint by default, and allocated first (docs/spec/rules.md §4). */
+bool cd_ob_kind_joint(int kind);
+/*
+ * What a definition lacks for its kind: NULL when it is complete, else a
+ * message about the field named in *field ("window.to": "is required for
+ * this kind").
+ */
+const char *cd_ob_kind_check(const cd_obdef *d, const char **field);
 
 /* Does a definition apply to this benefit and category? */
 bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration);
