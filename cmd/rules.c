@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "cmd/opts.h"
+#include "proto/rules_json.h"
 #include "state/event.h"
 #include "state/rules.h"
 #include "util/log.h"

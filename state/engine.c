@@ -46,7 +46,6 @@
 #define CUM_BEFORE (INT32_MIN + 1)  /* a cumulative count reached before the first registration */
 #define T_MIN (INT64_MIN + 1)       /* the clock before a citizen's first input */
 #define MAX_REPEATS 200             /* repeating windows and gaps per obligation */
-#define MAX_OVERLAYS 8
 #define MAX_COUNTED_LIST 256
 
 _Static_assert(CD_CANCEL_SUPERSEDED == CD_OB_REASON_MAX, "citizen records check cancel reasons against this");
@@ -1373,7 +1372,7 @@ static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	index_intervals(e);
 	live_conversations(e, c);
 	e->n_ql = 0;
-	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (MAX_OVERLAYS + 1) > UINT32_MAX) {
+	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (CD_MAX_OVERLAYS + 1) > UINT32_MAX) {
 		/* Zeroed, and stamps start again: no stale stamp can equal a new one. */
 		size_t n = e->n_cv > e->cap_taken ? e->n_cv * 2 : e->cap_taken + 16;
 		free(e->taken_nat);
@@ -1388,9 +1387,9 @@ static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	for (size_t pi = 0; pi < e->n_per; pi++) {
 		const period *p = &e->per[pi];
 		const cd_ruleset *nat = cd_rules_national(e->rules, p->start);
-		const cd_ruleset *ovl[MAX_OVERLAYS];
+		const cd_ruleset *ovl[CD_MAX_OVERLAYS];
 		size_t n_ovl = cd_rules_overlays(e->rules, p->muni, p->benefit, p->start, p->seasonal, ovl,
-						 MAX_OVERLAYS);
+						 CD_MAX_OVERLAYS);
 		uint8_t widen = 0;
 		evctx x = { .p = p };
 
