@@ -169,7 +169,7 @@ size_t cd_rules_enabled_for(const cd_rules *rules, const cd_ruleset *overlay,
 
 /*
  * Obligation kinds. Everything that depends on the kind is one row of the
- * table in state/engine.c: its name, whether it is a joint kind, how it
+ * table in state/obligations.c: its name, whether it is a joint kind, how it
  * breaches, whether it warns on pace, what a definition of it must give, and
  * its evaluator. A new kind is an enum value above, a row there and its
  * functions.
