@@ -163,7 +163,7 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 			   "|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < rs->n_obs; i++) {
 		const cd_obdef *d = &rs->obs[i];
-		char id[112];
+		char id[CD_MAX_OBLIGATION_ID_LEN + 16]; /* the id and its instances, "… -12" */
 		if (benefit && d->benefits && !(d->benefits & CD_BIT(benefit)))
 			continue;
 		if (d->kind == CD_SCHEDULE)

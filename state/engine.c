@@ -105,26 +105,31 @@ static const char *const br_names[] = { "?", "BREACHED", "RETRACTED" };
 static const char *const cancel_names[] = { "UNSPECIFIED", "BENEFIT_SHIFT", "DEREGISTERED", "PERIOD_ENDED",
 					    "OPTED_OUT", "SUPERSEDED" };
 
+#define N_NAMES(t) ((int)(sizeof(t) / sizeof((t)[0])))
+_Static_assert(N_NAMES(dl_names) == CD_DL_CANCELLED + 1, "a name per deadline status");
+_Static_assert(N_NAMES(br_names) == CD_BR_RETRACTED + 1, "a name per breach status");
+_Static_assert(N_NAMES(cancel_names) == CD_CANCEL_SUPERSEDED + 1, "a name per cancel reason");
+
 const char *cd_output_status_name(const cd_output *o)
 {
 	if (o->is_breach)
-		return o->status >= 1 && o->status <= 2 ? br_names[o->status] : "?";
-	return o->status >= 1 && o->status <= 6 ? dl_names[o->status] : "?";
+		return o->status >= 1 && o->status < N_NAMES(br_names) ? br_names[o->status] : "?";
+	return o->status >= 1 && o->status < N_NAMES(dl_names) ? dl_names[o->status] : "?";
 }
 
 const char *cd_cancel_reason_name(int r)
 {
-	return r >= 0 && r <= 5 ? cancel_names[r] : "?";
+	return r >= 0 && r < N_NAMES(cancel_names) ? cancel_names[r] : "?";
 }
 
 int cd_output_status_parse(const char *s, bool *is_breach)
 {
-	for (int i = 1; i <= 6; i++)
+	for (int i = 1; i < N_NAMES(dl_names); i++)
 		if (!strcmp(s, dl_names[i])) {
 			*is_breach = false;
 			return i;
 		}
-	for (int i = 1; i <= 2; i++)
+	for (int i = 1; i < N_NAMES(br_names); i++)
 		if (!strcmp(s, br_names[i])) {
 			*is_breach = true;
 			return i;
@@ -134,7 +139,7 @@ int cd_output_status_parse(const char *s, bool *is_breach)
 
 int cd_cancel_reason_parse(const char *s)
 {
-	for (int i = 0; i <= 5; i++)
+	for (int i = 0; i < N_NAMES(cancel_names); i++)
 		if (!strcmp(s, cancel_names[i]))
 			return i;
 	return -1;

@@ -63,6 +63,12 @@ typedef struct cd_filter {
 } cd_filter;
 
 #define CD_BIT(x) (1u << (x))
+/*
+ * Obligation ids: a definition's "dk-2020/four-in-six", an instance's
+ * "dk-2015/schedule-3". Every buffer that holds one is
+ * char[CD_MAX_OBLIGATION_ID_LEN + 1]; citizen records refuse longer ones.
+ */
+#define CD_MAX_OBLIGATION_ID_LEN 111
 #define CD_MAX_SLOTS 12
 #define CD_MAX_REQUIRED 100      /* "required": conversations an obligation can ask for */
 #define CD_MAX_OVERLAYS 8        /* overlays enabled for one municipality (so at most that many apply) */
@@ -74,7 +80,7 @@ typedef enum cd_gap_start {
 
 typedef struct cd_obdef {
 	char name[48];            /* "four-in-six" */
-	char id[96];              /* "dk-2020/four-in-six" */
+	char id[CD_MAX_OBLIGATION_ID_LEN + 1]; /* "dk-2020/four-in-six" */
 	cd_ob_kind kind;
 	uint8_t severity;         /* enum cd_severity */
 	char mark;                /* 'V' verified, 'S' seed, 'I' interpretation */
