@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "consumer/config.h"
+#include "proto/rules_json.h"
 #include "util/datadir.h"
 #include "util/log.h"
 #include "util/num.h"

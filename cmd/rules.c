@@ -16,16 +16,10 @@
 #include <time.h>
 
 #include "cmd/opts.h"
+#include "proto/rules_json.h"
 #include "state/event.h"
 #include "state/rules.h"
 #include "util/log.h"
-
-static const char *kind_name(cd_ob_kind k)
-{
-	static const char *const n[] = { "?", "FIRST_WITHIN", "COUNT_IN_WINDOW", "JOINT_IN_WINDOW",
-					 "JOINT_AT_ORDINAL", "SCHEDULE", "MAX_GAP" };
-	return (int)k >= 1 && (int)k <= 6 ? n[k] : "?";
-}
 
 static void mask_names(unsigned mask, int max, const char *(*name)(int), char *buf, size_t len,
 		       const char *all)
@@ -169,7 +163,7 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 			   "|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < rs->n_obs; i++) {
 		const cd_obdef *d = &rs->obs[i];
-		char id[112];
+		char id[CD_MAX_OBLIGATION_ID_LEN + 16]; /* the id and its instances, "… -12" */
 		if (benefit && d->benefits && !(d->benefits & CD_BIT(benefit)))
 			continue;
 		if (d->kind == CD_SCHEDULE)
@@ -184,11 +178,11 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 		describe(d, what, sizeof(what));
 		if (md)
 			fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %c | %s |\n", id,
-				d->mirror[0] ? "mirror" : kind_name(d->kind), ben, cat, what,
+				d->mirror[0] ? "mirror" : cd_ob_kind_name(d->kind), ben, cat, what,
 				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
 		else
 			fprintf(f, "  %-44s %-16s %s\n      %s; %s [%c] %s\n", id,
-				d->mirror[0] ? "mirror" : kind_name(d->kind), ben, what,
+				d->mirror[0] ? "mirror" : cd_ob_kind_name(d->kind), ben, what,
 				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
 	}
 }

@@ -12,7 +12,7 @@
 #include <string.h>
 
 typedef struct counter {
-	char key[112];
+	char key[CD_MAX_OBLIGATION_ID_LEN + 1];
 	long n;
 } counter;
 

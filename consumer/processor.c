@@ -33,6 +33,7 @@
 
 #include "consumer/processor_int.h"
 #include "proto/codec.h"
+#include "proto/rules_json.h"
 #include "util/clock.h"
 #include "util/log.h"
 

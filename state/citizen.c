@@ -4,7 +4,7 @@
  * Format (version 1), all integers varints, dates as zigzag(day)+1 with 0 for
  * "none", instants as zigzag:
  *   u8 version
- *   clock, next_fire            (0 = none, else zigzag(t)+1... see put_instant)
+ *   clock, next_fire            (0 = none, else zigzag(t)+1... see w_instant)
  *   n_ev, then per event: zigzag(occurred - previous occurred), kind, flags,
  *       event_id, and the payload fields of its kind
  *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,

@@ -25,6 +25,7 @@
 
 #include "state/date.h"
 #include "state/event.h"
+#include "state/rules.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -59,8 +60,6 @@ enum cd_obstatus {
 };
 
 #define CD_OB_REASON_MAX 5         /* the largest cancel reason (CD_CANCEL_SUPERSEDED, engine.h) */
-/* Obligation ids ("dk-2020/four-in-six-2") are built by the engine into char[CD_MAX_OBLIGATION_ID_LEN + 1]. */
-#define CD_MAX_OBLIGATION_ID_LEN 111
 
 #define CD_OF_WARNED_LEAD 0x01
 #define CD_OF_WARNED_PACE 0x02

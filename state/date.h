@@ -1,5 +1,5 @@
 /*
- * date.h — calendar dates and instants, the only time arithmetic in contactd.
+ * date.h — calendar dates and instants in Europe/Copenhagen: the rules' time arithmetic.
  *
  * All rule arithmetic is on calendar dates in Europe/Copenhagen (docs/spec/rules.md §3).
  * A cd_date is a day number: days since 1970-01-01 in the proleptic Gregorian

@@ -1,5 +1,5 @@
 /*
- * engine.c — periods, clocks, obligations, and the outputs that say what changed.
+ * engine.c — the rules engine: apply and advance, and the outputs that say what changed.
  *
  * Design. Every evaluation starts from the citizen's whole ordered history:
  *
@@ -33,6 +33,7 @@
  * is reused across calls; nothing here allocates per input once warm.
  */
 #include "state/engine.h"
+#include "state/engine_int.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -43,154 +44,16 @@
 
 #include "util/sb.h"
 
-#define CUM_BEFORE (INT32_MIN + 1)  /* a cumulative count reached before the first registration */
 #define T_MIN (INT64_MIN + 1)       /* the clock before a citizen's first input */
-#define MAX_REPEATS 200             /* repeating windows and gaps per obligation */
-#define MAX_OVERLAYS 8
-#define MAX_COUNTED_LIST 256
 
 _Static_assert(CD_CANCEL_SUPERSEDED == CD_OB_REASON_MAX, "citizen records check cancel reasons against this");
 
-typedef struct conv {
-	int ev;                  /* index in the history */
-	cd_date date;
-	uint8_t form, held_by;
-	bool joint;              /* akasse_participated */
-	uint32_t id_off;
-} conv;
-
-/* One conversation_id of the history: its last version, and whether a void withdraws it. */
-typedef struct cslot {
-	uint64_t h;
-	uint32_t off;            /* the id, in the citizen's arena */
-	int last;                /* history index of its last version that is not a void; -1: none */
-	bool voided;
-} cslot;
-
-/*
- * The conversations that pass one filter (held_by, forms, joint), in history
- * order, as indices in e->cv: listed the first time an evaluation scans a
- * long range with that filter, and kept for the rest of it. When many
- * periods lie within days of each other, every window spans most of the
- * history; with the list a window costs two binary searches and what it
- * records, not a pass over the window.
- */
-#define QLISTS 32                /* filters listed per evaluation; others are scanned */
-#define QLIST_MIN 32             /* a shorter range is scanned */
-
-typedef struct qlist {
-	uint32_t key;            /* held_by | forms << 8 | joint << 16 */
-	uint32_t *ix;
-	size_t n, cap;
-} qlist;
-
-typedef struct ival {
-	cd_date from, to;        /* registered [from, to); to == CD_DATE_NONE: still registered */
-	int64_t before;          /* days in the period's earlier intervals (index_intervals) */
-} ival;
-
-typedef struct period {
-	int start_ev;
-	int end_ev;              /* -1 while the period runs */
-	cd_date start;           /* A */
-	cd_date first_contact;
-	cd_date end_date;
-	uint8_t end_reason;
-	uint8_t benefit, category;
-	bool by_registration;
-	char muni[CD_MUNI_LEN + 1];
-	uint64_t pkey;
-	/* DAGPENGE: the cumulative clock */
-	int prior;
-	size_t iv0, n_iv;
-	bool iv_ordered;         /* intervals follow each other, only the last runs: searchable */
-	cd_date first_reg;
-	/* flags (D6) */
-	bool optout_start, optout_now, seasonal;
-	cd_date optin;           /* first date joint obligations apply; NONE: never */
-	cd_date optout;          /* a later opt-out; NONE: none */
-	int optout_ev;
-} period;
-
-typedef struct inst {
-	const cd_obdef *def;     /* what is reported (a mirror reports the overlay's definition) */
-	const cd_obdef *rule;    /* what is computed */
-	const cd_ruleset *rs;
-	const period *p;
-	int k;                   /* instance suffix; 0: none */
-	uint8_t status;          /* enum cd_obstatus */
-	uint8_t reason;
-	cd_date ws, we, due;
-	int req, held;
-	size_t cnt0, n_cnt;      /* the first MAX_COUNTED_LIST counted: e->counted[cnt0 .. cnt0+n_cnt) */
-	cd_instant opened_at;    /* CD_INSTANT_NONE: exists as soon as the facts are known */
-	cd_instant breach_at, warn_lead_at, warn_pace_at;
-	int met_conv;            /* conv index that met it (MAX_GAP anchors), -1 */
-	char oid[CD_MAX_OBLIGATION_ID_LEN + 1];
-} inst;
-
-/* Where an obligation's period (or, for joint obligations, its opt-in) ends. */
-typedef struct endinfo {
-	int ev;                  /* -1: not ended */
-	cd_date date;
-	uint8_t reason;
-} endinfo;
-
-struct cd_engine {
-	const cd_rules *rules;
-	cd_engine_config cfg;
-	/* scratch, reused */
-	period *per;
-	size_t n_per, cap_per;
-	ival *iv;
-	size_t n_iv, cap_iv;
-	conv *cv;
-	size_t n_cv, cap_cv;
-	inst *in;
-	size_t n_in, cap_in;
-	int *counted;
-	size_t n_counted, cap_counted;
-	uint32_t *taken_nat, *taken_cur;  /* a conversation is taken when its stamp is the context's */
-	size_t cap_taken;
-	uint32_t gen;            /* the last stamp handed out */
-	cslot *cs;               /* the conversation ids of the history (live_conversations) */
-	size_t cap_cs;
-	uint32_t *cs_tab;        /* hash table over cs: index + 1, 0 empty */
-	size_t cap_cs_tab;
-	uint32_t *cs_of;         /* per history entry: its id's index in cs + 1, 0 when not a conversation */
-	size_t cap_cs_of;
-	bool cv_sorted;          /* e->cv is in date order (always, unless a record was tampered with) */
-	qlist ql[QLISTS];        /* conversations by filter, this evaluation (qlist_get) */
-	size_t n_ql;
-	struct { uint32_t stamp, ix; } *tk;   /* conversations taken in this period, by stamp */
-	size_t n_tk, cap_tk;
-	uint64_t *st;            /* emitted states by (period, obligation id): see index_states */
-	size_t n_st, cap_st;     /* slots in use (a power of two), allocated */
-	const char *cnt_ptrs[MAX_COUNTED_LIST];
-	char explain[512];
-	/* the evaluation in progress */
-	cd_instant t;
-	cd_instant next_fire;
-	const cd_citizen *c;
-};
-
-/* ---- small helpers -------------------------------------------------------- */
-
-
-#define GROW(arr, n, cap, want) cd_array_grow((void **)&(arr), &(cap), (want), sizeof(*(arr)))
-
-static void oom(void)
+void eng_oom(void)
 {
 	/* Scratch growth is bounded by the configured history limits; running out
 	 * of memory there leaves no sane way on. */
 	fprintf(stderr, "contactd: out of memory in the rules engine\n");
 	abort();
-}
-
-static void fire_at(cd_engine *e, cd_instant when)
-{
-	if (when != CD_INSTANT_NONE && when > e->t && (e->next_fire == CD_INSTANT_NONE || when < e->next_fire))
-		e->next_fire = when;
 }
 
 void cd_engine_config_default(cd_engine_config *cfg)
@@ -235,1094 +98,6 @@ void cd_engine_free(cd_engine *e)
 	free(e);
 }
 
-/* ---- periods (docs/spec/rules.md §3.3) ---------------------------------------------- */
-
-static period *period_new(cd_engine *e, const cd_citizen *c, int i)
-{
-	const cd_hev *h = &c->ev[i];
-	const char *id = cd_citizen_str(c, h->id_off);
-	period *p;
-	if (GROW(e->per, e->n_per, e->cap_per, e->n_per + 1) < 0)
-		oom();
-	p = &e->per[e->n_per++];
-	memset(p, 0, sizeof(*p));
-	p->start_ev = i;
-	p->end_ev = -1;
-	p->end_date = CD_DATE_NONE;
-	p->first_contact = h->first_contact != CD_DATE_NONE ? h->first_contact : h->date;
-	p->category = h->category;
-	p->benefit = h->benefit;
-	memcpy(p->muni, h->muni, sizeof(p->muni));
-	p->pkey = XXH3_64bits(id, strlen(id));
-	p->optin = p->optout = CD_DATE_NONE;
-	p->optout_ev = -1;
-	p->iv0 = e->n_iv;
-	p->first_reg = h->date;
-	return p;
-}
-
-static void period_start_dagpenge(cd_engine *e, period *p, const cd_hev *h)
-{
-	p->start = h->dp_start != CD_DATE_NONE ? h->dp_start : h->date;
-	if (h->kind == CD_EV_REGISTRATION)
-		p->prior = h->prior_days;
-	if (GROW(e->iv, e->n_iv, e->cap_iv, e->n_iv + 1) < 0)
-		oom();
-	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE, 0 };
-	p->n_iv = 1;
-	p->optout_start = p->optout_now = (h->flags & CD_HF_OPT_OUT) != 0;
-	p->seasonal = (h->flags & CD_HF_SEASONAL) != 0;
-	if (!p->optout_start)
-		p->optin = p->start;
-}
-
-static void interval_close(cd_engine *e, period *p, cd_date d)
-{
-	if (p->n_iv && e->iv[p->iv0 + p->n_iv - 1].to == CD_DATE_NONE) {
-		ival *v = &e->iv[p->iv0 + p->n_iv - 1];
-		v->to = d > v->from ? d : v->from;
-	}
-}
-
-static void period_end(cd_engine *e, period *p, int i, cd_date d, uint8_t reason)
-{
-	if (!p || p->end_ev >= 0)
-		return;
-	p->end_ev = i;
-	p->end_date = d;
-	p->end_reason = reason;
-	interval_close(e, p, d);
-}
-
-static void period_resume(cd_engine *e, period *p, const cd_hev *h, int i)
-{
-	bool opt = (h->flags & CD_HF_OPT_OUT) != 0;
-	/* Intervals of one dagpenge period are contiguous in e->iv: only one runs at a time. */
-	if (GROW(e->iv, e->n_iv, e->cap_iv, e->n_iv + 1) < 0)
-		oom();
-	assert(p->iv0 + p->n_iv == e->n_iv);
-	e->iv[e->n_iv++] = (ival){ h->date, CD_DATE_NONE, 0 };
-	p->n_iv++;
-	p->seasonal = (h->flags & CD_HF_SEASONAL) != 0;
-	if (p->optout_now && !opt && p->optin == CD_DATE_NONE)
-		p->optin = h->date;
-	if (!p->optout_now && opt && p->optin != CD_DATE_NONE && p->optout == CD_DATE_NONE) {
-		p->optout = h->date;
-		p->optout_ev = i;
-	}
-	p->optout_now = opt;
-}
-
-static void derive_periods(cd_engine *e, const cd_citizen *c)
-{
-	int cur = -1, paused = -1;  /* indices into e->per */
-
-	e->n_per = 0;
-	e->n_iv = 0;
-	for (size_t i = 0; i < c->n_ev; i++) {
-		const cd_hev *h = &c->ev[i];
-		period *pc = cur >= 0 ? &e->per[cur] : NULL;
-		period *pp = paused >= 0 ? &e->per[paused] : NULL;
-		period *np;
-		uint8_t prev_cat = pc ? pc->category : pp ? pp->category : CD_CATEGORY_NONE;
-
-		switch (h->kind) {
-		case CD_EV_REGISTRATION:
-			if (h->benefit == CD_DAGPENGE) {
-				cd_date dps = h->dp_start != CD_DATE_NONE ? h->dp_start : h->date;
-				period *dp = pc && pc->benefit == CD_DAGPENGE ? pc : pp;
-				if (dp && dp->start == dps) {
-					if (dp == pp) {          /* resume (docs/spec/rules.md §3.3) */
-						period_resume(e, pp, h, (int)i);
-						cur = paused;
-						paused = -1;
-					}
-					continue;                /* already registered (D1) */
-				}
-				period_end(e, pc, (int)i, h->date,
-					   pc && pc->benefit == CD_DAGPENGE ? CD_CANCEL_PERIOD_ENDED : CD_CANCEL_BENEFIT_SHIFT);
-				period_end(e, pp, (int)i, h->date, CD_CANCEL_PERIOD_ENDED);   /* D2 */
-				np = period_new(e, c, (int)i);
-				np->by_registration = true;
-				period_start_dagpenge(e, np, h);
-			} else {
-				if (pc && pc->benefit == h->benefit)
-					continue;                /* D1 */
-				period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
-				period_end(e, pp, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
-				np = period_new(e, c, (int)i);
-				np->by_registration = true;
-				np->start = h->benefit == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
-						    ? h->first_absence : h->date;
-			}
-			cur = (int)(np - e->per);
-			paused = -1;
-			break;
-
-		case CD_EV_DEREGISTRATION:
-			if (pc && pc->benefit == CD_DAGPENGE && !(h->flags & CD_HF_ENDS_DP)) {
-				interval_close(e, pc, h->date);
-				paused = cur;
-				cur = -1;
-			} else if (pc) {
-				period_end(e, pc, (int)i, h->date, pc->benefit == CD_DAGPENGE
-							       ? CD_CANCEL_PERIOD_ENDED : CD_CANCEL_DEREGISTERED);
-				cur = -1;
-			} else if (pp && (h->flags & CD_HF_ENDS_DP)) {
-				period_end(e, pp, (int)i, h->date, CD_CANCEL_PERIOD_ENDED);
-				paused = -1;
-			}
-			break;
-
-		case CD_EV_BENEFIT_CHANGE: {
-			int curb = pc ? pc->benefit : pp ? CD_DAGPENGE : CD_BENEFIT_NONE;
-			if (h->benefit == CD_BENEFIT_NONE || h->benefit == curb)
-				continue;                        /* a category change */
-			period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
-			period_end(e, pp, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
-			np = period_new(e, c, (int)i);
-			np->category = h->category ? h->category : prev_cat;      /* D4 */
-			np->first_contact = h->date;
-			if (h->benefit == CD_DAGPENGE)
-				period_start_dagpenge(e, np, h);
-			else
-				np->start = h->benefit == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
-						    ? h->first_absence : h->date;
-			cur = (int)(np - e->per);
-			paused = -1;
-			break;
-		}
-		default:
-			break;
-		}
-	}
-}
-
-/* ---- the cumulative clock (docs/spec/rules.md §3.2, D8) ----------------------------- */
-
-/*
- * A dagpenge period that pauses and resumes often has many intervals, and
- * the cumulative clock is asked about them for every obligation instance:
- * with each interval's running total, those questions are binary searches.
- * The plain walks remain for intervals out of order (only a record written
- * by something else could hold them).
- */
-static void index_intervals(cd_engine *e)
-{
-	for (size_t pi = 0; pi < e->n_per; pi++) {
-		period *p = &e->per[pi];
-		int64_t sum = 0;
-		p->iv_ordered = true;
-		for (size_t i = 0; i < p->n_iv; i++) {
-			ival *v = &e->iv[p->iv0 + i];
-			v->before = sum;
-			if (v->to == CD_DATE_NONE) {
-				p->iv_ordered &= i + 1 == p->n_iv;
-				continue;
-			}
-			p->iv_ordered &= v->to >= v->from && (i == 0 || v->from >= e->iv[p->iv0 + i - 1].to);
-			sum += (int64_t)v->to - v->from;
-		}
-	}
-}
-
-/* The date on which the count reaches L: CUM_BEFORE, a date, or NONE (not while off the register). */
-static cd_date cum_date(const cd_engine *e, const period *p, int L)
-{
-	int64_t rem = (int64_t)L - p->prior;
-	if (rem <= 0)
-		return CUM_BEFORE;
-	if (p->iv_ordered) {
-		/* the first interval whose end reaches rem */
-		const ival *iv = &e->iv[p->iv0];
-		size_t a = 0, b = p->n_iv;
-		while (a < b) {
-			size_t m = a + (b - a) / 2;
-			if (iv[m].to != CD_DATE_NONE && iv[m].before + ((int64_t)iv[m].to - iv[m].from) < rem)
-				a = m + 1;
-			else
-				b = m;
-		}
-		return a < p->n_iv ? (cd_date)(iv[a].from + (rem - iv[a].before) - 1) : CD_DATE_NONE;
-	}
-	for (size_t i = 0; i < p->n_iv; i++) {
-		const ival *v = &e->iv[p->iv0 + i];
-		int64_t len = v->to == CD_DATE_NONE ? INT64_MAX : (int64_t)v->to - v->from;
-		if (rem <= len)
-			return (cd_date)(v->from + rem - 1);
-		rem -= len;
-	}
-	return CD_DATE_NONE;
-}
-
-/* c(d - 1): days counted strictly before d. */
-static int cum_before(const cd_engine *e, const period *p, cd_date d)
-{
-	int n = p->prior;
-	if (p->iv_ordered) {
-		/* intervals before the last one that starts before d end by d */
-		const ival *iv = &e->iv[p->iv0];
-		size_t a = 0, b = p->n_iv;
-		cd_date to;
-		while (a < b) {
-			size_t m = a + (b - a) / 2;
-			if (iv[m].from < d)
-				a = m + 1;
-			else
-				b = m;
-		}
-		if (!a)
-			return n;
-		to = iv[a - 1].to == CD_DATE_NONE || iv[a - 1].to > d ? d : iv[a - 1].to;
-		n += (int)iv[a - 1].before;
-		if (to > iv[a - 1].from)
-			n += to - iv[a - 1].from;
-		return n;
-	}
-	for (size_t i = 0; i < p->n_iv; i++) {
-		const ival *v = &e->iv[p->iv0 + i];
-		cd_date to = v->to == CD_DATE_NONE || v->to > d ? d : v->to;
-		if (to > v->from)
-			n += to - v->from;
-	}
-	return n;
-}
-
-/* Due date of a duration L measured from anchor date P (D8): NONE while paused. */
-static cd_date due_from(const cd_engine *e, const period *p, bool cum, cd_date P, int L)
-{
-	cd_date d;
-	if (!cum)
-		return P + L;
-	d = cum_date(e, p, cum_before(e, p, P) + 1 + L);
-	return d == CUM_BEFORE ? P + L : d;
-}
-
-typedef struct win {
-	cd_date ws, we;
-	bool paused;             /* a bound is not known while off the register */
-	bool skip;               /* the window ended before the first registration seen */
-} win;
-
-static win window_of(const cd_engine *e, const period *p, const cd_obdef *d)
-{
-	win w = { CD_DATE_NONE, CD_DATE_NONE, false, false };
-	cd_date a = d->anchor_first_contact ? p->first_contact : p->start;
-	int lto, lfrom;
-
-	if (!cd_obdef_cumulative(d, p->benefit)) {
-		w.ws = d->from.n ? a + cd_span_length(d->from, a) : a;
-		w.we = d->to.n ? a + cd_span_length(d->to, a) - 1 : CD_DATE_NONE;
-		return w;
-	}
-	lto = d->to.n ? cd_span_length(d->to, p->start) : 0;
-	if (lto && lto <= p->prior) {
-		w.skip = true;
-		return w;
-	}
-	w.ws = p->start;                                     /* D12 */
-	if (d->from.n) {
-		cd_date f;
-		lfrom = cd_span_length(d->from, p->start);
-		f = cum_date(e, p, lfrom);
-		if (f == CUM_BEFORE)
-			w.ws = p->first_reg;                 /* D8 */
-		else if (f == CD_DATE_NONE) {
-			w.ws = CD_DATE_NONE;
-			w.paused = true;
-		} else
-			w.ws = f + 1;
-	}
-	if (lto) {
-		cd_date t = cum_date(e, p, lto);
-		if (t == CD_DATE_NONE)
-			w.paused = true;
-		else
-			w.we = t;
-	}
-	return w;
-}
-
-/* ---- conversations -------------------------------------------------------- */
-
-/*
- * The conversations that count: not withdrawn by a void with the same
- * conversation_id (whatever the order, docs/spec/rules.md §3.4); a conversation_id seen
- * twice counts once, as its last version in history order, at that version's
- * place. One pass files every id in a hash table (its last version, whether a
- * void names it), a second keeps the versions that are last and not voided:
- * linear in the history, however many versions and voids it holds.
- */
-static void live_conversations(cd_engine *e, const cd_citizen *c)
-{
-	size_t n_conv = 0, n_ids = 0, mask;
-
-	e->n_cv = 0;
-	for (size_t i = 0; i < c->n_ev; i++)
-		n_conv += c->ev[i].kind == CD_EV_CONVERSATION;
-	if (!n_conv)
-		return;
-	mask = 16;
-	while (mask < 2 * n_conv)
-		mask <<= 1;
-	if (GROW(e->cs_of, c->n_ev, e->cap_cs_of, c->n_ev) < 0 || GROW(e->cs, 0, e->cap_cs, n_conv) < 0 ||
-	    GROW(e->cs_tab, 0, e->cap_cs_tab, mask) < 0 || GROW(e->cv, e->n_cv, e->cap_cv, n_conv) < 0)
-		oom();
-	memset(e->cs_tab, 0, mask * sizeof(*e->cs_tab));
-	mask--;
-	for (size_t i = 0; i < c->n_ev; i++) {
-		const cd_hev *h = &c->ev[i];
-		const char *id;
-		uint64_t hv;
-		size_t k;
-		cslot *s;
-
-		e->cs_of[i] = 0;
-		if (h->kind != CD_EV_CONVERSATION)
-			continue;
-		id = cd_citizen_str(c, h->conv_off);
-		hv = XXH3_64bits(id, strlen(id));
-		for (k = (size_t)hv & mask; e->cs_tab[k]; k = (k + 1) & mask) {
-			s = &e->cs[e->cs_tab[k] - 1];
-			if (s->h == hv && !strcmp(cd_citizen_str(c, s->off), id))
-				break;
-		}
-		if (!e->cs_tab[k]) {
-			e->cs[n_ids] = (cslot){ hv, h->conv_off, -1, false };
-			e->cs_tab[k] = (uint32_t)++n_ids;
-		}
-		s = &e->cs[e->cs_tab[k] - 1];
-		if (h->flags & CD_HF_VOIDED)
-			s->voided = true;
-		else
-			s->last = (int)i;
-		e->cs_of[i] = e->cs_tab[k];
-	}
-	e->cv_sorted = true;
-	for (size_t i = 0; i < c->n_ev; i++) {
-		const cd_hev *h = &c->ev[i];
-		const cslot *s;
-		if (!e->cs_of[i])
-			continue;
-		s = &e->cs[e->cs_of[i] - 1];
-		if (s->voided || s->last != (int)i)
-			continue;
-		if (e->n_cv && h->date < e->cv[e->n_cv - 1].date)
-			e->cv_sorted = false;
-		e->cv[e->n_cv++] = (conv){ (int)i, h->date, h->form, h->held_by,
-					   (h->flags & CD_HF_JOINT) != 0, h->conv_off };
-	}
-}
-
-/*
- * The conversations a scan can count lie in one stretch of e->cv, which is in
- * history order: from the first dated on or after `from` to the last dated on
- * or before `to` (NONE: no bound) and before the event that ends the
- * obligation. Scans start and stop there instead of testing every
- * conversation of the history, so an obligation costs what its own window
- * holds. The tests inside the loops stay: they decide, the range only skips
- * what they would reject.
- */
-typedef struct cvrange {
-	size_t lo, hi;
-} cvrange;
-
-static cvrange cv_range(const cd_engine *e, cd_date from, cd_date to, const endinfo *end)
-{
-	cvrange r = { 0, e->n_cv };
-	size_t a, b;
-
-	if (!e->cv_sorted)
-		return r;
-	for (a = 0, b = e->n_cv; a < b;) {           /* first with date >= from */
-		size_t m = a + (b - a) / 2;
-		if (e->cv[m].date < from)
-			a = m + 1;
-		else
-			b = m;
-	}
-	r.lo = a;
-	if (to != CD_DATE_NONE) {
-		for (b = e->n_cv; a < b;) {           /* first with date > to */
-			size_t m = a + (b - a) / 2;
-			if (e->cv[m].date <= to)
-				a = m + 1;
-			else
-				b = m;
-		}
-		r.hi = a;
-	}
-	if (end->ev >= 0) {
-		for (a = r.lo, b = r.hi; a < b;) {    /* first at or after the ending event */
-			size_t m = a + (b - a) / 2;
-			if (e->cv[m].ev < end->ev)
-				a = m + 1;
-			else
-				b = m;
-		}
-		r.hi = a;
-	}
-	return r;
-}
-
-static bool passes(const conv *cv, uint8_t held_by, uint8_t forms, bool need_joint)
-{
-	if (!(held_by & CD_BIT(cv->held_by)))
-		return false;
-	if (!(forms & CD_BIT(cv->form)))
-		return false;
-	if (need_joint && !(cv->joint && (cv->held_by == CD_JOBCENTER || cv->held_by == CD_OTHER_ACTOR)))
-		return false;
-	return true;
-}
-
-static bool qualifies(const conv *cv, const cd_obdef *d, uint8_t widen, bool need_joint)
-{
-	return passes(cv, d->filter.held_by, (uint8_t)(d->filter.forms | widen), need_joint);
-}
-
-/* The list for a filter, made on first use in this evaluation; NULL when QLISTS are in use. */
-static const qlist *qlist_get(cd_engine *e, uint8_t held_by, uint8_t forms, bool joint)
-{
-	uint32_t key = held_by | (uint32_t)forms << 8 | (uint32_t)joint << 16;
-	qlist *l;
-	for (size_t i = 0; i < e->n_ql; i++)
-		if (e->ql[i].key == key)
-			return &e->ql[i];
-	if (e->n_ql == QLISTS)
-		return NULL;
-	l = &e->ql[e->n_ql++];
-	if (GROW(l->ix, 0, l->cap, e->n_cv) < 0)
-		oom();
-	l->key = key;
-	l->n = 0;
-	for (size_t i = 0; i < e->n_cv; i++)
-		if (passes(&e->cv[i], held_by, forms, joint))
-			l->ix[l->n++] = (uint32_t)i;
-	return l;
-}
-
-/* The first position in ix[0 .. n) holding v or more. */
-static size_t lower(const uint32_t *ix, size_t n, size_t v)
-{
-	size_t a = 0, b = n;
-	while (a < b) {
-		size_t m = a + (b - a) / 2;
-		if (ix[m] < v)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a;
-}
-
-/*
- * The conversations of a range that pass a filter, in order: from the
- * filter's list when the range is long, else by testing each. The callers
- * keep their own tests of dates and end, which decide when the conversation
- * list is not in date order (then the range is all of it and no list is used).
- */
-typedef struct qcur {
-	const conv *cv;
-	const uint32_t *ix;      /* the filter's list; NULL: test each conversation */
-	size_t at, end;          /* positions in ix, or indices in e->cv */
-	uint8_t held_by, forms;
-	bool joint;
-} qcur;
-
-static void qcur_open(cd_engine *e, qcur *q, const cd_obdef *d, uint8_t widen, bool joint, cvrange r)
-{
-	const qlist *l;
-	q->cv = e->cv;
-	q->ix = NULL;
-	q->at = r.lo;
-	q->end = r.hi;
-	q->held_by = d->filter.held_by;
-	q->forms = (uint8_t)(d->filter.forms | widen);
-	q->joint = joint;
-	if (e->cv_sorted && r.hi - r.lo >= QLIST_MIN && (l = qlist_get(e, q->held_by, q->forms, joint))) {
-		q->ix = l->ix;
-		q->at = lower(l->ix, l->n, r.lo);
-		q->end = lower(l->ix, l->n, r.hi);
-	}
-}
-
-static bool qcur_next(qcur *q, size_t *i)
-{
-	if (q->ix) {
-		if (q->at >= q->end)
-			return false;
-		*i = q->ix[q->at++];
-		return true;
-	}
-	while (q->at < q->end) {
-		size_t k = q->at++;
-		if (passes(&q->cv[k], q->held_by, q->forms, q->joint)) {
-			*i = k;
-			return true;
-		}
-	}
-	return false;
-}
-
-static bool before_end(const conv *cv, const endinfo *end)
-{
-	return end->ev < 0 || cv->ev < end->ev;
-}
-
-/* ---- instances ------------------------------------------------------------ */
-
-typedef struct evctx {
-	const period *p;
-	const cd_ruleset *rs;    /* the ruleset whose allocation applies */
-	uint8_t widen;           /* forms added by overlays (national obligations only) */
-	uint32_t *taken;         /* joint conversations taken within this ruleset: taken[i] == stamp */
-	uint32_t stamp;
-	bool in_addition;        /* taken conversations do not count toward counts */
-	size_t first_inst;       /* this ruleset's instances start here (AFTER_MET lookups) */
-	const struct evctx *national; /* the national ruleset's context, for mirrors (D17) */
-} evctx;
-
-static bool taken(const evctx *x, size_t i)
-{
-	return x->taken[i] == x->stamp;
-}
-
-/* Marks conversation i taken, and notes it for counts that leave taken ones out (taken_in). */
-static void take(cd_engine *e, const evctx *x, size_t i)
-{
-	x->taken[i] = x->stamp;
-	if (GROW(e->tk, e->n_tk, e->cap_tk, e->n_tk + 1) < 0)
-		oom();
-	e->tk[e->n_tk].stamp = x->stamp;
-	e->tk[e->n_tk++].ix = (uint32_t)i;
-}
-
-/* How many of the conversations of q's range that x took pass q's filter. */
-static size_t taken_in(const cd_engine *e, const evctx *x, const qcur *q, cvrange r)
-{
-	size_t n = 0;
-	for (size_t k = 0; k < e->n_tk; k++)
-		n += e->tk[k].stamp == x->stamp && e->tk[k].ix >= r.lo && e->tk[k].ix < r.hi &&
-		     passes(&e->cv[e->tk[k].ix], q->held_by, q->forms, q->joint);
-	return n;
-}
-
-static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule,
-		      const cd_ruleset *rs, int k)
-{
-	inst *in;
-	if (GROW(e->in, e->n_in, e->cap_in, e->n_in + 1) < 0)
-		oom();
-	in = &e->in[e->n_in++];
-	memset(in, 0, sizeof(*in));
-	in->def = def;
-	in->rule = rule;
-	in->rs = rs;
-	in->p = x->p;
-	in->k = k;
-	in->ws = in->we = in->due = CD_DATE_NONE;
-	in->req = rule->required;
-	in->cnt0 = e->n_counted;
-	in->opened_at = in->breach_at = in->warn_lead_at = in->warn_pace_at = CD_INSTANT_NONE;
-	in->met_conv = -1;
-	{
-		cd_sb b = cd_sb_on(in->oid, sizeof(in->oid));
-		cd_sb_puts(&b, def->id);
-		if (k) {
-			cd_sb_put(&b, "-", 1);
-			cd_sb_uint(&b, (uint64_t)k);
-		}
-	}
-	return in;
-}
-
-/* Counts conversation ci for in; outputs list the first MAX_COUNTED_LIST, so only those are kept. */
-static void count_conv(cd_engine *e, inst *in, size_t ci)
-{
-	in->held++;
-	if (in->n_cnt >= MAX_COUNTED_LIST)
-		return;
-	if (e->n_counted == e->cap_counted && GROW(e->counted, e->n_counted, e->cap_counted, e->n_counted + 1) < 0)
-		oom();
-	e->counted[e->n_counted++] = (int)ci;
-	in->n_cnt++;
-}
-
-/*
- * Counts for in the conversations dated from .. to (NONE: open) before the
- * end that pass d's filter, less those taken in this ruleset when it counts
- * joint conversations in addition. With a filter list the count is the
- * distance between two positions less the few taken ones, and only the
- * conversations kept for outputs are visited.
- */
-static void count_range(cd_engine *e, const evctx *x, inst *in, const cd_obdef *d, cd_date from, cd_date to,
-			const endinfo *end)
-{
-	cvrange r = cv_range(e, from, to, end);
-	qcur q;
-	size_t i;
-
-	qcur_open(e, &q, d, x->widen, false, r);
-	if (q.ix) {
-		int held = in->held + (int)(q.end - q.at - (x->in_addition ? taken_in(e, x, &q, r) : 0));
-		while (in->n_cnt < MAX_COUNTED_LIST && qcur_next(&q, &i))
-			if (!(x->in_addition && taken(x, i)))
-				count_conv(e, in, i);
-		in->held = held;
-		return;
-	}
-	while (qcur_next(&q, &i)) {
-		const conv *cv = &e->cv[i];
-		if (cv->date < from || (to != CD_DATE_NONE && cv->date > to) || !before_end(cv, end) ||
-		    (x->in_addition && taken(x, i)))
-			continue;
-		count_conv(e, in, i);
-	}
-}
-
-static endinfo end_of(const period *p, const cd_obdef *rule)
-{
-	endinfo end = { p->end_ev, p->end_date, p->end_reason };
-	if (rule->joint && p->optout != CD_DATE_NONE && (end.ev < 0 || p->optout_ev < end.ev)) {
-		end.ev = p->optout_ev;
-		end.date = p->optout;
-		end.reason = CD_CANCEL_OPTED_OUT;
-	}
-	return end;
-}
-
-/* Earliest day on which held < floor(n × elapsed / length) (D26), or NONE. */
-static cd_date pace_day(const cd_engine *e, const inst *in)
-{
-	int64_t len = (int64_t)in->we - in->ws + 1, n = in->req;
-	cd_date first = in->ws;
-	if (n < 2 || len <= 0 || in->held >= n)
-		return CD_DATE_NONE;
-	assert((size_t)in->held <= in->n_cnt);   /* required counts are at most 100: all kept */
-	for (int j = 0; j <= in->held; j++) {
-		cd_date last = j < in->held ? e->cv[e->counted[in->cnt0 + (size_t)j]].date : in->we;
-		int64_t need = ((int64_t)(j + 1) * len + n - 1) / n;   /* ceil((j+1)·len / n) */
-		cd_date thr = (cd_date)(in->ws + need);
-		cd_date d = thr > first ? thr : first;
-		if (d <= last && d <= in->we)
-			return d;
-		first = last + 1;
-	}
-	return CD_DATE_NONE;
-}
-
-/*
- * Decides an instance's status from whether it is met, the date whose passing
- * breaches it, and how its period ended (docs/spec/rules.md §3, §6).
- */
-static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool paused, const endinfo *end)
-{
-	int lead = e->cfg.warn_lead_days;
-	cd_date bd;
-
-	in->due = paused ? CD_DATE_NONE : eff_due;
-	if (met) {
-		in->status = CD_OB_MET;
-		return;
-	}
-	if (paused || eff_due == CD_DATE_NONE) {
-		if (end->ev >= 0) {
-			in->status = CD_OB_CANCELLED;
-			in->reason = end->reason;
-		} else
-			in->status = paused ? CD_OB_PAUSED : CD_OB_OPEN;
-		return;
-	}
-	bd = eff_due + 1 + e->cfg.grace_days;
-	if (end->ev >= 0 && bd > end->date) {
-		in->status = CD_OB_CANCELLED;
-		in->reason = end->reason;
-		return;
-	}
-	in->breach_at = cd_cph_midnight(bd);
-	if (e->t >= in->breach_at) {
-		in->status = CD_OB_BREACHED;
-		return;
-	}
-	in->status = CD_OB_OPEN;
-	fire_at(e, in->breach_at);
-	if (lead > 0) {
-		cd_date wd = eff_due - lead;
-		if (in->ws != CD_DATE_NONE && wd < in->ws)
-			wd = in->ws;
-		in->warn_lead_at = cd_cph_midnight(wd);
-		fire_at(e, in->warn_lead_at);
-	}
-	if (lead > 0 && in->rule->kind == CD_COUNT_IN_WINDOW && in->ws != CD_DATE_NONE &&
-	    in->we != CD_DATE_NONE) {
-		cd_date pd = pace_day(e, in);
-		if (pd != CD_DATE_NONE) {
-			in->warn_pace_at = cd_cph_midnight(pd);
-			fire_at(e, in->warn_pace_at);
-		}
-	}
-}
-
-/* Joint obligations: waived unless the period is opted in before the window ends (D6). */
-static bool joint_waived(const period *p, const cd_obdef *rule, const win *w)
-{
-	if (!rule->joint)
-		return false;
-	if (p->optin == CD_DATE_NONE)
-		return true;
-	return w->we != CD_DATE_NONE && w->we < p->optin;
-}
-
-static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule)
-{
-	const period *p = x->p;
-	win w = window_of(e, p, rule);
-	endinfo end = end_of(p, rule);
-	inst *in;
-	bool met = false;
-	cd_date eff = w.we;
-
-	if (w.skip || joint_waived(p, rule, &w))
-		return;
-	in = inst_new(e, x, def, rule, x->rs, 0);
-	in->ws = w.ws;
-	in->we = w.we;
-	if (w.ws == CD_DATE_NONE) {
-		finalize(e, in, false, CD_DATE_NONE, true, &end);
-		return;
-	}
-	if (rule->kind == CD_COUNT_IN_WINDOW) {
-		count_range(e, x, in, rule, w.ws, w.we, &end);
-		met = in->held >= in->req;
-	} else if (rule->kind == CD_FIRST_WITHIN || rule->kind == CD_JOINT_IN_WINDOW) {
-		bool joint = rule->kind == CD_JOINT_IN_WINDOW || rule->joint;
-		qcur q;
-		size_t i;
-		qcur_open(e, &q, rule, x->widen, joint, cv_range(e, w.ws, w.we, &end));
-		while (qcur_next(&q, &i)) {
-			const conv *cv = &e->cv[i];
-			if (cv->date < w.ws || (w.we != CD_DATE_NONE && cv->date > w.we) || !before_end(cv, &end))
-				continue;
-			if (rule->kind == CD_JOINT_IN_WINDOW) {
-				if (taken(x, i))
-					continue;
-				take(e, x, i);
-			} else if (rule->first_must_forms && !(rule->first_must_forms & CD_BIT(cv->form))) {
-				eff = cv->date;          /* D15: the first candidate decides */
-				break;
-			}
-			count_conv(e, in, i);
-			met = true;
-			break;
-		}
-	}
-	finalize(e, in, met, eff, w.paused, &end);
-}
-
-static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
-{
-	const period *p = x->p;
-	endinfo end = end_of(p, def);
-	cd_date a = p->start;
-
-	for (int k = 1; k <= MAX_REPEATS; k++) {
-		cd_date ws = cd_date_add_months(a, def->repeat_months * (k - 1));
-		cd_date we = cd_date_add_months(a, def->repeat_months * k) - 1;
-		cd_instant opened = k == 1 ? CD_INSTANT_NONE : cd_cph_midnight(ws);
-		inst *in;
-		if (end.ev >= 0 && k > 1 && ws >= end.date)
-			break;
-		if (opened != CD_INSTANT_NONE && opened > e->t) {
-			fire_at(e, opened);
-			break;
-		}
-		in = inst_new(e, x, def, def, x->rs, k);
-		in->opened_at = opened;
-		in->ws = ws;
-		in->we = we;
-		count_range(e, x, in, def, ws, we, &end);
-		finalize(e, in, in->held >= in->req, we, false, &end);
-	}
-}
-
-static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *def)
-{
-	const period *p = x->p;
-	endinfo end = end_of(p, def);
-	bool cum = cd_obdef_cumulative(def, p->benefit);
-	int every = cd_span_length(def->every, p->start);
-	size_t cand[CD_MAX_SLOTS];
-	int n_cand = 0;
-	qcur q;
-	size_t i;
-
-	qcur_open(e, &q, def, x->widen, false, cv_range(e, p->start, CD_DATE_NONE, &end));
-	while (n_cand < def->slots && qcur_next(&q, &i)) {
-		const conv *cv = &e->cv[i];
-		if (cv->date >= p->start && before_end(cv, &end))
-			cand[n_cand++] = i;
-	}
-	for (int k = 1; k <= def->slots; k++) {
-		int L = k * every;
-		cd_date dk = cum ? cum_date(e, p, L) : p->start + L - 1;
-		bool paused = dk == CD_DATE_NONE, met = false;
-		cd_date due = paused ? CD_DATE_NONE : dk + def->tolerance[k - 1];
-		inst *in;
-		if (dk == CUM_BEFORE)
-			continue;
-		in = inst_new(e, x, def, def, x->rs, k);
-		in->ws = p->start;
-		in->we = due;
-		if (k <= n_cand) {
-			/* While the due date is not yet known (paused), it lies after any held conversation. */
-			const conv *cv = &e->cv[cand[k - 1]];
-			bool joint_ok = !(def->joint_slots & CD_BIT(k - 1)) || p->optout_now ||
-					qualifies(cv, def, x->widen, true);
-			if ((paused || cv->date <= due) && joint_ok) {
-				count_conv(e, in, cand[k - 1]);
-				met = true;
-			}
-		}
-		finalize(e, in, met, due, paused, &end);
-	}
-}
-
-static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *def)
-{
-	const period *p = x->p;
-	win w = { p->start, CD_DATE_NONE, false, false };
-	endinfo end = end_of(p, def);
-	int max_ord = 0, ord = 0;
-	cd_date eff;
-	bool met = false;
-	inst *in;
-	qcur q;
-	size_t i;
-
-	if (def->to.n) {
-		win dw = window_of(e, p, def);
-		if (dw.skip)
-			return;
-		w.we = dw.we;
-		w.paused = dw.paused;
-	}
-	if (joint_waived(p, def, &w))
-		return;
-	for (int b = 15; b > 0 && !max_ord; b--)
-		if (def->ordinals & CD_BIT(b))
-			max_ord = b;
-	in = inst_new(e, x, def, def, x->rs, 0);
-	in->ws = w.ws;
-	in->we = w.we;
-	eff = w.we;
-	qcur_open(e, &q, def, x->widen, false, cv_range(e, p->start, CD_DATE_NONE, &end));
-	while (ord < max_ord && qcur_next(&q, &i)) {
-		const conv *cv = &e->cv[i];
-		if (cv->date < p->start || !before_end(cv, &end))
-			continue;
-		ord++;
-		if ((def->ordinals & CD_BIT(ord)) && qualifies(cv, def, x->widen, true) &&
-		    (w.we == CD_DATE_NONE || cv->date <= w.we) && !taken(x, i)) {
-			take(e, x, i);
-			count_conv(e, in, i);
-			in->held = 1;
-			met = true;
-			break;
-		}
-		if (ord == max_ord && (eff == CD_DATE_NONE || cv->date < eff))
-			eff = cv->date;                          /* D14 */
-	}
-	in->req = 1;
-	finalize(e, in, met, eff, w.paused && eff == CD_DATE_NONE, &end);
-}
-
-static const inst *find_in_ruleset(const cd_engine *e, const evctx *x, const char *name)
-{
-	for (size_t i = x->first_inst; i < e->n_in; i++)
-		if (e->in[i].p == x->p && !strcmp(e->in[i].rule->name, name) && e->in[i].k == 0)
-			return &e->in[i];
-	return NULL;
-}
-
-static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *def)
-{
-	const period *p = x->p;
-	endinfo end = end_of(p, def);
-	bool cum = cd_obdef_cumulative(def, p->benefit);
-	int g = cd_span_length(def->gap, p->start);
-	cd_date ws, anchor;
-	cd_instant opened = CD_INSTANT_NONE;
-
-	if (def->gap_start == CD_GAP_AFTER_WINDOW) {
-		int L = cd_span_length(def->start_after, p->start);
-		cd_date r = cum ? cum_date(e, p, L) : p->start + L - 1;
-		if (r == CD_DATE_NONE)
-			return;                         /* not begun: off the register before month 6 */
-		ws = r == CUM_BEFORE ? p->first_reg : r + 1;
-		anchor = ws;
-		opened = cd_cph_midnight(ws);
-	} else {
-		const inst *ref = find_in_ruleset(e, x, def->start_ref);
-		if (!ref || ref->status != CD_OB_MET || !ref->n_cnt)
-			return;
-		anchor = e->cv[e->counted[ref->cnt0]].date;
-		ws = anchor + 1;
-	}
-	for (int k = 1; k <= MAX_REPEATS; k++) {
-		cd_date due;
-		inst *in;
-		bool met = false;
-		if (end.ev >= 0 && ws >= end.date)
-			break;
-		if (opened != CD_INSTANT_NONE && opened > e->t) {
-			fire_at(e, opened);
-			break;
-		}
-		due = due_from(e, p, cum, anchor, g);
-		in = inst_new(e, x, def, def, x->rs, k);
-		in->opened_at = opened;
-		in->ws = ws;
-		in->we = due;
-		qcur q;
-		size_t i;
-		qcur_open(e, &q, def, x->widen, false, cv_range(e, ws, due, &end));
-		while (qcur_next(&q, &i)) {
-			const conv *cv = &e->cv[i];
-			if (cv->date < ws || (due != CD_DATE_NONE && cv->date > due) || !before_end(cv, &end))
-				continue;
-			count_conv(e, in, i);
-			in->met_conv = (int)i;
-			met = true;
-			break;
-		}
-		finalize(e, in, met, due, due == CD_DATE_NONE, &end);
-		if (met) {
-			anchor = e->cv[in->met_conv].date;
-			opened = CD_INSTANT_NONE;
-		} else if (in->status == CD_OB_BREACHED) {
-			anchor = due;
-			opened = in->breach_at;
-		} else
-			break;
-		ws = anchor + 1;
-	}
-}
-
-static void eval_def(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule)
-{
-	if (rule->repeat_months)
-		eval_repeating(e, x, rule);
-	else if (rule->kind == CD_SCHEDULE)
-		eval_schedule(e, x, rule);
-	else if (rule->kind == CD_JOINT_AT_ORDINAL)
-		eval_ordinal(e, x, rule);
-	else if (rule->kind == CD_MAX_GAP)
-		eval_gaps(e, x, rule);
-	else
-		eval_window_kind(e, x, def, rule);
-}
-
-static bool replaced(const cd_ruleset *const *ovl, size_t n_ovl, const char *name)
-{
-	for (size_t i = 0; i < n_ovl; i++)
-		for (size_t j = 0; j < ovl[i]->n_replaces; j++)
-			if (!strcmp(ovl[i]->replaces[j], name))
-				return true;
-	return false;
-}
-
-static bool is_joint_kind(const cd_obdef *d)
-{
-	return d->kind == CD_JOINT_IN_WINDOW || d->kind == CD_JOINT_AT_ORDINAL;
-}
-
-/* Evaluates one ruleset's obligations for a period: joint ones first (allocation, docs/spec/rules.md §4). */
-static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_ruleset *const *ovl,
-			 size_t n_ovl, const cd_ruleset *national)
-{
-	const period *p = x->p;
-	x->first_inst = e->n_in;
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < rs->n_obs; i++) {
-			const cd_obdef *d = &rs->obs[i], *rule = d;
-			if (d->mirror[0]) {
-				rule = NULL;
-				for (size_t j = 0; national && j < national->n_obs && !rule; j++)
-					if (!strcmp(national->obs[j].name, d->mirror))
-						rule = &national->obs[j];
-				if (!rule || replaced(ovl, n_ovl, rule->name))
-					continue;
-			}
-			if ((pass == 0) != is_joint_kind(rule))
-				continue;
-			if (!cd_obdef_applies(rule, p->benefit, p->category, p->by_registration))
-				continue;
-			if (!rs->overlay && replaced(ovl, n_ovl, d->name))
-				continue;
-			if (d->mirror[0] && x->national) {
-				/* Computed as the national obligation is, in its allocation (D17). */
-				evctx mx = *x->national;
-				mx.rs = rs;
-				mx.first_inst = x->first_inst;
-				eval_def(e, &mx, d, rule);
-			} else
-				eval_def(e, x, d, rule);
-		}
-}
-
-static void evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
-{
-	e->t = t;
-	e->next_fire = CD_INSTANT_NONE;
-	e->c = c;
-	e->n_in = 0;
-	e->n_counted = 0;
-	derive_periods(e, c);
-	index_intervals(e);
-	live_conversations(e, c);
-	e->n_ql = 0;
-	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (MAX_OVERLAYS + 1) > UINT32_MAX) {
-		/* Zeroed, and stamps start again: no stale stamp can equal a new one. */
-		size_t n = e->n_cv > e->cap_taken ? e->n_cv * 2 : e->cap_taken + 16;
-		free(e->taken_nat);
-		free(e->taken_cur);
-		e->taken_nat = calloc(n, sizeof(*e->taken_nat));
-		e->taken_cur = calloc(n, sizeof(*e->taken_cur));
-		if (!e->taken_nat || !e->taken_cur)
-			oom();
-		e->cap_taken = n;
-		e->gen = 0;
-	}
-	for (size_t pi = 0; pi < e->n_per; pi++) {
-		const period *p = &e->per[pi];
-		const cd_ruleset *nat = cd_rules_national(e->rules, p->start);
-		const cd_ruleset *ovl[MAX_OVERLAYS];
-		size_t n_ovl = cd_rules_overlays(e->rules, p->muni, p->benefit, p->start, p->seasonal, ovl,
-						 MAX_OVERLAYS);
-		uint8_t widen = 0;
-		evctx x = { .p = p };
-
-		for (size_t i = 0; i < n_ovl; i++)
-			widen |= ovl[i]->widen_forms;
-		e->n_tk = 0;             /* takes are per period (their stamps are) */
-		if (nat) {
-			/* A fresh stamp instead of clearing the marks: a period costs what it uses. */
-			x.rs = nat;
-			x.widen = widen;
-			x.taken = e->taken_nat;
-			x.stamp = ++e->gen;
-			x.in_addition = nat->joint_in_addition;
-			eval_ruleset(e, &x, nat, ovl, n_ovl, nat);
-		}
-		for (size_t i = 0; i < n_ovl; i++) {
-			evctx ox = { .p = p, .rs = ovl[i], .taken = e->taken_cur, .stamp = ++e->gen,
-				   .in_addition = ovl[i]->joint_in_addition, .national = nat ? &x : NULL };
-			eval_ruleset(e, &ox, ovl[i], ovl, n_ovl, nat);
-		}
-	}
-}
-
 /* ---- emitted states and outputs ------------------------------------------- */
 
 static const char *const dl_names[] = { "?", "OPENED", "UPDATED", "PAUSED", "WARNING", "MET", "CANCELLED" };
@@ -1330,26 +105,31 @@ static const char *const br_names[] = { "?", "BREACHED", "RETRACTED" };
 static const char *const cancel_names[] = { "UNSPECIFIED", "BENEFIT_SHIFT", "DEREGISTERED", "PERIOD_ENDED",
 					    "OPTED_OUT", "SUPERSEDED" };
 
+#define N_NAMES(t) ((int)(sizeof(t) / sizeof((t)[0])))
+_Static_assert(N_NAMES(dl_names) == CD_DL_CANCELLED + 1, "a name per deadline status");
+_Static_assert(N_NAMES(br_names) == CD_BR_RETRACTED + 1, "a name per breach status");
+_Static_assert(N_NAMES(cancel_names) == CD_CANCEL_SUPERSEDED + 1, "a name per cancel reason");
+
 const char *cd_output_status_name(const cd_output *o)
 {
 	if (o->is_breach)
-		return o->status >= 1 && o->status <= 2 ? br_names[o->status] : "?";
-	return o->status >= 1 && o->status <= 6 ? dl_names[o->status] : "?";
+		return o->status >= 1 && o->status < N_NAMES(br_names) ? br_names[o->status] : "?";
+	return o->status >= 1 && o->status < N_NAMES(dl_names) ? dl_names[o->status] : "?";
 }
 
 const char *cd_cancel_reason_name(int r)
 {
-	return r >= 0 && r <= 5 ? cancel_names[r] : "?";
+	return r >= 0 && r < N_NAMES(cancel_names) ? cancel_names[r] : "?";
 }
 
 int cd_output_status_parse(const char *s, bool *is_breach)
 {
-	for (int i = 1; i <= 6; i++)
+	for (int i = 1; i < N_NAMES(dl_names); i++)
 		if (!strcmp(s, dl_names[i])) {
 			*is_breach = false;
 			return i;
 		}
-	for (int i = 1; i <= 2; i++)
+	for (int i = 1; i < N_NAMES(br_names); i++)
 		if (!strcmp(s, br_names[i])) {
 			*is_breach = true;
 			return i;
@@ -1359,7 +139,7 @@ int cd_output_status_parse(const char *s, bool *is_breach)
 
 int cd_cancel_reason_parse(const char *s)
 {
-	for (int i = 0; i <= 5; i++)
+	for (int i = 0; i < N_NAMES(cancel_names); i++)
 		if (!strcmp(s, cancel_names[i]))
 			return i;
 	return -1;
@@ -1491,8 +271,7 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	o.definition_id = def ? def->id : oid;
 	o.severity = def ? def->severity : 0;
 	o.legal_ref = def ? def->legal_ref : "";
-	o.breach_kind = def && (def->kind == CD_SCHEDULE || def->kind == CD_MAX_GAP) ? CD_KIND_CADENCE
-										      : CD_KIND_DEADLINE;
+	o.breach_kind = def ? eng_kind_of(def->kind)->breach_kind : CD_KIND_DEADLINE;
 	o.period_start = ob->pstart;
 	o.window_start = ob->ws;
 	o.window_end = ob->we;
@@ -1596,7 +375,7 @@ static void index_states(cd_engine *e, cd_citizen *c, size_t more)
 	if (n > e->cap_st) {
 		free(e->st);
 		if (!(e->st = malloc(n * sizeof(*e->st))))
-			oom();
+			eng_oom();
 		e->cap_st = n;
 	}
 	e->n_st = n;
@@ -1621,17 +400,13 @@ static cd_obst *find_state(const cd_engine *e, cd_citizen *c, const inst *in, si
 	return ob;
 }
 
-/* Says what changed between the emitted states and the instances just evaluated. */
-static int diff(emitter *em, cd_err *err)
+/* Checks the limit on obligation states before anything is said, so that a refusal changes nothing. */
+static int check_room(emitter *em, cd_err *err)
 {
 	cd_engine *e = em->e;
 	cd_citizen *c = em->c;
-	size_t fresh = 0;
+	size_t fresh = 0, hint = 0;
 
-	for (size_t i = 0; i < c->n_ob; i++)
-		c->ob[i].flags &= (uint8_t)~CD_OF_SEEN;
-	/* Check the limit before saying anything, so that a refusal changes nothing. */
-	size_t hint = 0;
 	index_states(e, c, e->n_in);
 	for (size_t i = 0; i < e->n_in; i++)
 		if (!find_state(e, c, &e->in[i], &hint))
@@ -1641,96 +416,109 @@ static int diff(emitter *em, cd_err *err)
 				  "(limits.max_obligations_per_citizen)", em->cid, c->n_ob + fresh,
 				  e->cfg.max_obligations);
 	if (fresh && cd_citizen_reserve_obs(c, c->n_ob + fresh) < 0)
-		oom();
+		eng_oom();
+	return 0;
+}
 
-	hint = 0;
-	for (size_t i = 0; i < e->n_in; i++) {
-		const inst *in = &e->in[i];
-		cd_obst *ob = find_state(e, c, in, &hint);
-		uint8_t prev;
-		bool opened_now = false;
+/* A new emitted state for in (room is reserved), said OPENED. NULL when the record is full. */
+static cd_obst *open_state(emitter *em, const inst *in)
+{
+	cd_citizen *c = em->c;
+	cd_obst *ob;
+	uint32_t off;
 
-		if (!ob) {
-			uint32_t off;
-			if (cd_citizen_intern(c, in->oid, strlen(in->oid), &off) < 0)
-				return cd_err_set(err, 0, "citizen '%s' record is too large", em->cid);
-			ob = &c->ob[c->n_ob++];
-			memset(ob, 0, sizeof(*ob));
-			ob->pkey = in->p->pkey;
-			ob->pstart = in->p->start;
-			ob->oid_off = off;
-			ob->benefit = in->p->benefit;
-			memcpy(ob->muni, in->p->muni, sizeof(ob->muni));
-			ob->status = CD_OB_OPEN;
-			copy_state(ob, in);
-			ob->reason = 0;
-			index_state(e, c, c->n_ob - 1);
-			emit(em, ob, in, false, CD_DL_OPENED, CD_INSTANT_NONE);
-			opened_now = true;
-		}
-		ob->flags |= CD_OF_SEEN;
-		prev = ob->status;
-		if (prev == CD_OB_BREACHED) {
-			if (in->status == CD_OB_BREACHED)
-				continue;                /* a breach changes only by RETRACTED */
-			copy_state(ob, in);
-			emit(em, ob, in, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
-			prev = CD_OB_OPEN;
-			ob->status = CD_OB_OPEN;
-			if (in->status == CD_OB_OPEN) {
-				emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
-				goto warnings;
-			}
-		}
-		switch (in->status) {
-		case CD_OB_OPEN:
-		case CD_OB_PAUSED:
-			if (prev != in->status && in->status == CD_OB_PAUSED) {
-				copy_state(ob, in);
-				emit(em, ob, in, false, CD_DL_PAUSED, CD_INSTANT_NONE);
-			} else if (prev != in->status || (!opened_now && state_differs(ob, in))) {
-				copy_state(ob, in);
-				emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
-			}
-			break;
-		case CD_OB_MET:
-			if (prev != CD_OB_MET) {
-				copy_state(ob, in);
-				emit(em, ob, in, false, CD_DL_MET, CD_INSTANT_NONE);
-			}
-			break;
-		case CD_OB_CANCELLED:
-			if (prev != CD_OB_CANCELLED) {
-				copy_state(ob, in);
-				emit(em, ob, in, false, CD_DL_CANCELLED, CD_INSTANT_NONE);
-			}
-			break;
-		case CD_OB_BREACHED:
-			if (prev == CD_OB_MET) {
-				copy_state(ob, in);
-				emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
-			}
-			copy_state(ob, in);
-			emit(em, ob, in, true, CD_BR_BREACHED, in->breach_at);
-			break;
-		}
-		ob->status = in->status;
+	if (cd_citizen_intern(c, in->oid, strlen(in->oid), &off) < 0)
+		return NULL;
+	ob = &c->ob[c->n_ob++];
+	memset(ob, 0, sizeof(*ob));
+	ob->pkey = in->p->pkey;
+	ob->pstart = in->p->start;
+	ob->oid_off = off;
+	ob->benefit = in->p->benefit;
+	memcpy(ob->muni, in->p->muni, sizeof(ob->muni));
+	ob->status = CD_OB_OPEN;
+	copy_state(ob, in);
+	ob->reason = 0;
+	index_state(em->e, c, c->n_ob - 1);
+	emit(em, ob, in, false, CD_DL_OPENED, CD_INSTANT_NONE);
+	return ob;
+}
+
+/* Moves emitted state ob to in's status, saying what changed. A breach changes only by RETRACTED. */
+static void transition(emitter *em, cd_obst *ob, const inst *in, bool opened_now)
+{
+	uint8_t prev = ob->status;
+
+	if (prev == CD_OB_BREACHED) {
+		if (in->status == CD_OB_BREACHED)
+			return;
 		copy_state(ob, in);
-warnings:
-		if (in->status != CD_OB_OPEN)
-			continue;
-		if (in->warn_lead_at != CD_INSTANT_NONE && e->t >= in->warn_lead_at &&
-		    !(ob->flags & CD_OF_WARNED_LEAD)) {
-			ob->flags |= CD_OF_WARNED_LEAD;
-			emit(em, ob, in, false, CD_DL_WARNING, in->warn_lead_at);
-		}
-		if (in->warn_pace_at != CD_INSTANT_NONE && e->t >= in->warn_pace_at &&
-		    !(ob->flags & CD_OF_WARNED_PACE)) {
-			ob->flags |= CD_OF_WARNED_PACE;
-			emit(em, ob, in, false, CD_DL_WARNING, in->warn_pace_at);
+		emit(em, ob, in, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
+		prev = CD_OB_OPEN;
+		ob->status = CD_OB_OPEN;
+		if (in->status == CD_OB_OPEN) {
+			emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
+			return;
 		}
 	}
-	/* Obligations that no longer exist (D7). */
+	switch (in->status) {
+	case CD_OB_OPEN:
+	case CD_OB_PAUSED:
+		if (prev != in->status && in->status == CD_OB_PAUSED) {
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_PAUSED, CD_INSTANT_NONE);
+		} else if (prev != in->status || (!opened_now && state_differs(ob, in))) {
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
+		}
+		break;
+	case CD_OB_MET:
+		if (prev != CD_OB_MET) {
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_MET, CD_INSTANT_NONE);
+		}
+		break;
+	case CD_OB_CANCELLED:
+		if (prev != CD_OB_CANCELLED) {
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_CANCELLED, CD_INSTANT_NONE);
+		}
+		break;
+	case CD_OB_BREACHED:
+		if (prev == CD_OB_MET) {
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_UPDATED, CD_INSTANT_NONE);
+		}
+		copy_state(ob, in);
+		emit(em, ob, in, true, CD_BR_BREACHED, in->breach_at);
+		break;
+	}
+	ob->status = in->status;
+	copy_state(ob, in);
+}
+
+/* The warnings of an open instance whose instants have come, each said once. */
+static void warn(emitter *em, cd_obst *ob, const inst *in)
+{
+	cd_instant t = em->e->t;
+
+	if (in->status != CD_OB_OPEN)
+		return;
+	if (in->warn_lead_at != CD_INSTANT_NONE && t >= in->warn_lead_at && !(ob->flags & CD_OF_WARNED_LEAD)) {
+		ob->flags |= CD_OF_WARNED_LEAD;
+		emit(em, ob, in, false, CD_DL_WARNING, in->warn_lead_at);
+	}
+	if (in->warn_pace_at != CD_INSTANT_NONE && t >= in->warn_pace_at && !(ob->flags & CD_OF_WARNED_PACE)) {
+		ob->flags |= CD_OF_WARNED_PACE;
+		emit(em, ob, in, false, CD_DL_WARNING, in->warn_pace_at);
+	}
+}
+
+/* Obligations that no longer exist (D7): retracted if breached, then cancelled as SUPERSEDED. */
+static void supersede_unseen(emitter *em)
+{
+	cd_citizen *c = em->c;
+
 	for (size_t i = 0; i < c->n_ob; i++) {
 		cd_obst *ob = &c->ob[i];
 		if (ob->flags & CD_OF_SEEN)
@@ -1744,6 +532,31 @@ warnings:
 		} else
 			ob->reason = CD_CANCEL_SUPERSEDED;  /* already cancelled: say nothing twice (D7) */
 	}
+}
+
+/* Says what changed between the emitted states and the instances just evaluated. */
+static int diff(emitter *em, cd_err *err)
+{
+	cd_engine *e = em->e;
+	cd_citizen *c = em->c;
+	size_t hint = 0;
+
+	for (size_t i = 0; i < c->n_ob; i++)
+		c->ob[i].flags &= (uint8_t)~CD_OF_SEEN;
+	if (check_room(em, err) < 0)
+		return -1;
+	for (size_t i = 0; i < e->n_in; i++) {
+		const inst *in = &e->in[i];
+		cd_obst *ob = find_state(e, c, in, &hint);
+		bool opened_now = !ob;
+
+		if (!ob && !(ob = open_state(em, in)))
+			return cd_err_set(err, 0, "citizen '%s' record is too large", em->cid);
+		ob->flags |= CD_OF_SEEN;
+		transition(em, ob, in, opened_now);
+		warn(em, ob, in);
+	}
+	supersede_unseen(em);
 	if (em->failed)
 		return cd_err_set(err, 0, "the output callback failed");
 	return 0;
@@ -1802,7 +615,7 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0))
 		return cd_err_set(err, 0, "citizen record is too large");
 	if (cd_citizen_reserve_events(c, c->n_ev + 1) < 0)
-		oom();
+		eng_oom();
 	id = cd_citizen_str(c, h.id_off);
 	pos = c->n_ev;
 	while (pos > 0 && hev_cmp(c, &c->ev[pos - 1], h.occurred, id) > 0)
@@ -1819,7 +632,7 @@ static int step(cd_engine *e, cd_citizen *c, const char *cid, cd_instant t, cons
 		cd_instant as_of, cd_output_fn fn, void *ctx, cd_err *err)
 {
 	emitter em = { e, c, cid, caused_by, as_of, fn, ctx, 0 };
-	evaluate(e, c, t);
+	eng_evaluate(e, c, t);
 	if (diff(&em, err) < 0)
 		return -1;
 	c->next_fire = e->next_fire;
@@ -1869,3 +682,4 @@ int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *cid, const cd_event
 	}
 	return cd_engine_advance(e, c, cid, cd_event_time(ev), fn, ctx, err);
 }
+

@@ -8,10 +8,12 @@
  * period (docs/spec/rules.md §5). Overlays replace named national obligations, widen the
  * forms of the remaining ones, and add their own.
  *
- * Ownership: cd_rules_load returns a cd_rules the caller frees with
- * cd_rules_free; every pointer handed out by the lookup functions points into
- * it and lives as long as it does. A loaded cd_rules is immutable, so the
- * engine may share it between threads.
+ * The files are read by proto/rules_json.h (cd_rules_load); this is the
+ * model and the selection, with no I/O.
+ *
+ * Ownership: a cd_rules is freed with cd_rules_free; every pointer handed out
+ * by the lookup functions points into it and lives as long as it does. A
+ * loaded cd_rules is immutable, so the engine may share it between threads.
  */
 #ifndef CD_STATE_RULES_H
 #define CD_STATE_RULES_H
@@ -21,7 +23,6 @@
 #include <stdint.h>
 
 #include "state/date.h"
-#include "util/err.h"
 
 typedef enum cd_ob_kind {
 	CD_FIRST_WITHIN = 1,
@@ -31,6 +32,7 @@ typedef enum cd_ob_kind {
 	CD_SCHEDULE = 5,
 	CD_MAX_GAP = 6,
 } cd_ob_kind;
+#define CD_OB_KIND_MAX CD_MAX_GAP
 
 enum cd_severity { CD_SEV_NONE = 0, CD_SEV_LEGAL = 1, CD_SEV_POLICY = 2 };
 
@@ -61,8 +63,15 @@ typedef struct cd_filter {
 } cd_filter;
 
 #define CD_BIT(x) (1u << (x))
+/*
+ * Obligation ids: a definition's "dk-2020/four-in-six", an instance's
+ * "dk-2015/schedule-3". Every buffer that holds one is
+ * char[CD_MAX_OBLIGATION_ID_LEN + 1]; citizen records refuse longer ones.
+ */
+#define CD_MAX_OBLIGATION_ID_LEN 111
 #define CD_MAX_SLOTS 12
 #define CD_MAX_REQUIRED 100      /* "required": conversations an obligation can ask for */
+#define CD_MAX_OVERLAYS 8        /* overlays enabled for one municipality (so at most that many apply) */
 
 typedef enum cd_gap_start {
 	CD_GAP_AFTER_WINDOW = 1,  /* from the day after the count reaches `start_after` */
@@ -71,7 +80,7 @@ typedef enum cd_gap_start {
 
 typedef struct cd_obdef {
 	char name[48];            /* "four-in-six" */
-	char id[96];              /* "dk-2020/four-in-six" */
+	char id[CD_MAX_OBLIGATION_ID_LEN + 1]; /* "dk-2020/four-in-six" */
 	cd_ob_kind kind;
 	uint8_t severity;         /* enum cd_severity */
 	char mark;                /* 'V' verified, 'S' seed, 'I' interpretation */
@@ -120,23 +129,21 @@ typedef struct cd_ruleset {
 
 typedef struct cd_rules cd_rules;
 
-/*
- * Loads every "*.json" ruleset in `dir` (except overlays.json) and the overlay
- * configuration `overlays_path` (NULL: "<dir>/overlays.json"). Any problem fails
- * the whole load with err naming the file, the line where it could be found,
- * and the field, e.g.
- *   "rules/dk-2020.json:41: obligations[1] 'four-in-six': field 'window.to': bad length '6x'"
- * On success *out is owned by the caller.
- */
-int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd_err *err);
 void cd_rules_free(cd_rules *rules);
 
 /*
- * Replaces the overlay configuration with `spec`: "none", or a comma-separated
- * list of OVERLAY@MUNI (e.g. "frikommune-rebild@840,policy-hedensted@766").
- * For tests and the --overlays option. -1 with err naming the bad item.
+ * Building a cd_rules: what the loader (proto/rules_json.c) uses. Every
+ * ruleset and string belongs to the cd_rules. Out of memory aborts: rules are
+ * built once, at start-up.
  */
-int cd_rules_set_overlays(cd_rules *rules, const char *spec, cd_err *err);
+cd_rules *cd_rules_new(void);
+/* A new zeroed ruleset after the others; the pointer is valid until the next cd_rules_add. */
+cd_ruleset *cd_rules_add(cd_rules *rules);
+/* Enables overlay ruleset number `set` for muni, after those enabled before. Returns how
+ * many distinct overlays muni now has enabled. */
+size_t cd_rules_enable(cd_rules *rules, size_t set, const char *muni);
+/* Enables no overlay anywhere. */
+void cd_rules_disable_all(cd_rules *rules);
 
 size_t cd_rules_count(const cd_rules *rules);
 const cd_ruleset *cd_rules_at(const cd_rules *rules, size_t i);
@@ -165,6 +172,26 @@ size_t cd_rules_overlays(const cd_rules *rules, const char *muni, int benefit, c
 /* The municipalities an overlay is enabled for (for `rules list`). */
 size_t cd_rules_enabled_for(const cd_rules *rules, const cd_ruleset *overlay,
 			    const char **munis, size_t max);
+
+/*
+ * Obligation kinds. Everything that depends on the kind is one row of the
+ * table in state/obligations.c: its name, whether it is a joint kind, how it
+ * breaches, whether it warns on pace, what a definition of it must give, and
+ * its evaluator. A new kind is an enum value above, a row there and its
+ * functions.
+ */
+/* "COUNT_IN_WINDOW", as rulesets spell it; "?" for a value that is no kind. */
+const char *cd_ob_kind_name(int kind);
+/* The kind named s, or -1. */
+int cd_ob_kind_parse(const char *s);
+/* A joint kind: joint by default, and allocated first (docs/spec/rules.md §4). */
+bool cd_ob_kind_joint(int kind);
+/*
+ * What a definition lacks for its kind: NULL when it is complete, else a
+ * message about the field named in *field ("window.to": "is required for
+ * this kind").
+ */
+const char *cd_ob_kind_check(const cd_obdef *d, const char **field);
 
 /* Does a definition apply to this benefit and category? */
 bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration);

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proto/rules_json.h"
 #include "state/citizen.h"
 #include "state/date.h"
 #include "state/engine.h"

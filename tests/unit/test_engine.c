@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "proto/rules_json.h"
 #include "state/engine.h"
 
 static cd_rules *rules;

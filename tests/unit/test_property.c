@@ -49,6 +49,7 @@
 
 #include <cmocka.h>
 
+#include "proto/rules_json.h"
 #include "state/citizen.h"
 #include "state/date.h"
 #include "state/engine.h"

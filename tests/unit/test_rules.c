@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/rules_json.h"
 #include "state/date.h"
 #include "state/event.h"
 #include "state/rules.h"
@@ -992,6 +993,78 @@ static void test_overlays_json_with_bad_structure_fails_naming_the_field(void **
 	}
 }
 
+/* n overlay rulesets t-ov-1 … t-ov-n, and overlays.json enabling each for 840 (and t-ov-1 twice more). */
+static void put_many_overlays(const tmpdir *t, int n, char *cfg, size_t len)
+{
+	size_t used;
+	char name[32], text[256];
+	put_file(t, "nat.json", NATIONAL_FILE);
+	used = (size_t)snprintf(cfg, len, "{\n  \"overlays\": [\n");
+	for (int i = 1; i <= n; i++) {
+		snprintf(name, sizeof(name), "ov%d.json", i);
+		snprintf(text, sizeof(text), "{ \"id\": \"t-ov-%d\", \"kind\": \"overlay\", "
+			 "\"effective\": { \"from\": \"2018-01-01\" }, \"obligations\": [] }\n", i);
+		put_file(t, name, text);
+		used += (size_t)snprintf(cfg + used, len - used, "    { \"overlay\": \"t-ov-%d\", "
+					 "\"municipalities\": [\"840\", \"860\"] },\n", i);
+	}
+	snprintf(cfg + used, len - used, "    { \"overlay\": \"t-ov-1\", \"municipalities\": [\"840\", \"840\"] }\n"
+		 "  ]\n}\n");
+	put_file(t, "overlays.json", cfg);
+}
+
+static void test_overlays_json_enabling_more_overlays_for_one_municipality_than_apply_fails_naming_it(
+	void **state)
+{
+	tmpdir *t = *state;
+	char cfg[4096], msg[1024];
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	const cd_ruleset *out[CD_MAX_OVERLAYS + 1];
+
+	/* CD_MAX_OVERLAYS is allowed, an overlay named again counts once */
+	put_many_overlays(t, CD_MAX_OVERLAYS, cfg, sizeof(cfg));
+	if (cd_rules_load(t->dir, NULL, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(cd_rules_overlays(r, "840", CD_DAGPENGE, D("2019-01-01"), false, out, CD_MAX_OVERLAYS + 1),
+			 CD_MAX_OVERLAYS);
+	cd_rules_free(r);
+
+	/* one more is refused, not dropped */
+	put_many_overlays(t, CD_MAX_OVERLAYS + 1, cfg, sizeof(cfg));
+	load_must_fail(t, NULL, msg, sizeof(msg));
+	print_message("%s\n", msg);
+	assert_msg_names_file(t, msg, "overlays.json");
+	assert_msg_has(msg, "field 'municipalities'");
+	assert_msg_has(msg, "municipality 840");
+	assert_msg_has(msg, "overlays[8]");
+}
+
+static void test_set_overlays_enabling_more_overlays_for_one_municipality_than_apply_fails_naming_it(
+	void **state)
+{
+	tmpdir *t = *state;
+	char cfg[4096], spec[1024];
+	size_t used = 0;
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	const cd_ruleset *out[CD_MAX_OVERLAYS + 1];
+
+	put_many_overlays(t, CD_MAX_OVERLAYS + 1, cfg, sizeof(cfg));
+	put_file(t, "few.cfg", "{ \"overlays\": [ { \"overlay\": \"t-ov-1\", \"municipalities\": [\"840\"] } ] }\n");
+	snprintf(cfg, sizeof(cfg), "%s/few.cfg", t->dir);
+	if (cd_rules_load(t->dir, cfg, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	for (int i = 1; i <= CD_MAX_OVERLAYS + 1; i++)
+		used += (size_t)snprintf(spec + used, sizeof(spec) - used, "%st-ov-%d@840", i > 1 ? "," : "", i);
+	assert_int_equal(cd_rules_set_overlays(r, spec, &err), -1);
+	assert_msg_has(err.msg, "municipality 840");
+	/* the configuration in force is unchanged */
+	assert_int_equal(cd_rules_overlays(r, "840", CD_DAGPENGE, D("2019-01-01"), false, out, CD_MAX_OVERLAYS + 1), 1);
+	cd_rules_free(r);
+	remove_file(t, "few.cfg");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1038,6 +1111,8 @@ int main(void)
 		T(test_overlays_json_naming_a_national_ruleset_fails_naming_the_field),
 		T(test_overlays_json_with_a_bad_municipality_code_fails_naming_the_code),
 		T(test_overlays_json_with_bad_structure_fails_naming_the_field),
+		T(test_overlays_json_enabling_more_overlays_for_one_municipality_than_apply_fails_naming_it),
+		T(test_set_overlays_enabling_more_overlays_for_one_municipality_than_apply_fails_naming_it),
 #undef T
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

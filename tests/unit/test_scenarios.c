@@ -26,6 +26,7 @@
 
 #include "proto/codec.h"
 #include "proto/pbjson.h"
+#include "proto/rules_json.h"
 #include "state/engine.h"
 #include "state/rules.h"
 

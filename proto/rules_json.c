@@ -1,0 +1,900 @@
+/*
+ * rules_json.c — reading rulesets from their JSON files, strictly.
+ *
+ * Rulesets are data (one JSON file each under rules/), parsed with jansson
+ * into the model of state/rules.h. The loader is strict on purpose: an
+ * unknown key, a misspelt enum name or a bound that does not parse fails
+ * start-up, because a silently ignored typo in a legal rule is a wrong
+ * deadline for thousands of people. Errors name the file, a line and the
+ * field. jansson keeps no positions for values, so the line is found by
+ * searching the file text for the field's key after the obligation's name:
+ * good enough to put an editor on the right spot, and syntax errors carry
+ * jansson's exact line and column.
+ */
+#include "proto/rules_json.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/event.h"
+#include "util/sb.h"
+
+/* ---- loader context and errors ------------------------------------------ */
+
+typedef struct loader {
+	const char *file;
+	char *text;            /* the file's text, for finding lines */
+	const char *anchor;    /* current obligation's name, to search from */
+	char where[160];       /* "obligations[2] 'four-in-six': " */
+	cd_err *err;
+} loader;
+
+static int find_line(const loader *ld, const char *key)
+{
+	char pat[96];
+	const char *from = ld->text, *hit;
+	int line = 1;
+
+	if (!ld->text)
+		return 0;
+	if (ld->anchor) {
+		/* The anchor is a name: prefer the place where it is the value of "name" or
+		 * "overlay", not a mention elsewhere (e.g. in an overlay's "replaces"). */
+		const char *first = NULL;
+		snprintf(pat, sizeof(pat), "\"%s\"", ld->anchor);
+		for (hit = strstr(ld->text, pat); hit; hit = strstr(hit + 1, pat)) {
+			const char *q = hit;
+			if (!first)
+				first = hit;
+			while (q > ld->text && (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\n' || q[-1] == '\r'))
+				q--;
+			if (q > ld->text && q[-1] == ':') {
+				q--;
+				while (q > ld->text && (q[-1] == ' ' || q[-1] == '\t'))
+					q--;
+				if ((q - ld->text >= 6 && !strncmp(q - 6, "\"name\"", 6)) ||
+				    (q - ld->text >= 9 && !strncmp(q - 9, "\"overlay\"", 9))) {
+					first = hit;
+					break;
+				}
+			}
+		}
+		if (first)
+			from = first;
+	}
+	if (key) {
+		snprintf(pat, sizeof(pat), "\"%s\"", key);
+		hit = strstr(from, pat);
+		if (hit)
+			from = hit;
+	}
+	for (const char *p = ld->text; p < from; p++)
+		if (*p == '\n')
+			line++;
+	return line;
+}
+
+/* Fails the load: "<file>:<line>: <where>field '<field>': <message>". */
+static int fail(loader *ld, const char *field, const char *fmt, ...) CD_PRINTF(3, 4);
+static int fail(loader *ld, const char *field, const char *fmt, ...)
+{
+	char msg[256];
+	const char *key = field ? strrchr(field, '.') : NULL;
+	va_list ap;
+	int line;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	key = key ? key + 1 : field;
+	line = find_line(ld, key);
+	if (field)
+		return cd_err_set(ld->err, 0, "%s:%d: %sfield '%s': %s", ld->file, line, ld->where, field, msg);
+	return cd_err_set(ld->err, 0, "%s:%d: %s%s", ld->file, line, ld->where, msg);
+}
+
+/* Rejects keys outside `allowed` (a NULL-terminated list). */
+static int check_keys(loader *ld, json_t *obj, const char *prefix, const char *const *allowed)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v) {
+		int ok = 0;
+		for (const char *const *a = allowed; *a; a++)
+			if (!strcmp(*a, key))
+				ok = 1;
+		if (!ok) {
+			char f[96];
+			snprintf(f, sizeof(f), "%s%s", prefix, key);
+			return fail(ld, f, "unknown field");
+		}
+	}
+	return 0;
+}
+
+static int get_string(loader *ld, json_t *obj, const char *key, const char **out, int required)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v) {
+		if (required)
+			return fail(ld, key, "is required");
+		return 0;
+	}
+	if (!json_is_string(v))
+		return fail(ld, key, "expected a string");
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int get_int(loader *ld, json_t *obj, const char *key, int *out, int lo, int hi)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return fail(ld, key, "expected an integer");
+	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return fail(ld, key, "%lld is outside %d … %d", (long long)json_integer_value(v), lo, hi);
+	*out = (int)json_integer_value(v);
+	return 0;
+}
+
+static int get_bool(loader *ld, json_t *obj, const char *key, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v))
+		return fail(ld, key, "expected true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_date(loader *ld, json_t *obj, const char *key, const char *field, cd_date *out)
+{
+	const char *s = NULL;
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return fail(ld, field, "expected a date YYYY-MM-DD");
+	s = json_string_value(v);
+	if (cd_date_parse(s, strlen(s), out) < 0)
+		return fail(ld, field, "'%s' is not a date YYYY-MM-DD", s);
+	return 0;
+}
+
+/* Parses "6m", "8w", "42d", "1w after". */
+static int parse_span(const char *s, cd_span *out)
+{
+	char *end;
+	long n = strtol(s, &end, 10);
+	if (end == s || n <= 0 || n > 1000)
+		return -1;
+	if (*end != 'd' && *end != 'w' && *end != 'm')
+		return -1;
+	out->n = (int16_t)n;
+	out->unit = *end++;
+	out->after = false;
+	if (!strcmp(end, " after") && out->unit != 'm')
+		out->after = true;
+	else if (*end)
+		return -1;
+	return 0;
+}
+
+static int get_span(loader *ld, json_t *obj, const char *key, const char *field, cd_span *out)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return fail(ld, field, "expected a length such as \"6m\", \"8w\", \"42d\" or \"1w after\"");
+	if (parse_span(json_string_value(v), out) < 0)
+		return fail(ld, field, "bad length '%s' (expected e.g. \"6m\", \"8w\", \"42d\" or \"1w after\")",
+			    json_string_value(v));
+	return 0;
+}
+
+typedef int (*name_parser)(const char *);
+
+/* An array of enum names into a bit mask; "all" (a string) sets every bit 1..max. */
+static int get_mask(loader *ld, json_t *obj, const char *key, name_parser parse, int max,
+		    uint32_t *out, const char *what)
+{
+	json_t *v = json_object_get(obj, key), *e;
+	size_t i;
+	uint32_t m = 0;
+	if (!v)
+		return 0;
+	if (json_is_string(v) && !strcmp(json_string_value(v), "all")) {
+		for (int b = 1; b <= max; b++)
+			m |= CD_BIT(b);
+		*out = m;
+		return 0;
+	}
+	if (!json_is_array(v))
+		return fail(ld, key, "expected an array of %s names or \"all\"", what);
+	json_array_foreach(v, i, e) {
+		int b = json_is_string(e) ? parse(json_string_value(e)) : -1;
+		if (b < 1)
+			return fail(ld, key, "unknown %s '%s'", what,
+				    json_is_string(e) ? json_string_value(e) : "(not a string)");
+		m |= CD_BIT(b);
+	}
+	*out = m;
+	return 0;
+}
+
+static int parse_severity(const char *s)
+{
+	if (!strcmp(s, "LEGAL"))
+		return CD_SEV_LEGAL;
+	if (!strcmp(s, "POLICY"))
+		return CD_SEV_POLICY;
+	return -1;
+}
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n >= 40)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *p = strdup(s ? s : "");
+	if (!p)
+		abort(); /* start-up only; out of memory here is not recoverable */
+	return p;
+}
+
+/* ---- obligations ---------------------------------------------------------- */
+
+static const char *const ob_keys[] = {
+	"name", "kind", "severity", "mark", "legal_ref", "description", "benefits", "categories",
+	"registration_only", "clock", "anchor", "window", "required", "held_by", "forms", "joint",
+	"first_must_be", "repeat_months", "slots", "every", "tolerance_days", "joint_slots", "gap",
+	"start", "ordinals", "mirror", NULL
+};
+
+#define DEFAULT_FORMS (CD_BIT(CD_IN_PERSON) | CD_BIT(CD_PHONE) | CD_BIT(CD_VIDEO) | CD_BIT(CD_DIGITAL))
+#define DEFAULT_HELD (CD_BIT(CD_JOBCENTER) | CD_BIT(CD_OTHER_ACTOR))
+
+static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, json_t *o, cd_obdef *d,
+			   size_t idx)
+{
+	const char *s = NULL, *field;
+	uint32_t m;
+	json_t *w, *v, *e;
+	size_t i;
+	int k;
+
+	if (!json_is_object(o))
+		return fail(ld, NULL, "expected an object");
+	if (check_keys(ld, o, "", ob_keys) < 0)
+		return -1;
+	if (get_string(ld, o, "name", &s, 1) < 0)
+		return -1;
+	if (!valid_name(s))
+		return fail(ld, "name", "'%s' is not a lowercase name (a-z, 0-9, -)", s);
+	snprintf(d->name, sizeof(d->name), "%s", s);
+	snprintf(d->id, sizeof(d->id), "%s/%s", rs->id, s);
+	ld->anchor = d->name;
+	snprintf(ld->where, sizeof(ld->where), "obligations[%zu] '%s': ", idx, d->name);
+
+	d->severity = (uint8_t)default_sev;
+	d->mark = 'I';
+	d->filter.forms = DEFAULT_FORMS;
+	d->filter.held_by = DEFAULT_HELD;
+	d->required = 1;
+
+	s = NULL;
+	if (get_string(ld, o, "mirror", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if (!valid_name(s))
+			return fail(ld, "mirror", "'%s' is not an obligation name", s);
+		snprintf(d->mirror, sizeof(d->mirror), "%s", s);
+	}
+
+	s = NULL;
+	if (get_string(ld, o, "kind", &s, !d->mirror[0]) < 0)
+		return -1;
+	if (s) {
+		k = cd_ob_kind_parse(s);
+		if (k < 0) {
+			char known[160];
+			cd_sb b = cd_sb_on(known, sizeof(known));
+			for (int kk = 1; kk <= CD_OB_KIND_MAX; kk++) {
+				if (kk > 1)
+					cd_sb_puts(&b, ", ");
+				cd_sb_puts(&b, cd_ob_kind_name(kk));
+			}
+			return fail(ld, "kind", "unknown kind '%s' (%s)", s, known);
+		}
+		d->kind = (cd_ob_kind)k;
+	}
+	s = NULL;
+	if (get_string(ld, o, "severity", &s, 0) < 0)
+		return -1;
+	if (s) {
+		k = parse_severity(s);
+		if (k < 0)
+			return fail(ld, "severity", "unknown severity '%s' (LEGAL, POLICY)", s);
+		d->severity = (uint8_t)k;
+	}
+	s = NULL;
+	if (get_string(ld, o, "mark", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if (strcmp(s, "V") && strcmp(s, "S") && strcmp(s, "I"))
+			return fail(ld, "mark", "'%s' is not V, S or I", s);
+		d->mark = s[0];
+	}
+	s = NULL;
+	if (get_string(ld, o, "legal_ref", &s, 0) < 0)
+		return -1;
+	d->legal_ref = xstrdup(s);
+	s = NULL;
+	if (get_string(ld, o, "description", &s, 0) < 0)
+		return -1;
+	d->description = xstrdup(s);
+
+	m = 0;
+	if (get_mask(ld, o, "benefits", cd_benefit_parse, CD_BENEFIT_MAX, &m, "benefit") < 0)
+		return -1;
+	d->benefits = (uint16_t)m;
+	m = 0;
+	if (get_mask(ld, o, "categories", cd_category_parse, CD_CATEGORY_MAX, &m, "category") < 0)
+		return -1;
+	d->categories = (uint8_t)m;
+	m = d->filter.held_by;
+	if (get_mask(ld, o, "held_by", cd_held_by_parse, CD_HELD_MAX, &m, "held-by") < 0)
+		return -1;
+	d->filter.held_by = (uint8_t)m;
+	m = d->filter.forms;
+	if (get_mask(ld, o, "forms", cd_form_parse, CD_FORM_MAX, &m, "form") < 0)
+		return -1;
+	d->filter.forms = (uint8_t)m;
+	if (get_bool(ld, o, "registration_only", &d->registration_only) < 0)
+		return -1;
+
+	s = NULL;
+	if (get_string(ld, o, "clock", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if (!strcmp(s, "benefit"))
+			d->clock = CD_CLOCK_BENEFIT;
+		else if (!strcmp(s, "calendar"))
+			d->clock = CD_CLOCK_CALENDAR;
+		else if (!strcmp(s, "cumulative"))
+			d->clock = CD_CLOCK_CUMULATIVE;
+		else
+			return fail(ld, "clock", "'%s' is not benefit, calendar or cumulative", s);
+	}
+	s = NULL;
+	if (get_string(ld, o, "anchor", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if (!strcmp(s, "first_contact"))
+			d->anchor_first_contact = true;
+		else if (strcmp(s, "period_start"))
+			return fail(ld, "anchor", "'%s' is not period_start or first_contact", s);
+	}
+
+	w = json_object_get(o, "window");
+	if (w) {
+		static const char *const wkeys[] = { "from", "to", NULL };
+		if (!json_is_object(w))
+			return fail(ld, "window", "expected an object {\"from\": …, \"to\": …}");
+		if (check_keys(ld, w, "window.", wkeys) < 0)
+			return -1;
+		if (get_span(ld, w, "from", "window.from", &d->from) < 0 ||
+		    get_span(ld, w, "to", "window.to", &d->to) < 0)
+			return -1;
+	}
+	if (get_int(ld, o, "required", &d->required, 1, CD_MAX_REQUIRED) < 0)
+		return -1;
+	d->joint = cd_ob_kind_joint(d->kind);
+	if (get_bool(ld, o, "joint", &d->joint) < 0)
+		return -1;
+
+	v = json_object_get(o, "first_must_be");
+	if (v) {
+		static const char *const fkeys[] = { "forms", NULL };
+		if (d->kind != CD_FIRST_WITHIN || !json_is_object(v))
+			return fail(ld, "first_must_be", "expected an object {\"forms\": […]} on a FIRST_WITHIN");
+		if (check_keys(ld, v, "first_must_be.", fkeys) < 0)
+			return -1;
+		m = 0;
+		if (get_mask(ld, v, "forms", cd_form_parse, CD_FORM_MAX, &m, "form") < 0)
+			return -1;
+		d->first_must_forms = (uint8_t)m;
+	}
+	if (get_int(ld, o, "repeat_months", &d->repeat_months, 1, 120) < 0)
+		return -1;
+	if (get_int(ld, o, "slots", &d->slots, 1, CD_MAX_SLOTS) < 0)
+		return -1;
+	if (get_span(ld, o, "every", "every", &d->every) < 0)
+		return -1;
+	v = json_object_get(o, "tolerance_days");
+	if (v) {
+		if (!json_is_array(v) || (int)json_array_size(v) != d->slots)
+			return fail(ld, "tolerance_days", "expected an array of %d integers, one per slot", d->slots);
+		json_array_foreach(v, i, e) {
+			if (!json_is_integer(e) || json_integer_value(e) < 0 || json_integer_value(e) > 365)
+				return fail(ld, "tolerance_days", "expected integers 0 … 365");
+			d->tolerance[i] = (int16_t)json_integer_value(e);
+		}
+	}
+	v = json_object_get(o, "joint_slots");
+	if (v) {
+		if (!json_is_array(v))
+			return fail(ld, "joint_slots", "expected an array of slot numbers");
+		json_array_foreach(v, i, e) {
+			if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > d->slots)
+				return fail(ld, "joint_slots", "expected slot numbers 1 … %d", d->slots);
+			d->joint_slots |= (uint16_t)CD_BIT(json_integer_value(e) - 1);
+		}
+	}
+	if (get_span(ld, o, "gap", "gap", &d->gap) < 0)
+		return -1;
+	v = json_object_get(o, "start");
+	if (v) {
+		static const char *const skeys[] = { "after_window", "after_met", NULL };
+		if (!json_is_object(v) || json_object_size(v) != 1)
+			return fail(ld, "start", "expected {\"after_window\": \"6m\"} or {\"after_met\": \"name\"}");
+		if (check_keys(ld, v, "start.", skeys) < 0)
+			return -1;
+		if (json_object_get(v, "after_window")) {
+			d->gap_start = CD_GAP_AFTER_WINDOW;
+			if (get_span(ld, v, "after_window", "start.after_window", &d->start_after) < 0)
+				return -1;
+		} else {
+			s = NULL;
+			if (get_string(ld, v, "after_met", &s, 1) < 0)
+				return -1;
+			d->gap_start = CD_GAP_AFTER_MET;
+			snprintf(d->start_ref, sizeof(d->start_ref), "%s", s);
+		}
+	}
+	v = json_object_get(o, "ordinals");
+	if (v) {
+		if (!json_is_array(v) || json_array_size(v) == 0)
+			return fail(ld, "ordinals", "expected a non-empty array of ordinals");
+		json_array_foreach(v, i, e) {
+			if (!json_is_integer(e) || json_integer_value(e) < 1 || json_integer_value(e) > 15)
+				return fail(ld, "ordinals", "expected ordinals 1 … 15");
+			d->ordinals |= (uint16_t)CD_BIT(json_integer_value(e));
+		}
+	}
+
+	/* What its kind needs. */
+	if (d->mirror[0])
+		return 0;
+	s = cd_ob_kind_check(d, &field);
+	if (s)
+		return fail(ld, field, "%s", s);
+	return 0;
+}
+
+/* ---- ruleset files -------------------------------------------------------- */
+
+static const char *const rs_keys[] = {
+	"id", "version", "kind", "title", "effective", "severity", "joint_in_addition", "benefits",
+	"seasonal", "replaces", "widen_forms", "obligations", "comment", NULL
+};
+
+static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
+{
+	const char *s = NULL;
+	json_t *v, *e;
+	size_t i;
+	int sev = CD_SEV_LEGAL;
+	uint32_t m;
+
+	if (!json_is_object(root))
+		return fail(ld, NULL, "expected a JSON object");
+	if (check_keys(ld, root, "", rs_keys) < 0)
+		return -1;
+	if (get_string(ld, root, "id", &s, 1) < 0)
+		return -1;
+	if (!valid_name(s))
+		return fail(ld, "id", "'%s' is not a lowercase name", s);
+	snprintf(rs->id, sizeof(rs->id), "%s", s);
+	rs->version = 1;
+	if (get_int(ld, root, "version", &rs->version, 1, 1000000) < 0)
+		return -1;
+	s = NULL;
+	if (get_string(ld, root, "kind", &s, 1) < 0)
+		return -1;
+	if (!strcmp(s, "overlay"))
+		rs->overlay = true;
+	else if (strcmp(s, "national"))
+		return fail(ld, "kind", "'%s' is not national or overlay", s);
+	s = NULL;
+	if (get_string(ld, root, "title", &s, 0) < 0)
+		return -1;
+	rs->title = xstrdup(s);
+	s = NULL;
+	if (get_string(ld, root, "severity", &s, 0) < 0)
+		return -1;
+	if (s && (sev = parse_severity(s)) < 0)
+		return fail(ld, "severity", "unknown severity '%s'", s);
+
+	v = json_object_get(root, "effective");
+	if (!json_is_object(v) || !json_object_get(v, "from"))
+		return fail(ld, "effective", "expected {\"from\": \"YYYY-MM-DD\", \"to\": …}");
+	{
+		static const char *const ekeys[] = { "from", "to", NULL };
+		if (check_keys(ld, v, "effective.", ekeys) < 0)
+			return -1;
+	}
+	rs->to = CD_DATE_NONE;
+	if (get_date(ld, v, "from", "effective.from", &rs->from) < 0 ||
+	    get_date(ld, v, "to", "effective.to", &rs->to) < 0)
+		return -1;
+	if (rs->to != CD_DATE_NONE && rs->to < rs->from)
+		return fail(ld, "effective.to", "is before effective.from");
+	if (get_bool(ld, root, "joint_in_addition", &rs->joint_in_addition) < 0)
+		return -1;
+
+	m = 0;
+	if (get_mask(ld, root, "benefits", cd_benefit_parse, CD_BENEFIT_MAX, &m, "benefit") < 0)
+		return -1;
+	rs->benefits = (uint16_t)m;
+	rs->seasonal = -1;
+	v = json_object_get(root, "seasonal");
+	if (v) {
+		if (!json_is_boolean(v))
+			return fail(ld, "seasonal", "expected true or false");
+		rs->seasonal = json_is_true(v);
+	}
+	m = 0;
+	if (get_mask(ld, root, "widen_forms", cd_form_parse, CD_FORM_MAX, &m, "form") < 0)
+		return -1;
+	rs->widen_forms = (uint8_t)m;
+	v = json_object_get(root, "replaces");
+	if (v) {
+		if (!json_is_array(v))
+			return fail(ld, "replaces", "expected an array of obligation names");
+		rs->replaces = calloc(json_array_size(v) + 1, sizeof(*rs->replaces));
+		if (!rs->replaces)
+			abort();
+		json_array_foreach(v, i, e) {
+			if (!json_is_string(e) || !valid_name(json_string_value(e)))
+				return fail(ld, "replaces", "expected obligation names");
+			snprintf(rs->replaces[i], sizeof(rs->replaces[i]), "%s", json_string_value(e));
+		}
+		rs->n_replaces = json_array_size(v);
+	}
+	if (!rs->overlay) {
+		static const char *const overlay_only[] = { "benefits", "seasonal", "replaces", "widen_forms" };
+		for (size_t k = 0; k < 4; k++)
+			if (json_object_get(root, overlay_only[k]))
+				return fail(ld, overlay_only[k], "is for overlays only (this ruleset's kind is national)");
+	}
+
+	v = json_object_get(root, "obligations");
+	if (!json_is_array(v))
+		return fail(ld, "obligations", "expected an array");
+	rs->obs = calloc(json_array_size(v) + 1, sizeof(*rs->obs));
+	if (!rs->obs)
+		abort();
+	json_array_foreach(v, i, e) {
+		snprintf(ld->where, sizeof(ld->where), "obligations[%zu] ", i);
+		rs->n_obs = i + 1;
+		if (load_obligation(ld, rs, sev, e, &rs->obs[i], i) < 0)
+			return -1;
+		snprintf(ld->where, sizeof(ld->where), "obligations[%zu] '%s': ", i, rs->obs[i].name);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(rs->obs[j].name, rs->obs[i].name))
+				return fail(ld, "name", "'%s' is defined twice", rs->obs[i].name);
+		if (rs->obs[i].mirror[0] && !rs->overlay)
+			return fail(ld, "mirror", "only overlays mirror national obligations");
+	}
+	/* References inside the ruleset. */
+	for (i = 0; i < rs->n_obs; i++) {
+		cd_obdef *d = &rs->obs[i];
+		int found = 0;
+		if (d->gap_start != CD_GAP_AFTER_MET)
+			continue;
+		for (size_t j = 0; j < rs->n_obs; j++)
+			found |= !strcmp(rs->obs[j].name, d->start_ref);
+		snprintf(ld->where, sizeof(ld->where), "obligations[%zu] '%s': ", i, d->name);
+		ld->anchor = d->name;
+		if (!found)
+			return fail(ld, "start.after_met", "no obligation '%s' in this ruleset", d->start_ref);
+	}
+	ld->where[0] = '\0';
+	ld->anchor = NULL;
+	return 0;
+}
+
+static char *read_file(const char *path, cd_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+	if (!f) {
+		cd_err_set(err, 0, "cannot open '%s': %m", path);
+		return NULL;
+	}
+	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || n > (1L << 24) || fseek(f, 0, SEEK_SET) < 0) {
+		cd_err_set(err, 0, "cannot read '%s' (or it is larger than 16 MiB)", path);
+		goto out;
+	}
+	buf = malloc((size_t)n + 1);
+	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+		cd_err_set(err, 0, "cannot read '%s'", path);
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	buf[n] = '\0';
+out:
+	fclose(f);
+	return buf;
+}
+
+static json_t *parse_json(loader *ld)
+{
+	json_error_t je;
+	json_t *root = json_loads(ld->text, JSON_REJECT_DUPLICATES, &je);
+	if (!root)
+		cd_err_set(ld->err, 0, "%s:%d:%d: invalid JSON: %s", ld->file, je.line, je.column, je.text);
+	return root;
+}
+
+static int load_ruleset_file(const char *path, cd_ruleset *rs, cd_err *err)
+{
+	loader ld = { .file = path, .err = err };
+	json_t *root = NULL;
+	int result = -1;
+
+	ld.text = read_file(path, err);
+	if (!ld.text)
+		goto out;
+	root = parse_json(&ld);
+	if (!root)
+		goto out;
+	rs->file = xstrdup(path);
+	if (load_ruleset(&ld, root, rs) < 0)
+		goto out;
+	result = 0;
+out:
+	json_decref(root);
+	free(ld.text);
+	return result;
+}
+
+static int load_overlay_config(cd_rules *r, const char *path, cd_err *err)
+{
+	loader ld = { .file = path, .err = err };
+	json_t *root = NULL, *arr, *e, *munis, *mv;
+	size_t i, j;
+	int result = -1;
+	static const char *const top_keys[] = { "overlays", "comment", NULL };
+	static const char *const ent_keys[] = { "overlay", "municipalities", "comment", NULL };
+
+	ld.text = read_file(path, err);
+	if (!ld.text)
+		goto out;
+	root = parse_json(&ld);
+	if (!root)
+		goto out;
+	if (!json_is_object(root)) {
+		fail(&ld, NULL, "expected a JSON object");
+		goto out;
+	}
+	if (check_keys(&ld, root, "", top_keys) < 0)
+		goto out;
+	arr = json_object_get(root, "overlays");
+	if (!json_is_array(arr)) {
+		fail(&ld, "overlays", "expected an array of {\"overlay\": …, \"municipalities\": […]}");
+		goto out;
+	}
+	json_array_foreach(arr, i, e) {
+		const char *id = NULL;
+		size_t set = cd_rules_count(r);
+		snprintf(ld.where, sizeof(ld.where), "overlays[%zu] ", i);
+		if (!json_is_object(e)) {
+			fail(&ld, NULL, "expected an object");
+			goto out;
+		}
+		if (check_keys(&ld, e, "", ent_keys) < 0 || get_string(&ld, e, "overlay", &id, 1) < 0)
+			goto out;
+		ld.anchor = id;
+		for (size_t k = 0; k < cd_rules_count(r); k++)
+			if (!strcmp(cd_rules_at(r, k)->id, id))
+				set = k;
+		if (set == cd_rules_count(r) || !cd_rules_at(r, set)->overlay) {
+			fail(&ld, "overlay", "'%s' is not a loaded overlay ruleset", id);
+			goto out;
+		}
+		munis = json_object_get(e, "municipalities");
+		if (!json_is_array(munis)) {
+			fail(&ld, "municipalities", "expected an array of municipality codes");
+			goto out;
+		}
+		json_array_foreach(munis, j, mv) {
+			const char *m = json_is_string(mv) ? json_string_value(mv) : "";
+			size_t n = strlen(m), d = strspn(m, "0123456789");
+			if (n < 3 || n > CD_MUNI_LEN || d != n) {
+				fail(&ld, "municipalities", "'%s' is not a three- or four-digit municipality code", m);
+				goto out;
+			}
+			if (cd_rules_enable(r, set, m) > CD_MAX_OVERLAYS) {
+				fail(&ld, "municipalities", "municipality %s has more than %d overlays enabled "
+				     "(CD_MAX_OVERLAYS: at most that many apply to one period)", m, CD_MAX_OVERLAYS);
+				goto out;
+			}
+		}
+	}
+	result = 0;
+out:
+	json_decref(root);
+	free(ld.text);
+	return result;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd_err *err)
+{
+	cd_rules *r = cd_rules_new();
+	DIR *dh = NULL;
+	struct dirent *de;
+	char **names = NULL, path[4096], cfg[4096];
+	size_t n_names = 0;
+	int result = -1;
+
+	*out = NULL;
+	dh = opendir(dir);
+	if (!dh) {
+		cd_err_set(err, 0, "cannot open rules directory '%s': %m", dir);
+		goto out;
+	}
+	/* Sorted, so that load order (and `rules list`) never depends on the filesystem. */
+	while ((de = readdir(dh))) {
+		size_t n = strlen(de->d_name);
+		char **nn;
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json") || !strcmp(de->d_name, "overlays.json"))
+			continue;
+		nn = realloc(names, (n_names + 1) * sizeof(*names));
+		if (!nn)
+			abort();
+		names = nn;
+		names[n_names++] = xstrdup(de->d_name);
+	}
+	qsort(names, n_names, sizeof(*names), by_name);
+	for (size_t i = 0; i < n_names; i++) {
+		const cd_ruleset *rs;
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (load_ruleset_file(path, cd_rules_add(r), err) < 0)
+			goto out;
+		rs = cd_rules_at(r, i);
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(cd_rules_at(r, j)->id, rs->id)) {
+				cd_err_set(err, 0, "%s: ruleset id '%s' is also used by '%s'", path, rs->id,
+					   cd_rules_at(r, j)->file);
+				goto out;
+			}
+	}
+	/* National rulesets must not overlap: a period start selects exactly one. */
+	for (size_t i = 0; i < cd_rules_count(r); i++)
+		for (size_t j = 0; j < cd_rules_count(r); j++) {
+			const cd_ruleset *a = cd_rules_at(r, i), *b = cd_rules_at(r, j);
+			if (i == j || a->overlay || b->overlay)
+				continue;
+			if (a->from <= b->from && (a->to == CD_DATE_NONE || a->to >= b->from)) {
+				loader ld = { .file = b->file, .err = err };
+				ld.text = read_file(b->file, NULL);
+				fail(&ld, "effective", "national ruleset '%s' overlaps '%s' (%s): a period start "
+				     "must select exactly one", b->id, a->id, a->file);
+				free(ld.text);
+				goto out;
+			}
+		}
+	if (!overlays_path) {
+		snprintf(cfg, sizeof(cfg), "%s/overlays.json", dir);
+		overlays_path = cfg;
+	}
+	if (load_overlay_config(r, overlays_path, err) < 0)
+		goto out;
+	*out = r;
+	r = NULL;
+	result = 0;
+out:
+	if (dh)
+		closedir(dh);
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	cd_rules_free(r);
+	return result;
+}
+
+/* More than CD_MAX_OVERLAYS distinct overlays for the municipality of item k, among items 0 … k? */
+static bool crowded(const size_t *set, char (*muni)[CD_MUNI_LEN + 1], size_t k)
+{
+	size_t n = 0;
+	for (size_t i = 0; i <= k; i++) {
+		bool first = !strcmp(muni[i], muni[k]);
+		for (size_t j = 0; j < i && first; j++)
+			first = strcmp(muni[j], muni[k]) || set[j] != set[i];
+		n += first;
+	}
+	return n > CD_MAX_OVERLAYS;
+}
+
+int cd_rules_set_overlays(cd_rules *r, const char *spec, cd_err *err)
+{
+	const char *p = spec;
+	size_t *set = NULL, n = 0, n_sets = cd_rules_count(r);
+	char (*muni)[CD_MUNI_LEN + 1] = NULL;
+	int result = -1;
+
+	if (!strcmp(spec, "none") || !*spec)
+		p = "";
+	while (*p) {
+		const char *comma = strchr(p, ','), *at;
+		size_t len = comma ? (size_t)(comma - p) : strlen(p), k = n_sets, mlen;
+		char item[128];
+		snprintf(item, sizeof(item), "%.*s", (int)len, p);
+		if (len == 0 || (comma && comma[1] == '\0')) {
+			cd_err_set(err, 0, "overlay list '%s' has an empty item", spec);
+			goto out;
+		}
+		at = strchr(item, '@');
+		if (at) {
+			for (size_t i = 0; i < n_sets; i++) {
+				const cd_ruleset *rs = cd_rules_at(r, i);
+				if (rs->overlay && strlen(rs->id) == (size_t)(at - item) &&
+				    !strncmp(rs->id, item, (size_t)(at - item)))
+					k = i;
+			}
+		}
+		mlen = at ? strlen(at + 1) : 0;
+		if (!at || k == n_sets || mlen < 3 || mlen > CD_MUNI_LEN || strspn(at + 1, "0123456789") != mlen) {
+			cd_err_set(err, 0, "overlay '%s' is not OVERLAY@MUNI with a loaded overlay and a "
+				   "three- or four-digit municipality code", item);
+			goto out;
+		}
+		set = realloc(set, (n + 1) * sizeof(*set));
+		muni = realloc(muni, (n + 1) * sizeof(*muni));
+		if (!set || !muni)
+			abort();
+		set[n] = k;
+		snprintf(muni[n], sizeof(muni[n]), "%s", at + 1);
+		if (crowded(set, muni, n)) {
+			cd_err_set(err, 0, "overlay list '%s' enables more than %d overlays for municipality %s "
+				   "(CD_MAX_OVERLAYS: at most that many apply to one period)", spec, CD_MAX_OVERLAYS,
+				   muni[n]);
+			goto out;
+		}
+		n++;
+		p += len + (comma ? 1 : 0);
+	}
+	cd_rules_disable_all(r);
+	for (size_t i = 0; i < n; i++)
+		cd_rules_enable(r, set[i], muni[i]);
+	result = 0;
+out:
+	free(set);
+	free(muni);
+	return result;
+}
