@@ -22,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "consumer/cli.h"
+#include "cmd/opts.h"
 #include "proto/codec.h"
 #include "proto/eventlog.h"
 #include "state/engine.h"
@@ -113,7 +113,7 @@ static int apply(bench *b, const cd_event *ev, cd_err *err)
 
 int main(int argc, char **argv)
 {
-	cd_cli_engine eo;
+	cd_opt_engine eo;
 	bench b;
 	cd_err err = { "", 0 };
 	cd_log_reader *rd;
@@ -130,10 +130,10 @@ int main(int argc, char **argv)
 	b.floor = CD_INSTANT_NONE;
 	cd_citizen_init(&b.cit);
 	cd_buf_init(&b.rec, (size_t)64 << 20);
-	cd_cli_engine_init(&eo);
+	cd_opt_engine_init(&eo);
 	/* Set directly, not through the option: this also measures histories beyond its bound. */
 	eo.cfg.max_events = argc == 3 ? strtoul(argv[2], NULL, 10) : 1000000;
-	if (cd_cli_engine_open(&eo, &b.eng, &err) < 0 || !(b.store = cd_memstore_new(0))) {
+	if (cd_opt_engine_open(&eo, &b.eng, &err) < 0 || !(b.store = cd_memstore_new(0))) {
 		fprintf(stderr, "input_cost: %s\n", err.msg);
 		return 1;
 	}
@@ -183,7 +183,7 @@ out:
 	fclose(f);
 	cd_memstore_free(b.store);
 	cd_engine_free(b.eng);
-	cd_cli_engine_release(&eo);
+	cd_opt_engine_release(&eo);
 	cd_citizen_release(&b.cit);
 	cd_buf_release(&b.rec);
 	return status;
