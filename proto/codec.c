@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "proto/pbjson.h"
+#include "util/varint.h"
 
 #define MAX_ABS_SECONDS INT64_C(9000000000)  /* keeps seconds * 1e9 + nanos inside int64 */
 
@@ -455,11 +456,7 @@ typedef struct wr {
 
 static inline void w_varint(wr *w, uint64_t v)
 {
-	while (v >= 0x80) {
-		*w->p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*w->p++ = (uint8_t)v;
+	w->p = cd_varint_put(w->p, v);
 }
 
 static inline void w_tag(wr *w, unsigned field, unsigned wire)

@@ -41,10 +41,10 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/varint.h"
 
 #define FRAMING_SLACK 16          /* varint prefix (<= 10) or "\r\n" on top of max_record */
 #define INITIAL_CAP (64 * 1024)
-#define VARINT_MAX 10
 
 struct cd_log_reader {
 	FILE *f;                  /* borrowed */
@@ -357,7 +357,7 @@ static int read_prefix(cd_log_reader *r, uint64_t *n, size_t *plen, cd_err *err)
 		return 0;
 	}
 	for (size_t i = 0; i < avail; i++) {
-		if (!(p[i] & 0x80) || i + 1 == VARINT_MAX) {
+		if (!(p[i] & 0x80) || i + 1 == CD_VARINT_MAX) {
 			lose(r, err, "invalid length prefix", r->pos);
 			return -1;
 		}
@@ -371,7 +371,7 @@ static cd_log_status next_pb(cd_log_reader *r, const uint8_t **data, size_t *len
 	uint64_t n;
 	size_t plen;
 
-	if (ensure(r, VARINT_MAX, err) < 0)
+	if (ensure(r, CD_VARINT_MAX, err) < 0)
 		return CD_LOG_LOST;
 	if (r->start == r->end)
 		return CD_LOG_EOF;
@@ -469,8 +469,8 @@ cd_log_status cd_log_reader_next_logged(cd_log_reader *r, const uint8_t **data, 
 /* f and data are borrowed. */
 int cd_log_write(FILE *f, cd_log_format fmt, const void *data, size_t len, cd_err *err)
 {
-	uint8_t prefix[VARINT_MAX];
-	size_t plen = 0;
+	uint8_t prefix[CD_VARINT_MAX];
+	size_t plen;
 	uint64_t v = len;
 
 	if (fmt == CD_LOG_JSON) {
@@ -482,10 +482,7 @@ int cd_log_write(FILE *f, cd_log_format fmt, const void *data, size_t len, cd_er
 	}
 	if (fmt != CD_LOG_PB)
 		return cd_err_set(err, 0, "writing record: no format given");
-	do {
-		prefix[plen++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-		v >>= 7;
-	} while (v);
+	plen = (size_t)(cd_varint_put(prefix, v) - prefix);
 	if (fwrite(prefix, 1, plen, f) != plen || (len > 0 && fwrite(data, 1, len, f) != len))
 		return cd_err_set(err, 0, "writing record: %s", strerror(errno));
 	return 0;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "state/rules.h"
+#include "util/varint.h"
 
 #define FORMAT_VERSION 1
 #define ARENA_MAX ((size_t)16 << 20)
@@ -83,12 +84,7 @@ static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); 
 
 static inline uint8_t *w_varint(uint8_t *p, uint64_t v)
 {
-	while (v >= 0x80) {
-		*p++ = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t)v;
-	return p;
+	return cd_varint_put(p, v);
 }
 
 static inline uint8_t *w_str(uint8_t *p, const char *s, size_t n)

@@ -87,16 +87,8 @@ int cd_buf_printf(cd_buf *b, const char *fmt, ...)
 
 int cd_buf_put_varint(cd_buf *b, uint64_t v)
 {
-	uint8_t tmp[10];
-	size_t n = 0;
-	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	return cd_buf_append(b, tmp, n);
+	uint8_t tmp[CD_VARINT_MAX];
+	return cd_buf_append(b, tmp, (size_t)(cd_varint_put(tmp, v) - tmp));
 }
 
 int cd_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "util/err.h"
+#include "util/varint.h"
 
 typedef struct cd_buf {
 	char *data;   /* owned; NULL until the first append */
@@ -41,8 +42,5 @@ int cd_buf_put_varint(cd_buf *b, uint64_t v);
  * (doubling). 0, or -1 when out of memory (then *p and *cap are unchanged).
  */
 int cd_array_grow(void **p, size_t *cap, size_t want, size_t elem);
-
-/* Reads a varint from [*p, end); advances *p. -1 on truncation or overflow. */
-int cd_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
 #endif
