@@ -24,9 +24,10 @@
  * RFC 3339. Running out of the buffer's max is sticky and reported once; on
  * any failure the buffer is put back to its length on entry.
  *
- * google.protobuf.Timestamp <-> RFC 3339 lives here (static, civil-date
- * arithmetic after Howard Hinnant) rather than in state/date.c, so this module
- * has no dependency on the rules' time code.
+ * google.protobuf.Timestamp <-> RFC 3339: the text is parsed and written
+ * here, because a Timestamp spans years 1 … 9999 (seconds and nanos) while
+ * state/date's cd_instant (nanoseconds in an int64) spans about 1678 … 2262;
+ * the calendar arithmetic under it is state/date's (day numbers).
  *
  * Nothing global, nothing cached: the functions are reentrant. Static
  * helpers borrow every pointer they are given for the call only; the one
@@ -46,6 +47,7 @@
 #include <string.h>
 
 #include "google/protobuf/timestamp.pb-c.h"
+#include "state/date.h"
 
 #define PATH_MAX_LEN 256
 #define TS_MIN_SECONDS INT64_C(-62135596800)   /* 0001-01-01T00:00:00Z */
@@ -197,42 +199,6 @@ static size_t value_size(ProtobufCType t)
 
 /* ---- RFC 3339 <-> (seconds, nanos) --------------------------------------- */
 
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int *y, int *m, int *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int dim[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : dim[m - 1];
-}
-
 /* Reads exactly n digits at *s; advances *s. -1 if any is not a digit. */
 static int read_digits(const char **s, const char *end, int n, int *out)
 {
@@ -318,12 +284,12 @@ static int parse_rfc3339(const char *s, size_t len, int64_t *secs, int32_t *nano
 	    read_digits(&s, end, 2, &mi) < 0 || expect_char(&s, end, ':') < 0 ||
 	    read_digits(&s, end, 2, &se) < 0)
 		return -1;
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) ||
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > cd_days_in_month(y, mo) ||
 	    h > 23 || mi > 59 || se > 59)
 		return -1;
 	if (parse_fraction(&s, end, nanos) < 0 || parse_offset(&s, end, &off) < 0)
 		return -1;
-	t = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se - off;
+	t = (int64_t)cd_date_from_ymd(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
 	if (t < TS_MIN_SECONDS || t > TS_MAX_SECONDS)
 		return -1;
 	*secs = t;
@@ -344,7 +310,7 @@ static int format_rfc3339(int64_t secs, int32_t nanos, char *dst, size_t cap)
 		rem += 86400;
 		days--;
 	}
-	civil_from_days(days, &y, &mo, &d);
+	cd_date_to_ymd((cd_date)days, &y, &mo, &d);     /* years 1 … 9999: well inside a cd_date */
 	n = snprintf(dst, cap, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d,
 		     (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 	if (nanos == 0)
