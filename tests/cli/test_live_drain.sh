@@ -65,8 +65,6 @@ RUN_NAME=B
 run_start B "${GROUP_TIMING[@]}"
 wait_drained "$total" 120
 outputs "$W/live.jsonl"
-sort -u "$W/replay.jsonl" >"$W/replay.sorted"
-sort -u "$W/live.jsonl" >"$W/live.sorted"
-cmp -s "$W/replay.sorted" "$W/live.sorted" || fail "after the drain and a restart the outputs differ from replay's ($want)"
+same_as_replay "after the drain and a restart"
 kill -TERM "$RUN_PID"; wait "$RUN_PID" || fail "B exited non-zero on SIGTERM"
 echo "drain: SIGTERM mid-stream left 0 outputs in the outboxes; the outputs are replay's ($want)"

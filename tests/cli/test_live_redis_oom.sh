@@ -82,8 +82,7 @@ expect_grep 'msg="redis unavailable: consumption paused, retrying" error=".*OOM 
 R CONFIG SET maxmemory 0 >/dev/null
 wait_drained "$total" 60
 outputs "$W/live.jsonl"
-sort -u "$W/replay.jsonl" >"$W/replay.sorted"
-sort -u "$W/live.jsonl" >"$W/live.sorted"
-cmp -s "$W/replay.sorted" "$W/live.sorted" || fail "after the OOM spells the outputs differ from replay's"
+want=$(sort -u "$W/replay.jsonl" | wc -l)
+same_as_replay "after the OOM spells"
 kill -TERM "$RUN_PID"; wait "$RUN_PID" || fail "the processor exited non-zero on SIGTERM"
 echo "redis oom: partitions retried and taken; $cycles backed-off recoveries and $((c2 - c1)) new connections in 10 s of OOM; outputs as replay"
