@@ -43,17 +43,28 @@ typedef struct cd_engine_config {
 	int warn_lead_days;       /* WARNING this many days before D; 0 turns warnings off; default 7 */
 	size_t max_events;        /* history entries per citizen; default 2000, options allow 1 … CD_MAX_EVENTS_BOUND */
 	size_t max_obligations;   /* obligation states per citizen; default 1000 */
+	int law_transition;       /* enum cd_law_transition; default CD_LAW_PERIOD_START */
 } cd_engine_config;
+
+/*
+ * When a law that declares a configurable transition reaches courses already
+ * running on its commencement (rules.md §5 dk-2026 "Transition"):
+ * PERIOD_START: never (every period stays on the law in force on its start);
+ * COMMENCEMENT: at the start of its first day, their old obligations that are
+ * still undecided are CANCELLED (LAW_CHANGED) and the new law's open.
+ */
+enum cd_law_transition { CD_LAW_PERIOD_START = 0, CD_LAW_COMMENCEMENT = 1 };
 
 void cd_engine_config_default(cd_engine_config *cfg);
 
 /* Output status codes are contact.v1's enum values. */
 enum { CD_DL_OPENED = 1, CD_DL_UPDATED = 2, CD_DL_PAUSED = 3, CD_DL_WARNING = 4, CD_DL_MET = 5,
-       CD_DL_CANCELLED = 6 };
+       CD_DL_CANCELLED = 6, CD_DL_LAPSED = 7 };
 enum { CD_BR_BREACHED = 1, CD_BR_RETRACTED = 2 };
 enum { CD_KIND_DEADLINE = 1, CD_KIND_CADENCE = 2 };
 enum { CD_CANCEL_NONE = 0, CD_CANCEL_BENEFIT_SHIFT = 1, CD_CANCEL_DEREGISTERED = 2,
-       CD_CANCEL_PERIOD_ENDED = 3, CD_CANCEL_OPTED_OUT = 4, CD_CANCEL_SUPERSEDED = 5 };
+       CD_CANCEL_PERIOD_ENDED = 3, CD_CANCEL_OPTED_OUT = 4, CD_CANCEL_SUPERSEDED = 5,
+       CD_CANCEL_EXEMPTED = 6, CD_CANCEL_LAW_CHANGED = 7 };
 
 /* One DeadlineEvent or BreachEvent, flat. Strings are NUL-terminated. */
 typedef struct cd_output {
@@ -78,6 +89,8 @@ typedef struct cd_output {
 	const char *caused_by;    /* "" when the clock fired it */
 	cd_instant as_of;         /* as_of, or detected_at of a breach */
 	const char *explanation;
+	const char *aggregate_id;    /* the aggregate a share member belongs to, else "" */
+	int basis;                   /* enum cd_basis (rules.h); 0 when the rule data gives none */
 } cd_output;
 
 /* Returns 0 to go on; non-zero aborts the call that is emitting (its return becomes -1). */

@@ -34,6 +34,8 @@ enum cd_held_by { CD_HELD_NONE = 0, CD_JOBCENTER = 1, CD_AKASSE = 2, CD_OTHER_AC
 	CD_HELD_MAX = 3 };
 enum cd_dereg_reason { CD_DEREG_NONE = 0, CD_DEREG_JOB = 1, CD_DEREG_EDUCATION = 2,
 	CD_DEREG_OTHER = 3, CD_DEREG_MAX = 3 };
+/* Whose share obligations an Exemption leaves the citizen out of (rules.md §3.3). */
+enum cd_scope { CD_SCOPE_NONE = 0, CD_SCOPE_KOMMUNE = 1, CD_SCOPE_AKASSE = 2, CD_SCOPE_MAX = 2 };
 
 typedef enum cd_event_kind {
 	CD_EV_NONE = 0,
@@ -42,11 +44,13 @@ typedef enum cd_event_kind {
 	CD_EV_CONVERSATION = 3,
 	CD_EV_BENEFIT_CHANGE = 4,
 	CD_EV_CLOCK_TICK = 5,
+	CD_EV_EXEMPTION = 6,
 } cd_event_kind;
 
 #define CD_MAX_ID_LEN 128        /* event_id, citizen_id, conversation_id */
 #define CD_MUNI_LEN 4            /* kommunekode: three or four digits */
 #define CD_MAX_PRIOR_DAYS 3650   /* registration.prior_unemployment_days */
+#define CD_MAX_AKASSE_LEN 16     /* akasse_code: the key of a-kasse aggregates */
 
 /* D28's range of times: instants in [MIN, MAX), dates in [MIN, MAX]. */
 #define CD_EVENT_MIN_INSTANT (INT64_C(631152000) * CD_NS_PER_SEC)    /* 1990-01-01T00:00:00Z */
@@ -73,6 +77,10 @@ typedef struct cd_event {
 	int32_t prior_days;
 	bool opt_out;
 	bool seasonal;
+	const char *akasse_code;     /* "" when absent; DAGPENGE only */
+	size_t akasse_code_len;
+	bool municipal_course;       /* municipal_contact_course: DAGPENGE youth in a municipal course */
+	bool sick_short;             /* sick_short_absence_expected: SYGEDAGPENGE only */
 
 	/* Deregistration */
 	uint8_t dereg_reason;
@@ -85,6 +93,10 @@ typedef struct cd_event {
 	uint8_t held_by;             /* enum cd_held_by */
 	bool joint;                  /* akasse_participated */
 	bool voided;
+
+	/* Exemption */
+	uint8_t scope;               /* enum cd_scope */
+	bool revoked;
 } cd_event;
 
 /* Sets every field to its absent value (dates NONE, strings empty). */
@@ -111,10 +123,12 @@ const char *cd_benefit_name(int b);
 const char *cd_category_name(int c);
 const char *cd_form_name(int f);
 const char *cd_held_by_name(int h);
+const char *cd_scope_name(int s);
 /* Parses those names (without the enum prefix). -1 when unknown. */
 int cd_benefit_parse(const char *s);
 int cd_category_parse(const char *s);
 int cd_form_parse(const char *s);
 int cd_held_by_parse(const char *s);
+int cd_scope_parse(const char *s);
 
 #endif

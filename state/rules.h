@@ -35,6 +35,9 @@ typedef enum cd_ob_kind {
 #define CD_OB_KIND_MAX CD_MAX_GAP
 
 enum cd_severity { CD_SEV_NONE = 0, CD_SEV_LEGAL = 1, CD_SEV_POLICY = 2 };
+/* How sure a rule is (contact.v1 Basis): what the rule data says it rests on. */
+enum cd_basis { CD_BASIS_NONE = 0, CD_BASIS_LAW = 1, CD_BASIS_GUIDANCE = 2, CD_BASIS_CARRIED_OVER = 3,
+	CD_BASIS_INTERPRETATION = 4, CD_BASIS_MAX = 4 };
 
 typedef enum cd_clock_kind {
 	CD_CLOCK_BENEFIT = 0,     /* cumulative for DAGPENGE, calendar otherwise (docs/spec/rules.md §3.2) */
