@@ -57,7 +57,8 @@ static void describe(const cd_obdef *d, char *buf, size_t len)
 	case CD_FIRST_WITHIN:
 		n = (size_t)snprintf(buf, len, d->to.after ? "a conversation by %s the %s"
 							   : "a conversation within the first %s from the %s",
-				     b, d->anchor_first_contact ? "first contact" : "period start");
+				     b, d->anchor == CD_ANCHOR_FIRST_CONTACT ? "first contact"
+					: d->anchor == CD_ANCHOR_START_INPUT ? "registration" : "period start");
 		if (d->first_must_forms) {
 			mask_names(d->first_must_forms, CD_FORM_MAX, cd_form_name, forms, sizeof(forms), "any form");
 			n += (size_t)snprintf(buf + n, len - n, "; the first one must be %s", forms);

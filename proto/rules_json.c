@@ -264,7 +264,13 @@ static const char *const ob_keys[] = {
 	"name", "kind", "severity", "mark", "legal_ref", "description", "benefits", "categories",
 	"registration_only", "clock", "anchor", "window", "required", "held_by", "forms", "joint",
 	"first_must_be", "repeat_months", "slots", "every", "tolerance_days", "joint_slots", "gap",
-	"start", "ordinals", "mirror", NULL
+	"start", "ordinals", "mirror", "basis", "member_of", "when", NULL
+};
+
+/* Period flags an obligation can be conditional on ("when"), as the inputs name them. */
+static const struct { const char *key; uint8_t flag; } period_flags[] = {
+	{ "municipal_contact_course", CD_PF_COURSE },
+	{ "sick_short_absence_expected", CD_PF_SICK_SHORT },
 };
 
 #define DEFAULT_FORMS (CD_BIT(CD_IN_PERSON) | CD_BIT(CD_PHONE) | CD_BIT(CD_VIDEO) | CD_BIT(CD_DIGITAL))
@@ -387,9 +393,50 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 		return -1;
 	if (s) {
 		if (!strcmp(s, "first_contact"))
-			d->anchor_first_contact = true;
+			d->anchor = CD_ANCHOR_FIRST_CONTACT;
+		else if (!strcmp(s, "start_input"))
+			d->anchor = CD_ANCHOR_START_INPUT;
 		else if (strcmp(s, "period_start"))
-			return fail(ld, "anchor", "'%s' is not period_start or first_contact", s);
+			return fail(ld, "anchor", "'%s' is not period_start, first_contact or start_input", s);
+	}
+	s = NULL;
+	if (get_string(ld, o, "basis", &s, 0) < 0)
+		return -1;
+	if (s) {
+		k = cd_basis_parse(s);
+		if (k < 0)
+			return fail(ld, "basis", "'%s' is not LAW, GUIDANCE, CARRIED_OVER or INTERPRETATION", s);
+		d->basis = (uint8_t)k;
+	}
+	s = NULL;
+	if (get_string(ld, o, "member_of", &s, 0) < 0)
+		return -1;
+	if (s) {
+		/* A bare name is an aggregate of this ruleset; checked once the aggregates are read. */
+		if (strchr(s, '/'))
+			snprintf(d->aggregate, sizeof(d->aggregate), "%s", s);
+		else
+			snprintf(d->aggregate, sizeof(d->aggregate), "%s/%s", rs->id, s);
+	}
+	v = json_object_get(o, "when");
+	if (v) {
+		const char *key;
+		if (!json_is_object(v))
+			return fail(ld, "when", "expected an object of period flags, e.g. {\"municipal_contact_course\": true}");
+		json_object_foreach(v, key, e) {
+			size_t f = 0;
+			while (f < sizeof(period_flags) / sizeof(period_flags[0]) && strcmp(period_flags[f].key, key))
+				f++;
+			if (f == sizeof(period_flags) / sizeof(period_flags[0]))
+				return fail(ld, "when", "unknown period flag '%s' (municipal_contact_course, "
+					    "sick_short_absence_expected)", key);
+			if (!json_is_boolean(e))
+				return fail(ld, "when", "'%s' must be true or false", key);
+			if (json_is_true(e))
+				d->flags_set |= period_flags[f].flag;
+			else
+				d->flags_clear |= period_flags[f].flag;
+		}
 	}
 
 	w = json_object_get(o, "window");
@@ -492,8 +539,118 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 
 static const char *const rs_keys[] = {
 	"id", "version", "kind", "title", "effective", "severity", "joint_in_addition", "benefits",
-	"seasonal", "replaces", "widen_forms", "obligations", "comment", NULL
+	"seasonal", "replaces", "widen_forms", "obligations", "comment", "aggregates", "default_category",
+	"transition", "no_obligations", NULL
 };
+
+static const char *const agg_keys[] = {
+	"name", "kind", "share", "required", "key", "exemption_scope", "reporting_period", "severity",
+	"basis", "legal_ref", "description", NULL
+};
+
+/* One aggregate obligation (rules.md §4.1). */
+static int load_aggregate(loader *ld, const cd_ruleset *rs, int default_sev, json_t *o, cd_aggdef *a)
+{
+	const char *s = NULL;
+	int k;
+
+	if (!json_is_object(o))
+		return fail(ld, NULL, "expected an object");
+	if (check_keys(ld, o, "", agg_keys) < 0 || get_string(ld, o, "name", &s, 1) < 0)
+		return -1;
+	if (!valid_name(s))
+		return fail(ld, "name", "'%s' is not a lowercase name (a-z, 0-9, -)", s);
+	snprintf(a->name, sizeof(a->name), "%s", s);
+	snprintf(a->id, sizeof(a->id), "%s/%s", rs->id, s);
+	ld->anchor = a->name;
+	a->severity = (uint8_t)default_sev;
+	if (get_string(ld, o, "kind", &s, 1) < 0)
+		return -1;
+	if (!strcmp(s, "SHARE"))
+		a->kind = CD_AGG_SHARE;
+	else if (!strcmp(s, "AVERAGE"))
+		a->kind = CD_AGG_AVERAGE;
+	else
+		return fail(ld, "kind", "'%s' is not SHARE or AVERAGE", s);
+	if (a->kind == CD_AGG_SHARE) {
+		if (get_int(ld, o, "share", &a->share_pct, 1, 100) < 0)
+			return -1;
+		if (!a->share_pct)
+			return fail(ld, "share", "is required for a SHARE (per cent, e.g. 75)");
+	} else {
+		if (get_int(ld, o, "required", &a->required, 1, CD_MAX_REQUIRED) < 0)
+			return -1;
+		if (!a->required)
+			return fail(ld, "required", "is required for an AVERAGE");
+	}
+	if (get_string(ld, o, "key", &s, 1) < 0)
+		return -1;
+	if (!strcmp(s, "MUNICIPALITY"))
+		a->key = CD_AGG_KEY_MUNICIPALITY;
+	else if (!strcmp(s, "AKASSE"))
+		a->key = CD_AGG_KEY_AKASSE;
+	else
+		return fail(ld, "key", "'%s' is not MUNICIPALITY or AKASSE", s);
+	s = NULL;
+	if (get_string(ld, o, "exemption_scope", &s, 0) < 0)
+		return -1;
+	if (s && (k = cd_scope_parse(s)) < 1)
+		return fail(ld, "exemption_scope", "'%s' is not KOMMUNE or AKASSE", s);
+	a->scope = s ? (uint8_t)k : 0;
+	s = NULL;
+	if (get_string(ld, o, "reporting_period", &s, 0) < 0)
+		return -1;
+	a->period = 'q';
+	if (s) {
+		if (!strcmp(s, "quarter"))
+			a->period = 'q';
+		else if (!strcmp(s, "month"))
+			a->period = 'm';
+		else if (!strcmp(s, "year"))
+			a->period = 'y';
+		else
+			return fail(ld, "reporting_period", "'%s' is not quarter, month or year", s);
+	}
+	s = NULL;
+	if (get_string(ld, o, "severity", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if ((k = parse_severity(s)) < 0)
+			return fail(ld, "severity", "unknown severity '%s' (LEGAL, POLICY)", s);
+		a->severity = (uint8_t)k;
+	}
+	s = NULL;
+	if (get_string(ld, o, "basis", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if ((k = cd_basis_parse(s)) < 0)
+			return fail(ld, "basis", "'%s' is not LAW, GUIDANCE, CARRIED_OVER or INTERPRETATION", s);
+		a->basis = (uint8_t)k;
+	}
+	s = NULL;
+	if (get_string(ld, o, "legal_ref", &s, 0) < 0)
+		return -1;
+	a->legal_ref = xstrdup(s);
+	s = NULL;
+	if (get_string(ld, o, "description", &s, 0) < 0)
+		return -1;
+	a->description = xstrdup(s);
+	return 0;
+}
+
+/*
+ * Two definitions may share a name only where no period can open both: they
+ * differ in benefits, categories or a period flag. Then the name is one
+ * obligation of the law with different terms per group (dk-2026/kommune-two).
+ */
+static bool exclusive(const cd_obdef *a, const cd_obdef *b)
+{
+	if (a->benefits && b->benefits && !(a->benefits & b->benefits))
+		return true;
+	if (a->categories && b->categories && !(a->categories & b->categories))
+		return true;
+	return (a->flags_set & b->flags_clear) || (a->flags_clear & b->flags_set);
+}
 
 static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 {
@@ -583,6 +740,64 @@ static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 		for (size_t k = 0; k < 4; k++)
 			if (json_object_get(root, overlay_only[k]))
 				return fail(ld, overlay_only[k], "is for overlays only (this ruleset's kind is national)");
+	} else {
+		static const char *const national_only[] = { "transition", "no_obligations", "default_category" };
+		for (size_t k = 0; k < 3; k++)
+			if (json_object_get(root, national_only[k]))
+				return fail(ld, national_only[k], "is for national rulesets only (this one is an overlay)");
+	}
+	s = NULL;
+	if (get_string(ld, root, "default_category", &s, 0) < 0)
+		return -1;
+	if (s) {
+		int c = cd_category_parse(s);
+		if (c < 1)
+			return fail(ld, "default_category", "unknown category '%s'", s);
+		rs->default_category = (uint8_t)c;
+	}
+	s = NULL;
+	if (get_string(ld, root, "transition", &s, 0) < 0)
+		return -1;
+	if (s) {
+		if (!strcmp(s, "configurable"))
+			rs->transition = true;
+		else if (strcmp(s, "period-start"))
+			return fail(ld, "transition", "'%s' is not period-start or configurable", s);
+	}
+	v = json_object_get(root, "no_obligations");
+	rs->no_obligations_why = NULL;
+	if (v) {
+		static const char *const nkeys[] = { "benefits", "why", NULL };
+		const char *why = NULL;
+		if (!json_is_object(v) || check_keys(ld, v, "no_obligations.", nkeys) < 0)
+			return fail(ld, "no_obligations", "expected {\"benefits\": […], \"why\": \"…\"}");
+		m = 0;
+		if (get_mask(ld, v, "benefits", cd_benefit_parse, CD_BENEFIT_MAX, &m, "benefit") < 0 ||
+		    get_string(ld, v, "why", &why, 1) < 0)
+			return -1;
+		rs->no_obligations = (uint16_t)m;
+		rs->no_obligations_why = xstrdup(why);
+	}
+	if (!rs->no_obligations_why)
+		rs->no_obligations_why = xstrdup("");
+	v = json_object_get(root, "aggregates");
+	if (v) {
+		if (!json_is_array(v))
+			return fail(ld, "aggregates", "expected an array");
+		rs->aggs = calloc(json_array_size(v) + 1, sizeof(*rs->aggs));
+		if (!rs->aggs)
+			abort();
+		json_array_foreach(v, i, e) {
+			snprintf(ld->where, sizeof(ld->where), "aggregates[%zu] ", i);
+			rs->n_aggs = i + 1;
+			if (load_aggregate(ld, rs, sev, e, &rs->aggs[i]) < 0)
+				return -1;
+			for (size_t j = 0; j < i; j++)
+				if (!strcmp(rs->aggs[j].name, rs->aggs[i].name))
+					return fail(ld, "name", "aggregate '%s' is defined twice", rs->aggs[i].name);
+		}
+		ld->where[0] = '\0';
+		ld->anchor = NULL;
 	}
 
 	v = json_object_get(root, "obligations");
@@ -598,8 +813,10 @@ static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 			return -1;
 		snprintf(ld->where, sizeof(ld->where), "obligations[%zu] '%s': ", i, rs->obs[i].name);
 		for (size_t j = 0; j < i; j++)
-			if (!strcmp(rs->obs[j].name, rs->obs[i].name))
-				return fail(ld, "name", "'%s' is defined twice", rs->obs[i].name);
+			if (!strcmp(rs->obs[j].name, rs->obs[i].name) && !exclusive(&rs->obs[j], &rs->obs[i]))
+				return fail(ld, "name", "'%s' is defined twice for periods that could open both "
+					    "(definitions of one name must differ in benefits, categories or \"when\")",
+					    rs->obs[i].name);
 		if (rs->obs[i].mirror[0] && !rs->overlay)
 			return fail(ld, "mirror", "only overlays mirror national obligations");
 	}
@@ -748,6 +965,104 @@ out:
 	return result;
 }
 
+/* rules/merges.json: benefits merged by law (rules.md §3.3). A missing file merges nothing. */
+static int load_merges(cd_rules *r, const char *path, cd_err *err)
+{
+	loader ld = { .file = path, .err = err };
+	json_t *root = NULL, *arr, *e;
+	size_t i;
+	int result = -1;
+	FILE *f = fopen(path, "r");
+	static const char *const top_keys[] = { "merges", "comment", NULL };
+	static const char *const ent_keys[] = { "benefit", "into", "from", "legal_ref", "comment", NULL };
+
+	if (!f)
+		return 0;
+	fclose(f);
+	ld.text = read_file(path, err);
+	if (!ld.text)
+		goto out;
+	root = parse_json(&ld);
+	if (!root)
+		goto out;
+	if (!json_is_object(root)) {
+		fail(&ld, NULL, "expected a JSON object");
+		goto out;
+	}
+	if (check_keys(&ld, root, "", top_keys) < 0)
+		goto out;
+	arr = json_object_get(root, "merges");
+	if (!json_is_array(arr)) {
+		fail(&ld, "merges", "expected an array of {\"benefit\", \"into\", \"from\", \"legal_ref\"}");
+		goto out;
+	}
+	json_array_foreach(arr, i, e) {
+		const char *b = NULL, *into = NULL, *ref = NULL;
+		cd_merge m = { .from = CD_DATE_NONE };
+		int bb, ib;
+		snprintf(ld.where, sizeof(ld.where), "merges[%zu] ", i);
+		if (!json_is_object(e)) {
+			fail(&ld, NULL, "expected an object");
+			goto out;
+		}
+		if (check_keys(&ld, e, "", ent_keys) < 0 || get_string(&ld, e, "benefit", &b, 1) < 0 ||
+		    get_string(&ld, e, "into", &into, 1) < 0 || get_string(&ld, e, "legal_ref", &ref, 0) < 0 ||
+		    get_date(&ld, e, "from", "from", &m.from) < 0)
+			goto out;
+		ld.anchor = b;
+		if ((bb = cd_benefit_parse(b)) < 1 || (ib = cd_benefit_parse(into)) < 1) {
+			fail(&ld, bb < 1 ? "benefit" : "into", "unknown benefit '%s'", bb < 1 ? b : into);
+			goto out;
+		}
+		if (bb == ib || m.from == CD_DATE_NONE) {
+			fail(&ld, bb == ib ? "into" : "from", bb == ib ? "a benefit cannot merge into itself"
+								      : "is required");
+			goto out;
+		}
+		for (size_t k = 0; k < cd_rules_merge_count(r); k++)
+			if (cd_rules_merge_at(r, k)->benefit == bb || cd_rules_merge_at(r, k)->benefit == ib ||
+			    cd_rules_merge_at(r, k)->into == bb) {
+				fail(&ld, "benefit", "merges must not chain or repeat a benefit (%s)", b);
+				goto out;
+			}
+		m.benefit = (uint8_t)bb;
+		m.into = (uint8_t)ib;
+		m.legal_ref = xstrdup(ref);
+		cd_rules_add_merge(r, m);
+	}
+	result = 0;
+out:
+	json_decref(root);
+	free(ld.text);
+	return result;
+}
+
+/* Every member names an aggregate that is loaded; it takes that aggregate's Exemption scope. */
+static int resolve_members(cd_rules *r, cd_err *err)
+{
+	for (size_t i = 0; i < cd_rules_count(r); i++) {
+		cd_ruleset *rs = (cd_ruleset *)cd_rules_at(r, i);   /* still being built */
+		for (size_t j = 0; j < rs->n_obs; j++) {
+			cd_obdef *d = &rs->obs[j];
+			const cd_aggdef *a;
+			if (!d->aggregate[0])
+				continue;
+			a = cd_rules_find_aggregate(r, d->aggregate);
+			if (!a) {
+				loader ld = { .file = rs->file, .err = err, .anchor = d->name };
+				ld.text = read_file(rs->file, NULL);
+				snprintf(ld.where, sizeof(ld.where), "obligations[%zu] '%s': ", j, d->name);
+				fail(&ld, "member_of", "no aggregate '%s' is defined (in \"aggregates\" of its ruleset)",
+				     d->aggregate);
+				free(ld.text);
+				return -1;
+			}
+			d->exempt_scope = a->scope;
+		}
+	}
+	return 0;
+}
+
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
@@ -772,7 +1087,8 @@ int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd
 	while ((de = readdir(dh))) {
 		size_t n = strlen(de->d_name);
 		char **nn;
-		if (n < 6 || strcmp(de->d_name + n - 5, ".json") || !strcmp(de->d_name, "overlays.json"))
+		if (n < 6 || strcmp(de->d_name + n - 5, ".json") || !strcmp(de->d_name, "overlays.json") ||
+		    !strcmp(de->d_name, "merges.json"))
 			continue;
 		nn = realloc(names, (n_names + 1) * sizeof(*names));
 		if (!nn)
@@ -809,6 +1125,11 @@ int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd
 				goto out;
 			}
 		}
+	if (resolve_members(r, err) < 0)
+		goto out;
+	snprintf(path, sizeof(path), "%s/merges.json", dir);
+	if (load_merges(r, path, err) < 0)
+		goto out;
 	if (!overlays_path) {
 		snprintf(cfg, sizeof(cfg), "%s/overlays.json", dir);
 		overlays_path = cfg;

@@ -1,12 +1,13 @@
 /*
  * citizen.c — the citizen record and its binary form.
  *
- * Format (version 1), all integers varints, dates as zigzag(day)+1 with 0 for
+ * Format (version 2), all integers varints, dates as zigzag(day)+1 with 0 for
  * "none", instants as zigzag:
  *   u8 version
  *   clock, next_fire            (0 = none, else zigzag(t)+1... see w_instant)
  *   n_ev, then per event: zigzag(occurred - previous occurred), kind, flags,
  *       event_id, and the payload fields of its kind
+ *       (Registration, BenefitChange: … prior_days, akasse_code; Exemption: scope)
  *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,
  *       reason, flags, benefit, muni, due, ws, we, required, held, transitions
  * Strings are a varint length and bytes. Decoding checks every length against
@@ -23,7 +24,9 @@
 #include "state/rules.h"
 #include "util/varint.h"
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
+/* Version 1 (before the dk-2026 fields) is still read: records in Redis outlive a deployment. */
+#define FORMAT_VERSION_MIN 1
 #define ARENA_MAX ((size_t)16 << 20)
 
 void cd_citizen_init(cd_citizen *c)
@@ -78,7 +81,7 @@ static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); 
  * field has a fixed maximum size, because ids are validated to
  * CD_MAX_ID_LEN bytes and obligation ids are built by the engine.
  */
-#define MAX_EVENT_BYTES (10 + 2 + (2 + CD_MAX_ID_LEN) + (2 + CD_MAX_ID_LEN) + 2 + (1 + CD_MAX_MUNI) + 3 * 5 + 5)
+#define MAX_EVENT_BYTES (10 + 2 + (2 + CD_MAX_ID_LEN) + (2 + CD_MAX_ID_LEN) + 2 + (1 + CD_MAX_MUNI) + 3 * 5 + 5 + (1 + CD_MAX_AKASSE_LEN))
 #define MAX_OB_BYTES (8 + 5 + (2 + CD_MAX_OBLIGATION_ID_LEN) + 4 + (1 + CD_MAX_MUNI) + 3 * 5 + 3 * 5 + 5)
 #define CD_MAX_MUNI CD_MUNI_LEN
 
@@ -137,6 +140,13 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 			p = w_date(p, e->first_absence);
 			p = w_date(p, e->dp_start);
 			p = w_varint(p, (uint64_t)e->prior_days);
+			{
+				const char *ak = cd_citizen_str(c, e->akasse_off);
+				p = w_str(p, ak, strlen(ak));
+			}
+			break;
+		case CD_EV_EXEMPTION:
+			*p++ = e->scope;
 			break;
 		case CD_EV_DEREGISTRATION:
 			*p++ = e->reason;
@@ -285,7 +295,8 @@ static cd_instant get_instant(rd *r, const char *field)
  * their NULs cannot exceed twice the record's size; *off = its offset. A NUL
  * inside a string marks the record corrupt (not a shorter string).
  */
-static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, const char *field, size_t max, const char *too_long)
+static size_t get_str_or_empty(rd *r, cd_citizen *c, uint32_t *off, const char *field, size_t max,
+			       const char *too_long, bool empty_ok)
 {
 	uint64_t n = get_v(r, field);
 	if (r->field)
@@ -299,7 +310,9 @@ static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, const char *field, si
 		return 0;
 	}
 	if (n == 0) {
-		bad(r, field, "is empty");
+		*off = 0;
+		if (!empty_ok)
+			bad(r, field, "is empty");
 		return 0;
 	}
 	if (memchr(r->p, '\0', (size_t)n)) {
@@ -314,6 +327,11 @@ static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, const char *field, si
 	c->str.data[c->str.len++] = '\0';
 	r->p += n;
 	return (size_t)n;
+}
+
+static size_t get_str(rd *r, cd_citizen *c, uint32_t *off, const char *field, size_t max, const char *too_long)
+{
+	return get_str_or_empty(r, c, off, field, max, too_long, false);
 }
 
 /* Empty, or three or four digits (D28). */
@@ -350,7 +368,7 @@ int cd_citizen_reserve_obs(cd_citizen *c, size_t n)
 	return cd_array_grow((void **)&c->ob, &c->cap_ob, n, sizeof(*c->ob));
 }
 
-static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev)
+static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev, int version)
 {
 	memset(e, 0, sizeof(*e));
 	e->first_contact = e->first_absence = e->dp_start = CD_DATE_NONE;
@@ -361,8 +379,10 @@ static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev)
 	}
 	*prev = e->occurred;
 	e->date = cd_cph_date(e->occurred);
-	e->kind = get_u8(r, "kind", CD_EV_REGISTRATION, CD_EV_BENEFIT_CHANGE);
-	e->flags = get_u8(r, "flags", 0, 0x1f);
+	e->kind = get_u8(r, "kind", CD_EV_REGISTRATION, version >= 2 ? CD_EV_EXEMPTION : CD_EV_BENEFIT_CHANGE);
+	if (e->kind == CD_EV_CLOCK_TICK)
+		bad(r, "kind", "is a clock tick, which histories never hold");
+	e->flags = get_u8(r, "flags", 0, version >= 2 ? 0xff : 0x1f);
 	e->id_len = (uint8_t)get_str(r, c, &e->id_off, "event_id", CD_MAX_ID_LEN,
 				     "is longer than " STR(CD_MAX_ID_LEN) " bytes");
 	switch (e->kind) {
@@ -376,6 +396,12 @@ static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev)
 		e->dp_start = get_ev_date(r, "dagpenge_period_start");
 		e->prior_days = (int32_t)get_max(r, "prior_unemployment_days", CD_MAX_PRIOR_DAYS,
 						 "is outside 0 … " STR(CD_MAX_PRIOR_DAYS));
+		if (version >= 2)
+			get_str_or_empty(r, c, &e->akasse_off, "akasse_code", CD_MAX_AKASSE_LEN,
+					 "is longer than " STR(CD_MAX_AKASSE_LEN) " bytes", true);
+		break;
+	case CD_EV_EXEMPTION:
+		e->scope = get_u8(r, "scope", 1, CD_SCOPE_MAX);
 		break;
 	case CD_EV_DEREGISTRATION:
 		e->reason = get_u8(r, "reason", 0, CD_DEREG_MAX);
@@ -392,7 +418,7 @@ static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev)
 	}
 }
 
-static void get_ob(rd *r, cd_citizen *c, cd_obst *o)
+static void get_ob(rd *r, cd_citizen *c, cd_obst *o, int version)
 {
 	memset(o, 0, sizeof(*o));
 	if (r->end - r->p < 8) {
@@ -405,8 +431,8 @@ static void get_ob(rd *r, cd_citizen *c, cd_obst *o)
 	o->pstart = get_ob_date(r, "period_start");
 	get_str(r, c, &o->oid_off, "obligation_id", CD_MAX_OBLIGATION_ID_LEN,
 		"is longer than " STR(CD_MAX_OBLIGATION_ID_LEN) " bytes");
-	o->status = get_u8(r, "status", CD_OB_OPEN, CD_OB_CANCELLED);
-	o->reason = get_u8(r, "cancel_reason", 0, CD_OB_REASON_MAX);
+	o->status = get_u8(r, "status", CD_OB_OPEN, version >= 2 ? CD_OB_LAPSED : CD_OB_CANCELLED);
+	o->reason = get_u8(r, "cancel_reason", 0, version >= 2 ? CD_OB_REASON_MAX : 5);
 	o->flags = get_u8(r, "flags", 0, 0x7f);
 	o->benefit = get_u8(r, "benefit", 0, CD_BENEFIT_MAX);
 	get_muni(r, o->muni, "municipality_code");
@@ -425,10 +451,12 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 	cd_instant prev = 0;
 	size_t i = 0;
 	const char *where = "";
+	int version;
 
 	cd_citizen_clear(c);
-	if (n == 0 || p[0] != FORMAT_VERSION)
+	if (n == 0 || p[0] < FORMAT_VERSION_MIN || p[0] > FORMAT_VERSION)
 		return cd_err_set(err, 0, "citizen record has unknown format version %d", n ? p[0] : -1);
+	version = p[0];
 	r.p++;
 	if (cd_buf_reserve(&c->str, 2 * n + 2) < 0)
 		return cd_err_set(err, 0, "citizen record of %zu bytes is larger than the arena allows", n);
@@ -444,7 +472,7 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 	if (r.field)
 		goto bad;
 	for (i = 0; i < n_ev && !r.field; i++) {
-		get_event(&r, c, &c->ev[i], &prev);
+		get_event(&r, c, &c->ev[i], &prev, version);
 		c->n_ev = i + 1;
 	}
 	if (r.field) {
@@ -459,7 +487,7 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 	if (r.field)
 		goto bad;
 	for (i = 0; i < n_ob && !r.field; i++) {
-		get_ob(&r, c, &c->ob[i]);
+		get_ob(&r, c, &c->ob[i], version);
 		c->n_ob = i + 1;
 	}
 	if (r.field) {

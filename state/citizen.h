@@ -35,6 +35,9 @@
 #define CD_HF_JOINT    0x04
 #define CD_HF_VOIDED   0x08
 #define CD_HF_ENDS_DP  0x10
+#define CD_HF_COURSE   0x20   /* municipal_contact_course */
+#define CD_HF_SICK_SHORT 0x40 /* sick_short_absence_expected */
+#define CD_HF_REVOKED  0x80   /* an Exemption that withdraws an earlier one */
 
 typedef struct cd_hev {
 	cd_instant occurred;
@@ -45,6 +48,8 @@ typedef struct cd_hev {
 	uint8_t kind;             /* enum cd_event_kind */
 	uint8_t flags;            /* CD_HF_* */
 	uint8_t benefit, category, form, held_by, reason;
+	uint8_t scope;            /* Exemption: enum cd_scope */
+	uint32_t akasse_off;      /* akasse_code, or 0 ("") */
 	char muni[CD_MUNI_LEN + 1];
 	cd_date first_contact, first_absence, dp_start;
 	int32_t prior_days;
@@ -57,9 +62,10 @@ enum cd_obstatus {
 	CD_OB_MET = 3,
 	CD_OB_BREACHED = 4,
 	CD_OB_CANCELLED = 5,
+	CD_OB_LAPSED = 6,         /* a share member whose window ended unmet (rules.md §4.1) */
 };
 
-#define CD_OB_REASON_MAX 5         /* the largest cancel reason (CD_CANCEL_SUPERSEDED, engine.h) */
+#define CD_OB_REASON_MAX 7         /* the largest cancel reason (CD_CANCEL_LAW_CHANGED, engine.h) */
 
 #define CD_OF_WARNED_LEAD 0x01
 #define CD_OF_WARNED_PACE 0x02

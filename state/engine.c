@@ -46,7 +46,7 @@
 
 #define T_MIN (INT64_MIN + 1)       /* the clock before a citizen's first input */
 
-_Static_assert(CD_CANCEL_SUPERSEDED == CD_OB_REASON_MAX, "citizen records check cancel reasons against this");
+_Static_assert(CD_CANCEL_LAW_CHANGED == CD_OB_REASON_MAX, "citizen records check cancel reasons against this");
 
 void eng_oom(void)
 {
@@ -83,6 +83,7 @@ void cd_engine_free(cd_engine *e)
 		return;
 	free(e->per);
 	free(e->iv);
+	free(e->ex);
 	free(e->cv);
 	free(e->in);
 	free(e->counted);
@@ -100,15 +101,16 @@ void cd_engine_free(cd_engine *e)
 
 /* ---- emitted states and outputs ------------------------------------------- */
 
-static const char *const dl_names[] = { "?", "OPENED", "UPDATED", "PAUSED", "WARNING", "MET", "CANCELLED" };
+static const char *const dl_names[] = { "?", "OPENED", "UPDATED", "PAUSED", "WARNING", "MET", "CANCELLED",
+					"LAPSED" };
 static const char *const br_names[] = { "?", "BREACHED", "RETRACTED" };
 static const char *const cancel_names[] = { "UNSPECIFIED", "BENEFIT_SHIFT", "DEREGISTERED", "PERIOD_ENDED",
-					    "OPTED_OUT", "SUPERSEDED" };
+					    "OPTED_OUT", "SUPERSEDED", "EXEMPTED", "LAW_CHANGED" };
 
 #define N_NAMES(t) ((int)(sizeof(t) / sizeof((t)[0])))
-_Static_assert(N_NAMES(dl_names) == CD_DL_CANCELLED + 1, "a name per deadline status");
+_Static_assert(N_NAMES(dl_names) == CD_DL_LAPSED + 1, "a name per deadline status");
 _Static_assert(N_NAMES(br_names) == CD_BR_RETRACTED + 1, "a name per breach status");
-_Static_assert(N_NAMES(cancel_names) == CD_CANCEL_SUPERSEDED + 1, "a name per cancel reason");
+_Static_assert(N_NAMES(cancel_names) == CD_CANCEL_LAW_CHANGED + 1, "a name per cancel reason");
 
 const char *cd_output_status_name(const cd_output *o)
 {
@@ -186,7 +188,7 @@ static void event_id(const emitter *em, const cd_obst *ob, int status, bool brea
 	out[32] = '\0';
 }
 
-static void explain(cd_engine *e, const cd_output *o, const char *desc)
+static void explain(cd_engine *e, const cd_output *o, const char *desc, int basis)
 {
 	char d[CD_DATE_STRLEN];
 	cd_sb b = cd_sb_on(e->explain, sizeof(e->explain));
@@ -222,6 +224,16 @@ static void explain(cd_engine *e, const cd_output *o, const char *desc)
 		cd_sb_puts(&b, " (");
 		cd_sb_puts(&b, o->legal_ref);
 		cd_sb_put(&b, ")", 1);
+	}
+	if (basis) {
+		cd_sb_puts(&b, "; ");
+		cd_sb_puts(&b, cd_basis_words(basis));
+	}
+	if (o->aggregate_id && *o->aggregate_id) {
+		cd_sb_puts(&b, "; counts toward ");
+		cd_sb_puts(&b, o->aggregate_id);
+		if (!o->is_breach && o->status == CD_DL_LAPSED)
+			cd_sb_puts(&b, ", not a breach for this citizen");
 	}
 }
 
@@ -288,8 +300,10 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	}
 	o.caused_by = em->caused_by;
 	o.as_of = when != CD_INSTANT_NONE ? when : em->as_of;
+	o.aggregate_id = def ? def->aggregate : "";
+	o.basis = def ? def->basis : 0;
 	event_id(em, ob, status, breach, o.event_id);
-	explain(e, &o, def ? def->description : "");
+	explain(e, &o, def ? def->description : "", o.basis);
 	o.explanation = e->explain;
 	ob->transitions++;
 	if (em->fn && em->fn(em->ctx, &o) != 0)
@@ -464,7 +478,11 @@ static void transition(emitter *em, cd_obst *ob, const inst *in, bool opened_now
 	switch (in->status) {
 	case CD_OB_OPEN:
 	case CD_OB_PAUSED:
-		if (prev != in->status && in->status == CD_OB_PAUSED) {
+		if (prev == CD_OB_CANCELLED && ob->reason == CD_CANCEL_EXEMPTED) {
+			/* An Exemption revoked in time: the member is OPENED again (rules.md §3.3). */
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_OPENED, CD_INSTANT_NONE);
+		} else if (prev != in->status && in->status == CD_OB_PAUSED) {
 			copy_state(ob, in);
 			emit(em, ob, in, false, CD_DL_PAUSED, CD_INSTANT_NONE);
 		} else if (prev != in->status || (!opened_now && state_differs(ob, in))) {
@@ -482,6 +500,12 @@ static void transition(emitter *em, cd_obst *ob, const inst *in, bool opened_now
 		if (prev != CD_OB_CANCELLED) {
 			copy_state(ob, in);
 			emit(em, ob, in, false, CD_DL_CANCELLED, CD_INSTANT_NONE);
+		}
+		break;
+	case CD_OB_LAPSED:
+		if (prev != CD_OB_LAPSED) {
+			copy_state(ob, in);
+			emit(em, ob, in, false, CD_DL_LAPSED, CD_INSTANT_NONE);
 		}
 		break;
 	case CD_OB_BREACHED:
@@ -553,6 +577,7 @@ static int diff(emitter *em, cd_err *err)
 		if (!ob && !(ob = open_state(em, in)))
 			return cd_err_set(err, 0, "citizen '%s' record is too large", em->cid);
 		ob->flags |= CD_OF_SEEN;
+		ob->benefit = in->p->shown_benefit;   /* what the period is on now (merges) */
 		transition(em, ob, in, opened_now);
 		warn(em, ob, in);
 	}
@@ -599,7 +624,9 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	h.kind = (uint8_t)ev->kind;
 	h.flags = (uint8_t)((ev->opt_out ? CD_HF_OPT_OUT : 0) | (ev->seasonal ? CD_HF_SEASONAL : 0) |
 			    (ev->joint ? CD_HF_JOINT : 0) | (ev->voided ? CD_HF_VOIDED : 0) |
-			    (ev->ends_dp ? CD_HF_ENDS_DP : 0));
+			    (ev->ends_dp ? CD_HF_ENDS_DP : 0) | (ev->municipal_course ? CD_HF_COURSE : 0) |
+			    (ev->sick_short ? CD_HF_SICK_SHORT : 0) | (ev->revoked ? CD_HF_REVOKED : 0));
+	h.scope = ev->scope;
 	h.benefit = ev->benefit;
 	h.category = ev->category;
 	h.form = ev->form;
@@ -612,7 +639,8 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	h.prior_days = ev->prior_days;
 	h.id_len = (uint8_t)ev->event_id_len;
 	if (cd_citizen_intern(c, ev->event_id, ev->event_id_len, &h.id_off) < 0 ||
-	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0))
+	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0) ||
+	    (ev->akasse_code_len && cd_citizen_intern(c, ev->akasse_code, ev->akasse_code_len, &h.akasse_off) < 0))
 		return cd_err_set(err, 0, "citizen record is too large");
 	if (cd_citizen_reserve_events(c, c->n_ev + 1) < 0)
 		eng_oom();

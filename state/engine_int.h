@@ -73,6 +73,10 @@ typedef struct period {
 	uint8_t end_reason;
 	uint8_t benefit, category;
 	bool by_registration;
+	uint8_t shown_benefit;   /* the benefit after its latest input (merges, rules.md §3.3): what outputs name */
+	uint8_t flags;           /* CD_PF_*, from the input that started it */
+	cd_date input_date;      /* business date of the input that started it (anchor start_input) */
+	size_t ex0, n_ex;        /* its Exemptions: e->ex[ex0 .. ex0 + n_ex), in history order */
 	char muni[CD_MUNI_LEN + 1];
 	uint64_t pkey;
 	/* DAGPENGE: the cumulative clock */
@@ -86,6 +90,13 @@ typedef struct period {
 	cd_date optout;          /* a later opt-out; NONE: none */
 	int optout_ev;
 } period;
+
+/* An Exemption (or its revocation) of a period, from its business date (rules.md §3.3). */
+typedef struct exempt {
+	cd_date date;
+	uint8_t scope;           /* enum cd_scope */
+	bool revoked;
+} exempt;
 
 typedef struct inst {
 	const cd_obdef *def;     /* what is reported (a mirror reports the overlay's definition) */
@@ -119,6 +130,8 @@ struct cd_engine {
 	size_t n_per, cap_per;
 	ival *iv;
 	size_t n_iv, cap_iv;
+	exempt *ex;
+	size_t n_ex, cap_ex;
 	conv *cv;
 	size_t n_cv, cap_cv;
 	inst *in;
@@ -203,6 +216,11 @@ bool eng_before_end(const conv *cv, const endinfo *end);
 typedef struct evctx {
 	const period *p;
 	const cd_ruleset *rs;    /* the ruleset whose allocation applies */
+	uint8_t benefit;         /* the benefit whose obligations apply (the period's, or what it merged into) */
+	uint8_t category;        /* the category that decides, after the ruleset's default */
+	endinfo cut;             /* a law change ends this ruleset's part of the period (ev -1: none) */
+	bool transition;         /* the new law reaching a running period: opens no registration-only
+				  * obligation, and none whose window ended before cut.date */
 	uint8_t widen;           /* forms added by overlays (national obligations only) */
 	uint32_t *taken;         /* joint conversations taken within this ruleset: taken[i] == stamp */
 	uint32_t stamp;

@@ -25,6 +25,7 @@ static const char *const form_names[] = {
 static const char *const held_by_names[] = {
 	"UNSPECIFIED", "JOBCENTER", "AKASSE", "OTHER_ACTOR",
 };
+static const char *const scope_names[] = { "UNSPECIFIED", "KOMMUNE", "AKASSE" };
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < sizeof(tab) / sizeof(tab[0]) ? tab[v] : "?")
 
@@ -32,6 +33,7 @@ const char *cd_benefit_name(int b) { return NAME_OF(benefit_names, b); }
 const char *cd_category_name(int c) { return NAME_OF(category_names, c); }
 const char *cd_form_name(int f) { return NAME_OF(form_names, f); }
 const char *cd_held_by_name(int h) { return NAME_OF(held_by_names, h); }
+const char *cd_scope_name(int s) { return NAME_OF(scope_names, s); }
 
 static int parse_name(const char *const *tab, size_t n, const char *s)
 {
@@ -46,6 +48,7 @@ int cd_benefit_parse(const char *s) { return PARSE(benefit_names, s); }
 int cd_category_parse(const char *s) { return PARSE(category_names, s); }
 int cd_form_parse(const char *s) { return PARSE(form_names, s); }
 int cd_held_by_parse(const char *s) { return PARSE(held_by_names, s); }
+int cd_scope_parse(const char *s) { return PARSE(scope_names, s); }
 
 void cd_event_init(cd_event *ev)
 {

@@ -123,15 +123,35 @@ static void count_range(cd_engine *e, const evctx *x, inst *in, const cd_obdef *
 	}
 }
 
-static endinfo end_of(const period *p, const cd_obdef *rule)
+static endinfo end_of(const evctx *x, const cd_obdef *rule)
 {
+	const period *p = x->p;
 	endinfo end = { p->end_ev, p->end_date, p->end_reason };
 	if (rule->joint && p->optout != CD_DATE_NONE && (end.ev < 0 || p->optout_ev < end.ev)) {
 		end.ev = p->optout_ev;
 		end.date = p->optout;
 		end.reason = CD_CANCEL_OPTED_OUT;
 	}
+	if (x->cut.ev >= 0 && (end.ev < 0 || x->cut.ev <= end.ev))
+		end = x->cut;
 	return end;
+}
+
+/*
+ * Is a share member of scope `scope` left out by an Exemption (rules.md §3.3)?
+ * Its fate is the Exemption state on the last day of its window: exempted
+ * from a date on or before it and not revoked by then. A paused member's
+ * window has not ended, so every Exemption so far counts.
+ */
+static bool exempted(const cd_engine *e, const period *p, uint8_t scope, cd_date we)
+{
+	bool ex = false;
+	for (size_t i = 0; i < p->n_ex; i++) {
+		const exempt *x = &e->ex[p->ex0 + i];
+		if (x->scope == scope && (we == CD_DATE_NONE || x->date <= we))
+			ex = !x->revoked;
+	}
+	return ex;
 }
 
 /* Earliest day on which held < floor(n × elapsed / length) (D26), or NONE. */
@@ -164,6 +184,16 @@ static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool pau
 	cd_date bd;
 
 	in->due = paused ? CD_DATE_NONE : eff_due;
+	if (in->def->exempt_scope && in->p->n_ex &&
+	    exempted(e, in->p, in->def->exempt_scope, paused ? CD_DATE_NONE : in->we != CD_DATE_NONE ? in->we : eff_due)) {
+		/* Left out of the share: counted as decided and not met (§4.1), unless its period
+		 * ended first, which takes it out of the share altogether. */
+		bool ended = end->ev >= 0 && (paused || eff_due == CD_DATE_NONE ||
+					       eff_due + 1 + e->cfg.grace_days > end->date);
+		in->status = CD_OB_CANCELLED;
+		in->reason = ended && !met ? end->reason : CD_CANCEL_EXEMPTED;
+		return;
+	}
 	if (met) {
 		in->status = CD_OB_MET;
 		return;
@@ -184,7 +214,8 @@ static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool pau
 	}
 	in->breach_at = cd_cph_midnight(bd);
 	if (e->t >= in->breach_at) {
-		in->status = CD_OB_BREACHED;
+		/* A share member is owed to no one citizen: its window ends LAPSED, not breached (§4.1). */
+		in->status = in->def->aggregate[0] ? CD_OB_LAPSED : CD_OB_BREACHED;
 		return;
 	}
 	in->status = CD_OB_OPEN;
@@ -220,7 +251,7 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 {
 	const period *p = x->p;
 	win w = eng_window_of(e, p, rule);
-	endinfo end = end_of(p, rule);
+	endinfo end = end_of(x, rule);
 	inst *in;
 	bool met = false;
 	cd_date eff = w.we;
@@ -265,7 +296,7 @@ static void eval_window_kind(cd_engine *e, const evctx *x, const cd_obdef *def, 
 static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
 {
 	const period *p = x->p;
-	endinfo end = end_of(p, def);
+	endinfo end = end_of(x, def);
 	cd_date a = p->start;
 
 	for (int k = 1; k <= MAX_REPEATS; k++) {
@@ -291,7 +322,7 @@ static void eval_repeating(cd_engine *e, const evctx *x, const cd_obdef *def)
 static void eval_schedule(cd_engine *e, const evctx *x, const cd_obdef *shown, const cd_obdef *def)
 {
 	const period *p = x->p;
-	endinfo end = end_of(p, def);
+	endinfo end = end_of(x, def);
 	bool cum = cd_obdef_cumulative(def, p->benefit);
 	int every = cd_span_length(def->every, p->start);
 	size_t cand[CD_MAX_SLOTS];
@@ -334,7 +365,7 @@ static void eval_ordinal(cd_engine *e, const evctx *x, const cd_obdef *shown, co
 {
 	const period *p = x->p;
 	win w = { p->start, CD_DATE_NONE, false, false };
-	endinfo end = end_of(p, def);
+	endinfo end = end_of(x, def);
 	int max_ord = 0, ord = 0;
 	cd_date eff;
 	bool met = false;
@@ -390,7 +421,7 @@ static const inst *find_in_ruleset(const cd_engine *e, const evctx *x, const cha
 static void eval_gaps(cd_engine *e, const evctx *x, const cd_obdef *shown, const cd_obdef *def)
 {
 	const period *p = x->p;
-	endinfo end = end_of(p, def);
+	endinfo end = end_of(x, def);
 	bool cum = cd_obdef_cumulative(def, p->benefit);
 	int g = cd_span_length(def->gap, p->start);
 	cd_date ws, anchor;
@@ -563,16 +594,22 @@ static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_
 		for (size_t i = 0; i < rs->n_obs; i++) {
 			const cd_obdef *d = &rs->obs[i], *rule = d;
 			if (d->mirror[0]) {
+				/* The national obligation of that name that applies to this period
+				 * (one name may have different terms per group, rules_json.c exclusive()). */
 				rule = NULL;
 				for (size_t j = 0; national && j < national->n_obs && !rule; j++)
-					if (!strcmp(national->obs[j].name, d->mirror))
+					if (!strcmp(national->obs[j].name, d->mirror) &&
+					    cd_obdef_applies(&national->obs[j], x->benefit, x->category, p->by_registration,
+							     p->flags))
 						rule = &national->obs[j];
 				if (!rule || replaced(ovl, n_ovl, rule->name))
 					continue;
 			}
 			if ((pass == 0) != eng_kind_of(rule->kind)->joint)
 				continue;
-			if (!cd_obdef_applies(rule, p->benefit, p->category, p->by_registration))
+			if (!cd_obdef_applies(rule, x->benefit, x->category, p->by_registration, p->flags))
+				continue;
+			if (x->transition && rule->registration_only)
 				continue;
 			if (!rs->overlay && replaced(ovl, n_ovl, d->name))
 				continue;
@@ -581,10 +618,69 @@ static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_
 				evctx mx = *x->national;
 				mx.rs = rs;
 				mx.first_inst = x->first_inst;
+				mx.cut = x->cut;           /* overlays keep to the period (a law change is national) */
 				eng_kind_of(rule->kind)->eval(e, &mx, d, rule);
 			} else
 				eng_kind_of(rule->kind)->eval(e, x, d, rule);
 		}
+}
+
+/*
+ * The law that reaches a running period on its commencement (--law-transition
+ * commencement, rules.md §5 dk-2026 "Transition"): the next national
+ * ruleset after the period's own, when it says its transition is
+ * configurable, gives this benefit obligations at all, and the period is
+ * still running at the start of its first day. NULL otherwise.
+ */
+static const cd_ruleset *law_reaching(const cd_engine *e, const cd_ruleset *nat, const period *p)
+{
+	const cd_ruleset *next;
+	if (e->cfg.law_transition != CD_LAW_COMMENCEMENT || !nat)
+		return NULL;
+	next = cd_rules_national_after(e->rules, nat);
+	if (!next || !next->transition || p->start >= next->from)
+		return NULL;
+	if (next->no_obligations & CD_BIT(cd_rules_merged_benefit(e->rules, p->benefit, next->from)))
+		return NULL;             /* running courses keep the old law's obligations */
+	if (p->end_ev >= 0 && p->end_date < next->from)
+		return NULL;
+	return next;
+}
+
+/* The first history entry at or after instant t (c->n_ev when none): where a cut falls. */
+static int first_at_or_after(const cd_citizen *c, cd_instant t)
+{
+	size_t a = 0, b = c->n_ev;
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+		if (c->ev[m].occurred < t)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return (int)a;
+}
+
+/*
+ * The new law's obligations of a period it reached while running: with the
+ * period's own anchors, for the benefit the period has become by then, in
+ * their own allocation; not those that open on a Registration (the person
+ * is long in contact), nor those whose window had ended before the law began.
+ */
+static void eval_transition(cd_engine *e, const period *p, const cd_ruleset *next, const cd_ruleset *const *ovl,
+			    size_t n_ovl, uint8_t widen)
+{
+	size_t from = e->n_in, keep = e->n_in;
+	evctx nx = { .p = p, .rs = next, .benefit = (uint8_t)cd_rules_merged_benefit(e->rules, p->benefit, next->from),
+		     .cut = { -1, CD_DATE_NONE, 0 }, .transition = true, .widen = widen, .taken = e->taken_nat,
+		     .stamp = ++e->gen, .in_addition = next->joint_in_addition };
+
+	nx.category = p->category ? p->category : next->default_category;
+	eval_ruleset(e, &nx, next, ovl, n_ovl, next);
+	for (size_t i = from; i < e->n_in; i++)
+		if (e->in[i].we == CD_DATE_NONE || e->in[i].we >= next->from)
+			e->in[keep++] = e->in[i];
+	e->n_in = keep;
 }
 
 void eng_evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
@@ -598,7 +694,7 @@ void eng_evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	eng_index_intervals(e);
 	eng_live_conversations(e, c);
 	e->n_ql = 0;
-	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (CD_MAX_OVERLAYS + 1) > UINT32_MAX) {
+	if (e->n_cv > e->cap_taken || (uint64_t)e->gen + (e->n_per + 1) * (CD_MAX_OVERLAYS + 2) > UINT32_MAX) {
 		/* Zeroed, and stamps start again: no stale stamp can equal a new one. */
 		size_t n = e->n_cv > e->cap_taken ? e->n_cv * 2 : e->cap_taken + 16;
 		free(e->taken_nat);
@@ -613,29 +709,42 @@ void eng_evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	for (size_t pi = 0; pi < e->n_per; pi++) {
 		const period *p = &e->per[pi];
 		const cd_ruleset *nat = cd_rules_national(e->rules, p->start);
+		const cd_ruleset *next = law_reaching(e, nat, p);
 		const cd_ruleset *ovl[CD_MAX_OVERLAYS];
 		size_t n_ovl = cd_rules_overlays(e->rules, p->muni, p->benefit, p->start, p->seasonal, ovl,
 						 CD_MAX_OVERLAYS);
 		uint8_t widen = 0;
-		evctx x = { .p = p };
+		evctx x = { .p = p, .benefit = p->benefit, .cut = { -1, CD_DATE_NONE, 0 } };
 
 		for (size_t i = 0; i < n_ovl; i++)
 			widen |= ovl[i]->widen_forms;
 		e->n_tk = 0;             /* takes are per period (their stamps are) */
+		if (next) {
+			cd_instant at = cd_cph_midnight(next->from);
+			if (e->t >= at)
+				x.cut = (endinfo){ first_at_or_after(e->c, at), next->from, CD_CANCEL_LAW_CHANGED };
+			else {
+				fire_at(e, at);
+				next = NULL;
+			}
+		}
 		if (nat) {
 			/* A fresh stamp instead of clearing the marks: a period costs what it uses. */
 			x.rs = nat;
+			x.category = p->category ? p->category : nat->default_category;
 			x.widen = widen;
 			x.taken = e->taken_nat;
 			x.stamp = ++e->gen;
 			x.in_addition = nat->joint_in_addition;
 			eval_ruleset(e, &x, nat, ovl, n_ovl, nat);
 		}
+		if (next)
+			eval_transition(e, p, next, ovl, n_ovl, widen);
 		for (size_t i = 0; i < n_ovl; i++) {
-			evctx ox = { .p = p, .rs = ovl[i], .taken = e->taken_cur, .stamp = ++e->gen,
-				   .in_addition = ovl[i]->joint_in_addition, .national = nat ? &x : NULL };
+			evctx ox = { .p = p, .rs = ovl[i], .benefit = p->benefit, .category = x.category,
+				     .cut = { -1, CD_DATE_NONE, 0 }, .taken = e->taken_cur, .stamp = ++e->gen,
+				     .in_addition = ovl[i]->joint_in_addition, .national = nat ? &x : NULL };
 			eval_ruleset(e, &ox, ovl[i], ovl, n_ovl, nat);
 		}
 	}
 }
-

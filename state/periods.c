@@ -26,7 +26,10 @@ static period *period_new(cd_engine *e, const cd_citizen *c, int i)
 	p->end_date = CD_DATE_NONE;
 	p->first_contact = h->first_contact != CD_DATE_NONE ? h->first_contact : h->date;
 	p->category = h->category;
-	p->benefit = h->benefit;
+	p->benefit = p->shown_benefit = (uint8_t)cd_rules_merged_benefit(e->rules, h->benefit, h->date);
+	p->flags = (uint8_t)(((h->flags & CD_HF_COURSE) ? CD_PF_COURSE : 0) |
+			     ((h->flags & CD_HF_SICK_SHORT) ? CD_PF_SICK_SHORT : 0));
+	p->input_date = h->date;
 	memcpy(p->muni, h->muni, sizeof(p->muni));
 	p->pkey = XXH3_64bits(id, strlen(id));
 	p->optin = p->optout = CD_DATE_NONE;
@@ -94,16 +97,20 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 
 	e->n_per = 0;
 	e->n_iv = 0;
+	e->n_ex = 0;
 	for (size_t i = 0; i < c->n_ev; i++) {
 		const cd_hev *h = &c->ev[i];
 		period *pc = cur >= 0 ? &e->per[cur] : NULL;
 		period *pp = paused >= 0 ? &e->per[paused] : NULL;
 		period *np;
 		uint8_t prev_cat = pc ? pc->category : pp ? pp->category : CD_CATEGORY_NONE;
+		/* What the input's benefit is on its date (rules.md §3.3 merges), and the running one's. */
+		int hb = h->kind == CD_EV_REGISTRATION || h->kind == CD_EV_BENEFIT_CHANGE
+				 ? cd_rules_merged_benefit(e->rules, h->benefit, h->date) : CD_BENEFIT_NONE;
 
 		switch (h->kind) {
 		case CD_EV_REGISTRATION:
-			if (h->benefit == CD_DAGPENGE) {
+			if (hb == CD_DAGPENGE) {
 				cd_date dps = h->dp_start != CD_DATE_NONE ? h->dp_start : h->date;
 				period *dp = pc && pc->benefit == CD_DAGPENGE ? pc : pp;
 				if (dp && dp->start == dps) {
@@ -121,13 +128,15 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 				np->by_registration = true;
 				period_start_dagpenge(e, np, h);
 			} else {
-				if (pc && pc->benefit == h->benefit)
+				if (pc && cd_rules_merged_benefit(e->rules, pc->benefit, h->date) == hb) {
+					pc->shown_benefit = (uint8_t)hb;
 					continue;                /* D1 */
+				}
 				period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
 				period_end(e, pp, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
 				np = period_new(e, c, (int)i);
 				np->by_registration = true;
-				np->start = h->benefit == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
+				np->start = hb == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
 						    ? h->first_absence : h->date;
 			}
 			cur = (int)(np - e->per);
@@ -151,20 +160,38 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 
 		case CD_EV_BENEFIT_CHANGE: {
 			int curb = pc ? pc->benefit : pp ? CD_DAGPENGE : CD_BENEFIT_NONE;
-			if (h->benefit == CD_BENEFIT_NONE || h->benefit == curb)
+			if (hb == CD_BENEFIT_NONE || hb == cd_rules_merged_benefit(e->rules, curb, h->date)) {
+				if (pc && hb != CD_BENEFIT_NONE)
+					pc->shown_benefit = (uint8_t)hb;
 				continue;                        /* a category change */
+			}
 			period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
 			period_end(e, pp, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
 			np = period_new(e, c, (int)i);
 			np->category = h->category ? h->category : prev_cat;      /* D4 */
 			np->first_contact = h->date;
-			if (h->benefit == CD_DAGPENGE)
+			if (hb == CD_DAGPENGE)
 				period_start_dagpenge(e, np, h);
 			else
-				np->start = h->benefit == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
+				np->start = hb == CD_SYGEDAGPENGE && h->first_absence != CD_DATE_NONE
 						    ? h->first_absence : h->date;
 			cur = (int)(np - e->per);
 			paused = -1;
+			break;
+		}
+		case CD_EV_EXEMPTION: {
+			/* The period running on its date; a paused dagpenge period still runs (rules.md §3.3). */
+			period *t = pc ? pc : pp;
+			if (!t)
+				break;
+			if (GROW(e->ex, e->n_ex, e->cap_ex, e->n_ex + 1) < 0)
+				eng_oom();
+			if (!t->n_ex)
+				t->ex0 = e->n_ex;
+			/* Only one period runs at a time, so each period's entries are contiguous. */
+			assert(t->ex0 + t->n_ex == e->n_ex);
+			e->ex[e->n_ex++] = (exempt){ h->date, h->scope, (h->flags & CD_HF_REVOKED) != 0 };
+			t->n_ex++;
 			break;
 		}
 		default:
@@ -276,7 +303,8 @@ cd_date eng_due_from(const cd_engine *e, const period *p, bool cum, cd_date P, i
 win eng_window_of(const cd_engine *e, const period *p, const cd_obdef *d)
 {
 	win w = { CD_DATE_NONE, CD_DATE_NONE, false, false };
-	cd_date a = d->anchor_first_contact ? p->first_contact : p->start;
+	cd_date a = d->anchor == CD_ANCHOR_FIRST_CONTACT ? p->first_contact
+		    : d->anchor == CD_ANCHOR_START_INPUT ? p->input_date : p->start;
 	int lto, lfrom;
 
 	if (!cd_obdef_cumulative(d, p->benefit)) {

@@ -25,6 +25,8 @@ struct cd_rules {
 	size_t n, cap;
 	struct enable *en;
 	size_t n_en;
+	cd_merge *merges;
+	size_t n_merges;
 };
 
 /* ---- building ------------------------------------------------------------- */
@@ -78,12 +80,27 @@ void cd_rules_disable_all(cd_rules *r)
 	r->n_en = 0;
 }
 
+void cd_rules_add_merge(cd_rules *r, cd_merge m)
+{
+	cd_merge *nm = realloc(r->merges, (r->n_merges + 1) * sizeof(*nm));
+	if (!nm)
+		abort();
+	r->merges = nm;
+	r->merges[r->n_merges++] = m;
+}
+
 static void ruleset_release(cd_ruleset *rs)
 {
 	for (size_t i = 0; i < rs->n_obs; i++) {
 		free(rs->obs[i].legal_ref);
 		free(rs->obs[i].description);
 	}
+	for (size_t i = 0; i < rs->n_aggs; i++) {
+		free(rs->aggs[i].legal_ref);
+		free(rs->aggs[i].description);
+	}
+	free(rs->aggs);
+	free(rs->no_obligations_why);
 	free(rs->obs);
 	free(rs->replaces);
 	free(rs->title);
@@ -97,6 +114,9 @@ void cd_rules_free(cd_rules *r)
 		return;
 	for (size_t i = 0; i < r->n; i++)
 		ruleset_release(&r->sets[i]);
+	for (size_t i = 0; i < r->n_merges; i++)
+		free(r->merges[i].legal_ref);
+	free(r->merges);
 	free(r->sets);
 	free(r->en);
 	free(r);
@@ -125,6 +145,38 @@ const cd_obdef *cd_rules_find_obligation(const cd_rules *r, const char *id, cons
 				return &r->sets[i].obs[j];
 			}
 	return NULL;
+}
+
+const cd_aggdef *cd_rules_find_aggregate(const cd_rules *r, const char *id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		for (size_t j = 0; j < r->sets[i].n_aggs; j++)
+			if (!strcmp(r->sets[i].aggs[j].id, id))
+				return &r->sets[i].aggs[j];
+	return NULL;
+}
+
+int cd_rules_merged_benefit(const cd_rules *r, int benefit, cd_date d)
+{
+	/* Merges do not chain: each names what a benefit became on its date. */
+	for (size_t i = 0; i < r->n_merges; i++)
+		if (r->merges[i].benefit == benefit && d >= r->merges[i].from)
+			return r->merges[i].into;
+	return benefit;
+}
+
+size_t cd_rules_merge_count(const cd_rules *r) { return r->n_merges; }
+const cd_merge *cd_rules_merge_at(const cd_rules *r, size_t i) { return i < r->n_merges ? &r->merges[i] : NULL; }
+
+const cd_ruleset *cd_rules_national_after(const cd_rules *r, const cd_ruleset *rs)
+{
+	const cd_ruleset *best = NULL;
+	if (!rs || rs->to == CD_DATE_NONE)
+		return NULL;
+	for (size_t i = 0; i < r->n; i++)
+		if (!r->sets[i].overlay && r->sets[i].from > rs->to && (!best || r->sets[i].from < best->from))
+			best = &r->sets[i];
+	return best;
 }
 
 static bool in_effect(const cd_ruleset *rs, cd_date start)
@@ -204,8 +256,10 @@ size_t cd_rules_enabled_for(const cd_rules *r, const cd_ruleset *overlay, const 
 	return n;
 }
 
-bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration)
+bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration, unsigned flags)
 {
+	if ((flags & d->flags_set) != d->flags_set || (flags & d->flags_clear))
+		return false;
 	if (d->benefits && !(d->benefits & CD_BIT(benefit)))
 		return false;
 	if (d->categories && !(d->categories & CD_BIT(category)))
@@ -250,4 +304,33 @@ const char *cd_span_format(cd_span s, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%d%c%s", s.n, s.unit, s.after ? " after" : "");
 	return buf;
+}
+
+static const char *const basis_names[] = { "UNSPECIFIED", "LAW", "GUIDANCE", "CARRIED_OVER", "INTERPRETATION" };
+static const char *const basis_words[] = {
+	"",
+	"per the enacted text",
+	"per STAR guidance; the enacted text is not yet verified",
+	"carried over from the previous law, which the reform did not change as far as published",
+	"our interpretation where the law and guidance are silent (docs/decisions.md)",
+};
+_Static_assert(sizeof(basis_names) / sizeof(basis_names[0]) == CD_BASIS_MAX + 1, "a name per basis");
+_Static_assert(sizeof(basis_words) / sizeof(basis_words[0]) == CD_BASIS_MAX + 1, "words per basis");
+
+const char *cd_basis_name(int b)
+{
+	return b >= 0 && b <= CD_BASIS_MAX ? basis_names[b] : "?";
+}
+
+int cd_basis_parse(const char *s)
+{
+	for (int b = 1; b <= CD_BASIS_MAX; b++)
+		if (!strcmp(s, basis_names[b]))
+			return b;
+	return -1;
+}
+
+const char *cd_basis_words(int b)
+{
+	return b >= 0 && b <= CD_BASIS_MAX ? basis_words[b] : "";
 }

@@ -76,6 +76,35 @@ typedef struct cd_filter {
 #define CD_MAX_REQUIRED 100      /* "required": conversations an obligation can ask for */
 #define CD_MAX_OVERLAYS 8        /* overlays enabled for one municipality (so at most that many apply) */
 
+/* Flags of a period, read from the input that started it (rules.md §5 dk-2024, dk-2026). */
+#define CD_PF_COURSE     0x01    /* municipal_contact_course: DAGPENGE youth in a municipal course */
+#define CD_PF_SICK_SHORT 0x02    /* sick_short_absence_expected */
+
+typedef enum cd_anchor {
+	CD_ANCHOR_PERIOD_START = 0,  /* A: the period start (dagpenge_period_start, first absence day, …) */
+	CD_ANCHOR_FIRST_CONTACT = 1, /* the first contact date (første henvendelse) */
+	CD_ANCHOR_START_INPUT = 2,   /* the business date of the Registration/BenefitChange that started it */
+} cd_anchor;
+
+/* Aggregate obligations (rules.md §4.1): what a member's `aggregate` names. */
+typedef enum cd_agg_kind { CD_AGG_SHARE = 1, CD_AGG_AVERAGE = 2 } cd_agg_kind;
+typedef enum cd_agg_key { CD_AGG_KEY_MUNICIPALITY = 1, CD_AGG_KEY_AKASSE = 2 } cd_agg_key;
+
+typedef struct cd_aggdef {
+	char name[48];            /* "kommune-share" */
+	char id[CD_MAX_OBLIGATION_ID_LEN + 1];   /* "dk-2026/kommune-share" */
+	uint8_t kind;             /* enum cd_agg_kind */
+	uint8_t key;              /* enum cd_agg_key */
+	uint8_t scope;            /* enum cd_scope (event.h): the Exemption that leaves members out; 0: none */
+	uint8_t severity;
+	uint8_t basis;            /* enum cd_basis */
+	int share_pct;            /* SHARE: s in per cent (75) */
+	int required;             /* AVERAGE: n */
+	char period;              /* reporting period: 'q' quarter, 'm' month, 'y' year */
+	char *legal_ref;          /* owned; never NULL */
+	char *description;        /* owned; never NULL */
+} cd_aggdef;
+
 typedef enum cd_gap_start {
 	CD_GAP_AFTER_WINDOW = 1,  /* from the day after the count reaches `start_after` */
 	CD_GAP_AFTER_MET = 2,     /* from the conversation that met obligation `start_ref` */
@@ -92,8 +121,13 @@ typedef struct cd_obdef {
 	uint16_t benefits;        /* bit per enum cd_benefit; 0 = every benefit */
 	uint8_t categories;       /* bit per enum cd_category; 0 = any */
 	bool registration_only;   /* opens only on a period started by a Registration */
+	uint8_t flags_set;        /* CD_PF_*: opens only on periods with all of these */
+	uint8_t flags_clear;      /* CD_PF_*: opens only on periods with none of these */
 	uint8_t clock;            /* enum cd_clock_kind */
-	bool anchor_first_contact;/* anchor A is the first contact date, not the period start */
+	uint8_t anchor;           /* enum cd_anchor: A of the window */
+	uint8_t basis;            /* enum cd_basis: what the rule rests on; 0 when the data says nothing */
+	char aggregate[CD_MAX_OBLIGATION_ID_LEN + 1]; /* a share member: its aggregate's id; "" otherwise */
+	uint8_t exempt_scope;     /* a member: the Exemption scope of its aggregate (enum cd_scope), 0: none */
 	cd_span from;             /* lower bound (window starts the day after), or none */
 	cd_span to;               /* the window's end (the due date), or none */
 	int required;             /* COUNT: n; others 1 */
@@ -126,9 +160,22 @@ typedef struct cd_ruleset {
 	char (*replaces)[48];     /* overlays: names of national obligations replaced */
 	size_t n_replaces;
 	uint8_t widen_forms;      /* overlays: forms added to the remaining national filters */
+	uint8_t default_category; /* a period with no category is treated as this one (0: none) */
+	bool transition;          /* national: may reach running courses (--law-transition commencement) */
+	uint16_t no_obligations;  /* national: benefits it deliberately gives nothing (bit per cd_benefit) */
+	char *no_obligations_why; /* owned; never NULL: why, for `rules list` and explanations */
 	cd_obdef *obs;
 	size_t n_obs;
+	cd_aggdef *aggs;          /* aggregate obligations its members belong to */
+	size_t n_aggs;
 } cd_ruleset;
+
+/* A benefit the law merged into another (rules.md §3.3): inputs dated `from` on name `into`. */
+typedef struct cd_merge {
+	uint8_t benefit, into;
+	cd_date from;
+	char *legal_ref;          /* owned */
+} cd_merge;
 
 typedef struct cd_rules cd_rules;
 
@@ -147,12 +194,23 @@ cd_ruleset *cd_rules_add(cd_rules *rules);
 size_t cd_rules_enable(cd_rules *rules, size_t set, const char *muni);
 /* Enables no overlay anywhere. */
 void cd_rules_disable_all(cd_rules *rules);
+/* Adds a benefit merge (owned by rules from then on: legal_ref is taken). */
+void cd_rules_add_merge(cd_rules *rules, cd_merge m);
 
 size_t cd_rules_count(const cd_rules *rules);
 const cd_ruleset *cd_rules_at(const cd_rules *rules, size_t i);
 const cd_ruleset *cd_rules_find(const cd_rules *rules, const char *id);
 /* Finds a definition by its full id "ruleset/name". NULL if none. */
 const cd_obdef *cd_rules_find_obligation(const cd_rules *rules, const char *id, const cd_ruleset **set);
+
+/* The benefit an input naming `benefit` on business date `d` is processed as (rules.md §3.3). */
+int cd_rules_merged_benefit(const cd_rules *rules, int benefit, cd_date d);
+size_t cd_rules_merge_count(const cd_rules *rules);
+const cd_merge *cd_rules_merge_at(const cd_rules *rules, size_t i);
+/* An aggregate by its full id "ruleset/name". NULL if none. */
+const cd_aggdef *cd_rules_find_aggregate(const cd_rules *rules, const char *id);
+/* The next national ruleset after `rs` (by effective date), or NULL. */
+const cd_ruleset *cd_rules_national_after(const cd_rules *rules, const cd_ruleset *rs);
 
 /* The national ruleset in force for periods starting on `start`, or NULL (D20). */
 const cd_ruleset *cd_rules_national(const cd_rules *rules, cd_date start);
@@ -196,8 +254,12 @@ bool cd_ob_kind_joint(int kind);
  */
 const char *cd_ob_kind_check(const cd_obdef *d, const char **field);
 
-/* Does a definition apply to this benefit and category? */
-bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration);
+/* Does a definition apply to this benefit, category, kind of start and period flags (CD_PF_*)? */
+bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration, unsigned flags);
+/* Basis names as the rule data spells them ("GUIDANCE"), and in plain words for explanations. */
+const char *cd_basis_name(int basis);
+int cd_basis_parse(const char *s);
+const char *cd_basis_words(int basis);
 /* The cumulative/calendar choice for a benefit. */
 bool cd_obdef_cumulative(const cd_obdef *d, int benefit);
 /* L of a span (docs/spec/rules.md §3.1) for anchor a. 0 when the span is none. */
