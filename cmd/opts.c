@@ -167,6 +167,12 @@ int cd_opt_engine_option(cd_opt_engine *o, int c, const char *arg)
 			return -1;
 		o->max_record = (size_t)v;
 		return 0;
+	case CD_OPT_LAW_TRANSITION: {
+		cd_err err;
+		if (cd_config_enum_option("law-transition", arg, &o->cfg.law_transition, &err) < 0)
+			return cd_opt_bad("--law-transition", arg, "period-start or commencement");
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -210,6 +216,8 @@ void cd_opt_engine_usage(FILE *f)
 		"                           an input costs time linear in its citizen's history: ~1 ms at the bound\n"
 		"      --max-obligations N  obligation states per citizen (default %zu)\n"
 		"      --max-record-bytes N largest input record (default %ld)\n"
+		"      --law-transition T   period-start or commencement: does a new law reach courses\n"
+		"                           running on its first day (default period-start)\n"
 		"      --log-level LEVEL    debug, info, warn, error (default info)\n",
 		lo[0], hi[0], d.grace_days, lo[1], hi[1], d.warn_lead_days, lo[2], hi[2], d.max_events,
 		d.max_obligations, def);

@@ -41,7 +41,7 @@
 /* getopt_long values of the shared options; a command numbers its own from CD_OPT_OWN. */
 enum {
 	CD_OPT_LOG_LEVEL = 1001, CD_OPT_RULES, CD_OPT_OVERLAYS_CONFIG, CD_OPT_OVERLAYS, CD_OPT_GRACE, CD_OPT_WARN,
-	CD_OPT_MAX_EVENTS, CD_OPT_MAX_OBLIGATIONS, CD_OPT_MAX_RECORD,
+	CD_OPT_MAX_EVENTS, CD_OPT_MAX_OBLIGATIONS, CD_OPT_MAX_RECORD, CD_OPT_LAW_TRANSITION,
 	CD_OPT_OWN = 1100,
 };
 
@@ -55,7 +55,8 @@ enum {
 	{ "warn-days", required_argument, NULL, CD_OPT_WARN }, \
 	{ "max-events", required_argument, NULL, CD_OPT_MAX_EVENTS }, \
 	{ "max-obligations", required_argument, NULL, CD_OPT_MAX_OBLIGATIONS }, \
-	{ "max-record-bytes", required_argument, NULL, CD_OPT_MAX_RECORD }
+	{ "max-record-bytes", required_argument, NULL, CD_OPT_MAX_RECORD }, \
+	{ "law-transition", required_argument, NULL, CD_OPT_LAW_TRANSITION }
 
 typedef struct cd_opt_cmd {
 	const char *shortopts;               /* getopt_long's optstring */

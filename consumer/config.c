@@ -67,6 +67,9 @@ typedef struct choice {
 } choice;
 
 static const choice clock_choices[] = { { "wall", 0 }, { "event", 1 }, { NULL, 0 } };
+static const choice transition_choices[] = {
+	{ "period-start", CD_LAW_PERIOD_START }, { "commencement", CD_LAW_COMMENCEMENT }, { NULL, 0 }
+};
 static const choice level_choices[] = {
 	{ "debug", CD_LOG_DEBUG }, { "info", CD_LOG_INFO }, { "warn", CD_LOG_WARN }, { "error", CD_LOG_ERROR }, { NULL, 0 },
 };
@@ -131,6 +134,8 @@ static const option_def options[] = {
 	STRING("overlays", overlays, "", "'none' or OVERLAY@MUNI,... instead of the file (empty: use the file)"),
 	INT("grace", grace, "0", 0, 60, "breach grace period, days"),
 	INT("warn-days", warn_days, "7", 0, 365, "warning lead time, days (0: no warnings)"),
+	ENUM("law-transition", law_transition, "period-start", transition_choices,
+	     "does a new law reach courses running on its first day: period-start (no) or commencement"),
 	INT("max-events", max_events, "2000", 1, CD_MAX_EVENTS_BOUND,
 	    "history entries per citizen (an input costs time linear in them: ~1 ms at the bound)"),
 	INT("max-obligations", max_obligations, "1000", 1, 1000000, "obligation states per citizen"),
@@ -483,6 +488,27 @@ int cd_config_set(cd_config *c, const char *key, const char *value, const char *
 {
 	source src = { .origin = origin };
 	return set_key(c, &src, key, value, err);
+}
+
+int cd_config_enum_option(const char *name, const char *value, int *out, cd_err *err)
+{
+	const option_def *o = find_option(name);
+	source src = { .origin = "command line" };
+	char flag[80];
+
+	if (!o || o->type != T_ENUM)
+		return cd_err_set(err, 0, "no enum option '%s'", name);
+	snprintf(flag, sizeof(flag), "--%s", name);
+	for (const choice *ch = o->choices; ch->name; ch++)
+		if (!strcmp(value, ch->name)) {
+			*out = ch->value;
+			return 0;
+		}
+	{
+		char names[128];
+		choices_text(o->choices, ", ", names, sizeof(names));
+		return fail(err, &src, flag, "'%s' is not one of %s", value, names);
+	}
 }
 
 int cd_config_int_option(const char *name, long *def, long *lo, long *hi)

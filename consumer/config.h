@@ -48,6 +48,7 @@ typedef struct cd_config {
 	int mock_brokers, mock_partitions;
 	char *rules, *overlays_config, *overlays;
 	int grace, warn_days, max_events, max_obligations, max_record_bytes;
+	int law_transition;              /* enum cd_law_transition (state/engine.h) */
 	int log_level;
 	cd_kv kafka[CD_CONFIG_MAX_KAFKA];   /* key without "kafka.", both strings owned */
 	size_t n_kafka;
@@ -79,6 +80,8 @@ int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, 
  * when the table has no int option of that name.
  */
 int cd_config_int_option(const char *name, long *def, long *lo, long *hi);
+/* The value of enum option `name` named `value` (for commands that share the table). -1 with err. */
+int cd_config_enum_option(const char *name, const char *value, int *out, cd_err *err);
 
 /* Logs the effective configuration at info level, one line, secrets as "***". */
 void cd_config_log(const cd_config *c);

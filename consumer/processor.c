@@ -127,6 +127,7 @@ static int setup(proc *x, cd_err *err)
 	}
 	cd_engine_config_default(&ecfg);
 	ecfg.grace_days = x->cfg.grace;
+	ecfg.law_transition = x->cfg.law_transition;
 	ecfg.warn_lead_days = x->cfg.warn_days;
 	ecfg.max_events = (size_t)x->cfg.max_events;
 	ecfg.max_obligations = (size_t)x->cfg.max_obligations;
