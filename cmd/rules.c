@@ -116,7 +116,35 @@ static void describe(const cd_obdef *d, char *buf, size_t len)
 	mask_names(d->filter.forms, CD_FORM_MAX, cd_form_name, forms, sizeof(forms), "any form");
 	mask_names(d->filter.held_by, CD_HELD_MAX, cd_held_by_name, held, sizeof(held), "anyone");
 	if (n < len)
-		snprintf(buf + n, len - n, "; held by %s; %s; counted in %s", held, forms, clock);
+		n += (size_t)snprintf(buf + n, len - n, "; held by %s; %s; counted in %s", held, forms, clock);
+	if (n < len && (d->flags_set & CD_PF_COURSE))
+		n += (size_t)snprintf(buf + n, len - n, "; only youth in a municipal contact course");
+	if (n < len && (d->flags_clear & CD_PF_COURSE))
+		n += (size_t)snprintf(buf + n, len - n, "; not for youth in a municipal contact course");
+	if (n < len && (d->flags_clear & CD_PF_SICK_SHORT))
+		n += (size_t)snprintf(buf + n, len - n, "; none when a short absence is expected");
+	if (n < len && (d->flags_set & CD_PF_SICK_SHORT))
+		n += (size_t)snprintf(buf + n, len - n, "; only when a short absence is expected");
+	if (n < len && d->aggregate[0])
+		snprintf(buf + n, len - n, "; member of %s: LAPSES when unmet, never a breach for one citizen",
+			 d->aggregate);
+}
+
+/* An aggregate obligation, in one line. */
+static void describe_aggregate(const cd_aggdef *a, char *buf, size_t len)
+{
+	const char *per = a->period == 'm' ? "month" : a->period == 'y' ? "year" : "quarter";
+	const char *key = a->key == CD_AGG_KEY_AKASSE ? "a-kasse" : "municipality";
+	size_t n;
+	if (a->kind == CD_AGG_SHARE)
+		n = (size_t)snprintf(buf, len, "SHARE: at least %d %% of the decided members met, per %s and %s",
+				     a->share_pct, key, per);
+	else
+		n = (size_t)snprintf(buf, len, "AVERAGE: at least %d conversations per decided member, per %s and %s",
+				     a->required, key, per);
+	if (a->scope && n < len)
+		snprintf(buf + n, len - n, "; an Exemption of scope %s leaves a member out (counted as not met)",
+			 cd_scope_name(a->scope));
 }
 
 static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, int benefit, bool md)
@@ -156,12 +184,45 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 			fprintf(f, md ? "- widens the forms of the remaining national obligations to: %s\n"
 				      : "  widens national forms to: %s\n", ben);
 		}
-	} else if (rs->joint_in_addition)
-		fprintf(f, md ? "- joint conversations are in addition to the counts\n"
-			      : "  joint conversations are in addition to the counts\n");
+	} else {
+		if (rs->joint_in_addition)
+			fprintf(f, md ? "- joint conversations are in addition to the counts\n"
+				      : "  joint conversations are in addition to the counts\n");
+		if (rs->default_category)
+			fprintf(f, md ? "- a period with no category is treated as %s\n"
+				      : "  a period with no category is treated as %s\n",
+				cd_category_name(rs->default_category));
+		if (rs->transition)
+			fprintf(f, md ? "- reaches courses running on %s with `--law-transition commencement` "
+					"(default: only periods starting from then)\n"
+				      : "  reaches courses running on %s with --law-transition commencement "
+					"(default: only periods starting from then)\n", from);
+		if (rs->no_obligations) {
+			mask_names(rs->no_obligations, CD_BENEFIT_MAX, cd_benefit_name, ben, sizeof(ben), "");
+			fprintf(f, md ? "- no obligations for %s: %s\n" : "  no obligations for %s: %s\n", ben,
+				rs->no_obligations_why);
+		}
+	}
+	if (rs->n_aggs) {
+		if (md)
+			fprintf(f, "\n| aggregate | what | severity | basis | legal reference |\n|---|---|---|---|---|\n");
+		else
+			fprintf(f, "  aggregates:\n");
+		for (size_t i = 0; i < rs->n_aggs; i++) {
+			const cd_aggdef *a = &rs->aggs[i];
+			describe_aggregate(a, what, sizeof(what));
+			if (md)
+				fprintf(f, "| `%s` | %s | %s | %s | %s |\n", a->id, what,
+					a->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", cd_basis_name(a->basis),
+					a->legal_ref);
+			else
+				fprintf(f, "  %-44s %s\n      %s; basis %s; %s\n", a->id, a->description, what,
+					cd_basis_name(a->basis), a->legal_ref);
+		}
+	}
 	if (md && rs->n_obs)
-		fprintf(f, "\n| obligation | kind | benefits | category | what | severity | mark | legal reference |\n"
-			   "|---|---|---|---|---|---|---|---|\n");
+		fprintf(f, "\n| obligation | kind | benefits | category | what | severity | mark | basis | legal reference |\n"
+			   "|---|---|---|---|---|---|---|---|---|\n");
 	for (size_t i = 0; i < rs->n_obs; i++) {
 		const cd_obdef *d = &rs->obs[i];
 		char id[CD_MAX_OBLIGATION_ID_LEN + 16]; /* the id and its instances, "… -12" */
@@ -178,13 +239,15 @@ static void print_ruleset(FILE *f, const cd_rules *rules, const cd_ruleset *rs, 
 		mask_names(d->categories, CD_CATEGORY_MAX, cd_category_name, cat, sizeof(cat), "any");
 		describe(d, what, sizeof(what));
 		if (md)
-			fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %c | %s |\n", id,
+			fprintf(f, "| `%s` | %s | %s | %s | %s | %s | %c | %s | %s |\n", id,
 				d->mirror[0] ? "mirror" : cd_ob_kind_name(d->kind), ben, cat, what,
-				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
+				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark,
+				d->basis ? cd_basis_name(d->basis) : "-", d->legal_ref);
 		else
-			fprintf(f, "  %-44s %-16s %s\n      %s; %s [%c] %s\n", id,
+			fprintf(f, "  %-44s %-16s %s\n      %s; %s [%c] basis %s: %s\n", id,
 				d->mirror[0] ? "mirror" : cd_ob_kind_name(d->kind), ben, what,
-				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark, d->legal_ref);
+				d->severity == CD_SEV_POLICY ? "POLICY" : "LEGAL", d->mark,
+				d->basis ? cd_basis_name(d->basis) : "-", d->legal_ref);
 	}
 }
 
@@ -279,8 +342,23 @@ static int rules_list(int argc, char **argv)
 		print_ruleset(stdout, o.eo.rules, rs, o.benefit, o.md);
 		n_nat++;
 		if (o.benefit && !has_benefit(rs, o.benefit))
-			printf(o.md ? "\n**%s has no obligations for %s.**\n" : "  (%s has no obligations for %s)\n",
-			       rs->id, cd_benefit_name(o.benefit));
+			printf(o.md ? "\n**%s has no obligations for %s%s%s.**\n" : "  (%s has no obligations for %s%s%s)\n",
+			       rs->id, cd_benefit_name(o.benefit),
+			       (rs->no_obligations & CD_BIT(o.benefit)) ? ": " : "",
+			       (rs->no_obligations & CD_BIT(o.benefit)) ? rs->no_obligations_why : "");
+	}
+	if (cd_rules_merge_count(o.eo.rules)) {
+		printf(o.md ? "\n## Benefits merged by law\n\nAn input naming the benefit on or after the date is processed "
+			      "as the one it became (docs/spec/rules.md §3.3; `rules/merges.json`).\n\n"
+			      "| benefit | becomes | from | legal reference |\n|---|---|---|---|\n"
+			    : "\nbenefits merged by law (an input on or after the date is processed as the new one):\n");
+		for (size_t i = 0; i < cd_rules_merge_count(o.eo.rules); i++) {
+			const cd_merge *m = cd_rules_merge_at(o.eo.rules, i);
+			if (o.benefit && m->benefit != o.benefit && m->into != o.benefit)
+				continue;
+			printf(o.md ? "| %s | %s | %s | %s |\n" : "  %-20s -> %-14s from %s  %s\n", cd_benefit_name(m->benefit),
+			       cd_benefit_name(m->into), cd_date_format(m->from, d), m->legal_ref);
+		}
 	}
 	if (o.date != CD_DATE_NONE && cd_rules_national_gap(o.eo.rules, o.date, note, sizeof(note)))
 		printf(o.md ? "\n**Warning: %s.**\n" : "\n  warning: %s\n", note);
