@@ -270,6 +270,9 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	o.status = status;
 	o.citizen_id = em->cid;
 	o.muni = ob->muni;
+	o.as_of = when != CD_INSTANT_NONE ? when : em->as_of;
+	if (in)      /* what the period is on at the output's instant (merges) */
+		ob->benefit = eng_benefit_on(in->p, cd_cph_date(o.as_of));
 	o.benefit = ob->benefit;
 	{
 		size_t rl = slash ? (size_t)(slash - oid) : 0;
@@ -299,7 +302,6 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 		o.n_counted = n;
 	}
 	o.caused_by = em->caused_by;
-	o.as_of = when != CD_INSTANT_NONE ? when : em->as_of;
 	o.aggregate_id = def ? def->aggregate : "";
 	o.basis = def ? def->basis : 0;
 	event_id(em, ob, status, breach, o.event_id);
@@ -577,7 +579,6 @@ static int diff(emitter *em, cd_err *err)
 		if (!ob && !(ob = open_state(em, in)))
 			return cd_err_set(err, 0, "citizen '%s' record is too large", em->cid);
 		ob->flags |= CD_OF_SEEN;
-		ob->benefit = in->p->shown_benefit;   /* what the period is on now (merges) */
 		transition(em, ob, in, opened_now);
 		warn(em, ob, in);
 	}

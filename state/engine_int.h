@@ -73,7 +73,8 @@ typedef struct period {
 	uint8_t end_reason;
 	uint8_t benefit, category;
 	bool by_registration;
-	uint8_t shown_benefit;   /* the benefit after its latest input (merges, rules.md §3.3): what outputs name */
+	uint8_t shown_benefit;   /* what it became by a merge (rules.md §3.3), from shown_from on */
+	cd_date shown_from;      /* business date of the first input that named it so; NONE: never */
 	uint8_t flags;           /* CD_PF_*, from the input that started it */
 	cd_date input_date;      /* business date of the input that started it (anchor start_input) */
 	size_t ex0, n_ex;        /* its Exemptions: e->ex[ex0 .. ex0 + n_ex), in history order */
@@ -176,6 +177,8 @@ typedef struct win {
 } win;
 
 void eng_derive_periods(cd_engine *e, const cd_citizen *c);
+/* The benefit outputs name for period p on date d (rules.md §3.3 merges). */
+uint8_t eng_benefit_on(const period *p, cd_date d);
 void eng_index_intervals(cd_engine *e);
 /* The date on which the count reaches L: CUM_BEFORE, a date, or NONE (not while off the register). */
 cd_date eng_cum_date(const cd_engine *e, const period *p, int L);

@@ -27,6 +27,7 @@ static period *period_new(cd_engine *e, const cd_citizen *c, int i)
 	p->first_contact = h->first_contact != CD_DATE_NONE ? h->first_contact : h->date;
 	p->category = h->category;
 	p->benefit = p->shown_benefit = (uint8_t)cd_rules_merged_benefit(e->rules, h->benefit, h->date);
+	p->shown_from = CD_DATE_NONE;
 	p->flags = (uint8_t)(((h->flags & CD_HF_COURSE) ? CD_PF_COURSE : 0) |
 			     ((h->flags & CD_HF_SICK_SHORT) ? CD_PF_SICK_SHORT : 0));
 	p->input_date = h->date;
@@ -91,6 +92,24 @@ static void period_resume(cd_engine *e, period *p, const cd_hev *h, int i)
 	p->optout_now = opt;
 }
 
+/*
+ * An input names the running period's benefit by what it merged into: from
+ * that input's date, outputs name the new benefit. Merges do not chain, so a
+ * period is renamed at most once.
+ */
+static void period_rename(period *p, int benefit, cd_date d)
+{
+	if (benefit == p->benefit || p->shown_from != CD_DATE_NONE)
+		return;
+	p->shown_benefit = (uint8_t)benefit;
+	p->shown_from = d;
+}
+
+uint8_t eng_benefit_on(const period *p, cd_date d)
+{
+	return p->shown_from != CD_DATE_NONE && d >= p->shown_from ? p->shown_benefit : p->benefit;
+}
+
 void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 {
 	int cur = -1, paused = -1;  /* indices into e->per */
@@ -129,7 +148,7 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 				period_start_dagpenge(e, np, h);
 			} else {
 				if (pc && cd_rules_merged_benefit(e->rules, pc->benefit, h->date) == hb) {
-					pc->shown_benefit = (uint8_t)hb;
+					period_rename(pc, hb, h->date);
 					continue;                /* D1 */
 				}
 				period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
@@ -162,7 +181,7 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 			int curb = pc ? pc->benefit : pp ? CD_DAGPENGE : CD_BENEFIT_NONE;
 			if (hb == CD_BENEFIT_NONE || hb == cd_rules_merged_benefit(e->rules, curb, h->date)) {
 				if (pc && hb != CD_BENEFIT_NONE)
-					pc->shown_benefit = (uint8_t)hb;
+					period_rename(pc, hb, h->date);
 				continue;                        /* a category change */
 			}
 			period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
