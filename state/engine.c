@@ -271,8 +271,10 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	o.citizen_id = em->cid;
 	o.muni = ob->muni;
 	o.as_of = when != CD_INSTANT_NONE ? when : em->as_of;
-	if (in)      /* what the period is on at the output's instant (merges) */
+	if (in && in->p->shown_from != CD_DATE_NONE)   /* renamed by a merge: from its date on */
 		ob->benefit = eng_benefit_on(in->p, cd_cph_date(o.as_of));
+	else if (in)
+		ob->benefit = in->p->benefit;
 	o.benefit = ob->benefit;
 	{
 		size_t rl = slash ? (size_t)(slash - oid) : 0;
@@ -641,7 +643,8 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	h.id_len = (uint8_t)ev->event_id_len;
 	if (cd_citizen_intern(c, ev->event_id, ev->event_id_len, &h.id_off) < 0 ||
 	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0) ||
-	    (ev->akasse_code_len && cd_citizen_intern(c, ev->akasse_code, ev->akasse_code_len, &h.akasse_off) < 0))
+	    (ev->akasse_code_len && ev->benefit == CD_DAGPENGE &&     /* validated: DAGPENGE only */
+	     cd_citizen_intern(c, ev->akasse_code, ev->akasse_code_len, &h.akasse_off) < 0))
 		return cd_err_set(err, 0, "citizen record is too large");
 	if (cd_citizen_reserve_events(c, c->n_ev + 1) < 0)
 		eng_oom();

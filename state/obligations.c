@@ -123,7 +123,7 @@ static void count_range(cd_engine *e, const evctx *x, inst *in, const cd_obdef *
 	}
 }
 
-static endinfo end_of(const evctx *x, const cd_obdef *rule)
+static inline endinfo end_of(const evctx *x, const cd_obdef *rule)
 {
 	const period *p = x->p;
 	endinfo end = { p->end_ev, p->end_date, p->end_reason };

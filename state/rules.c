@@ -256,18 +256,6 @@ size_t cd_rules_enabled_for(const cd_rules *r, const cd_ruleset *overlay, const 
 	return n;
 }
 
-bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration, unsigned flags)
-{
-	if ((flags & d->flags_set) != d->flags_set || (flags & d->flags_clear))
-		return false;
-	if (d->benefits && !(d->benefits & CD_BIT(benefit)))
-		return false;
-	if (d->categories && !(d->categories & CD_BIT(category)))
-		return false;
-	if (d->registration_only && !by_registration)
-		return false;
-	return true;
-}
 
 bool cd_obdef_cumulative(const cd_obdef *d, int benefit)
 {

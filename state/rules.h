@@ -254,8 +254,20 @@ bool cd_ob_kind_joint(int kind);
  */
 const char *cd_ob_kind_check(const cd_obdef *d, const char **field);
 
-/* Does a definition apply to this benefit, category, kind of start and period flags (CD_PF_*)? */
-bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration, unsigned flags);
+/* Does a definition apply to this benefit, category, kind of start and period flags (CD_PF_*)?
+ * Inline: asked for every definition of every period of every evaluation. */
+static inline bool cd_obdef_applies(const cd_obdef *d, int benefit, int category, bool by_registration,
+				    unsigned flags)
+{
+	if ((flags & d->flags_set) != d->flags_set || (flags & d->flags_clear))
+		return false;
+	if (d->benefits && !(d->benefits & CD_BIT(benefit)))
+		return false;
+	if (d->categories && !(d->categories & CD_BIT(category)))
+		return false;
+	return !d->registration_only || by_registration;
+}
+
 /* Basis names as the rule data spells them ("GUIDANCE"), and in plain words for explanations. */
 const char *cd_basis_name(int basis);
 int cd_basis_parse(const char *s);
