@@ -17,7 +17,7 @@ typedef struct counter {
 } counter;
 
 struct cd_summary {
-	long deadline[7], breach[3];
+	long deadline[CD_DL_LAPSED + 1], breach[3];
 	counter rules[CD_SUMMARY_KEYS + 1], munis[CD_SUMMARY_KEYS + 1];
 	size_t n_rules, n_munis;
 	char examples[CD_SUMMARY_EXAMPLES][700];
@@ -59,7 +59,7 @@ void cd_summary_add_fields(cd_summary *s, bool is_breach, int status, const char
 	long by;
 
 	if (!is_breach) {
-		if (status >= 1 && status <= 6)
+		if (status >= 1 && status <= CD_DL_LAPSED)
 			s->deadline[status]++;
 		return;
 	}
@@ -106,10 +106,12 @@ static void print_table(FILE *f, const char *title, const counter *tab, size_t n
 
 void cd_summary_print(const cd_summary *s, FILE *f)
 {
-	static const char *const dl[] = { "", "opened", "updated", "paused", "warnings", "met", "cancelled" };
+	static const char *const dl[] = { "", "opened", "updated", "paused", "warnings", "met", "cancelled",
+					  "lapsed" };
+	_Static_assert(sizeof(dl) / sizeof(dl[0]) == CD_DL_LAPSED + 1, "a name for every DeadlineStatus");
 	fprintf(f, "\n== summary ==\ndeadline events:");
-	for (int i = 1; i <= 6; i++)
-		fprintf(f, " %s %ld%s", dl[i], s->deadline[i], i < 6 ? "," : "\n");
+	for (int i = 1; i <= CD_DL_LAPSED; i++)
+		fprintf(f, " %s %ld%s", dl[i], s->deadline[i], i < CD_DL_LAPSED ? "," : "\n");
 	fprintf(f, "breach events: breached %ld, retracted %ld (standing: %ld)\n", s->breach[1], s->breach[2],
 		s->breach[1] - s->breach[2]);
 	print_table(f, "standing breaches by rule:", s->rules, s->n_rules, 25);

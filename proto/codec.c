@@ -32,6 +32,7 @@ SAME_AS(CD_DL_PAUSED, CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_PAUSED);
 SAME_AS(CD_DL_WARNING, CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_WARNING);
 SAME_AS(CD_DL_MET, CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_MET);
 SAME_AS(CD_DL_CANCELLED, CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_CANCELLED);
+SAME_AS(CD_DL_LAPSED, CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_LAPSED);
 SAME_AS(CD_BR_BREACHED, CONTACT__V1__BREACH_STATUS__BREACH_STATUS_BREACHED);
 SAME_AS(CD_BR_RETRACTED, CONTACT__V1__BREACH_STATUS__BREACH_STATUS_RETRACTED);
 SAME_AS(CD_KIND_DEADLINE, CONTACT__V1__BREACH_KIND__BREACH_KIND_DEADLINE);
@@ -42,8 +43,16 @@ SAME_AS(CD_CANCEL_DEREGISTERED, CONTACT__V1__CANCEL_REASON__CANCEL_REASON_DEREGI
 SAME_AS(CD_CANCEL_PERIOD_ENDED, CONTACT__V1__CANCEL_REASON__CANCEL_REASON_PERIOD_ENDED);
 SAME_AS(CD_CANCEL_OPTED_OUT, CONTACT__V1__CANCEL_REASON__CANCEL_REASON_OPTED_OUT);
 SAME_AS(CD_CANCEL_SUPERSEDED, CONTACT__V1__CANCEL_REASON__CANCEL_REASON_SUPERSEDED);
+SAME_AS(CD_CANCEL_EXEMPTED, CONTACT__V1__CANCEL_REASON__CANCEL_REASON_EXEMPTED);
+SAME_AS(CD_CANCEL_LAW_CHANGED, CONTACT__V1__CANCEL_REASON__CANCEL_REASON_LAW_CHANGED);
 SAME_AS(CD_SEV_LEGAL, CONTACT__V1__SEVERITY__SEVERITY_LEGAL);
 SAME_AS(CD_SEV_POLICY, CONTACT__V1__SEVERITY__SEVERITY_POLICY);
+SAME_AS(CD_BASIS_LAW, CONTACT__V1__BASIS__BASIS_LAW);
+SAME_AS(CD_BASIS_GUIDANCE, CONTACT__V1__BASIS__BASIS_GUIDANCE);
+SAME_AS(CD_BASIS_CARRIED_OVER, CONTACT__V1__BASIS__BASIS_CARRIED_OVER);
+SAME_AS(CD_BASIS_INTERPRETATION, CONTACT__V1__BASIS__BASIS_INTERPRETATION);
+SAME_AS(CD_SCOPE_KOMMUNE, CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_KOMMUNE);
+SAME_AS(CD_SCOPE_AKASSE, CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_AKASSE);
 
 const char *cd_codec_stage_name(cd_codec_stage s)
 {
@@ -266,6 +275,10 @@ static int event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_co
 		ev->prior_days = r->prior_unemployment_days;
 		ev->opt_out = r->akasse_opt_out;
 		ev->seasonal = r->seasonal;
+		ev->akasse_code = r->akasse_code;
+		ev->akasse_code_len = strlen(r->akasse_code);
+		ev->municipal_course = r->municipal_contact_course;
+		ev->sick_short = r->sick_short_absence_expected;
 		break;
 	}
 	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_DEREGISTRATION:
@@ -296,10 +309,21 @@ static int event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_co
 		    date_field(b->dagpenge_period_start, &ev->dp_start, "benefit_change.dagpenge_period_start", err) < 0)
 			return -1;
 		ev->opt_out = b->akasse_opt_out;
+		ev->akasse_code = b->akasse_code;
+		ev->akasse_code_len = strlen(b->akasse_code);
+		ev->municipal_course = b->municipal_contact_course;
+		ev->sick_short = b->sick_short_absence_expected;
 		break;
 	}
 	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CLOCK_TICK:
 		ev->kind = CD_EV_CLOCK_TICK;
+		break;
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION:
+		ev->kind = CD_EV_EXEMPTION;
+		/* UNSPECIFIED and unknown numbers are validation's (a message naming the field) */
+		if (enum_field(m->exemption->scope, CD_SCOPE_MAX, "exemption.scope", &ev->scope, err) < 0)
+			return -1;
+		ev->revoked = m->exemption->revoked;
 		break;
 	default:
 		ev->kind = CD_EV_NONE;
@@ -386,6 +410,8 @@ static void build(const cd_output *o, outmsg *m)
 	m->ob.period_start = date_or_empty(o->period_start, m->ps);
 	m->ob.window_end = date_or_empty(o->window_end, m->we);
 	m->ob.definition_id = (char *)(o->definition_id ? o->definition_id : "");
+	m->ob.aggregate_id = (char *)(o->aggregate_id ? o->aggregate_id : "");
+	m->ob.basis = (Contact__V1__Basis)o->basis;
 
 	google__protobuf__timestamp__init(&m->ts);
 	cd_instant_to_ts(o->as_of, &s, &ns);
@@ -515,6 +541,7 @@ static size_t bound_of(const cd_output *o)
 	n += strlen(o->citizen_id) + strlen(o->muni) + strlen(o->obligation_id) + strlen(o->ruleset_id);
 	n += (o->legal_ref ? strlen(o->legal_ref) : 0) + strlen(o->caused_by) + strlen(o->explanation);
 	n += o->definition_id ? strlen(o->definition_id) : 0;
+	n += o->aggregate_id ? strlen(o->aggregate_id) : 0;
 	for (size_t i = 0; i < o->n_counted; i++)
 		n += strlen(o->counted[i]) + 12;
 	return 2 * n;   /* room for the moves of w_wrap, generously */
@@ -560,6 +587,8 @@ static int pack_direct(const cd_output *o, int wrapped, cd_buf *out, cd_err *err
 	w_date(&w, 11, o->period_start);
 	w_date(&w, 12, o->window_end);
 	w_str(&w, 13, o->definition_id);
+	w_str(&w, 14, o->aggregate_id);     /* "" / NULL and basis 0 write nothing: old outputs keep their bytes */
+	w_int32(&w, 15, o->basis);
 	w_wrap(&w, o->is_breach ? 7 : 6, ob);
 	if (!o->is_breach)
 		w_int32(&w, 7, o->cancel_reason);

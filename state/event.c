@@ -25,7 +25,10 @@ static const char *const form_names[] = {
 static const char *const held_by_names[] = {
 	"UNSPECIFIED", "JOBCENTER", "AKASSE", "OTHER_ACTOR",
 };
-static const char *const scope_names[] = { "UNSPECIFIED", "KOMMUNE", "AKASSE" };
+static const char *const scope_names[] = {
+	"UNSPECIFIED", "KOMMUNE", "AKASSE",
+};
+_Static_assert(sizeof(scope_names) / sizeof(scope_names[0]) == CD_SCOPE_MAX + 1, "a name for every scope");
 
 #define NAME_OF(tab, v) ((v) >= 0 && (size_t)(v) < sizeof(tab) / sizeof(tab[0]) ? tab[v] : "?")
 
@@ -53,7 +56,7 @@ int cd_scope_parse(const char *s) { return PARSE(scope_names, s); }
 void cd_event_init(cd_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
-	ev->event_id = ev->citizen_id = ev->conv_id = "";
+	ev->event_id = ev->citizen_id = ev->conv_id = ev->akasse_code = "";
 	ev->occurred_at = CD_INSTANT_NONE;
 	ev->recorded_at = CD_INSTANT_NONE;
 	ev->first_contact = ev->first_absence = ev->dp_start = CD_DATE_NONE;
@@ -126,6 +129,37 @@ bad:
 			  prefix ? "." : "", field, i);
 }
 
+/*
+ * The dk-2026 fields of a Registration or BenefitChange (`payload` names it in
+ * messages): each belongs to one benefit, and akasse_code is an aggregate key,
+ * so it is short and plain (it ends up in Kafka keys such as "akasse:A901").
+ */
+static int check_benefit_flags(const cd_event *ev, const char *payload, const char *benefit_field, cd_err *err)
+{
+	if (ev->sick_short && ev->benefit != CD_SYGEDAGPENGE)
+		return cd_err_set(err, 0, "field '%s.sick_short_absence_expected' is set but '%s.%s' is %s, not SYGEDAGPENGE",
+				  payload, payload, benefit_field, cd_benefit_name(ev->benefit));
+	if (ev->municipal_course && ev->benefit != CD_DAGPENGE)
+		return cd_err_set(err, 0, "field '%s.municipal_contact_course' is set but '%s.%s' is %s, not DAGPENGE",
+				  payload, payload, benefit_field, cd_benefit_name(ev->benefit));
+	if (ev->akasse_code_len == 0)
+		return 0;
+	if (ev->akasse_code_len > CD_MAX_AKASSE_LEN)
+		return cd_err_set(err, 0, "field '%s.akasse_code' is longer than %d bytes", payload, CD_MAX_AKASSE_LEN);
+	if (cd_event_check_text(ev->akasse_code, ev->akasse_code_len, payload, "akasse_code", err) < 0)
+		return -1;
+	for (size_t i = 0; i < ev->akasse_code_len; i++) {
+		char c = ev->akasse_code[i];
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return cd_err_set(err, 0, "field '%s.akasse_code' '%.*s' has a character outside A-Z a-z 0-9 _ - at byte %zu",
+					  payload, (int)ev->akasse_code_len, ev->akasse_code, i);
+	}
+	if (ev->benefit != CD_DAGPENGE)
+		return cd_err_set(err, 0, "field '%s.akasse_code' is set but '%s.%s' is %s, not DAGPENGE", payload,
+				  payload, benefit_field, cd_benefit_name(ev->benefit));
+	return 0;
+}
+
 int cd_event_validate(const cd_event *ev, cd_err *err)
 {
 	if (ev->event_id_len == 0)
@@ -172,6 +206,8 @@ int cd_event_validate(const cd_event *ev, cd_err *err)
 		if (ev->prior_days < 0 || ev->prior_days > CD_MAX_PRIOR_DAYS)
 			return cd_err_set(err, 0, "field 'registration.prior_unemployment_days' %d is outside 0 … %d",
 					  ev->prior_days, CD_MAX_PRIOR_DAYS);
+		if (check_benefit_flags(ev, "registration", "benefit", err) < 0)
+			return -1;
 		break;
 	case CD_EV_DEREGISTRATION:
 		if (ev->dereg_reason > CD_DEREG_MAX)
@@ -195,7 +231,16 @@ int cd_event_validate(const cd_event *ev, cd_err *err)
 			return cd_err_set(err, 0, "field 'conversation.held_by' is unspecified");
 		break;
 	case CD_EV_BENEFIT_CHANGE:
+		if (check_benefit_flags(ev, "benefit_change", "to_benefit", err) < 0)
+			return -1;
+		break;
 	case CD_EV_CLOCK_TICK:
+		break;
+	case CD_EV_EXEMPTION:
+		if (ev->scope == CD_SCOPE_NONE)
+			return cd_err_set(err, 0, "field 'exemption.scope' is unspecified");
+		if (ev->scope > CD_SCOPE_MAX)
+			return cd_err_set(err, 0, "field 'exemption.scope' has unknown value %d", ev->scope);
 		break;
 	default:
 		return cd_err_set(err, 0, "the event has no payload");

@@ -16,11 +16,12 @@ rm -rf "$CD_WORK" && mkdir -p "$CD_WORK"
 passed=0 failed=0 skipped=0
 failures=()
 
-# The interop fixture: a log written by the reference protobuf runtime (python3-protobuf).
+# The interop fixture: a log and replay outputs written by the reference protobuf runtime (python3-protobuf).
 PYGEN="$CD_WORK/pygen"
 mkdir -p "$PYGEN"
 if protoc --python_out="$PYGEN" -Iproto -I/usr/include proto/contact/v1/*.proto &&
-   /usr/bin/python3 tests/interop/make_log.py "$PYGEN" "$CD_WORK/events.bin" "$CD_WORK/events.jsonl"; then
+   /usr/bin/python3 tests/interop/make_log.py "$PYGEN" "$CD_WORK/events.bin" "$CD_WORK/events.jsonl" \
+     "$CD_WORK/outputs.bin" "$CD_WORK/outputs.jsonl"; then
   export CD_INTEROP_DIR="$CD_WORK"
   export CD_PYGEN="$PYGEN"
 else

@@ -5,7 +5,8 @@ second, independent implementation of contact.v1's binary and JSON forms.
 Usage (GEN_DIR holds `protoc --python_out=GEN_DIR -Iproto -I/usr/include proto/contact/v1/*.proto`):
   reference.py GEN_DIR to-json   IN.bin  OUT.jsonl   CitizenEvents: delimited binary -> JSON lines
   reference.py GEN_DIR reencode  IN.bin  OUT.bin     CitizenEvents: parse and write again
-  reference.py GEN_DIR same-outputs OUT.pb OUT.jsonl  Output streams: the same messages, in order
+  reference.py GEN_DIR same-outputs OUT.pb OUT.jsonl  Output streams (deadline, breach or aggregate):
+                                                     the same messages, in order
 Exit status 0 on success; 1 with a message on the first difference.
 """
 import sys

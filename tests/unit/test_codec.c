@@ -3,6 +3,10 @@
  * protobuf-c's generic packer (the reference), for every shape of output:
  * deadline and breach, wrapped and bare, empty and long strings, absent dates,
  * empty and repeated counted ids, negative and large numbers, nanos.
+ * And outputs with no aggregate_id and no basis (every output before
+ * dk-2026) keep exactly the bytes and the JSON they had before those fields
+ * existed: the golden bytes below were written by Google's protobuf runtime
+ * (python3-protobuf) for that output with neither field set.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,7 +50,7 @@ static void test_direct_encoder_writes_the_reference_bytes(void **state)
 	cd_buf_init(&a, 1 << 20);
 	cd_buf_init(&b, 1 << 20);
 	for (int i = 0; i < 20000; i++) {
-		char eid[33], cid[40], muni[5], oid[100], legal[300], cause[40], expl[600], rs[40];
+		char eid[33], cid[40], muni[5], oid[100], legal[300], cause[40], expl[600], rs[40], agg[40];
 		char counted_s[8][40];
 		const char *counted[8];
 		cd_output o;
@@ -68,10 +72,13 @@ static void test_direct_encoder_writes_the_reference_bytes(void **state)
 		o.legal_ref = next() % 7 == 0 ? NULL : legal;
 		o.caused_by = cause;
 		o.explanation = expl;
+		rand_str(agg, 40);
+		o.aggregate_id = next() % 3 == 0 ? NULL : agg;
+		o.basis = (int)(next() % 6) - 1;            /* includes -1 and 0 */
 		o.is_breach = next() % 2;
-		o.status = (int)(next() % 8) - 1;           /* includes -1 and 0 */
+		o.status = (int)(next() % 9) - 1;           /* includes -1, 0 and LAPSED */
 		o.breach_kind = (int)(next() % 3);
-		o.cancel_reason = (int)(next() % 6);
+		o.cancel_reason = (int)(next() % 8);
 		o.benefit = (int)(next() % 11);
 		o.severity = (int)(next() % 3);
 		o.ruleset_version = next() % 3 == 0 ? -(int)(next() % 1000) : (int)(next() % 100000);
@@ -109,6 +116,128 @@ static void test_direct_encoder_writes_the_reference_bytes(void **state)
 	cd_buf_release(&b);
 }
 
+/* A CANCELLED (SUPERSEDED) deadline output of dk-2020/four-in-six. */
+static void golden_output(cd_output *o)
+{
+	static const char *const counted[] = { "c1" };
+	memset(o, 0, sizeof(*o));
+	snprintf(o->event_id, sizeof(o->event_id), "0123456789abcdef0123456789abcdef");
+	snprintf(o->ruleset_id, sizeof(o->ruleset_id), "dk-2020");
+	o->citizen_id = "p1";
+	o->muni = "101";
+	o->benefit = CD_KONTANTHJAELP;
+	o->status = CD_DL_CANCELLED;
+	o->cancel_reason = CD_CANCEL_SUPERSEDED;
+	o->ruleset_version = 1;
+	o->obligation_id = o->definition_id = "dk-2020/four-in-six";
+	o->severity = CD_SEV_LEGAL;
+	o->legal_ref = "LAB \xc2\xa7 1";
+	o->window_start = o->period_start = cd_date_from_ymd(2021, 3, 1);
+	o->due = o->window_end = cd_date_from_ymd(2021, 8, 31);
+	o->required = 4;
+	o->held = 1;
+	o->counted = counted;
+	o->n_counted = 1;
+	o->caused_by = "e2";
+	o->as_of = INT64_C(1614592800) * CD_NS_PER_SEC;
+	o->explanation = "cancelled";
+}
+
+/* python3-protobuf's Output(deadline=…).SerializeToString() of golden_output. */
+static const char golden_pb[] =
+	"\x0a\xc3\x01\x0a\x20\x30\x31\x32\x33\x34\x35\x36\x37\x38\x39\x61\x62\x63\x64\x65\x66\x30\x31"
+	"\x32\x33\x34\x35\x36\x37\x38\x39\x61\x62\x63\x64\x65\x66\x12\x02\x70\x31\x1a\x03\x31\x30\x31\x20"
+	"\x02\x28\x06\x32\x79\x0a\x07\x64\x6b\x2d\x32\x30\x32\x30\x10\x01\x1a\x13\x64\x6b\x2d\x32\x30\x32"
+	"\x30\x2f\x66\x6f\x75\x72\x2d\x69\x6e\x2d\x73\x69\x78\x20\x01\x2a\x08\x4c\x41\x42\x20\xc2\xa7\x20"
+	"\x31\x32\x0a\x32\x30\x32\x31\x2d\x30\x33\x2d\x30\x31\x3a\x0a\x32\x30\x32\x31\x2d\x30\x38\x2d\x33"
+	"\x31\x40\x04\x48\x01\x52\x02\x63\x31\x5a\x0a\x32\x30\x32\x31\x2d\x30\x33\x2d\x30\x31\x62\x0a\x32"
+	"\x30\x32\x31\x2d\x30\x38\x2d\x33\x31\x6a\x13\x64\x6b\x2d\x32\x30\x32\x30\x2f\x66\x6f\x75\x72\x2d"
+	"\x69\x6e\x2d\x73\x69\x78\x38\x05\x42\x02\x65\x32\x4a\x06\x08\xa0\xf6\xf2\x81\x06\x52\x09\x63\x61"
+	"\x6e\x63\x65\x6c\x6c\x65\x64";
+
+/* The same output in the canonical JSON of replay files, as contactd wrote it before dk-2026. */
+static const char golden_json[] =
+	"{\"deadline\":{\"eventId\":\"0123456789abcdef0123456789abcdef\",\"citizenId\":\"p1\","
+	"\"municipalityCode\":\"101\",\"benefit\":\"BENEFIT_KONTANTHJAELP\",\"status\":\"DEADLINE_STATUS_CANCELLED\","
+	"\"obligation\":{\"rulesetId\":\"dk-2020\",\"rulesetVersion\":1,\"obligationId\":\"dk-2020/four-in-six\","
+	"\"severity\":\"SEVERITY_LEGAL\",\"legalRef\":\"LAB \xc2\xa7 1\",\"windowStart\":\"2021-03-01\","
+	"\"dueDate\":\"2021-08-31\",\"required\":4,\"held\":1,\"countedConversationIds\":[\"c1\"],"
+	"\"periodStart\":\"2021-03-01\",\"windowEnd\":\"2021-08-31\",\"definitionId\":\"dk-2020/four-in-six\"},"
+	"\"cancelReason\":\"CANCEL_REASON_SUPERSEDED\",\"causedByEventId\":\"e2\",\"asOf\":\"2021-03-01T10:00:00Z\","
+	"\"explanation\":\"cancelled\"}}";
+
+static void append(const cd_output *o, cd_log_format fmt, cd_buf *b)
+{
+	cd_err err;
+	cd_buf_reset(b);
+	if (cd_codec_output_append(o, fmt, 1, b, &err) < 0)
+		fail_msg("%s", err.msg);
+}
+
+static void test_no_aggregate_id_and_no_basis_give_the_old_bytes_and_json(void **state)
+{
+	const char *const unset[] = { NULL, "" };
+	cd_output o;
+	cd_buf b;
+	(void)state;
+	cd_buf_init(&b, 1 << 16);
+	for (size_t i = 0; i < 2; i++) {
+		golden_output(&o);
+		o.aggregate_id = unset[i];
+		append(&o, CD_LOG_PB, &b);
+		assert_int_equal(b.len, sizeof(golden_pb) - 1);
+		assert_memory_equal(b.data, golden_pb, b.len);
+		append(&o, CD_LOG_JSON, &b);
+		assert_string_equal(b.data, golden_json);
+	}
+	cd_buf_release(&b);
+}
+
+static void test_aggregate_id_and_basis_are_written_into_the_obligation(void **state)
+{
+	cd_output o;
+	cd_buf b;
+	Contact__V1__Output *m;
+	(void)state;
+	cd_buf_init(&b, 1 << 16);
+	golden_output(&o);
+	o.status = CD_DL_LAPSED;
+	o.cancel_reason = CD_CANCEL_NONE;
+	o.aggregate_id = "dk-2026/kommune-share";
+	o.basis = CD_BASIS_CARRIED_OVER;
+	append(&o, CD_LOG_PB, &b);
+	m = contact__v1__output__unpack(NULL, b.len, (const uint8_t *)b.data);
+	assert_non_null(m);
+	assert_int_equal(m->output_case, CONTACT__V1__OUTPUT__OUTPUT_DEADLINE);
+	assert_int_equal(m->deadline->status, CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_LAPSED);
+	assert_string_equal(m->deadline->obligation->aggregate_id, "dk-2026/kommune-share");
+	assert_int_equal(m->deadline->obligation->basis, CONTACT__V1__BASIS__BASIS_CARRIED_OVER);
+	assert_string_equal(m->deadline->obligation->definition_id, "dk-2020/four-in-six");
+	contact__v1__output__free_unpacked(m, NULL);
+	append(&o, CD_LOG_JSON, &b);
+	assert_non_null(strstr(b.data, "\"definitionId\":\"dk-2020/four-in-six\",\"aggregateId\":\"dk-2026/kommune-share\","
+				       "\"basis\":\"BASIS_CARRIED_OVER\"}"));
+	assert_non_null(strstr(b.data, "\"status\":\"DEADLINE_STATUS_LAPSED\""));
+	/* the new cancel reasons are names too */
+	o.status = CD_DL_CANCELLED;
+	o.cancel_reason = CD_CANCEL_EXEMPTED;
+	append(&o, CD_LOG_JSON, &b);
+	assert_non_null(strstr(b.data, "\"cancelReason\":\"CANCEL_REASON_EXEMPTED\""));
+	o.cancel_reason = CD_CANCEL_LAW_CHANGED;
+	append(&o, CD_LOG_JSON, &b);
+	assert_non_null(strstr(b.data, "\"cancelReason\":\"CANCEL_REASON_LAW_CHANGED\""));
+	/* basis alone, on a breach */
+	o.is_breach = true;
+	o.status = CD_BR_BREACHED;
+	o.breach_kind = CD_KIND_DEADLINE;
+	o.aggregate_id = "";
+	o.basis = CD_BASIS_INTERPRETATION;
+	append(&o, CD_LOG_JSON, &b);
+	assert_null(strstr(b.data, "aggregateId"));
+	assert_non_null(strstr(b.data, "\"basis\":\"BASIS_INTERPRETATION\"}"));
+	cd_buf_release(&b);
+}
+
 static void test_output_larger_than_the_buffer_limit_fails(void **state)
 {
 	cd_buf a;
@@ -132,6 +261,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_direct_encoder_writes_the_reference_bytes),
+		cmocka_unit_test(test_no_aggregate_id_and_no_basis_give_the_old_bytes_and_json),
+		cmocka_unit_test(test_aggregate_id_and_basis_are_written_into_the_obligation),
 		cmocka_unit_test(test_output_larger_than_the_buffer_limit_fails),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

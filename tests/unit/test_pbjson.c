@@ -145,6 +145,9 @@ static void test_round_trip_registration(void **state)
 	r.prior_unemployment_days = 3650;
 	r.akasse_opt_out = 1;
 	r.seasonal = 1;
+	r.akasse_code = "A901";
+	r.municipal_contact_course = 1;
+	r.sick_short_absence_expected = 1;
 	e.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION;
 	e.registration = &r;
 	assert_round_trip(&e.base);
@@ -197,9 +200,75 @@ static void test_round_trip_benefit_change(void **state)
 	b.first_absence_date = "2021-01-02";
 	b.dagpenge_period_start = "2021-01-03";
 	b.akasse_opt_out = 1;
+	b.akasse_code = "a-kasse_7";
+	b.municipal_contact_course = 1;
+	b.sick_short_absence_expected = 1;
 	e.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE;
 	e.benefit_change = &b;
 	assert_round_trip(&e.base);
+}
+
+static void test_round_trip_exemption(void **state)
+{
+	Contact__V1__CitizenEvent e;
+	Google__Protobuf__Timestamp occ, rec;
+	Contact__V1__Exemption x = CONTACT__V1__EXEMPTION__INIT;
+
+	(void)state;
+	event_base(&e, &occ, &rec);
+	x.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_AKASSE;
+	x.revoked = 1;
+	e.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION;
+	e.exemption = &x;
+	assert_round_trip(&e.base);
+	x.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_KOMMUNE;
+	x.revoked = 0;
+	assert_round_trip(&e.base);
+	x.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_UNSPECIFIED;   /* still the oneof's case */
+	assert_round_trip(&e.base);
+}
+
+static void test_encode_dk2026_inputs_are_canonical(void **state)
+{
+	Contact__V1__CitizenEvent e;
+	Google__Protobuf__Timestamp occ, rec;
+	Contact__V1__Registration r = CONTACT__V1__REGISTRATION__INIT;
+	Contact__V1__Exemption x = CONTACT__V1__EXEMPTION__INIT;
+	ProtobufCMessage *back;
+
+	(void)state;
+	event_base(&e, &occ, &rec);
+	e.recorded_at = NULL;
+	e.source = "";
+	r.benefit = CONTACT__V1__BENEFIT__BENEFIT_DAGPENGE;
+	r.akasse_code = "A901";
+	r.municipal_contact_course = 1;
+	e.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION;
+	e.registration = &r;
+	assert_encodes_to(&e.base,
+			  "{\"eventId\":\"e-1\",\"citizenId\":\"c-1\",\"occurredAt\":\"2021-03-04T05:06:07Z\","
+			  "\"municipalityCode\":\"860\",\"registration\":{\"benefit\":\"BENEFIT_DAGPENGE\","
+			  "\"akasseCode\":\"A901\",\"municipalContactCourse\":true}}");
+	e.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION;
+	e.exemption = &x;
+	x.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_KOMMUNE;
+	x.revoked = 1;
+	assert_encodes_to(&e.base,
+			  "{\"eventId\":\"e-1\",\"citizenId\":\"c-1\",\"occurredAt\":\"2021-03-04T05:06:07Z\","
+			  "\"municipalityCode\":\"860\",\"exemption\":{\"scope\":\"EXEMPTION_SCOPE_KOMMUNE\",\"revoked\":true}}");
+	/* proto field names are accepted on input */
+	back = decode(EVENT_DESC, "{\"event_id\":\"e\",\"registration\":{\"akasse_code\":\"A1\","
+				  "\"sick_short_absence_expected\":true,\"municipal_contact_course\":false}}");
+	assert_string_equal(((Contact__V1__CitizenEvent *)back)->registration->akasse_code, "A1");
+	assert_true(((Contact__V1__CitizenEvent *)back)->registration->sick_short_absence_expected);
+	protobuf_c_message_free_unpacked(back, NULL);
+	back = decode(EVENT_DESC, "{\"event_id\":\"e\",\"exemption\":{\"scope\":2}}");
+	assert_int_equal(((Contact__V1__CitizenEvent *)back)->payload_case, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	assert_int_equal(((Contact__V1__CitizenEvent *)back)->exemption->scope,
+			 CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_AKASSE);
+	protobuf_c_message_free_unpacked(back, NULL);
+	assert_decode_error("{\"exemption\":{\"scope\":\"EXEMPTION_SCOPE_TOWN\"}}",
+			    "field 'exemption.scope': unknown enum value 'EXEMPTION_SCOPE_TOWN'");
 }
 
 static void test_round_trip_clock_tick(void **state)
@@ -261,6 +330,59 @@ static void test_round_trip_output_deadline_with_repeated_strings(void **state)
 	d.explanation = "line with\ttab and \"quotes\" and \\ backslash";
 	o.output_case = CONTACT__V1__OUTPUT__OUTPUT_DEADLINE;
 	o.deadline = &d;
+	assert_round_trip(&o.base);
+	/* the dk-2026 fields */
+	ob.aggregate_id = "dk-2026/akasse-share";
+	ob.basis = CONTACT__V1__BASIS__BASIS_GUIDANCE;
+	d.status = CONTACT__V1__DEADLINE_STATUS__DEADLINE_STATUS_LAPSED;
+	d.cancel_reason = CONTACT__V1__CANCEL_REASON__CANCEL_REASON_LAW_CHANGED;
+	assert_round_trip(&o.base);
+}
+
+static void test_round_trip_output_aggregate(void **state)
+{
+	Contact__V1__Output o = CONTACT__V1__OUTPUT__INIT;
+	Contact__V1__AggregateEvent a = CONTACT__V1__AGGREGATE_EVENT__INIT;
+	Contact__V1__BenefitCount c1 = CONTACT__V1__BENEFIT_COUNT__INIT, c2 = CONTACT__V1__BENEFIT_COUNT__INIT;
+	Contact__V1__BenefitCount *by[] = { &c1, &c2 };
+	Google__Protobuf__Timestamp at = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
+
+	(void)state;
+	at.seconds = 1798761600;   /* 2027-01-01T00:00:00Z */
+	c1.benefit = CONTACT__V1__BENEFIT__BENEFIT_DAGPENGE;
+	c1.members = 30;
+	c1.met = 20;
+	c2.benefit = CONTACT__V1__BENEFIT__BENEFIT_KONTANTHJAELP;
+	c2.members = 10;
+	c2.met = 9;
+	a.event_id = "agg-1";
+	a.aggregate_id = "dk-2026/kommune-share";
+	a.key_kind = CONTACT__V1__AGGREGATE_KEY_KIND__AGGREGATE_KEY_KIND_MUNICIPALITY;
+	a.key = "101";
+	a.period_start = "2026-10-01";
+	a.period_end = "2026-12-31";
+	a.status = CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_BREACHED;
+	a.kind = CONTACT__V1__AGGREGATE_KIND__AGGREGATE_KIND_SHARE;
+	a.members = 40;
+	a.met = 29;
+	a.lapsed = 8;
+	a.exempted = 3;
+	a.required = 30;
+	a.held = 29;
+	a.n_by_benefit = 2;
+	a.by_benefit = by;
+	a.severity = CONTACT__V1__SEVERITY__SEVERITY_LEGAL;
+	a.legal_ref = "LAB \xc2\xa7 31";
+	a.detected_at = &at;
+	a.explanation = "29 of 40 met, 30 required";
+	o.output_case = CONTACT__V1__OUTPUT__OUTPUT_AGGREGATE;
+	o.aggregate = &a;
+	assert_round_trip(&o.base);
+	assert_encodes_to(&c1.base, "{\"benefit\":\"BENEFIT_DAGPENGE\",\"members\":30,\"met\":20}");
+	a.status = CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_RETRACTED;
+	a.kind = CONTACT__V1__AGGREGATE_KIND__AGGREGATE_KIND_AVERAGE;
+	a.key_kind = CONTACT__V1__AGGREGATE_KEY_KIND__AGGREGATE_KEY_KIND_AKASSE;
+	a.n_by_benefit = 0;
 	assert_round_trip(&o.base);
 }
 
@@ -327,6 +449,20 @@ static void test_encode_oneof_member_with_only_defaults_is_printed(void **state)
 	e.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_DEREGISTRATION;
 	e.deregistration = &d;
 	assert_encodes_to(&e.base, "{\"deregistration\":{}}");
+}
+
+/* aggregate_id "" and basis UNSPECIFIED are defaults: an output without them prints as before. */
+static void test_encode_omits_unset_aggregate_id_and_basis(void **state)
+{
+	Contact__V1__ObligationState ob = CONTACT__V1__OBLIGATION_STATE__INIT;
+
+	(void)state;
+	ob.obligation_id = "dk-2020/first-within";
+	assert_encodes_to(&ob.base, "{\"obligationId\":\"dk-2020/first-within\"}");
+	ob.aggregate_id = "dk-2026/kommune-share";
+	ob.basis = CONTACT__V1__BASIS__BASIS_LAW;
+	assert_encodes_to(&ob.base, "{\"obligationId\":\"dk-2020/first-within\","
+				    "\"aggregateId\":\"dk-2026/kommune-share\",\"basis\":\"BASIS_LAW\"}");
 }
 
 static void test_encode_omits_default_values(void **state)
@@ -944,12 +1080,16 @@ int main(void)
 		cmocka_unit_test(test_round_trip_conversation),
 		cmocka_unit_test(test_round_trip_benefit_change),
 		cmocka_unit_test(test_round_trip_clock_tick),
+		cmocka_unit_test(test_round_trip_exemption),
+		cmocka_unit_test(test_encode_dk2026_inputs_are_canonical),
 		cmocka_unit_test(test_round_trip_event_without_payload),
 		cmocka_unit_test(test_round_trip_output_deadline_with_repeated_strings),
 		cmocka_unit_test(test_round_trip_output_breach),
+		cmocka_unit_test(test_round_trip_output_aggregate),
 		cmocka_unit_test(test_encode_registration_is_canonical),
 		cmocka_unit_test(test_encode_clock_tick_prints_empty_object),
 		cmocka_unit_test(test_encode_oneof_member_with_only_defaults_is_printed),
+		cmocka_unit_test(test_encode_omits_unset_aggregate_id_and_basis),
 		cmocka_unit_test(test_encode_omits_default_values),
 		cmocka_unit_test(test_encode_timestamp_uses_0_3_6_or_9_fraction_digits),
 		cmocka_unit_test(test_encode_escapes_strings),

@@ -12,7 +12,9 @@
  * a JSON-lines event log NNN.jsonl, with citizen and event ids prefixed by the
  * file's number so that logs can be mixed, `until` as an all-citizen ClockTick,
  * and NNN.flags holding the engine options of its `config` line; the live
- * end-to-end test feeds these through Kafka).
+ * end-to-end test feeds these through Kafka). The log is the input message
+ * itself through pbjson, so every field the language can set (akasse_code,
+ * the Exemption payload, …) is exported as written.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -37,8 +39,8 @@
 
 typedef struct got {
 	bool is_breach;
-	int status, kind, reason, severity, req, held;
-	char oid[112], citizen[64], counted[512];
+	int status, kind, reason, severity, req, held, basis;
+	char oid[112], citizen[64], counted[512], agg[112];
 	cd_date due, ws, we;
 	cd_instant at;
 	char event_id[33];
@@ -181,6 +183,8 @@ static int collect(void *ctx, const cd_output *o)
 	g->severity = o->severity;
 	g->req = o->required;
 	g->held = o->held;
+	g->basis = o->basis;
+	snprintf(g->agg, sizeof(g->agg), "%s", o->aggregate_id ? o->aggregate_id : "");
 	g->due = o->due;
 	g->ws = o->window_start;
 	g->we = o->window_end;
@@ -194,17 +198,35 @@ static int collect(void *ctx, const cd_output *o)
 	return 0;
 }
 
+/* contact.v1 Basis without its prefix; "none" for unspecified. */
+static const char *const basis_names[] = { "none", "LAW", "GUIDANCE", "CARRIED_OVER", "INTERPRETATION" };
+_Static_assert(sizeof(basis_names) / sizeof(basis_names[0]) == CD_BASIS_MAX + 1, "a name for every basis");
+
+static int basis_parse(const char *v)
+{
+	for (int i = 0; i <= CD_BASIS_MAX; i++)
+		if (!strcmp(v, basis_names[i]))
+			return i;
+	return -1;
+}
+
+static const char *basis_name(int b)
+{
+	return b >= 0 && b <= CD_BASIS_MAX ? basis_names[b] : "?";
+}
+
 static void describe(const got *g, char *buf, size_t len)
 {
 	char due[CD_DATE_STRLEN], ws[CD_DATE_STRLEN], we[CD_DATE_STRLEN], at[32];
 	cd_output o = { .is_breach = g->is_breach, .status = g->status };
 	format_local(g->at, at, sizeof(at));
-	snprintf(buf, len, "%s %s due=%s ws=%s we=%s req=%d held=%d at=%s citizen=%s%s%s%s%s counted=%s",
+	snprintf(buf, len, "%s %s due=%s ws=%s we=%s req=%d held=%d at=%s citizen=%s%s%s%s%s%s%s%s%s counted=%s",
 		 cd_output_status_name(&o), g->oid, g->due == CD_DATE_NONE ? "none" : cd_date_format(g->due, due),
 		 g->ws == CD_DATE_NONE ? "none" : cd_date_format(g->ws, ws),
 		 g->we == CD_DATE_NONE ? "none" : cd_date_format(g->we, we), g->req, g->held, at, g->citizen,
 		 g->reason ? " reason=" : "", g->reason ? cd_cancel_reason_name(g->reason) : "",
 		 g->is_breach ? " kind=" : "", g->is_breach ? (g->kind == 2 ? "CADENCE" : "DEADLINE") : "",
+		 g->agg[0] ? " agg=" : "", g->agg, g->basis ? " basis=" : "", g->basis ? basis_name(g->basis) : "",
 		 g->counted);
 }
 
@@ -266,6 +288,10 @@ static bool matches(const run *r, const exp_line *e, const got *g, char *why, si
 			ok = !strcmp(v, g->counted);
 		else if (!strcmp(k, "citizen"))
 			ok = !strcmp(v, g->citizen);
+		else if (!strcmp(k, "agg"))
+			ok = !strcmp(v, "none") ? !g->agg[0] : !strcmp(v, g->agg);
+		else if (!strcmp(k, "basis"))
+			ok = basis_parse(v) == g->basis;
 		else if (!strcmp(k, "at")) {
 			cd_instant t;
 			if (strlen(v) == 10) {
@@ -424,6 +450,7 @@ static void parse_in(run *r, int lineno, char *line)
 	Contact__V1__Conversation conv;
 	Contact__V1__BenefitChange chg;
 	Contact__V1__ClockTick tick;
+	Contact__V1__Exemption ex;
 	cd_instant occ, rec = CD_INSTANT_NONE;
 	char muni[8] = "", *cid_override = NULL;
 	bool all = false;
@@ -435,6 +462,7 @@ static void parse_in(run *r, int lineno, char *line)
 	contact__v1__conversation__init(&conv);
 	contact__v1__benefit_change__init(&chg);
 	contact__v1__clock_tick__init(&tick);
+	contact__v1__exemption__init(&ex);
 
 	strtok_r(line, " ", &save);                 /* in */
 	m.event_id = strtok_r(NULL, " ", &save);
@@ -502,6 +530,16 @@ static void parse_in(run *r, int lineno, char *line)
 				chg.akasse_opt_out = 1;
 			} else if (!strcmp(tok, "seasonal"))
 				reg.seasonal = 1;
+			else if (!strncmp(tok, "akasse=", 7)) {
+				reg.akasse_code = (char *)v;
+				chg.akasse_code = (char *)v;
+			} else if (!strcmp(tok, "course")) {
+				reg.municipal_contact_course = 1;
+				chg.municipal_contact_course = 1;
+			} else if (!strcmp(tok, "sick_short")) {
+				reg.sick_short_absence_expected = 1;
+				chg.sick_short_absence_expected = 1;
+			}
 			else if (is_reg && !eq)
 				reg.benefit = (Contact__V1__Benefit)99;   /* unknown benefit name */
 			else
@@ -546,6 +584,18 @@ static void parse_in(run *r, int lineno, char *line)
 		}
 		m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION;
 		m.conversation = &conv;
+	} else if (!strcmp(kind, "exempt")) {
+		/* "-" (or no word) writes UNSPECIFIED, an unknown word an unknown number (for reject tests) */
+		tok = strtok_r(NULL, " ", &save);
+		ex.scope = (Contact__V1__ExemptionScope)(tok && strcmp(tok, "-") ? enum_arg(tok, cd_scope_parse) : 0);
+		while ((tok = strtok_r(NULL, " ", &save))) {
+			if (!strcmp(tok, "revoked"))
+				ex.revoked = 1;
+			else
+				failf(r, lineno, "unknown argument '%s'", tok);
+		}
+		m.payload_case = CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION;
+		m.exemption = &ex;
 	} else if (!strcmp(kind, "tick")) {
 		tok = strtok_r(NULL, " ", &save);
 		all = tok && !strcmp(tok, "all");
@@ -663,6 +713,10 @@ static void run_file(void **state)
 					snprintf(r->overlays, sizeof(r->overlays), "%s", w + 9);
 				else if (!strncmp(w, "max_events=", 11))
 					r->cfg.max_events = (size_t)atoi(w + 11);
+				else if (!strcmp(w, "law_transition=period-start"))
+					r->cfg.law_transition = CD_LAW_PERIOD_START;
+				else if (!strcmp(w, "law_transition=commencement"))
+					r->cfg.law_transition = CD_LAW_COMMENCEMENT;
 				else
 					failf(r, lineno, "unknown config '%s'", w);
 			}
@@ -715,8 +769,11 @@ static void run_file(void **state)
 		snprintf(out, sizeof(out), "%s/%.3s.flags", getenv("CD_SCENARIO_EXPORT"), r->prefix);
 		ff = fopen(out, "w");
 		assert_non_null(ff);
-		fprintf(ff, "--grace %d --warn-days %d --max-events %zu --overlays %s\n", r->cfg.grace_days,
-			r->cfg.warn_lead_days, r->cfg.max_events, strcmp(r->overlays, "default") ? r->overlays : "");
+		/* --law-transition only when not the default, so the flags of older files stay as they were */
+		fprintf(ff, "--grace %d --warn-days %d --max-events %zu%s --overlays %s\n", r->cfg.grace_days,
+			r->cfg.warn_lead_days, r->cfg.max_events,
+			r->cfg.law_transition == CD_LAW_COMMENCEMENT ? " --law-transition commencement" : "",
+			strcmp(r->overlays, "default") ? r->overlays : "");
 		fclose(ff);
 	}
 	for (int i = 0; i < r->n_cit; i++)

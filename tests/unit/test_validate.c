@@ -87,6 +87,9 @@ static void base(cd_event *ev, cd_event_kind kind)
 	case CD_EV_BENEFIT_CHANGE:
 		ev->benefit = CD_KONTANTHJAELP;
 		break;
+	case CD_EV_EXEMPTION:
+		ev->scope = CD_SCOPE_KOMMUNE;
+		break;
 	default:
 		break;
 	}
@@ -112,7 +115,7 @@ static void test_a_well_formed_event_of_each_kind_is_valid(void **state)
 {
 	cd_event ev;
 	(void)state;
-	for (int k = CD_EV_REGISTRATION; k <= CD_EV_CLOCK_TICK; k++) {
+	for (int k = CD_EV_REGISTRATION; k <= CD_EV_EXEMPTION; k++) {
 		base(&ev, (cd_event_kind)k);
 		assert_valid(&ev, "base event");
 	}
@@ -146,13 +149,15 @@ static void test_empty_or_too_long_citizen_id_is_invalid(void **state)
 {
 	cd_event ev;
 	(void)state;
-	for (int k = CD_EV_REGISTRATION; k <= CD_EV_BENEFIT_CHANGE; k++) {
+	for (int k = CD_EV_REGISTRATION; k <= CD_EV_EXEMPTION; k++) {
+		if (k == CD_EV_CLOCK_TICK)
+			continue;   /* a tick for every citizen has none */
 		base(&ev, (cd_event_kind)k);
 		ev.citizen_id = "";
 		ev.citizen_id_len = 0;
 		assert_invalid(&ev, "'citizen_id'");
 	}
-	for (int k = CD_EV_REGISTRATION; k <= CD_EV_CLOCK_TICK; k++) {
+	for (int k = CD_EV_REGISTRATION; k <= CD_EV_EXEMPTION; k++) {
 		base(&ev, (cd_event_kind)k);
 		ev.citizen_id = long_id;
 		ev.citizen_id_len = CD_MAX_ID_LEN + 1;
@@ -166,7 +171,7 @@ static void test_missing_occurred_at_is_invalid(void **state)
 {
 	cd_event ev;
 	(void)state;
-	for (int k = CD_EV_REGISTRATION; k <= CD_EV_CLOCK_TICK; k++) {
+	for (int k = CD_EV_REGISTRATION; k <= CD_EV_EXEMPTION; k++) {
 		base(&ev, (cd_event_kind)k);
 		ev.occurred_at = CD_INSTANT_NONE;
 		assert_invalid(&ev, "'occurred_at'");
@@ -216,7 +221,7 @@ static void test_event_without_payload_is_invalid(void **state)
 	base(&ev, CD_EV_NONE);
 	assert_invalid(&ev, "payload");
 	base(&ev, CD_EV_CONVERSATION);
-	ev.kind = (cd_event_kind)6;
+	ev.kind = (cd_event_kind)(CD_EV_EXEMPTION + 1);
 	assert_invalid(&ev, "payload");
 }
 
@@ -356,6 +361,116 @@ static void test_dates_outside_1990_to_2099_are_invalid_naming_the_date_field(vo
 	assert_invalid(&ev, "dagpenge_period_start");
 }
 
+static void test_exemption_needs_a_known_scope(void **state)
+{
+	cd_event ev;
+	(void)state;
+	base(&ev, CD_EV_EXEMPTION);
+	ev.scope = CD_SCOPE_NONE;
+	assert_invalid(&ev, "field 'exemption.scope' is unspecified");
+	ev.revoked = true;
+	assert_invalid(&ev, "field 'exemption.scope' is unspecified");
+	ev.scope = CD_SCOPE_MAX + 1;
+	assert_invalid(&ev, "field 'exemption.scope' has unknown value 3");
+	ev.scope = CD_SCOPE_AKASSE;
+	assert_valid(&ev, "revoked AKASSE exemption");
+	ev.scope = CD_SCOPE_KOMMUNE;
+	ev.revoked = false;
+	assert_valid(&ev, "KOMMUNE exemption");
+}
+
+static void test_sick_short_absence_expected_needs_sygedagpenge(void **state)
+{
+	cd_event ev;
+	(void)state;
+	base(&ev, CD_EV_REGISTRATION);
+	ev.sick_short = true;
+	assert_invalid(&ev, "field 'registration.sick_short_absence_expected' is set but 'registration.benefit' is "
+			    "DAGPENGE, not SYGEDAGPENGE");
+	ev.benefit = CD_SYGEDAGPENGE;
+	assert_valid(&ev, "sick_short on SYGEDAGPENGE");
+	base(&ev, CD_EV_BENEFIT_CHANGE);
+	ev.sick_short = true;
+	assert_invalid(&ev, "field 'benefit_change.sick_short_absence_expected'");
+	ev.benefit = CD_BENEFIT_NONE;   /* a category change */
+	assert_invalid(&ev, "'benefit_change.to_benefit' is UNSPECIFIED");
+	ev.benefit = CD_SYGEDAGPENGE;
+	assert_valid(&ev, "shift into SYGEDAGPENGE, short absence");
+}
+
+static void test_municipal_contact_course_needs_dagpenge(void **state)
+{
+	cd_event ev;
+	(void)state;
+	base(&ev, CD_EV_REGISTRATION);
+	ev.municipal_course = true;
+	assert_valid(&ev, "course on DAGPENGE");
+	ev.benefit = CD_KONTANTHJAELP;
+	assert_invalid(&ev, "field 'registration.municipal_contact_course' is set but 'registration.benefit' is "
+			    "KONTANTHJAELP, not DAGPENGE");
+	base(&ev, CD_EV_BENEFIT_CHANGE);
+	ev.municipal_course = true;
+	assert_invalid(&ev, "field 'benefit_change.municipal_contact_course'");
+	ev.benefit = CD_DAGPENGE;
+	assert_valid(&ev, "shift into DAGPENGE in a course");
+}
+
+static void test_akasse_code_is_short_plain_text_and_needs_dagpenge(void **state)
+{
+	static const char *const good[] = { "A901", "1", "a-kasse_2", "0123456789abcdef" };
+	static const char *const bad_chars[] = { "A 901", "A.901", "A/901", "akasse:1", "\xc3\xa6", "A901\"" };
+	char long_code[CD_MAX_AKASSE_LEN + 2];
+	cd_event ev;
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		base(&ev, CD_EV_REGISTRATION);
+		ev.akasse_code = good[i];
+		ev.akasse_code_len = strlen(good[i]);
+		assert_valid(&ev, good[i]);
+		base(&ev, CD_EV_BENEFIT_CHANGE);
+		ev.benefit = CD_DAGPENGE;
+		ev.akasse_code = good[i];
+		ev.akasse_code_len = strlen(good[i]);
+		assert_valid(&ev, good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad_chars) / sizeof(bad_chars[0]); i++) {
+		base(&ev, CD_EV_REGISTRATION);
+		ev.akasse_code = bad_chars[i];
+		ev.akasse_code_len = strlen(bad_chars[i]);
+		assert_invalid(&ev, "field 'registration.akasse_code'");
+		assert_invalid(&ev, "outside A-Z a-z 0-9 _ -");
+	}
+	memset(long_code, 'A', sizeof(long_code) - 1);
+	long_code[sizeof(long_code) - 1] = '\0';
+	base(&ev, CD_EV_REGISTRATION);
+	ev.akasse_code = long_code;
+	ev.akasse_code_len = CD_MAX_AKASSE_LEN + 1;
+	assert_invalid(&ev, "field 'registration.akasse_code' is longer than 16 bytes");
+	ev.akasse_code_len = CD_MAX_AKASSE_LEN;
+	assert_valid(&ev, "akasse_code of 16 bytes");
+	/* the text rule first: a control character is named as such */
+	ev.akasse_code = "A9\x01";
+	ev.akasse_code_len = 3;
+	assert_invalid(&ev, "field 'registration.akasse_code' contains a control character (0x01) at byte 2");
+	ev.akasse_code = "A9\0x";
+	ev.akasse_code_len = 4;
+	assert_invalid(&ev, "field 'registration.akasse_code' contains a control character (0x00) at byte 2");
+	ev.akasse_code = "A9\xff";
+	ev.akasse_code_len = 3;
+	assert_invalid(&ev, "field 'registration.akasse_code' is not valid UTF-8 at byte 2");
+	/* DAGPENGE only */
+	base(&ev, CD_EV_REGISTRATION);
+	ev.benefit = CD_SYGEDAGPENGE;
+	ev.akasse_code = "A901";
+	ev.akasse_code_len = 4;
+	assert_invalid(&ev, "field 'registration.akasse_code' is set but 'registration.benefit' is SYGEDAGPENGE, "
+			    "not DAGPENGE");
+	base(&ev, CD_EV_BENEFIT_CHANGE);
+	ev.akasse_code = "A901";
+	ev.akasse_code_len = 4;
+	assert_invalid(&ev, "field 'benefit_change.akasse_code' is set but 'benefit_change.to_benefit' is KONTANTHJAELP");
+}
+
 /* ---- through the codec: messages built here ------------------------------- */
 
 typedef struct msg {
@@ -366,6 +481,7 @@ typedef struct msg {
 	Contact__V1__Conversation conv;
 	Contact__V1__BenefitChange bc;
 	Contact__V1__ClockTick tick;
+	Contact__V1__Exemption ex;
 } msg;
 
 static void msg_init(msg *m, Contact__V1__CitizenEvent__PayloadCase payload)
@@ -379,6 +495,7 @@ static void msg_init(msg *m, Contact__V1__CitizenEvent__PayloadCase payload)
 	contact__v1__conversation__init(&m->conv);
 	contact__v1__benefit_change__init(&m->bc);
 	contact__v1__clock_tick__init(&m->tick);
+	contact__v1__exemption__init(&m->ex);
 	m->ev.event_id = "ev-1";
 	m->ev.citizen_id = "cit-1";
 	m->ev.municipality_code = "860";
@@ -408,6 +525,10 @@ static void msg_init(msg *m, Contact__V1__CitizenEvent__PayloadCase payload)
 		break;
 	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CLOCK_TICK:
 		m->ev.clock_tick = &m->tick;
+		break;
+	case CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION:
+		m->ex.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_AKASSE;
+		m->ev.exemption = &m->ex;
 		break;
 	default:
 		break;
@@ -483,6 +604,7 @@ static void test_codec_maps_each_payload_to_its_kind(void **state)
 		{ CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, CD_EV_CONVERSATION },
 		{ CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE, CD_EV_BENEFIT_CHANGE },
 		{ CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CLOCK_TICK, CD_EV_CLOCK_TICK },
+		{ CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION, CD_EV_EXEMPTION },
 	};
 	msg m;
 	cd_event ev;
@@ -505,6 +627,92 @@ static void test_codec_maps_each_payload_to_its_kind(void **state)
 	codec_accepts(&m, &ev);
 	assert_int_equal(ev.benefit, CD_SYGEDAGPENGE);
 	assert_int_equal(ev.first_absence, cd_date_from_ymd(2021, 2, 20));
+	/* the dk-2026 fields: absent, "" and false */
+	assert_string_equal(ev.akasse_code, "");
+	assert_int_equal(ev.akasse_code_len, 0);
+	assert_false(ev.municipal_course);
+	assert_false(ev.sick_short);
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	codec_accepts(&m, &ev);
+	assert_int_equal(ev.scope, CD_SCOPE_AKASSE);
+	assert_false(ev.revoked);
+}
+
+static void test_codec_maps_the_dk2026_fields_and_exemptions(void **state)
+{
+	msg m;
+	cd_event ev;
+	(void)state;
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION);
+	m.reg.akasse_code = "A901";
+	m.reg.municipal_contact_course = 1;
+	codec_accepts(&m, &ev);
+	assert_true(ev.akasse_code == m.reg.akasse_code);   /* borrowed */
+	assert_int_equal(ev.akasse_code_len, 4);
+	assert_true(ev.municipal_course);
+	assert_false(ev.sick_short);
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION);
+	m.reg.benefit = CONTACT__V1__BENEFIT__BENEFIT_SYGEDAGPENGE;
+	m.reg.sick_short_absence_expected = 1;
+	codec_accepts(&m, &ev);
+	assert_true(ev.sick_short);
+	assert_int_equal(ev.akasse_code_len, 0);
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE);
+	m.bc.sick_short_absence_expected = 1;
+	codec_accepts(&m, &ev);
+	assert_true(ev.sick_short);
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE);
+	m.bc.to_benefit = CONTACT__V1__BENEFIT__BENEFIT_DAGPENGE;
+	m.bc.first_absence_date = "";
+	m.bc.akasse_code = "a-kasse_7";
+	m.bc.municipal_contact_course = 1;
+	codec_accepts(&m, &ev);
+	assert_int_equal(ev.akasse_code_len, 9);
+	assert_memory_equal(ev.akasse_code, "a-kasse_7", 9);
+	assert_true(ev.municipal_course);
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	m.ex.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_KOMMUNE;
+	m.ex.revoked = 1;
+	codec_accepts(&m, &ev);
+	assert_int_equal(ev.kind, CD_EV_EXEMPTION);
+	assert_int_equal(ev.scope, CD_SCOPE_KOMMUNE);
+	assert_true(ev.revoked);
+}
+
+static void test_codec_applies_the_dk2026_rules(void **state)
+{
+	msg m;
+	(void)state;
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	m.ex.scope = CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_UNSPECIFIED;
+	codec_rejects(&m, "field 'exemption.scope' is unspecified");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	m.ex.scope = (Contact__V1__ExemptionScope)3;
+	codec_rejects(&m, "'exemption.scope'");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	m.ex.scope = (Contact__V1__ExemptionScope)257;   /* would be 1 if narrowed to a byte */
+	codec_rejects(&m, "'exemption.scope'");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	m.ev.citizen_id = "";
+	codec_rejects(&m, "'citizen_id'");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_EXEMPTION);
+	m.ev.occurred_at = NULL;
+	codec_rejects(&m, "'occurred_at'");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION);
+	m.reg.sick_short_absence_expected = 1;
+	codec_rejects(&m, "'registration.sick_short_absence_expected'");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE);
+	m.bc.municipal_contact_course = 1;
+	codec_rejects(&m, "'benefit_change.municipal_contact_course'");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE);
+	m.bc.akasse_code = "A901";
+	codec_rejects(&m, "'benefit_change.akasse_code' is set but");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION);
+	m.reg.akasse_code = "A901-and-much-longer";
+	codec_rejects(&m, "'registration.akasse_code' is longer than 16 bytes");
+	msg_init(&m, CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION);
+	m.reg.akasse_code = "A 901";
+	codec_rejects(&m, "'registration.akasse_code' 'A 901' has a character outside");
 }
 
 static void test_codec_rejects_unknown_enum_numbers_naming_the_field(void **state)
@@ -931,6 +1139,8 @@ static const struct str_field {
 	{ "conversation.conversation_id", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_CONVERSATION, "conv-1" },
 	{ "benefit_change.first_absence_date", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE, "2021-02-20" },
 	{ "benefit_change.dagpenge_period_start", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE, "2021-02-20" },
+	{ "registration.akasse_code", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_REGISTRATION, "A901" },
+	{ "benefit_change.akasse_code", CONTACT__V1__CITIZEN_EVENT__PAYLOAD_BENEFIT_CHANGE, "A901" },
 };
 #define N_STR_FIELDS (sizeof(str_fields) / sizeof(str_fields[0]))
 
@@ -941,6 +1151,7 @@ static char **str_member(msg *m, size_t i)
 		&m->ev.event_id, &m->ev.citizen_id, &m->ev.municipality_code, &m->ev.source,
 		&m->reg.first_contact_date, &m->reg.first_absence_date, &m->reg.dagpenge_period_start,
 		&m->conv.conversation_id, &m->bc.first_absence_date, &m->bc.dagpenge_period_start,
+		&m->reg.akasse_code, &m->bc.akasse_code,
 	};
 	_Static_assert(sizeof(at) / sizeof(at[0]) == N_STR_FIELDS, "one member per field");
 	return at[i];
@@ -953,9 +1164,10 @@ static void test_the_table_names_every_string_field_of_citizen_event(void **stat
 		&contact__v1__citizen_event__descriptor, &contact__v1__registration__descriptor,
 		&contact__v1__deregistration__descriptor, &contact__v1__conversation__descriptor,
 		&contact__v1__benefit_change__descriptor, &contact__v1__clock_tick__descriptor,
+		&contact__v1__exemption__descriptor,
 	};
 	const char *const prefix[] = { "", "registration.", "deregistration.", "conversation.", "benefit_change.",
-				       "clock_tick." };
+				       "clock_tick.", "exemption." };
 	size_t n = 0;
 	(void)state;
 	for (size_t d = 0; d < sizeof(descs) / sizeof(descs[0]); d++)
@@ -1227,7 +1439,13 @@ int main(void)
 		cmocka_unit_test(test_municipality_code_must_be_three_or_four_digits),
 		cmocka_unit_test(test_enum_values_outside_the_schema_are_invalid),
 		cmocka_unit_test(test_dates_outside_1990_to_2099_are_invalid_naming_the_date_field),
+		cmocka_unit_test(test_exemption_needs_a_known_scope),
+		cmocka_unit_test(test_sick_short_absence_expected_needs_sygedagpenge),
+		cmocka_unit_test(test_municipal_contact_course_needs_dagpenge),
+		cmocka_unit_test(test_akasse_code_is_short_plain_text_and_needs_dagpenge),
 		cmocka_unit_test(test_codec_maps_each_payload_to_its_kind),
+		cmocka_unit_test(test_codec_maps_the_dk2026_fields_and_exemptions),
+		cmocka_unit_test(test_codec_applies_the_dk2026_rules),
 		cmocka_unit_test(test_codec_rejects_unknown_enum_numbers_naming_the_field),
 		cmocka_unit_test(test_codec_rejects_dates_that_are_not_real_yyyy_mm_dd),
 		cmocka_unit_test(test_codec_rejects_timestamps_with_nanos_out_of_range),
