@@ -39,7 +39,7 @@
 
 typedef struct got {
 	bool is_breach;
-	int status, kind, reason, severity, req, held, basis;
+	int status, kind, reason, severity, req, held, basis, benefit;
 	char oid[112], citizen[64], counted[512], agg[112];
 	cd_date due, ws, we;
 	cd_instant at;
@@ -184,6 +184,7 @@ static int collect(void *ctx, const cd_output *o)
 	g->req = o->required;
 	g->held = o->held;
 	g->basis = o->basis;
+	g->benefit = o->benefit;
 	snprintf(g->agg, sizeof(g->agg), "%s", o->aggregate_id ? o->aggregate_id : "");
 	g->due = o->due;
 	g->ws = o->window_start;
@@ -220,8 +221,8 @@ static void describe(const got *g, char *buf, size_t len)
 	char due[CD_DATE_STRLEN], ws[CD_DATE_STRLEN], we[CD_DATE_STRLEN], at[32];
 	cd_output o = { .is_breach = g->is_breach, .status = g->status };
 	format_local(g->at, at, sizeof(at));
-	snprintf(buf, len, "%s %s due=%s ws=%s we=%s req=%d held=%d at=%s citizen=%s%s%s%s%s%s%s%s%s counted=%s",
-		 cd_output_status_name(&o), g->oid, g->due == CD_DATE_NONE ? "none" : cd_date_format(g->due, due),
+	snprintf(buf, len, "%s %s benefit=%s due=%s ws=%s we=%s req=%d held=%d at=%s citizen=%s%s%s%s%s%s%s%s%s counted=%s",
+		 cd_output_status_name(&o), g->oid, cd_benefit_name(g->benefit), g->due == CD_DATE_NONE ? "none" : cd_date_format(g->due, due),
 		 g->ws == CD_DATE_NONE ? "none" : cd_date_format(g->ws, ws),
 		 g->we == CD_DATE_NONE ? "none" : cd_date_format(g->we, we), g->req, g->held, at, g->citizen,
 		 g->reason ? " reason=" : "", g->reason ? cd_cancel_reason_name(g->reason) : "",
@@ -292,6 +293,8 @@ static bool matches(const run *r, const exp_line *e, const got *g, char *why, si
 			ok = !strcmp(v, "none") ? !g->agg[0] : !strcmp(v, g->agg);
 		else if (!strcmp(k, "basis"))
 			ok = basis_parse(v) == g->basis;
+		else if (!strcmp(k, "benefit"))
+			ok = cd_benefit_parse(v) == g->benefit;
 		else if (!strcmp(k, "at")) {
 			cd_instant t;
 			if (strlen(v) == 10) {
