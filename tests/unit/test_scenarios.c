@@ -315,6 +315,53 @@ static bool matches(const run *r, const exp_line *e, const got *g, char *why, si
 	return true;
 }
 
+/* The citizen an expectation names with `citizen=`, or "" when it names none. */
+static void exp_citizen(const exp_line *e, char *buf, size_t len)
+{
+	const char *k = strstr(e->text, " citizen=");
+	size_t n = 0;
+	buf[0] = '\0';
+	if (!k)
+		return;
+	k += 9;
+	while (k[n] && k[n] != ' ')
+		n++;
+	snprintf(buf, len, "%.*s", (int)n, k);
+}
+
+/*
+ * When every expectation of an obligation names its citizen, the outputs are
+ * compared citizen by citizen, in the order the expectations name them: the
+ * order between citizens (an `until` advances them one after another) is not
+ * part of what a scenario says.
+ */
+static void order_by_citizen(const run *r, const int *ei, int ne, int *gi, int ng)
+{
+	char want[MAX_EXP][64];
+	int sorted[MAX_OUT], n = 0;
+	for (int i = 0; i < ne; i++) {
+		exp_citizen(&r->exp[ei[i]], want[i], sizeof(want[i]));
+		if (!want[i][0])
+			return;
+	}
+	for (int i = 0; i < ne; i++) {
+		bool first = true;
+		for (int j = 0; j < i; j++)
+			first &= strcmp(want[j], want[i]) != 0;
+		for (int k = 0; first && k < ng; k++)
+			if (!strcmp(r->out[gi[k]].citizen, want[i]))
+				sorted[n++] = gi[k];
+	}
+	for (int k = 0; k < ng; k++) {   /* citizens no expectation names, last */
+		bool named = false;
+		for (int i = 0; i < ne; i++)
+			named |= !strcmp(r->out[gi[k]].citizen, want[i]);
+		if (!named)
+			sorted[n++] = gi[k];
+	}
+	memcpy(gi, sorted, (size_t)ng * sizeof(*gi));
+}
+
 /* Compares the outputs of one group with its expectations (order matters per obligation). */
 static void check_group(run *r)
 {
@@ -355,6 +402,7 @@ static void check_group(run *r)
 		for (int i = 0; i < r->n_out; i++)
 			if (!strcmp(r->out[i].oid, oid))
 				gi[ng++] = i;
+		order_by_citizen(r, ei, ne, gi, ng);
 		for (int i = 0; i < (ne > ng ? ne : ng); i++) {
 			char why[128] = "", desc[700];
 			if (i < ne && i < ng && matches(r, &r->exp[ei[i]], &r->out[gi[i]], why, sizeof(why)))
