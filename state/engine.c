@@ -62,6 +62,7 @@ void cd_engine_config_default(cd_engine_config *cfg)
 	cfg->warn_lead_days = 7;
 	cfg->max_events = 2000;
 	cfg->max_obligations = 1000;
+	cfg->law_transition = CD_LAW_PERIOD_START;
 }
 
 cd_engine *cd_engine_new(const cd_rules *rules, const cd_engine_config *cfg)
@@ -271,10 +272,11 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	o.citizen_id = em->cid;
 	o.muni = ob->muni;
 	o.as_of = when != CD_INSTANT_NONE ? when : em->as_of;
-	if (in && in->p->shown_from != CD_DATE_NONE)   /* renamed by a merge: from its date on */
-		ob->benefit = eng_benefit_on(in->p, cd_cph_date(o.as_of));
-	else if (in)
-		ob->benefit = in->p->benefit;
+	/* What the period is on at the output's instant (a merge renames it from its date on);
+	 * a RETRACTED names what the breach it withdraws named. */
+	if (in && !(breach && status == CD_BR_RETRACTED))
+		ob->benefit = in->p->shown_from == CD_DATE_NONE ? in->p->benefit
+								: eng_benefit_on(in->p, cd_cph_date(o.as_of));
 	o.benefit = ob->benefit;
 	{
 		size_t rl = slash ? (size_t)(slash - oid) : 0;

@@ -156,7 +156,7 @@ struct cd_engine {
 	uint64_t *st;            /* emitted states by (period, obligation id): see index_states */
 	size_t n_st, cap_st;     /* slots in use (a power of two), allocated */
 	const char *cnt_ptrs[MAX_COUNTED_LIST];
-	char explain[512];
+	char explain[1024];     /* one explanation: description, legal reference, basis, aggregate */
 	/* the evaluation in progress */
 	cd_instant t;
 	cd_instant next_fire;
