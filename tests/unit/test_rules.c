@@ -245,7 +245,7 @@ static void test_shipped_rules_directory_loads_every_ruleset(void **state)
 {
 	cd_rules *r = load_shipped();
 	static const char *const ids[] = {
-		"dk-2015", "dk-2020", "dk-2024", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
+		"dk-2015", "dk-2020", "dk-2024", "dk-2026", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
 		"frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
 	};
 	(void)state;
@@ -282,16 +282,163 @@ static void test_national_ruleset_is_chosen_by_period_start(void **state)
 	rs = cd_rules_national(r, D("2015-07-01"));
 	assert_non_null(rs);
 	assert_string_equal(rs->id, "dk-2015");
+	rs = cd_rules_national(r, D("2026-07-01"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2026");
 	cd_rules_free(r);
 }
 
-static void test_no_national_ruleset_before_2015_07_01_or_after_2026_06_30(void **state)
+/* dk-2026 (from 2026-07-01) is open-ended: the only gap left is before dk-2015. */
+static void test_no_national_ruleset_before_2015_07_01_and_dk_2026_is_open_ended(void **state)
+{
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs;
+	char buf[512];
+	(void)state;
+	assert_null(cd_rules_national(r, D("2015-06-30")));
+	assert_null(cd_rules_national(r, D("1990-01-01")));
+	assert_int_equal(cd_rules_national_gap(r, D("2015-06-30"), buf, sizeof(buf)), 1);
+	assert_non_null(strstr(buf, "2015-06-30"));
+	rs = cd_rules_find(r, "dk-2024");
+	assert_non_null(rs);
+	assert_int_equal(rs->to, D("2026-06-30"));
+	rs = cd_rules_find(r, "dk-2026");
+	assert_non_null(rs);
+	assert_false(rs->overlay);
+	assert_int_equal(rs->from, D("2026-07-01"));
+	assert_int_equal(rs->to, CD_DATE_NONE);
+	for (const char *const *d = (const char *const[]){ "2026-07-01", "2030-01-01", "2099-12-31", NULL }; *d; d++) {
+		buf[0] = '\0';
+		assert_ptr_equal(cd_rules_national(r, D(*d)), rs);
+		assert_int_equal(cd_rules_national_gap(r, D(*d), buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "");
+	}
+	cd_rules_free(r);
+}
+
+/* cd_rules_national_after: the next national ruleset by effective date; none after an open-ended one. */
+static void test_national_after_walks_the_national_rulesets_in_date_order(void **state)
+{
+	cd_rules *r = load_shipped();
+	static const char *const chain[] = { "dk-2015", "dk-2020", "dk-2024", "dk-2026" };
+	(void)state;
+	for (size_t i = 0; i + 1 < sizeof(chain) / sizeof(chain[0]); i++) {
+		const cd_ruleset *next = cd_rules_national_after(r, cd_rules_find(r, chain[i]));
+		if (!next)
+			fail_msg("nothing after %s", chain[i]);
+		assert_string_equal(next->id, chain[i + 1]);
+	}
+	assert_null(cd_rules_national_after(r, cd_rules_find(r, "dk-2026")));
+	assert_null(cd_rules_national_after(r, NULL));
+	cd_rules_free(r);
+}
+
+/* rules/merges.json: UDDANNELSESHJAELP and INTEGRATIONSYDELSE are KONTANTHJAELP from 2025-07-01. */
+static void test_merged_benefit_follows_rules_merges_json(void **state)
 {
 	cd_rules *r = load_shipped();
 	(void)state;
-	assert_null(cd_rules_national(r, D("2026-07-01")));
-	assert_null(cd_rules_national(r, D("2015-06-30")));
-	assert_null(cd_rules_national(r, D("1990-01-01")));
+	assert_int_equal(cd_rules_merge_count(r), 2);
+	assert_null(cd_rules_merge_at(r, 2));
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2025-06-30")), CD_UDDANNELSESHJAELP);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2025-07-01")), CD_KONTANTHJAELP);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2099-12-31")), CD_KONTANTHJAELP);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_INTEGRATIONSYDELSE, D("2025-06-30")), CD_INTEGRATIONSYDELSE);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_INTEGRATIONSYDELSE, D("2025-07-01")), CD_KONTANTHJAELP);
+	for (int b = 1; b <= CD_BENEFIT_MAX; b++) {
+		if (b == CD_UDDANNELSESHJAELP || b == CD_INTEGRATIONSYDELSE)
+			continue;
+		assert_int_equal(cd_rules_merged_benefit(r, b, D("2025-06-30")), b);
+		assert_int_equal(cd_rules_merged_benefit(r, b, D("2025-07-01")), b);
+	}
+	assert_int_equal(cd_rules_merged_benefit(r, CD_DAGPENGE, D("2026-07-01")), CD_DAGPENGE);
+	assert_non_null(cd_rules_merge_at(r, 0)->legal_ref);
+	cd_rules_free(r);
+}
+
+/* dk-2026 as rules/dk-2026.json states it: aggregates, members, period flags, the new top-level keys. */
+static void test_dk_2026_aggregates_members_flags_and_top_level_keys(void **state)
+{
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs = cd_rules_find(r, "dk-2026"), *got = NULL;
+	const cd_aggdef *a;
+	const cd_obdef *d;
+	size_t kommune_two = 0;
+	(void)state;
+	assert_non_null(rs);
+	assert_true(rs->transition);
+	assert_false(cd_rules_find(r, "dk-2024")->transition);
+	assert_int_equal(rs->default_category, CD_JOBPARAT);
+	assert_int_equal(rs->no_obligations, CD_BIT(CD_RESSOURCEFORLOEB) | CD_BIT(CD_REVALIDERING));
+	assert_true(strlen(rs->no_obligations_why) > 0);
+	assert_string_equal(cd_rules_find(r, "dk-2024")->no_obligations_why, "");
+	assert_int_equal(rs->n_aggs, 2);
+
+	a = cd_rules_find_aggregate(r, "dk-2026/kommune-share");
+	assert_non_null(a);
+	assert_int_equal(a->kind, CD_AGG_SHARE);
+	assert_int_equal(a->share_pct, 75);
+	assert_int_equal(a->key, CD_AGG_KEY_MUNICIPALITY);
+	assert_int_equal(a->scope, CD_SCOPE_KOMMUNE);
+	assert_int_equal(a->period, 'q');
+	assert_int_equal(a->basis, CD_BASIS_GUIDANCE);
+	assert_int_equal(a->severity, CD_SEV_LEGAL);
+	a = cd_rules_find_aggregate(r, "dk-2026/akasse-share");
+	assert_non_null(a);
+	assert_int_equal(a->key, CD_AGG_KEY_AKASSE);
+	assert_int_equal(a->scope, CD_SCOPE_AKASSE);
+	assert_null(cd_rules_find_aggregate(r, "kommune-share"));
+	assert_null(cd_rules_find_aggregate(r, "dk-2024/kommune-share"));
+
+	d = cd_rules_find_obligation(r, "dk-2026/akasse-two", &got);
+	assert_non_null(d);
+	assert_ptr_equal(got, rs);
+	assert_string_equal(d->aggregate, "dk-2026/akasse-share");      /* a bare member_of, resolved */
+	assert_int_equal(d->exempt_scope, CD_SCOPE_AKASSE);
+	assert_int_equal(d->basis, CD_BASIS_GUIDANCE);
+	assert_int_equal(d->flags_clear, CD_PF_COURSE);
+	assert_int_equal(d->flags_set, 0);
+	assert_true(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, 0));
+	assert_false(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, CD_PF_COURSE));
+	assert_true(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, false, CD_PF_SICK_SHORT));
+
+	d = cd_rules_find_obligation(r, "dk-2026/akasse-first", NULL);
+	assert_non_null(d);
+	assert_int_equal(d->anchor, CD_ANCHOR_START_INPUT);
+	assert_string_equal(d->aggregate, "");
+	assert_int_equal(d->exempt_scope, 0);
+
+	/* kommune-two: one name, two exclusive definitions (opposite municipal_contact_course). */
+	for (size_t i = 0; i < rs->n_obs; i++) {
+		d = &rs->obs[i];
+		if (strcmp(d->name, "kommune-two"))
+			continue;
+		kommune_two++;
+		assert_string_equal(d->id, "dk-2026/kommune-two");
+		assert_string_equal(d->aggregate, "dk-2026/kommune-share");
+		assert_int_equal(d->exempt_scope, CD_SCOPE_KOMMUNE);
+		assert_true(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, 0) !=
+			    cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, CD_PF_COURSE));
+	}
+	assert_int_equal(kommune_two, 2);
+
+	d = cd_rules_find_obligation(r, "dk-2026/sick-first", NULL);
+	assert_non_null(d);
+	assert_int_equal(d->basis, CD_BASIS_CARRIED_OVER);
+	assert_true(cd_obdef_applies(d, CD_SYGEDAGPENGE, CD_CATEGORY_NONE, true, 0));
+	assert_false(cd_obdef_applies(d, CD_SYGEDAGPENGE, CD_CATEGORY_NONE, true, CD_PF_SICK_SHORT));
+	assert_false(cd_obdef_applies(d, CD_DAGPENGE, CD_CATEGORY_NONE, true, 0));
+
+	/* Basis names and words. */
+	for (int b = 1; b <= CD_BASIS_MAX; b++) {
+		assert_int_equal(cd_basis_parse(cd_basis_name(b)), b);
+		assert_true(strlen(cd_basis_words(b)) > 0);
+	}
+	assert_string_equal(cd_basis_name(CD_BASIS_CARRIED_OVER), "CARRIED_OVER");
+	assert_int_equal(cd_basis_parse("law"), -1);
+	assert_int_equal(cd_basis_parse(""), -1);
+	assert_string_equal(cd_basis_name(CD_BASIS_MAX + 1), "?");
+	assert_string_equal(cd_basis_name(-1), "?");
 	cd_rules_free(r);
 }
 
@@ -1070,7 +1217,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_rules_directory_loads_every_ruleset),
 		cmocka_unit_test(test_national_ruleset_is_chosen_by_period_start),
-		cmocka_unit_test(test_no_national_ruleset_before_2015_07_01_or_after_2026_06_30),
+		cmocka_unit_test(test_no_national_ruleset_before_2015_07_01_and_dk_2026_is_open_ended),
+		cmocka_unit_test(test_national_after_walks_the_national_rulesets_in_date_order),
+		cmocka_unit_test(test_merged_benefit_follows_rules_merges_json),
+		cmocka_unit_test(test_dk_2026_aggregates_members_flags_and_top_level_keys),
 		cmocka_unit_test(test_hjoerring_dagpenge_gets_the_frikommune_overlay_by_seasonal_flag),
 		cmocka_unit_test(test_hjoerring_overlay_does_not_apply_before_its_start_or_to_other_benefits),
 		cmocka_unit_test(test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01),
