@@ -935,6 +935,117 @@ static void test_log_is_silent_below_its_level(void **state)
 	cd_config_release(&c);
 }
 
+/* ---- law-transition ------------------------------------------------------------------- */
+
+/* Default period-start; both values from every source, as the other enum options. */
+static void test_law_transition_defaults_to_period_start_and_takes_both_values_from_every_source(void **state)
+{
+	char *path;
+	char *env_c[] = { "CONTACTD_LAW_TRANSITION=commencement", NULL };
+	char *env_p[] = { "CONTACTD_LAW_TRANSITION=period-start", NULL };
+	cd_config c;
+	cd_err err;
+	int v = -1;
+	(void)state;
+
+	cd_config_init(&c);
+	assert_int_equal(c.law_transition, CD_LAW_PERIOD_START);
+	assert_int_equal(cd_config_set(&c, "law-transition", "commencement", "test", &err), 0);
+	assert_int_equal(c.law_transition, CD_LAW_COMMENCEMENT);
+	assert_int_equal(cd_config_set(&c, "law-transition", "period-start", "test", &err), 0);
+	assert_int_equal(c.law_transition, CD_LAW_PERIOD_START);
+	cd_config_release(&c);
+
+	/* file */
+	path = write_temp("# the 2026 reform reaches running courses\nlaw-transition commencement\n");
+	cd_config_init(&c);
+	assert_int_equal(cd_config_load_file(&c, path, &err), 0);
+	assert_int_equal(c.law_transition, CD_LAW_COMMENCEMENT);
+	cd_config_release(&c);
+	unlink(path);
+	free(path);
+	path = write_temp("law-transition = \"period-start\"\n");
+	cd_config_init(&c);
+	assert_int_equal(cd_config_set(&c, "law-transition", "commencement", "test", &err), 0);
+	assert_int_equal(cd_config_load_file(&c, path, &err), 0);
+	assert_int_equal(c.law_transition, CD_LAW_PERIOD_START);
+	cd_config_release(&c);
+	unlink(path);
+	free(path);
+
+	/* environment */
+	cd_config_init(&c);
+	assert_int_equal(cd_config_load_env(&c, env_c, &err), 0);
+	assert_int_equal(c.law_transition, CD_LAW_COMMENCEMENT);
+	assert_int_equal(cd_config_load_env(&c, env_p, &err), 0);
+	assert_int_equal(c.law_transition, CD_LAW_PERIOD_START);
+	cd_config_release(&c);
+
+	/* command line, both forms, and over the environment */
+	assert_int_equal(from_args(&c, no_env, &err, "--law-transition", "commencement", NULL), 0);
+	assert_int_equal(c.law_transition, CD_LAW_COMMENCEMENT);
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, env_c, &err, "--law-transition=period-start", NULL), 0);
+	assert_int_equal(c.law_transition, CD_LAW_PERIOD_START);
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, env_c, &err, NULL), 0);
+	assert_int_equal(c.law_transition, CD_LAW_COMMENCEMENT);
+	cd_config_release(&c);
+
+	/* cd_config_enum_option: what replay's --law-transition uses */
+	assert_int_equal(cd_config_enum_option("law-transition", "commencement", &v, &err), 0);
+	assert_int_equal(v, CD_LAW_COMMENCEMENT);
+	assert_int_equal(cd_config_enum_option("law-transition", "period-start", &v, &err), 0);
+	assert_int_equal(v, CD_LAW_PERIOD_START);
+	assert_int_equal(cd_config_enum_option("clock", "event", &v, &err), 0);
+	assert_int_equal(v, 1);
+}
+
+/* A bad value names the source, the key and the choices, and changes nothing. */
+static void test_law_transition_bad_value_names_the_key_and_the_choices(void **state)
+{
+	char *env[] = { "CONTACTD_LAW_TRANSITION=immediately", NULL };
+	cd_config c;
+	cd_err err;
+	int v = 7;
+	(void)state;
+
+	cd_config_init(&c);
+	assert_int_equal(cd_config_set(&c, "law-transition", "commencement", "test", &err), 0);
+	assert_int_equal(cd_config_set(&c, "law-transition", "Commencement", "command line", &err), -1);
+	assert_string_equal(err.msg,
+			    "command line: key 'law-transition': 'Commencement' is not one of period-start, commencement");
+	assert_int_equal(c.law_transition, CD_LAW_COMMENCEMENT);
+	assert_int_equal(cd_config_set(&c, "law-transition", "", "command line", &err), -1);
+	assert_non_null(strstr(err.msg, "law-transition"));
+	cd_config_release(&c);
+
+	assert_file_error("\nlaw-transition period_start\n",
+			  "2: key 'law-transition': 'period_start' is not one of period-start, commencement");
+
+	cd_config_init(&c);
+	assert_int_equal(cd_config_load_env(&c, env, &err), -1);
+	assert_non_null(strstr(err.msg, "CONTACTD_LAW_TRANSITION"));
+	assert_non_null(strstr(err.msg, "'immediately' is not one of period-start, commencement"));
+	assert_int_equal(c.law_transition, CD_LAW_PERIOD_START);
+	cd_config_release(&c);
+
+	assert_int_equal(from_args(&c, no_env, &err, "--law-transition", "now", NULL), -1);
+	assert_string_equal(err.msg, "command line: key 'law-transition': 'now' is not one of period-start, commencement");
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, no_env, &err, "--law-transition", NULL), -1);
+	assert_string_equal(err.msg, "command line: key 'law-transition': missing value");
+	cd_config_release(&c);
+
+	assert_int_equal(cd_config_enum_option("law-transition", "now", &v, &err), -1);
+	assert_int_equal(v, 7);
+	assert_string_equal(err.msg, "command line: key '--law-transition': 'now' is not one of period-start, commencement");
+	assert_int_equal(cd_config_enum_option("batch-size", "1", &v, &err), -1);
+	assert_string_equal(err.msg, "no enum option 'batch-size'");
+	assert_int_equal(cd_config_enum_option("no-such", "1", &v, &err), -1);
+	assert_int_equal(v, 7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -944,6 +1055,8 @@ int main(void)
 		cmocka_unit_test(test_int_that_is_not_a_whole_number_is_an_error),
 		cmocka_unit_test(test_bool_accepts_true_false_yes_no_1_0),
 		cmocka_unit_test(test_enum_clock_and_log_level_map_to_their_fields),
+		cmocka_unit_test(test_law_transition_defaults_to_period_start_and_takes_both_values_from_every_source),
+		cmocka_unit_test(test_law_transition_bad_value_names_the_key_and_the_choices),
 		cmocka_unit_test(test_string_set_twice_keeps_the_last_and_frees_the_first),
 		cmocka_unit_test(test_unknown_option_is_an_error_naming_origin),
 		cmocka_unit_test(test_redis_is_host_colon_port_with_ipv6_in_brackets),

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "proto/rules_json.h"
+#include "state/citizen.h"
 #include "state/engine.h"
 
 static cd_rules *rules;
@@ -176,6 +177,236 @@ static void test_two_engines_give_the_same_output_ids(void **state)
 	}
 }
 
+/* ---- the law transition (rules.md §5 dk-2026 "Transition") ---------------------- */
+
+typedef struct rec {
+	bool is_breach;
+	int status, reason, benefit;
+	char oid[112];
+	cd_date due;
+	cd_instant as_of;
+} rec;
+
+typedef struct recs {
+	int n;
+	rec r[128];
+} recs;
+
+static int record(void *ctx, const cd_output *o)
+{
+	recs *s = ctx;
+	if (s->n < 128) {
+		rec *x = &s->r[s->n++];
+		x->is_breach = o->is_breach;
+		x->status = o->status;
+		x->reason = o->cancel_reason;
+		x->benefit = o->benefit;
+		snprintf(x->oid, sizeof(x->oid), "%s", o->obligation_id);
+		x->due = o->due;
+		x->as_of = o->as_of;
+	}
+	return 0;
+}
+
+static const rec *find_rec(const recs *s, const char *oid, bool is_breach, int status)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->r[i].oid, oid) && s->r[i].is_breach == is_breach && s->r[i].status == status)
+			return &s->r[i];
+	return NULL;
+}
+
+static int count_prefix(const recs *s, const char *prefix)
+{
+	int n = 0;
+	for (int i = 0; i < s->n; i++)
+		n += !strncmp(s->r[i].oid, prefix, strlen(prefix));
+	return n;
+}
+
+/* A dk-2024 KONTANTHJAELP JOBPARAT period from 2026-05-04, to the instant before 2026-07-01. */
+static void kontant_2026(cd_engine *e, cd_citizen *c, recs *s)
+{
+	cd_err err;
+	cd_event ev = reg("k1", at(2026, 5, 4, 10), CD_KONTANTHJAELP);
+	ev.category = CD_JOBPARAT;
+	assert_int_equal(cd_engine_apply(e, c, "p1", &ev, record, s, &err), 0);
+	assert_non_null(find_rec(s, "dk-2024/four-in-six", false, CD_DL_OPENED));
+	s->n = 0;
+	assert_int_equal(cd_engine_advance(e, c, "p1", cd_cph_midnight(cd_date_from_ymd(2026, 7, 1)) - 1, record, s,
+					   &err), 0);
+	assert_int_equal(count_prefix(s, "dk-2026/"), 0);
+	assert_null(find_rec(s, "dk-2024/four-in-six", false, CD_DL_CANCELLED));
+}
+
+static void test_commencement_moves_a_running_course_to_dk_2026_at_its_first_instant(void **state)
+{
+	cd_engine_config cfg;
+	cd_engine *e;
+	cd_citizen c;
+	cd_err err;
+	recs s = { 0 };
+	const rec *x;
+	const cd_instant t = cd_cph_midnight(cd_date_from_ymd(2026, 7, 1));   /* 2026-06-30T22:00Z */
+	(void)state;
+	cd_engine_config_default(&cfg);
+	cfg.law_transition = CD_LAW_COMMENCEMENT;
+	e = cd_engine_new(rules, &cfg);
+	assert_non_null(e);
+	cd_citizen_init(&c);
+	kontant_2026(e, &c, &s);
+	s.n = 0;
+	assert_int_equal(cd_engine_advance(e, &c, "p1", t, record, &s, &err), 0);
+	for (int i = 0; i < s.n; i++)
+		print_message("at 2026-07-01T00:00: %s %s %d reason %d\n", s.r[i].oid, s.r[i].is_breach ? "breach" : "deadline",
+			      s.r[i].status, s.r[i].reason);
+	x = find_rec(&s, "dk-2024/four-in-six", false, CD_DL_CANCELLED);
+	if (!x)
+		fail_msg("dk-2024/four-in-six was not CANCELLED at 2026-07-01T00:00");
+	assert_int_equal(x->reason, CD_CANCEL_LAW_CHANGED);
+	assert_int_equal(x->due, cd_date_from_ymd(2026, 11, 3));
+	assert_true(x->as_of == t);
+	x = find_rec(&s, "dk-2026/four-in-six", false, CD_DL_OPENED);
+	if (!x)
+		fail_msg("dk-2026/four-in-six was not OPENED at 2026-07-01T00:00");
+	assert_true(x->as_of == t);
+	/* first-within opens on a Registration under the new law only: not for a running course */
+	assert_int_equal(count_prefix(&s, "dk-2026/first-within"), 0);
+	s.n = 0;
+	assert_int_equal(cd_engine_advance(e, &c, "p1", at(2026, 8, 1, 0), record, &s, &err), 0);
+	assert_int_equal(count_prefix(&s, "dk-2026/first-within"), 0);
+	assert_null(find_rec(&s, "dk-2024/four-in-six", true, CD_BR_BREACHED));
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+}
+
+static void test_period_start_keeps_a_running_course_on_dk_2024(void **state)
+{
+	cd_engine_config cfg;
+	cd_engine *e;
+	cd_citizen c;
+	cd_err err;
+	recs s = { 0 };
+	(void)state;
+	cd_engine_config_default(&cfg);
+	cfg.law_transition = CD_LAW_PERIOD_START;   /* not left to the default: see the KNOWN BUG test below */
+	e = cd_engine_new(rules, &cfg);
+	assert_non_null(e);
+	cd_citizen_init(&c);
+	kontant_2026(e, &c, &s);
+	s.n = 0;
+	assert_int_equal(cd_engine_advance(e, &c, "p1", at(2026, 7, 2, 0), record, &s, &err), 0);
+	/* at most a pace WARNING of the running dk-2024 obligation: nothing cancelled, nothing of dk-2026 */
+	for (int i = 0; i < s.n; i++) {
+		print_message("to 2026-07-02: %s status %d reason %d\n", s.r[i].oid, s.r[i].status, s.r[i].reason);
+		assert_int_equal(s.r[i].is_breach, false);
+		assert_int_equal(s.r[i].status, CD_DL_WARNING);
+	}
+	assert_int_equal(count_prefix(&s, "dk-2026/"), 0);
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+}
+
+/*
+ * KNOWN BUG (not fixed here): engine.h documents law_transition's default as
+ * CD_LAW_PERIOD_START, but cd_engine_config_default (state/engine.c:59) does
+ * not set it, so a caller's cd_engine_config on the stack keeps whatever was
+ * there (in this file it was 1, COMMENCEMENT, left by the test before).
+ */
+static void test_KNOWN_BUG_engine_config_default_sets_law_transition_to_period_start(void **state)
+{
+	cd_engine_config cfg;
+	(void)state;
+	memset(&cfg, 0xff, sizeof(cfg));
+	cfg.law_transition = CD_LAW_COMMENCEMENT;
+	cd_engine_config_default(&cfg);
+	assert_int_equal(cfg.grace_days, 0);
+	assert_int_equal(cfg.warn_lead_days, 7);
+	if (cfg.law_transition != CD_LAW_PERIOD_START)
+		fail_msg("KNOWN BUG: cd_engine_config_default left law_transition at %d", cfg.law_transition);
+}
+
+/* ---- merges and breaches ----------------------------------------------------------- */
+
+static cd_event conv(const char *id, cd_instant t, int form)
+{
+	cd_event ev;
+	cd_event_init(&ev);
+	ev.event_id = ev.conv_id = id;
+	ev.event_id_len = ev.conv_id_len = strlen(id);
+	ev.citizen_id = "p1";
+	ev.citizen_id_len = 2;
+	ev.occurred_at = t;
+	ev.kind = CD_EV_CONVERSATION;
+	ev.form = (uint8_t)form;
+	ev.held_by = CD_JOBCENTER;
+	strcpy(ev.muni, "101");
+	assert_int_equal(cd_event_validate(&ev, NULL), 0);
+	return ev;
+}
+
+/*
+ * KNOWN BUG (found by test_property, default seed case 282; not fixed here).
+ * A dk-2024 UDDANNELSESHJAELP period from 2025-04-03 with three conversations
+ * and a BenefitChange to UDDANNELSESHJAELP on 2025-10-01 (merged: renames the
+ * period KONTANTHJAELP from that day) breaches four-in-six (due 2025-10-02)
+ * on 2025-10-03 naming KONTANTHJAELP. A fourth conversation dated 2025-09-07,
+ * delivered afterwards, retracts the breach; emit() (state/engine.c, "what
+ * the period is on at the output's instant") names the benefit at the
+ * RETRACTED's as_of, 2025-09-07: UDDANNELSESHJAELP. The RETRACTED must name
+ * the breach it withdraws, benefit included.
+ */
+static void test_KNOWN_BUG_a_retraction_names_the_benefit_of_the_breach_it_withdraws(void **state)
+{
+	cd_engine *e = cd_engine_new(rules, NULL);
+	cd_citizen c;
+	cd_err err;
+	recs s = { 0 };
+	cd_event ev;
+	const rec *br, *rt;
+	(void)state;
+	assert_non_null(e);
+	cd_citizen_init(&c);
+	ev = reg("r1", at(2025, 4, 3, 9), CD_UDDANNELSESHJAELP);
+	ev.category = CD_AKTIVITETSPARAT;
+	assert_int_equal(cd_engine_apply(e, &c, "p1", &ev, record, &s, &err), 0);
+	ev = conv("c1", at(2025, 6, 15, 10), CD_IN_PERSON);
+	assert_int_equal(cd_engine_apply(e, &c, "p1", &ev, record, &s, &err), 0);
+	ev = conv("c2", at(2025, 7, 17, 10), CD_IN_PERSON);
+	assert_int_equal(cd_engine_apply(e, &c, "p1", &ev, record, &s, &err), 0);
+	ev = conv("c4", at(2025, 9, 22, 10), CD_VIDEO);
+	assert_int_equal(cd_engine_apply(e, &c, "p1", &ev, record, &s, &err), 0);
+	cd_event_init(&ev);
+	ev.event_id = "b1";
+	ev.event_id_len = 2;
+	ev.citizen_id = "p1";
+	ev.citizen_id_len = 2;
+	ev.occurred_at = at(2025, 10, 1, 10);
+	ev.kind = CD_EV_BENEFIT_CHANGE;
+	ev.benefit = CD_UDDANNELSESHJAELP;
+	ev.category = CD_AKTIVITETSPARAT;
+	strcpy(ev.muni, "101");
+	assert_int_equal(cd_engine_apply(e, &c, "p1", &ev, record, &s, &err), 0);
+	assert_int_equal(cd_engine_advance(e, &c, "p1", at(2025, 12, 1, 0), record, &s, &err), 0);
+	br = find_rec(&s, "dk-2024/four-in-six", true, CD_BR_BREACHED);
+	if (!br)
+		fail_msg("no breach of dk-2024/four-in-six (the fixture no longer reproduces)");
+	assert_int_equal(br->benefit, CD_KONTANTHJAELP);
+	ev = conv("c3", at(2025, 9, 7, 10), CD_PHONE);       /* late: dated before the breach and the rename */
+	assert_int_equal(cd_engine_apply(e, &c, "p1", &ev, record, &s, &err), 0);
+	rt = find_rec(&s, "dk-2024/four-in-six", true, CD_BR_RETRACTED);
+	if (!rt)
+		fail_msg("the late conversation did not retract the breach (the fixture no longer reproduces)");
+	{
+		int want = br->benefit, got = rt->benefit;
+		cd_citizen_release(&c);
+		cd_engine_free(e);
+		if (got != want)
+			fail_msg("KNOWN BUG: BREACHED named %s, its RETRACTED names %s", cd_benefit_name(want),
+				 cd_benefit_name(got));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +415,10 @@ int main(void)
 		cmocka_unit_test(test_failing_output_callback_is_an_error),
 		cmocka_unit_test(test_duplicate_input_emits_nothing_and_keeps_the_clock),
 		cmocka_unit_test(test_two_engines_give_the_same_output_ids),
+		cmocka_unit_test(test_commencement_moves_a_running_course_to_dk_2026_at_its_first_instant),
+		cmocka_unit_test(test_period_start_keeps_a_running_course_on_dk_2024),
+		cmocka_unit_test(test_KNOWN_BUG_engine_config_default_sets_law_transition_to_period_start),
+		cmocka_unit_test(test_KNOWN_BUG_a_retraction_names_the_benefit_of_the_breach_it_withdraws),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

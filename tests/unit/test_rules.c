@@ -245,7 +245,7 @@ static void test_shipped_rules_directory_loads_every_ruleset(void **state)
 {
 	cd_rules *r = load_shipped();
 	static const char *const ids[] = {
-		"dk-2015", "dk-2020", "dk-2024", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
+		"dk-2015", "dk-2020", "dk-2024", "dk-2026", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
 		"frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
 	};
 	(void)state;
@@ -282,16 +282,163 @@ static void test_national_ruleset_is_chosen_by_period_start(void **state)
 	rs = cd_rules_national(r, D("2015-07-01"));
 	assert_non_null(rs);
 	assert_string_equal(rs->id, "dk-2015");
+	rs = cd_rules_national(r, D("2026-07-01"));
+	assert_non_null(rs);
+	assert_string_equal(rs->id, "dk-2026");
 	cd_rules_free(r);
 }
 
-static void test_no_national_ruleset_before_2015_07_01_or_after_2026_06_30(void **state)
+/* dk-2026 (from 2026-07-01) is open-ended: the only gap left is before dk-2015. */
+static void test_no_national_ruleset_before_2015_07_01_and_dk_2026_is_open_ended(void **state)
+{
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs;
+	char buf[512];
+	(void)state;
+	assert_null(cd_rules_national(r, D("2015-06-30")));
+	assert_null(cd_rules_national(r, D("1990-01-01")));
+	assert_int_equal(cd_rules_national_gap(r, D("2015-06-30"), buf, sizeof(buf)), 1);
+	assert_non_null(strstr(buf, "2015-06-30"));
+	rs = cd_rules_find(r, "dk-2024");
+	assert_non_null(rs);
+	assert_int_equal(rs->to, D("2026-06-30"));
+	rs = cd_rules_find(r, "dk-2026");
+	assert_non_null(rs);
+	assert_false(rs->overlay);
+	assert_int_equal(rs->from, D("2026-07-01"));
+	assert_int_equal(rs->to, CD_DATE_NONE);
+	for (const char *const *d = (const char *const[]){ "2026-07-01", "2030-01-01", "2099-12-31", NULL }; *d; d++) {
+		buf[0] = '\0';
+		assert_ptr_equal(cd_rules_national(r, D(*d)), rs);
+		assert_int_equal(cd_rules_national_gap(r, D(*d), buf, sizeof(buf)), 0);
+		assert_string_equal(buf, "");
+	}
+	cd_rules_free(r);
+}
+
+/* cd_rules_national_after: the next national ruleset by effective date; none after an open-ended one. */
+static void test_national_after_walks_the_national_rulesets_in_date_order(void **state)
+{
+	cd_rules *r = load_shipped();
+	static const char *const chain[] = { "dk-2015", "dk-2020", "dk-2024", "dk-2026" };
+	(void)state;
+	for (size_t i = 0; i + 1 < sizeof(chain) / sizeof(chain[0]); i++) {
+		const cd_ruleset *next = cd_rules_national_after(r, cd_rules_find(r, chain[i]));
+		if (!next)
+			fail_msg("nothing after %s", chain[i]);
+		assert_string_equal(next->id, chain[i + 1]);
+	}
+	assert_null(cd_rules_national_after(r, cd_rules_find(r, "dk-2026")));
+	assert_null(cd_rules_national_after(r, NULL));
+	cd_rules_free(r);
+}
+
+/* rules/merges.json: UDDANNELSESHJAELP and INTEGRATIONSYDELSE are KONTANTHJAELP from 2025-07-01. */
+static void test_merged_benefit_follows_rules_merges_json(void **state)
 {
 	cd_rules *r = load_shipped();
 	(void)state;
-	assert_null(cd_rules_national(r, D("2026-07-01")));
-	assert_null(cd_rules_national(r, D("2015-06-30")));
-	assert_null(cd_rules_national(r, D("1990-01-01")));
+	assert_int_equal(cd_rules_merge_count(r), 2);
+	assert_null(cd_rules_merge_at(r, 2));
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2025-06-30")), CD_UDDANNELSESHJAELP);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2025-07-01")), CD_KONTANTHJAELP);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2099-12-31")), CD_KONTANTHJAELP);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_INTEGRATIONSYDELSE, D("2025-06-30")), CD_INTEGRATIONSYDELSE);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_INTEGRATIONSYDELSE, D("2025-07-01")), CD_KONTANTHJAELP);
+	for (int b = 1; b <= CD_BENEFIT_MAX; b++) {
+		if (b == CD_UDDANNELSESHJAELP || b == CD_INTEGRATIONSYDELSE)
+			continue;
+		assert_int_equal(cd_rules_merged_benefit(r, b, D("2025-06-30")), b);
+		assert_int_equal(cd_rules_merged_benefit(r, b, D("2025-07-01")), b);
+	}
+	assert_int_equal(cd_rules_merged_benefit(r, CD_DAGPENGE, D("2026-07-01")), CD_DAGPENGE);
+	assert_non_null(cd_rules_merge_at(r, 0)->legal_ref);
+	cd_rules_free(r);
+}
+
+/* dk-2026 as rules/dk-2026.json states it: aggregates, members, period flags, the new top-level keys. */
+static void test_dk_2026_aggregates_members_flags_and_top_level_keys(void **state)
+{
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs = cd_rules_find(r, "dk-2026"), *got = NULL;
+	const cd_aggdef *a;
+	const cd_obdef *d;
+	size_t kommune_two = 0;
+	(void)state;
+	assert_non_null(rs);
+	assert_true(rs->transition);
+	assert_false(cd_rules_find(r, "dk-2024")->transition);
+	assert_int_equal(rs->default_category, CD_JOBPARAT);
+	assert_int_equal(rs->no_obligations, CD_BIT(CD_RESSOURCEFORLOEB) | CD_BIT(CD_REVALIDERING));
+	assert_true(strlen(rs->no_obligations_why) > 0);
+	assert_string_equal(cd_rules_find(r, "dk-2024")->no_obligations_why, "");
+	assert_int_equal(rs->n_aggs, 2);
+
+	a = cd_rules_find_aggregate(r, "dk-2026/kommune-share");
+	assert_non_null(a);
+	assert_int_equal(a->kind, CD_AGG_SHARE);
+	assert_int_equal(a->share_pct, 75);
+	assert_int_equal(a->key, CD_AGG_KEY_MUNICIPALITY);
+	assert_int_equal(a->scope, CD_SCOPE_KOMMUNE);
+	assert_int_equal(a->period, 'q');
+	assert_int_equal(a->basis, CD_BASIS_GUIDANCE);
+	assert_int_equal(a->severity, CD_SEV_LEGAL);
+	a = cd_rules_find_aggregate(r, "dk-2026/akasse-share");
+	assert_non_null(a);
+	assert_int_equal(a->key, CD_AGG_KEY_AKASSE);
+	assert_int_equal(a->scope, CD_SCOPE_AKASSE);
+	assert_null(cd_rules_find_aggregate(r, "kommune-share"));
+	assert_null(cd_rules_find_aggregate(r, "dk-2024/kommune-share"));
+
+	d = cd_rules_find_obligation(r, "dk-2026/akasse-two", &got);
+	assert_non_null(d);
+	assert_ptr_equal(got, rs);
+	assert_string_equal(d->aggregate, "dk-2026/akasse-share");      /* a bare member_of, resolved */
+	assert_int_equal(d->exempt_scope, CD_SCOPE_AKASSE);
+	assert_int_equal(d->basis, CD_BASIS_GUIDANCE);
+	assert_int_equal(d->flags_clear, CD_PF_COURSE);
+	assert_int_equal(d->flags_set, 0);
+	assert_true(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, 0));
+	assert_false(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, CD_PF_COURSE));
+	assert_true(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, false, CD_PF_SICK_SHORT));
+
+	d = cd_rules_find_obligation(r, "dk-2026/akasse-first", NULL);
+	assert_non_null(d);
+	assert_int_equal(d->anchor, CD_ANCHOR_START_INPUT);
+	assert_string_equal(d->aggregate, "");
+	assert_int_equal(d->exempt_scope, 0);
+
+	/* kommune-two: one name, two exclusive definitions (opposite municipal_contact_course). */
+	for (size_t i = 0; i < rs->n_obs; i++) {
+		d = &rs->obs[i];
+		if (strcmp(d->name, "kommune-two"))
+			continue;
+		kommune_two++;
+		assert_string_equal(d->id, "dk-2026/kommune-two");
+		assert_string_equal(d->aggregate, "dk-2026/kommune-share");
+		assert_int_equal(d->exempt_scope, CD_SCOPE_KOMMUNE);
+		assert_true(cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, 0) !=
+			    cd_obdef_applies(d, CD_DAGPENGE, CD_JOBPARAT, true, CD_PF_COURSE));
+	}
+	assert_int_equal(kommune_two, 2);
+
+	d = cd_rules_find_obligation(r, "dk-2026/sick-first", NULL);
+	assert_non_null(d);
+	assert_int_equal(d->basis, CD_BASIS_CARRIED_OVER);
+	assert_true(cd_obdef_applies(d, CD_SYGEDAGPENGE, CD_CATEGORY_NONE, true, 0));
+	assert_false(cd_obdef_applies(d, CD_SYGEDAGPENGE, CD_CATEGORY_NONE, true, CD_PF_SICK_SHORT));
+	assert_false(cd_obdef_applies(d, CD_DAGPENGE, CD_CATEGORY_NONE, true, 0));
+
+	/* Basis names and words. */
+	for (int b = 1; b <= CD_BASIS_MAX; b++) {
+		assert_int_equal(cd_basis_parse(cd_basis_name(b)), b);
+		assert_true(strlen(cd_basis_words(b)) > 0);
+	}
+	assert_string_equal(cd_basis_name(CD_BASIS_CARRIED_OVER), "CARRIED_OVER");
+	assert_int_equal(cd_basis_parse("law"), -1);
+	assert_int_equal(cd_basis_parse(""), -1);
+	assert_string_equal(cd_basis_name(CD_BASIS_MAX + 1), "?");
+	assert_string_equal(cd_basis_name(-1), "?");
 	cd_rules_free(r);
 }
 
@@ -1065,12 +1212,551 @@ static void test_set_overlays_enabling_more_overlays_for_one_municipality_than_a
 	remove_file(t, "few.cfg");
 }
 
+/* ---- dk-2026 keys: obligations ------------------------------------------- */
+
+/* A national ruleset with `top` (top-level keys, each ending in ",\n") and obligations `obs`. */
+static const char *nat_top(char *buf, size_t len, const char *top, const char *obs)
+{
+	snprintf(buf, len,
+		 "{\n  \"id\": \"t-national\",\n  \"version\": 1,\n  \"kind\": \"national\",\n  \"title\": \"test\",\n"
+		 "  \"effective\": { \"from\": \"2015-07-01\" },\n"
+		 "%s"
+		 "  \"obligations\": [\n    %s\n  ]\n}\n", top, obs);
+	return buf;
+}
+
+#define AGGS "  \"aggregates\": [\n" \
+	"    { \"name\": \"ks\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"MUNICIPALITY\", \"exemption_scope\": \"KOMMUNE\" },\n" \
+	"    { \"name\": \"avg\", \"kind\": \"AVERAGE\", \"required\": 3, \"key\": \"AKASSE\", \"reporting_period\": \"month\",\n" \
+	"      \"severity\": \"POLICY\", \"basis\": \"INTERPRETATION\", \"legal_ref\": \"L\", \"description\": \"D\" }\n" \
+	"  ],\n"
+
+static cd_rules *load_ok(const tmpdir *t)
+{
+	cd_rules *r = NULL;
+	cd_err err = { { 0 }, 0 };
+	if (cd_rules_load(t->dir, NULL, &r, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_non_null(r);
+	return r;
+}
+
+/* Every new key, at its valid values, is read into the model. */
+static void test_dk_2026_keys_load_into_the_model(void **state)
+{
+	tmpdir *t = *state;
+	char text[8192];
+	cd_rules *r;
+	const cd_ruleset *rs;
+	const cd_aggdef *a;
+	const cd_obdef *d;
+	nat_top(text, sizeof(text),
+		AGGS
+		"  \"default_category\": \"AKTIVITETSPARAT\",\n"
+		"  \"transition\": \"configurable\",\n"
+		"  \"no_obligations\": { \"benefits\": [\"REVALIDERING\"], \"why\": \"abolished\" },\n",
+		"{ \"name\": \"m1\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 2, \"window\": { \"to\": \"3m\" },\n"
+		"      \"basis\": \"LAW\", \"member_of\": \"ks\", \"when\": { \"municipal_contact_course\": true } },\n"
+		"    { \"name\": \"m1\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 1, \"window\": { \"to\": \"3m\" },\n"
+		"      \"basis\": \"CARRIED_OVER\", \"member_of\": \"t-national/avg\", \"when\": { \"municipal_contact_course\": false,\n"
+		"      \"sick_short_absence_expected\": false } },\n"
+		"    { \"name\": \"f1\", \"kind\": \"FIRST_WITHIN\", \"anchor\": \"start_input\", \"window\": { \"to\": \"2w after\" },\n"
+		"      \"when\": { \"sick_short_absence_expected\": true }, \"basis\": \"GUIDANCE\" },\n"
+		"    { \"name\": \"f2\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w after\" } }");
+	put_file(t, "nat.json", text);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	r = load_ok(t);
+	rs = cd_rules_find(r, "t-national");
+	assert_non_null(rs);
+	assert_int_equal(rs->default_category, CD_AKTIVITETSPARAT);
+	assert_true(rs->transition);
+	assert_int_equal(rs->no_obligations, CD_BIT(CD_REVALIDERING));
+	assert_string_equal(rs->no_obligations_why, "abolished");
+	assert_int_equal(rs->n_aggs, 2);
+	a = cd_rules_find_aggregate(r, "t-national/ks");
+	assert_non_null(a);
+	assert_string_equal(a->name, "ks");
+	assert_int_equal(a->kind, CD_AGG_SHARE);
+	assert_int_equal(a->share_pct, 75);
+	assert_int_equal(a->key, CD_AGG_KEY_MUNICIPALITY);
+	assert_int_equal(a->scope, CD_SCOPE_KOMMUNE);
+	assert_int_equal(a->period, 'q');                 /* the default */
+	assert_int_equal(a->basis, CD_BASIS_NONE);
+	assert_string_equal(a->legal_ref, "");
+	assert_string_equal(a->description, "");
+	a = cd_rules_find_aggregate(r, "t-national/avg");
+	assert_non_null(a);
+	assert_int_equal(a->kind, CD_AGG_AVERAGE);
+	assert_int_equal(a->required, 3);
+	assert_int_equal(a->key, CD_AGG_KEY_AKASSE);
+	assert_int_equal(a->scope, 0);
+	assert_int_equal(a->period, 'm');
+	assert_int_equal(a->severity, CD_SEV_POLICY);
+	assert_int_equal(a->basis, CD_BASIS_INTERPRETATION);
+	assert_string_equal(a->legal_ref, "L");
+	assert_string_equal(a->description, "D");
+
+	assert_int_equal(rs->n_obs, 4);
+	d = &rs->obs[0];
+	assert_int_equal(d->basis, CD_BASIS_LAW);
+	assert_string_equal(d->aggregate, "t-national/ks");
+	assert_int_equal(d->exempt_scope, CD_SCOPE_KOMMUNE);
+	assert_int_equal(d->flags_set, CD_PF_COURSE);
+	assert_int_equal(d->flags_clear, 0);
+	d = &rs->obs[1];
+	assert_int_equal(d->basis, CD_BASIS_CARRIED_OVER);
+	assert_string_equal(d->aggregate, "t-national/avg");
+	assert_int_equal(d->exempt_scope, 0);
+	assert_int_equal(d->flags_set, 0);
+	assert_int_equal(d->flags_clear, CD_PF_COURSE | CD_PF_SICK_SHORT);
+	d = &rs->obs[2];
+	assert_int_equal(d->anchor, CD_ANCHOR_START_INPUT);
+	assert_int_equal(d->flags_set, CD_PF_SICK_SHORT);
+	assert_int_equal(d->basis, CD_BASIS_GUIDANCE);
+	assert_string_equal(d->aggregate, "");
+	assert_true(cd_obdef_applies(d, CD_SYGEDAGPENGE, 0, false, CD_PF_SICK_SHORT | CD_PF_COURSE));
+	assert_false(cd_obdef_applies(d, CD_SYGEDAGPENGE, 0, false, CD_PF_COURSE));
+	d = &rs->obs[3];
+	assert_int_equal(d->basis, CD_BASIS_NONE);        /* the data says nothing */
+	assert_int_equal(d->anchor, CD_ANCHOR_PERIOD_START);
+	assert_int_equal(rs->obs[0].flags_set | rs->obs[0].flags_clear, CD_PF_COURSE);
+	cd_rules_free(r);
+
+	/* Without the optional keys: no aggregates, no default category, period-start, nothing abolished. */
+	nat_top(text, sizeof(text), "  \"transition\": \"period-start\",\n",
+		"{ \"name\": \"f2\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w after\" } }");
+	put_file(t, "nat.json", text);
+	r = load_ok(t);
+	rs = cd_rules_find(r, "t-national");
+	assert_false(rs->transition);
+	assert_int_equal(rs->default_category, 0);
+	assert_int_equal(rs->no_obligations, 0);
+	assert_string_equal(rs->no_obligations_why, "");
+	assert_int_equal(rs->n_aggs, 0);
+	assert_int_equal(cd_rules_merge_count(r), 0);     /* no merges.json: nothing merged */
+	assert_int_equal(cd_rules_merged_benefit(r, CD_UDDANNELSESHJAELP, D("2030-01-01")), CD_UDDANNELSESHJAELP);
+	cd_rules_free(r);
+}
+
+static void test_obligation_with_bad_basis_when_or_anchor_fails_naming_the_field(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"basis\": \"law\" }",
+		  "basis", "'law'" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"basis\": \"NONE\" }",
+		  "basis", "INTERPRETATION" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"basis\": 1 }",
+		  "basis", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"when\": true }",
+		  "when", "object" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"when\": [\"municipal_contact_course\"] }",
+		  "when", NULL },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"when\": { \"seasonal\": true } }",
+		  "when", "'seasonal'" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"when\": { \"municipal_contact_course\": 1 } }",
+		  "when", "true or false" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"when\": { \"sick_short_absence_expected\": \"no\" } }",
+		  "when", "sick_short_absence_expected" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"anchor\": \"registration\" }",
+		  "anchor", "start_input" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"member_of\": 7 }",
+		  "member_of", NULL },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+/* member_of is resolved once every file is loaded: an unknown aggregate names file, line, obligation and field. */
+static void test_member_of_an_unknown_aggregate_fails_naming_file_obligation_and_member_of(void **state)
+{
+	static const ob_case cases[] = {
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"member_of\": \"no-such\" }",
+		  "member_of", "'t-national/no-such'" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"member_of\": \"dk-2026/kommune-share\" }",
+		  "member_of", "'dk-2026/kommune-share'" },
+		{ "{ \"name\": \"bad\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"member_of\": \"t-national/ok-first\" }",
+		  "member_of", "'t-national/ok-first'" },
+	};
+	check_ob_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[4096], msg[1024];
+		national_with(text, sizeof(text), cases[i].ob);
+		bad_ruleset(*state, text, msg, sizeof(msg));
+		assert_msg_has(msg, "'bad'");
+	}
+}
+
+/* member_of may name another file's aggregate by its full id, whatever the order the files load in. */
+static void test_member_of_resolves_across_files_by_full_id(void **state)
+{
+	tmpdir *t = *state;
+	char text[4096];
+	cd_rules *r;
+	const cd_obdef *d;
+	static const char *const overlay =
+		"{\n  \"id\": \"a-overlay\",\n  \"version\": 1,\n  \"kind\": \"overlay\",\n  \"title\": \"o\",\n"
+		"  \"effective\": { \"from\": \"2015-07-01\" },\n"
+		"  \"obligations\": [\n"
+		"    { \"name\": \"mem\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"member_of\": \"t-national/ks\" }\n"
+		"  ]\n}\n";
+	nat_top(text, sizeof(text), AGGS, "{ \"name\": \"f\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }");
+	put_file(t, "z-nat.json", text);
+	put_file(t, "a-overlay.json", overlay);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	r = load_ok(t);
+	d = cd_rules_find_obligation(r, "a-overlay/mem", NULL);
+	assert_non_null(d);
+	assert_string_equal(d->aggregate, "t-national/ks");
+	assert_int_equal(d->exempt_scope, CD_SCOPE_KOMMUNE);
+	cd_rules_free(r);
+}
+
+/* ---- dk-2026 keys: aggregates --------------------------------------------- */
+
+static void test_aggregate_errors_name_file_line_aggregate_and_field(void **state)
+{
+	static const struct { const char *agg, *field, *extra; } cases[] = {
+		{ "{ \"name\": \"a1\", \"kind\": \"MEDIAN\", \"share\": 75, \"key\": \"AKASSE\" }", "kind", "'MEDIAN'" },
+		{ "{ \"name\": \"a1\", \"share\": 75, \"key\": \"AKASSE\" }", "kind", "required" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"key\": \"AKASSE\" }", "share", "required" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 0, \"key\": \"AKASSE\" }", "share", NULL },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 101, \"key\": \"AKASSE\" }", "share", NULL },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": \"75\", \"key\": \"AKASSE\" }", "share", NULL },
+		{ "{ \"name\": \"a1\", \"kind\": \"AVERAGE\", \"key\": \"AKASSE\" }", "required", "required" },
+		{ "{ \"name\": \"a1\", \"kind\": \"AVERAGE\", \"required\": 101, \"key\": \"AKASSE\" }", "required", NULL },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75 }", "key", "required" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"CITIZEN\" }", "key", "'CITIZEN'" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"exemption_scope\": \"STATE\" }",
+		  "exemption_scope", "'STATE'" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"exemption_scope\": \"NONE\" }",
+		  "exemption_scope", "'NONE'" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"reporting_period\": \"week\" }",
+		  "reporting_period", "'week'" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"severity\": \"HIGH\" }",
+		  "severity", "'HIGH'" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"basis\": \"FAITH\" }",
+		  "basis", "'FAITH'" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"members\": [] }",
+		  "members", "unknown field" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"legal_ref\": 3 }",
+		  "legal_ref", NULL },
+	};
+	tmpdir *t = *state;
+	char top[2048], text[8192], msg[1024], field[96];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(top, sizeof(top), "  \"aggregates\": [\n    { \"name\": \"a0\", \"kind\": \"SHARE\", \"share\": 50, "
+			 "\"key\": \"MUNICIPALITY\" },\n    %s\n  ],\n", cases[i].agg);
+		nat_top(text, sizeof(text), top, "{ \"name\": \"f\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }");
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %zu: %s\n  -> %s\n", i, cases[i].agg, msg);
+		/* A missing key has no line of its own (the loader's line search can land elsewhere). */
+		if (cases[i].extra && !strcmp(cases[i].extra, "required"))
+			assert_msg_names_file(t, msg, "bad.json");
+		else
+			assert_msg_at(t, msg, "bad.json", line_of(text, cases[i].agg));
+		snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+		assert_msg_has(msg, field);
+		assert_msg_has(msg, "aggregates[1]");
+		if (cases[i].extra)
+			assert_msg_has(msg, cases[i].extra);
+	}
+}
+
+static void test_aggregate_name_array_and_duplicates_fail_naming_the_field(void **state)
+{
+	static const struct { const char *top, *marker, *field, *extra; } cases[] = {
+		{ "  \"aggregates\": { \"name\": \"a\" },\n", "\"aggregates\"", "aggregates", "array" },
+		{ "  \"aggregates\": [\n    \"a\"\n  ],\n", NULL, NULL, "aggregates[0]" },   /* no name: no line */
+		{ "  \"aggregates\": [\n    { \"name\": \"Big Name\", \"kind\": \"SHARE\", \"share\": 1, \"key\": \"AKASSE\" }\n  ],\n",
+		  "Big Name", "name", "'Big Name'" },
+		{ "  \"aggregates\": [\n    { \"kind\": \"SHARE\", \"share\": 1, \"key\": \"AKASSE\" }\n  ],\n",
+		  NULL, "name", "required" },
+		{ "  \"aggregates\": [\n    { \"name\": \"a\", \"kind\": \"SHARE\", \"share\": 1, \"key\": \"AKASSE\" },\n"
+		  "    { \"name\": \"a\", \"kind\": \"AVERAGE\", \"required\": 1, \"key\": \"AKASSE\" }\n  ],\n",
+		  "\"AVERAGE\"", "name", "defined twice" },
+	};
+	tmpdir *t = *state;
+	char text[8192], msg[1024], field[96];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		nat_top(text, sizeof(text), cases[i].top,
+			"{ \"name\": \"f\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }");
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %zu -> %s\n", i, msg);
+		if (cases[i].marker)
+			assert_msg_at(t, msg, "bad.json", line_of(text, cases[i].marker));
+		else
+			assert_msg_names_file(t, msg, "bad.json");
+		if (cases[i].field) {
+			snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+			assert_msg_has(msg, field);
+		}
+		assert_msg_has(msg, cases[i].extra);
+	}
+}
+
+/* ---- dk-2026 keys: the ruleset ------------------------------------------- */
+
+static void test_bad_default_category_transition_or_no_obligations_fail_naming_the_field(void **state)
+{
+	static const struct { const char *line, *field, *extra; } cases[] = {
+		{ "\"default_category\": \"LAZY\"", "default_category", "'LAZY'" },
+		{ "\"default_category\": \"CATEGORY_UNSPECIFIED\"", "default_category", NULL },
+		{ "\"default_category\": 1", "default_category", NULL },
+		{ "\"transition\": \"commencement\"", "transition", "period-start or configurable" },
+		{ "\"transition\": true", "transition", NULL },
+		{ "\"no_obligations\": [\"REVALIDERING\"]", "no_obligations", NULL },
+		{ "\"no_obligations\": { \"benefits\": [\"REVALIDERING\"] }", "why", "required" },
+		{ "\"no_obligations\": { \"benefits\": [\"PENSION\"], \"why\": \"w\" }", "benefits", "'PENSION'" },
+		{ "\"no_obligations\": { \"benefits\": [\"REVALIDERING\"], \"why\": \"w\", \"since\": \"2026-07-01\" }",
+		  "no_obligations", NULL },
+	};
+	tmpdir *t = *state;
+	char top[1024], text[8192], msg[1024], field[96];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(top, sizeof(top), "  %s,\n", cases[i].line);
+		nat_top(text, sizeof(text), top, "{ \"name\": \"f\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" } }");
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %s -> %s\n", cases[i].line, msg);
+		if (cases[i].extra && !strcmp(cases[i].extra, "required"))
+			assert_msg_names_file(t, msg, "bad.json");     /* a missing key has no line */
+		else
+			assert_msg_at(t, msg, "bad.json", line_of(text, cases[i].line));
+		snprintf(field, sizeof(field), "field '%s", cases[i].field);  /* "no_obligations.since" too */
+		assert_msg_has(msg, field);
+		if (cases[i].extra)
+			assert_msg_has(msg, cases[i].extra);
+	}
+}
+
+static void test_overlay_with_national_only_keys_fails_naming_the_key_and_its_line(void **state)
+{
+	static const char *const keys[][2] = {
+		{ "transition", "\"transition\": \"configurable\"" },
+		{ "transition", "\"transition\": \"period-start\"" },
+		{ "no_obligations", "\"no_obligations\": { \"benefits\": [\"REVALIDERING\"], \"why\": \"w\" }" },
+		{ "default_category", "\"default_category\": \"JOBPARAT\"" },
+	};
+	tmpdir *t = *state;
+	char text[2048], msg[1024], field[96];
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\n  \"id\": \"t-overlay\",\n  \"kind\": \"overlay\",\n"
+			 "  \"effective\": { \"from\": \"2015-07-01\" },\n"
+			 "  %s,\n"
+			 "  \"obligations\": []\n}\n", keys[i][1]);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %s -> %s\n", keys[i][0], msg);
+		snprintf(field, sizeof(field), "field '%s'", keys[i][0]);
+		assert_msg_has(msg, field);
+		assert_msg_has(msg, "national");
+		assert_msg_at(t, msg, "bad.json", line_of(text, keys[i][1]));
+	}
+}
+
+/* An overlay may have aggregates and members (the keys are not national-only). */
+static void test_overlay_may_define_aggregates_and_members(void **state)
+{
+	tmpdir *t = *state;
+	cd_rules *r;
+	static const char *const overlay =
+		"{\n  \"id\": \"t-overlay\",\n  \"version\": 1,\n  \"kind\": \"overlay\",\n  \"title\": \"o\",\n"
+		"  \"effective\": { \"from\": \"2015-07-01\" },\n"
+		"  \"aggregates\": [ { \"name\": \"os\", \"kind\": \"SHARE\", \"share\": 10, \"key\": \"MUNICIPALITY\" } ],\n"
+		"  \"obligations\": [\n"
+		"    { \"name\": \"mem\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"8w\" }, \"member_of\": \"os\" }\n"
+		"  ]\n}\n";
+	put_file(t, "o.json", overlay);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	r = load_ok(t);
+	assert_non_null(cd_rules_find_aggregate(r, "t-overlay/os"));
+	assert_string_equal(cd_rules_find_obligation(r, "t-overlay/mem", NULL)->aggregate, "t-overlay/os");
+	cd_rules_free(r);
+}
+
+/* ---- one name, exclusive definitions -------------------------------------- */
+
+static void test_one_name_may_be_defined_twice_only_for_exclusive_periods(void **state)
+{
+	static const char *const ok[] = {
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"benefits\": [\"DAGPENGE\"] }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"benefits\": [\"KONTANTHJAELP\"] }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"categories\": [\"JOBPARAT\"] }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"categories\": [\"AKTIVITETSPARAT\"] }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"municipal_contact_course\": true } }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"municipal_contact_course\": false } }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"sick_short_absence_expected\": false } }",
+		"{ \"name\": \"ok-first\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"sick_short_absence_expected\": true } }",
+	};
+	/* Overlapping: same benefits, overlapping categories, one unconditional, the same flag value, different flags. */
+	static const char *const bad[][2] = {
+		{ "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"benefits\": [\"DAGPENGE\", \"KONTANTHJAELP\"] }",
+		  "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"benefits\": [\"KONTANTHJAELP\"] }" },
+		{ "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"categories\": [\"JOBPARAT\", \"UDDANNELSESPARAT\"] }",
+		  "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"categories\": [\"UDDANNELSESPARAT\"] }" },
+		{ "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"benefits\": [\"DAGPENGE\"] }",
+		  "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" } }" },
+		{ "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"municipal_contact_course\": true } }",
+		  "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" } }" },
+		{ "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"municipal_contact_course\": false } }",
+		  "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"municipal_contact_course\": false } }" },
+		{ "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"municipal_contact_course\": true } }",
+		  "{ \"name\": \"x\", \"kind\": \"FIRST_WITHIN\", \"window\": { \"to\": \"2w\" }, \"when\": { \"sick_short_absence_expected\": false } }" },
+	};
+	tmpdir *t = *state;
+	char text[8192], obs[2048], msg[1024];
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i += 2) {
+		cd_rules *r;
+		const cd_ruleset *rs;
+		snprintf(obs, sizeof(obs), "%s,\n    %s", ok[i], ok[i + 1]);
+		nat_top(text, sizeof(text), "", obs);
+		put_file(t, "nat.json", text);
+		put_file(t, "overlays.json", EMPTY_OVERLAYS);
+		r = load_ok(t);
+		rs = cd_rules_find(r, "t-national");
+		assert_int_equal(rs->n_obs, 2);
+		assert_string_equal(rs->obs[0].id, rs->obs[1].id);
+		cd_rules_free(r);
+		remove_file(t, "nat.json");
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(obs, sizeof(obs), "%s,\n    %s", bad[i][0], bad[i][1]);
+		nat_top(text, sizeof(text), "", obs);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %zu -> %s\n", i, msg);
+		assert_msg_has(msg, "field 'name'");
+		assert_msg_has(msg, "'x' is defined twice");
+		assert_msg_has(msg, "obligations[1]");
+		assert_msg_names_file(t, msg, "bad.json");
+	}
+}
+
+/* ---- rules/merges.json ----------------------------------------------------- */
+
+#define NAT_MIN "{\n  \"id\": \"t-national\",\n  \"version\": 1,\n  \"kind\": \"national\",\n  \"title\": \"t\",\n" \
+	"  \"effective\": { \"from\": \"2015-07-01\" },\n  \"obligations\": []\n}\n"
+
+static void test_merges_json_is_read_and_applied_from_its_date(void **state)
+{
+	tmpdir *t = *state;
+	cd_rules *r;
+	put_file(t, "nat.json", NAT_MIN);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	put_file(t, "merges.json",
+		 "{ \"comment\": \"c\", \"merges\": [\n"
+		 "  { \"benefit\": \"REVALIDERING\", \"into\": \"JOBAFKLARING\", \"from\": \"2020-02-29\", \"legal_ref\": \"x\" },\n"
+		 "  { \"benefit\": \"LEDIGHEDSYDELSE\", \"into\": \"JOBAFKLARING\", \"from\": \"2021-01-01\", \"comment\": \"no ref\" }\n"
+		 "] }\n");
+	r = load_ok(t);
+	assert_int_equal(cd_rules_count(r), 1);            /* merges.json is not a ruleset */
+	assert_int_equal(cd_rules_merge_count(r), 2);
+	assert_int_equal(cd_rules_merge_at(r, 0)->benefit, CD_REVALIDERING);
+	assert_int_equal(cd_rules_merge_at(r, 0)->into, CD_JOBAFKLARING);
+	assert_int_equal(cd_rules_merge_at(r, 0)->from, D("2020-02-29"));
+	assert_string_equal(cd_rules_merge_at(r, 0)->legal_ref, "x");
+	assert_string_equal(cd_rules_merge_at(r, 1)->legal_ref, "");
+	assert_int_equal(cd_rules_merged_benefit(r, CD_REVALIDERING, D("2020-02-28")), CD_REVALIDERING);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_REVALIDERING, D("2020-02-29")), CD_JOBAFKLARING);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_LEDIGHEDSYDELSE, D("2020-12-31")), CD_LEDIGHEDSYDELSE);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_LEDIGHEDSYDELSE, D("2021-01-01")), CD_JOBAFKLARING);
+	assert_int_equal(cd_rules_merged_benefit(r, CD_JOBAFKLARING, D("2021-01-01")), CD_JOBAFKLARING);
+	cd_rules_free(r);
+	/* An empty list merges nothing. */
+	put_file(t, "merges.json", "{ \"merges\": [] }\n");
+	r = load_ok(t);
+	assert_int_equal(cd_rules_merge_count(r), 0);
+	cd_rules_free(r);
+}
+
+static void test_bad_merges_json_fails_naming_file_line_and_field(void **state)
+{
+	static const struct { const char *entries, *marker, *field, *extra; } cases[] = {
+		/* unknown benefit / into */
+		{ "  { \"benefit\": \"STUDIEGAELD\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" }\n",
+		  "STUDIEGAELD", "benefit", "'STUDIEGAELD'" },
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"PENSION\", \"from\": \"2025-07-01\" }\n",
+		  "PENSION", "into", "'PENSION'" },
+		{ "  { \"benefit\": \"BENEFIT_UNSPECIFIED\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" }\n",
+		  "BENEFIT_UNSPECIFIED", "benefit", NULL },
+		/* self-merge */
+		{ "  { \"benefit\": \"KONTANTHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" }\n",
+		  "\"benefit\"", "into", "itself" },
+		/* a chain, either way round */
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" },\n"
+		  "  { \"benefit\": \"KONTANTHJAELP\", \"into\": \"DAGPENGE\", \"from\": \"2025-07-01\" }\n",
+		  "\"KONTANTHJAELP\", \"into\": \"DAGPENGE\"", "benefit", "chain" },
+		{ "  { \"benefit\": \"KONTANTHJAELP\", \"into\": \"DAGPENGE\", \"from\": \"2025-07-01\" },\n"
+		  "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" }\n",
+		  "\"UDDANNELSESHJAELP\"", "benefit", "chain" },
+		/* a repeat */
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" },\n"
+		  "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"DAGPENGE\", \"from\": \"2026-07-01\" }\n",
+		  "\"DAGPENGE\"", "benefit", "repeat" },
+		/* from: missing or bad */
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\" }\n",
+		  "\"UDDANNELSESHJAELP\"", "from", "required" },
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-13-01\" }\n",
+		  "2025-13-01", "from", NULL },
+		/* required strings, unknown keys, shapes */
+		{ "  { \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\" }\n", "\"into\"", "benefit", "required" },
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"from\": \"2025-07-01\" }\n", "\"benefit\"", "into", "required" },
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\", \"until\": \"2030-01-01\" }\n",
+		  "\"until\"", "until", "unknown field" },
+		{ "  { \"benefit\": \"UDDANNELSESHJAELP\", \"into\": \"KONTANTHJAELP\", \"from\": \"2025-07-01\", \"legal_ref\": 5 }\n",
+		  "\"legal_ref\"", "legal_ref", NULL },
+		{ "  \"UDDANNELSESHJAELP\"\n", NULL, NULL, "merges[0]" },   /* not an object: no line */
+	};
+	tmpdir *t = *state;
+	char text[4096], msg[1024], field[96];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "{\n\"merges\": [\n%s] }\n", cases[i].entries);
+		put_file(t, "nat.json", NAT_MIN);
+		put_file(t, "overlays.json", EMPTY_OVERLAYS);
+		put_file(t, "merges.json", text);
+		load_must_fail(t, NULL, msg, sizeof(msg));
+		print_message("case %zu -> %s\n", i, msg);
+		if (!cases[i].marker || (cases[i].extra && !strcmp(cases[i].extra, "required")))
+			assert_msg_names_file(t, msg, "merges.json");  /* a missing key has no line */
+		else
+			assert_msg_at(t, msg, "merges.json", line_of(text, cases[i].marker));
+		if (cases[i].field) {
+			snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+			assert_msg_has(msg, field);
+		}
+		if (cases[i].extra)
+			assert_msg_has(msg, cases[i].extra);
+		if (strchr(cases[i].entries, '{'))
+			assert_msg_has(msg, "merges[");
+	}
+	/* The file's own shape. */
+	{
+		static const char *const shapes[][2] = {
+			{ "[]\n", NULL },
+			{ "{ \"merges\": {} }\n", "merges" },
+			{ "{ \"comment\": \"no list\" }\n", "merges" },
+			{ "{ \"merges\": [], \"extra\": 1 }\n", "extra" },
+			{ "{ \"merges\": [ }\n", NULL },
+		};
+		for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+			put_file(t, "merges.json", shapes[i][0]);
+			load_must_fail(t, NULL, msg, sizeof(msg));
+			print_message("shape %zu -> %s\n", i, msg);
+			assert_msg_names_file(t, msg, "merges.json");
+			if (shapes[i][1]) {
+				snprintf(field, sizeof(field), "field '%s'", shapes[i][1]);
+				assert_msg_has(msg, field);
+			}
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_rules_directory_loads_every_ruleset),
 		cmocka_unit_test(test_national_ruleset_is_chosen_by_period_start),
-		cmocka_unit_test(test_no_national_ruleset_before_2015_07_01_or_after_2026_06_30),
+		cmocka_unit_test(test_no_national_ruleset_before_2015_07_01_and_dk_2026_is_open_ended),
+		cmocka_unit_test(test_national_after_walks_the_national_rulesets_in_date_order),
+		cmocka_unit_test(test_merged_benefit_follows_rules_merges_json),
+		cmocka_unit_test(test_dk_2026_aggregates_members_flags_and_top_level_keys),
 		cmocka_unit_test(test_hjoerring_dagpenge_gets_the_frikommune_overlay_by_seasonal_flag),
 		cmocka_unit_test(test_hjoerring_overlay_does_not_apply_before_its_start_or_to_other_benefits),
 		cmocka_unit_test(test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01),
@@ -1079,6 +1765,18 @@ int main(void)
 		cmocka_unit_test(test_set_overlays_rejects_a_bad_item_naming_it_and_keeps_the_old_configuration),
 		cmocka_unit_test(test_span_lengths_follow_rules_md_3_1),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_tmp, teardown_tmp)
+		T(test_dk_2026_keys_load_into_the_model),
+		T(test_obligation_with_bad_basis_when_or_anchor_fails_naming_the_field),
+		T(test_member_of_an_unknown_aggregate_fails_naming_file_obligation_and_member_of),
+		T(test_member_of_resolves_across_files_by_full_id),
+		T(test_aggregate_errors_name_file_line_aggregate_and_field),
+		T(test_aggregate_name_array_and_duplicates_fail_naming_the_field),
+		T(test_bad_default_category_transition_or_no_obligations_fail_naming_the_field),
+		T(test_overlay_with_national_only_keys_fails_naming_the_key_and_its_line),
+		T(test_overlay_may_define_aggregates_and_members),
+		T(test_one_name_may_be_defined_twice_only_for_exclusive_periods),
+		T(test_merges_json_is_read_and_applied_from_its_date),
+		T(test_bad_merges_json_fails_naming_file_line_and_field),
 		T(test_a_valid_temporary_directory_loads),
 		T(test_missing_rules_directory_fails_naming_it),
 		T(test_missing_overlays_json_fails_naming_it),
