@@ -7,7 +7,7 @@
  *   clock, next_fire            (0 = none, else zigzag(t)+1... see w_instant)
  *   n_ev, then per event: zigzag(occurred - previous occurred), kind, flags,
  *       event_id, and the payload fields of its kind
- *       (Registration, BenefitChange: … prior_days, and for DAGPENGE akasse_code; Exemption: scope)
+ *       (Registration, BenefitChange: … prior_days, akasse_code; Exemption: scope)
  *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,
  *       reason, flags, benefit, muni, due, ws, we, required, held, transitions
  * Strings are a varint length and bytes. Decoding checks every length against
@@ -140,7 +140,7 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 			p = w_date(p, e->first_absence);
 			p = w_date(p, e->dp_start);
 			p = w_varint(p, (uint64_t)e->prior_days);
-			if (e->benefit == CD_DAGPENGE) {   /* validation allows the code on nothing else */
+			{
 				const char *ak = cd_citizen_str(c, e->akasse_off);
 				p = w_str(p, ak, strlen(ak));
 			}
@@ -393,7 +393,7 @@ static void get_event(rd *r, cd_citizen *c, cd_hev *e, cd_instant *prev, int ver
 		e->dp_start = get_ev_date(r, "dagpenge_period_start");
 		e->prior_days = (int32_t)get_max(r, "prior_unemployment_days", CD_MAX_PRIOR_DAYS,
 						 "is outside 0 … " STR(CD_MAX_PRIOR_DAYS));
-		if (version >= 2 && e->benefit == CD_DAGPENGE)
+		if (version >= 2)
 			get_str_or_empty(r, c, &e->akasse_off, "akasse_code", CD_MAX_AKASSE_LEN,
 					 "is longer than " STR(CD_MAX_AKASSE_LEN) " bytes", true);
 		break;

@@ -645,8 +645,7 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	h.id_len = (uint8_t)ev->event_id_len;
 	if (cd_citizen_intern(c, ev->event_id, ev->event_id_len, &h.id_off) < 0 ||
 	    (ev->kind == CD_EV_CONVERSATION && cd_citizen_intern(c, ev->conv_id, ev->conv_id_len, &h.conv_off) < 0) ||
-	    (ev->akasse_code_len && ev->benefit == CD_DAGPENGE &&     /* validated: DAGPENGE only */
-	     cd_citizen_intern(c, ev->akasse_code, ev->akasse_code_len, &h.akasse_off) < 0))
+	    (ev->akasse_code_len && cd_citizen_intern(c, ev->akasse_code, ev->akasse_code_len, &h.akasse_off) < 0))
 		return cd_err_set(err, 0, "citizen record is too large");
 	if (cd_citizen_reserve_events(c, c->n_ev + 1) < 0)
 		eng_oom();

@@ -289,7 +289,6 @@ static void test_period_start_keeps_a_running_course_on_dk_2024(void **state)
 	recs s = { 0 };
 	(void)state;
 	cd_engine_config_default(&cfg);
-	cfg.law_transition = CD_LAW_PERIOD_START;   /* not left to the default: see the KNOWN BUG test below */
 	e = cd_engine_new(rules, &cfg);
 	assert_non_null(e);
 	cd_citizen_init(&c);
@@ -307,13 +306,8 @@ static void test_period_start_keeps_a_running_course_on_dk_2024(void **state)
 	cd_engine_free(e);
 }
 
-/*
- * KNOWN BUG (not fixed here): engine.h documents law_transition's default as
- * CD_LAW_PERIOD_START, but cd_engine_config_default (state/engine.c:59) does
- * not set it, so a caller's cd_engine_config on the stack keeps whatever was
- * there (in this file it was 1, COMMENCEMENT, left by the test before).
- */
-static void test_KNOWN_BUG_engine_config_default_sets_law_transition_to_period_start(void **state)
+/* engine.h documents law_transition's default: a caller's stack garbage must not decide it. */
+static void test_engine_config_default_sets_law_transition_to_period_start(void **state)
 {
 	cd_engine_config cfg;
 	(void)state;
@@ -323,7 +317,7 @@ static void test_KNOWN_BUG_engine_config_default_sets_law_transition_to_period_s
 	assert_int_equal(cfg.grace_days, 0);
 	assert_int_equal(cfg.warn_lead_days, 7);
 	if (cfg.law_transition != CD_LAW_PERIOD_START)
-		fail_msg("KNOWN BUG: cd_engine_config_default left law_transition at %d", cfg.law_transition);
+		fail_msg("cd_engine_config_default left law_transition at %d", cfg.law_transition);
 }
 
 /* ---- merges and breaches ----------------------------------------------------------- */
@@ -346,17 +340,15 @@ static cd_event conv(const char *id, cd_instant t, int form)
 }
 
 /*
- * KNOWN BUG (found by test_property, default seed case 282; not fixed here).
- * A dk-2024 UDDANNELSESHJAELP period from 2025-04-03 with three conversations
+ * Found by test_property (default seed, case 282). A dk-2024 UDDANNELSESHJAELP period from 2025-04-03 with three conversations
  * and a BenefitChange to UDDANNELSESHJAELP on 2025-10-01 (merged: renames the
  * period KONTANTHJAELP from that day) breaches four-in-six (due 2025-10-02)
  * on 2025-10-03 naming KONTANTHJAELP. A fourth conversation dated 2025-09-07,
- * delivered afterwards, retracts the breach; emit() (state/engine.c, "what
- * the period is on at the output's instant") names the benefit at the
- * RETRACTED's as_of, 2025-09-07: UDDANNELSESHJAELP. The RETRACTED must name
- * the breach it withdraws, benefit included.
+ * delivered afterwards, retracts the breach. Its as_of is 2025-09-07, before
+ * the rename; still, the RETRACTED must name the breach it withdraws,
+ * benefit included.
  */
-static void test_KNOWN_BUG_a_retraction_names_the_benefit_of_the_breach_it_withdraws(void **state)
+static void test_a_retraction_names_the_benefit_of_the_breach_it_withdraws(void **state)
 {
 	cd_engine *e = cd_engine_new(rules, NULL);
 	cd_citizen c;
@@ -402,7 +394,7 @@ static void test_KNOWN_BUG_a_retraction_names_the_benefit_of_the_breach_it_withd
 		cd_citizen_release(&c);
 		cd_engine_free(e);
 		if (got != want)
-			fail_msg("KNOWN BUG: BREACHED named %s, its RETRACTED names %s", cd_benefit_name(want),
+			fail_msg("BREACHED named %s, its RETRACTED names %s", cd_benefit_name(want),
 				 cd_benefit_name(got));
 	}
 }
@@ -417,8 +409,8 @@ int main(void)
 		cmocka_unit_test(test_two_engines_give_the_same_output_ids),
 		cmocka_unit_test(test_commencement_moves_a_running_course_to_dk_2026_at_its_first_instant),
 		cmocka_unit_test(test_period_start_keeps_a_running_course_on_dk_2024),
-		cmocka_unit_test(test_KNOWN_BUG_engine_config_default_sets_law_transition_to_period_start),
-		cmocka_unit_test(test_KNOWN_BUG_a_retraction_names_the_benefit_of_the_breach_it_withdraws),
+		cmocka_unit_test(test_engine_config_default_sets_law_transition_to_period_start),
+		cmocka_unit_test(test_a_retraction_names_the_benefit_of_the_breach_it_withdraws),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
