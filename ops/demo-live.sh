@@ -2,8 +2,10 @@
 # demo-live.sh — the live pipeline on its embedded default, on one machine:
 #   a private redis-server (AOF, ops/redis.conf settings) on a free loopback port,
 #   `contactd run` with no broker configured (librdkafka's mock cluster in-process,
-#   event clock), a demo producer streaming a synthetic population over simulated
-#   years, then the outputs read back from the output topics with a summary.
+#   event clock), a demo producer streaming a synthetic population over three
+#   simulated years from 2024-07-01 (dk-2024, the 2025 benefit merge and the law in
+#   force today, dk-2026), then the outputs read back from the output topics with a
+#   summary.
 # Everything it starts is stopped on exit. Work files: build/demo-live/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,7 @@ brokers=$(head -1 "$OUT/run.out")
 echo "demo: contactd run (embedded mock cluster at $brokers, event clock)"
 
 echo "demo: streaming $CITIZENS synthetic citizens over 3 simulated years ..."
-"$BIN" synth --citizens "$CITIZENS" --years 3 --from 2021-01-01 --seed 2026 --format pb 2>/dev/null |
+"$BIN" synth --citizens "$CITIZENS" --years 3 --from 2024-07-01 --seed 2026 --format pb 2>/dev/null |
   "$BIN" produce --brokers "$brokers" --input - 2>"$OUT/produce.log"
 tail -1 "$OUT/produce.log"
 produced=$(sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$OUT/produce.log" | tail -1)

@@ -11,7 +11,7 @@ mkdir -p "$OUT"
 [ -x "$BIN" ] || make -s all
 
 echo "demo: generating $CITIZENS citizens over 3 years (contactd synth) ..."
-"$BIN" synth --citizens "$CITIZENS" --years 3 --from 2021-01-01 --seed 2026 --format pb \
+"$BIN" synth --citizens "$CITIZENS" --years 3 --from 2024-07-01 --seed 2026 --format pb \
   --output "$OUT/events.bin" 2>"$OUT/synth.log"
 echo "demo: replaying through rules/ (contactd replay --until 2024-06-30) ..."
 "$BIN" replay --input "$OUT/events.bin" --until 2024-06-30T00:00:00Z \
