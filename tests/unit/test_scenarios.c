@@ -821,9 +821,11 @@ static void run_file(void **state)
 		ff = fopen(out, "w");
 		assert_non_null(ff);
 		/* --law-transition only when not the default, so the flags of older files stay as they were */
-		fprintf(ff, "--grace %d --warn-days %d --max-events %zu%s --overlays %s\n", r->cfg.grace_days,
+		/* overlays=default: no --overlays, so the shipped configuration applies */
+		fprintf(ff, "--grace %d --warn-days %d --max-events %zu%s%s%s\n", r->cfg.grace_days,
 			r->cfg.warn_lead_days, r->cfg.max_events,
 			r->cfg.law_transition == CD_LAW_COMMENCEMENT ? " --law-transition commencement" : "",
+			strcmp(r->overlays, "default") ? " --overlays " : "",
 			strcmp(r->overlays, "default") ? r->overlays : "");
 		fclose(ff);
 	}
