@@ -96,10 +96,42 @@ typedef struct cd_output {
 /* Returns 0 to go on; non-zero aborts the call that is emitting (its return becomes -1). */
 typedef int (*cd_output_fn)(void *ctx, const cd_output *out);
 
+/*
+ * A share member's outcome, as the aggregate stage counts it (rules.md §4.1).
+ * A member is decided at the start of day D + 1 + grace (D the last day of
+ * its window) as MET, LAPSED or EXEMPTED; before that, or once cancelled for
+ * another reason or superseded, it is UNDECIDED and belongs to no cohort. The
+ * engine says each change of (outcome, due date, held, key) once.
+ */
+enum { CD_MEMBER_UNDECIDED = 0, CD_MEMBER_MET = 1, CD_MEMBER_LAPSED = 2, CD_MEMBER_EXEMPTED = 3 };
+
+typedef struct cd_member {
+	char member_id[33];       /* 32 hex digits: citizen, period and obligation; stable for the member's life */
+	const char *aggregate_id; /* "dk-2026/kommune-share" */
+	int key_kind;             /* enum cd_agg_key (rules.h) */
+	const char *key;          /* the municipality code, the a-kasse code, or "unknown" */
+	const char *citizen_id;
+	const char *obligation_id;
+	int outcome;              /* CD_MEMBER_* */
+	cd_date due;              /* the last day of its window as decided (its cohort's period holds it) */
+	int held;                 /* every qualifying conversation in its window */
+	int benefit;              /* the period's benefit at the decision */
+	cd_instant as_of;         /* the decision instant, or the event time of the input that changed it */
+	const char *caused_by;    /* "" when the clock decided it */
+} cd_member;
+
+typedef int (*cd_member_fn)(void *ctx, const cd_member *m);
+
 typedef struct cd_engine cd_engine;
 
 /* `rules` is borrowed. NULL when out of memory. */
 cd_engine *cd_engine_new(const cd_rules *rules, const cd_engine_config *cfg);
+/*
+ * Where member outcomes go (NULL: nowhere, and none is recorded as said).
+ * Called during apply/advance, after the outputs of the same step; a
+ * non-zero return fails the call like a failing output callback.
+ */
+void cd_engine_set_member_fn(cd_engine *e, cd_member_fn fn, void *ctx);
 void cd_engine_free(cd_engine *e);
 
 /*
