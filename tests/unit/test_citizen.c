@@ -38,16 +38,19 @@
 #include "state/rules.h"
 #include "util/buf.h"
 
-#define FORMAT_VERSION 2          /* what cd_citizen_encode writes */
+#define FORMAT_VERSION 3          /* what cd_citizen_encode writes */
+#define FORMAT_VERSION_2 2        /* before member outcomes (no agg byte per state): still read */
 #define FORMAT_VERSION_1 1        /* the format before the dk-2026 fields: still read */
 #define ARENA_MAX ((size_t)16 << 20)   /* citizen.c's arena ceiling */
 
 /* ---- a writer for hand-made records --------------------------------------- */
 
 /*
- * The version the writer writes: FORMAT_VERSION unless a test asks for the
- * version-1 layout (no akasse_code after prior_unemployment_days). The
- * payload of a version-2 Exemption is its scope byte.
+ * The version the writer writes: FORMAT_VERSION unless a test asks for an
+ * older layout: version 2 has no member outcome at the end of a state (agg,
+ * and when non-zero agg_due, agg_held, agg_key); version 1 has neither that
+ * nor the akasse_code after prior_unemployment_days. The payload of an
+ * Exemption (version 2 on) is its scope byte.
  */
 static unsigned wver = FORMAT_VERSION;
 
@@ -148,6 +151,11 @@ typedef struct ob_spec {
 	cd_date due, ws, we;
 	int32_t required, held;
 	uint32_t transitions;
+	/* version 3: what the aggregate stage was told (CD_MEMBER_*); the rest only when agg != 0 */
+	unsigned agg;
+	cd_date agg_due;
+	int64_t agg_held;         /* wide, so that a test can write a value past the field's range */
+	uint64_t agg_key;
 } ob_spec;
 
 static void w_ob(wb *w, const ob_spec *o)
@@ -167,11 +175,22 @@ static void w_ob(wb *w, const ob_spec *o)
 	w_v(w, (uint64_t)(int64_t)o->required);
 	w_v(w, (uint64_t)(int64_t)o->held);
 	w_v(w, o->transitions);
+	if (wver >= 3) {
+		w_u8(w, o->agg);
+		if (o->agg) {
+			w_date(w, o->agg_due);
+			w_v(w, (uint64_t)o->agg_held);
+			w_v(w, o->agg_key);
+		}
+	}
 }
+
+/* The member-outcome fields of a state that was never said to the aggregate stage. */
+#define NO_MEMBER CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, 0
 
 static const ob_spec BASE_OB = {
 	0x0123456789abcdefULL, 18262, "dk-2020/four-in-six", CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860",
-	18444, 18262, 18444, 4, 1, 2,
+	18444, 18262, 18444, 4, 1, 2, NO_MEMBER,
 };
 
 #define T0 (INT64_C(1577836800) * CD_NS_PER_SEC) /* 2020-01-01T00:00:00Z */
@@ -291,6 +310,10 @@ static cd_obst *add_ob(cd_citizen *c, const ob_spec *s)
 	o->required = s->required;
 	o->held = s->held;
 	o->transitions = s->transitions;
+	o->agg = (uint8_t)s->agg;
+	o->agg_due = s->agg ? s->agg_due : CD_DATE_NONE;
+	o->agg_held = s->agg ? (int32_t)s->agg_held : 0;
+	o->agg_key = s->agg ? (uint32_t)s->agg_key : 0;
 	return o;
 }
 
@@ -301,18 +324,21 @@ static void build_rich(cd_citizen *c)
 	static const ob_spec ob2 = {
 		UINT64_MAX, -719162, "policy-broendby/schedule", CD_OB_BREACHED, CD_OB_REASON_MAX, 0x7f | CD_OF_SEEN,
 		CD_FOERTIDSPENSION, "0860", CD_DATE_NONE, -1, 2932896, CD_MAX_REQUIRED, INT32_MAX, UINT32_MAX,
+		CD_MEMBER_EXEMPTED, -1000000, INT32_MAX, UINT32_MAX,     /* version 3: a member outcome at its limits */
 	};
 	static const ob_spec ob3 = {
 		0, CD_DATE_NONE, "x", CD_OB_CANCELLED, 0, 0, CD_BENEFIT_NONE, "",
 		CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0, 0, 0,
+		CD_MEMBER_MET, CD_DATE_NONE, 0, 0,                       /* decided, its due date none */
 	};
 	static const ob_spec ob4 = {
 		7, 20635, "dk-2026/a-kasse-share", CD_OB_LAPSED, 0, 0, CD_DAGPENGE, "101",
 		20665, 20635, 20665, 1, 0, 3,
+		CD_MEMBER_LAPSED, 20665, 0, 0x9e3779b9u,
 	};
 	static const ob_spec ob5 = {
 		7, 20635, "dk-2024/four-in-six", CD_OB_CANCELLED, CD_CANCEL_LAW_CHANGED, 0, CD_KONTANTHJAELP, "101",
-		20760, 20578, 20760, 4, 2, 2,
+		20760, 20578, 20760, 4, 2, 2, NO_MEMBER,
 	};
 
 	c->clock = INT64_MAX;
@@ -428,6 +454,12 @@ static void assert_same_citizen(const cd_citizen *a, const cd_citizen *b)
 		assert_int_equal(x->required, y->required);
 		assert_int_equal(x->held, y->held);
 		assert_int_equal(x->transitions, y->transitions);
+		assert_int_equal(x->agg, y->agg);
+		if (x->agg) {             /* the rest is stored only for a decided member */
+			assert_int_equal(x->agg_due, y->agg_due);
+			assert_int_equal(x->agg_held, y->agg_held);
+			assert_int_equal(x->agg_key, y->agg_key);
+		}
 	}
 }
 
@@ -519,10 +551,11 @@ static void test_encode_into_a_full_buffer_fails(void **state)
 /* ---- version 1 ------------------------------------------------------------ */
 
 static void assert_usable(const wb *w, const char *what);
+static void assert_refused_naming(const wb *w, const char *field, const char *what);
 
 static const ob_spec SAMPLE_OB2 = {
 	42, 18300, "dk-2020/first-within", CD_OB_CANCELLED, CD_CANCEL_SUPERSEDED, CD_OF_WARNED_LEAD, CD_KONTANTHJAELP,
-	"0101", 18400, 18300, 18400, 1, 0, 5,
+	"0101", 18400, 18300, 18400, 1, 0, 5, NO_MEMBER,
 };
 
 /* Everything version 1 could hold: a history of each of its kinds and two states (wver's layout). */
@@ -571,53 +604,84 @@ static void build_sample(cd_citizen *c)
 }
 
 /*
- * Records in Redis outlive a deployment: a version-1 record (no akasse_code
- * field) decodes to exactly what it held, and is written back as version 2,
- * byte for byte what the writer makes of the same citizen in version 2.
+ * Records in Redis outlive a deployment: a version-1 record (no akasse_code,
+ * no member outcome) and a version-2 record (no member outcome) each decode
+ * to exactly what they held, and are written back as version 3, byte for
+ * byte what the writer makes of the same citizen in version 3.
  */
-static void test_a_version_1_record_decodes_to_the_same_citizen_and_re_encodes_as_version_2(void **state)
+static void test_version_1_and_2_records_decode_to_the_same_citizen_and_re_encode_as_version_3(void **state)
 {
 	cd_citizen want, got;
 	cd_buf out;
 	cd_err err = { { 0 }, 0 };
-	wb w1, w2;
+	wb wv[4];                                 /* wv[v]: the sample in version v's layout */
 	(void)state;
 	cd_citizen_init(&want);
 	cd_citizen_init(&got);
 	cd_buf_init(&out, 1 << 20);
 	build_sample(&want);
 
-	wver = FORMAT_VERSION_1;
-	w_sample(&w1);
+	for (unsigned v = FORMAT_VERSION_1; v <= FORMAT_VERSION; v++) {
+		wver = v;
+		w_sample(&wv[v]);
+		assert_int_equal(wv[v].b[0], v);
+	}
 	wver = FORMAT_VERSION;
-	w_sample(&w2);
-	assert_int_equal(w1.b[0], 1);
-	assert_int_equal(w2.b[0], 2);
-	assert_int_equal(w1.n + 2, w2.n);        /* one empty akasse_code per Registration/BenefitChange */
+	assert_int_equal(wv[1].n + 2, wv[2].n);   /* one empty akasse_code per Registration/BenefitChange */
+	assert_int_equal(wv[2].n + 2, wv[3].n);   /* one member outcome 0 per state */
 
-	fill_with_base(&got);
-	if (decode_copy(&got, w1.b, w1.n, &err) < 0)
-		fail_msg("version 1: %s", err.msg);
-	assert_same_citizen(&want, &got);
-	assert_string_equal(cd_citizen_str(&got, got.ev[0].akasse_off), "");
-	assert_int_equal(cd_citizen_encode(&got, &out), 0);
-	assert_int_equal(out.len, w2.n);
-	assert_memory_equal(out.data, w2.b, w2.n);
+	for (unsigned v = FORMAT_VERSION_1; v <= FORMAT_VERSION; v++) {
+		fill_with_base(&got);
+		if (decode_copy(&got, wv[v].b, wv[v].n, &err) < 0)
+			fail_msg("version %u: %s", v, err.msg);
+		assert_same_citizen(&want, &got);
+		assert_string_equal(cd_citizen_str(&got, got.ev[0].akasse_off), "");
+		for (size_t i = 0; i < got.n_ob; i++) {
+			assert_int_equal(got.ob[i].agg, CD_MEMBER_UNDECIDED);
+			assert_int_equal(got.ob[i].agg_due, CD_DATE_NONE);
+			assert_int_equal(got.ob[i].agg_held, 0);
+			assert_int_equal(got.ob[i].agg_key, 0);
+		}
+		out.len = 0;
+		assert_int_equal(cd_citizen_encode(&got, &out), 0);
+		if (out.len != wv[3].n || memcmp(out.data, wv[3].b, wv[3].n))
+			fail_msg("version %u re-encoded: %zu bytes, not the %zu of version 3", v, out.len, wv[3].n);
+	}
 
-	/* The version-2 record of the same citizen decodes to the same. */
-	if (decode_copy(&got, w2.b, w2.n, &err) < 0)
-		fail_msg("version 2: %s", err.msg);
-	assert_same_citizen(&want, &got);
-
-	/* The version byte decides the layout: swapped, both are refused. */
-	w1.b[0] = 2;
-	assert_rejected(&w1, "version-1 layout under version byte 2");
-	w2.b[0] = 1;
-	assert_rejected(&w2, "version-2 layout under version byte 1");
+	/* The version byte decides the layout: each layout under another known version byte is refused. */
+	for (unsigned v = FORMAT_VERSION_1; v <= FORMAT_VERSION; v++)
+		for (unsigned u = FORMAT_VERSION_1; u <= FORMAT_VERSION; u++) {
+			wb w = wv[v];
+			char what[64];
+			if (u == v)
+				continue;
+			w.b[0] = (uint8_t)u;
+			snprintf(what, sizeof(what), "version-%u layout under version byte %u", v, u);
+			assert_rejected(&w, what);
+		}
 
 	cd_buf_release(&out);
 	cd_citizen_release(&want);
 	cd_citizen_release(&got);
+}
+
+/* The citizen of the version-2 additions, in wver's layout (2 or later). */
+static void w_v2_sample(wb *w, const char *ak16, const ob_spec *o1, const ob_spec *o2, const ob_spec *o3)
+{
+	w->n = 0;
+	w_header(w, T0 + 50, CD_INSTANT_NONE, 4);
+	w_ev_head(w, T0, CD_EV_REGISTRATION, CD_HF_COURSE, "r1");
+	w_reg_body_ak(w, CD_DAGPENGE, CD_UDDANNELSESPARAT, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0, ak16);
+	w_ev_head(w, 1, CD_EV_EXEMPTION, 0, "x1");
+	w_u8(w, CD_SCOPE_KOMMUNE);
+	w_ev_head(w, 1, CD_EV_EXEMPTION, CD_HF_REVOKED, "x2");
+	w_u8(w, CD_SCOPE_AKASSE);
+	w_ev_head(w, 1, CD_EV_BENEFIT_CHANGE, CD_HF_SICK_SHORT, "b1");
+	w_reg_body(w, CD_SYGEDAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
+	w_v(w, 3);
+	w_ob(w, o1);
+	w_ob(w, o2);
+	w_ob(w, o3);
 }
 
 /* Every version-2 addition round-trips, and the writer agrees with the encoder on each. */
@@ -625,14 +689,15 @@ static void test_version_2_fields_round_trip_and_match_the_writer(void **state)
 {
 	static const ob_spec lapsed = {
 		9, 20635, "dk-2026/a-kasse-share", CD_OB_LAPSED, 0, 0, CD_DAGPENGE, "101", 20665, 20635, 20665, 1, 0, 3,
+		NO_MEMBER,
 	};
 	static const ob_spec law_changed = {
 		9, 20577, "dk-2024/four-in-six", CD_OB_CANCELLED, CD_CANCEL_LAW_CHANGED, 0, CD_KONTANTHJAELP, "101",
-		20760, 20577, 20760, 4, 1, 2,
+		20760, 20577, 20760, 4, 1, 2, NO_MEMBER,
 	};
 	static const ob_spec exempted = {
 		9, 20635, "dk-2026/jobcenter-share", CD_OB_CANCELLED, CD_CANCEL_EXEMPTED, 0, CD_DAGPENGE, "101",
-		20665, 20635, 20665, 1, 0, 2,
+		20665, 20635, 20665, 1, 0, 2, NO_MEMBER,
 	};
 	char ak16[CD_MAX_AKASSE_LEN + 1];
 	cd_citizen a, b;
@@ -662,20 +727,7 @@ static void test_version_2_fields_round_trip_and_match_the_writer(void **state)
 	add_ob(&a, &exempted);
 	assert_int_equal(cd_citizen_encode(&a, &out), 0);
 
-	w.n = 0;
-	w_header(&w, T0 + 50, CD_INSTANT_NONE, 4);
-	w_ev_head(&w, T0, CD_EV_REGISTRATION, CD_HF_COURSE, "r1");
-	w_reg_body_ak(&w, CD_DAGPENGE, CD_UDDANNELSESPARAT, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0, ak16);
-	w_ev_head(&w, 1, CD_EV_EXEMPTION, 0, "x1");
-	w_u8(&w, CD_SCOPE_KOMMUNE);
-	w_ev_head(&w, 1, CD_EV_EXEMPTION, CD_HF_REVOKED, "x2");
-	w_u8(&w, CD_SCOPE_AKASSE);
-	w_ev_head(&w, 1, CD_EV_BENEFIT_CHANGE, CD_HF_SICK_SHORT, "b1");
-	w_reg_body(&w, CD_SYGEDAGPENGE, 0, "", CD_DATE_NONE, CD_DATE_NONE, CD_DATE_NONE, 0);
-	w_v(&w, 3);
-	w_ob(&w, &lapsed);
-	w_ob(&w, &law_changed);
-	w_ob(&w, &exempted);
+	w_v2_sample(&w, ak16, &lapsed, &law_changed, &exempted);
 	assert_int_equal(out.len, w.n);
 	assert_memory_equal(out.data, w.b, w.n);
 
@@ -692,7 +744,125 @@ static void test_version_2_fields_round_trip_and_match_the_writer(void **state)
 	assert_int_equal(b.ob[1].reason, CD_CANCEL_LAW_CHANGED);
 	assert_int_equal(b.ob[2].reason, CD_CANCEL_EXEMPTED);
 	assert_usable(&w, "version-2 fields");
+	/* The same citizen in the version-2 layout (no member outcomes) decodes to the same. */
+	wver = FORMAT_VERSION_2;
+	w_v2_sample(&w, ak16, &lapsed, &law_changed, &exempted);
+	wver = FORMAT_VERSION;
+	assert_int_equal(w.b[0], 2);
+	assert_int_equal(w.n + 3, out.len);      /* one member outcome byte per state */
+	fill_with_base(&b);
+	if (decode_copy(&b, w.b, w.n, &err) < 0)
+		fail_msg("version 2: %s", err.msg);
+	assert_same_citizen(&a, &b);
 	cd_buf_release(&out);
+	cd_citizen_release(&a);
+	cd_citizen_release(&b);
+}
+
+/*
+ * Version 3: each state ends with what the aggregate stage was told (engine.h
+ * cd_member). Undecided is one byte 0; a decided member (MET, LAPSED,
+ * EXEMPTED) adds its due date, held and key hash. States with each outcome
+ * round-trip, the writer agrees with the encoder, and the engine takes them.
+ */
+static void test_member_outcomes_of_each_kind_round_trip_and_match_the_writer(void **state)
+{
+	static const ob_spec obs[] = {
+		{ 11, 20635, "dk-2026/four-in-six", CD_OB_OPEN, 0, 0, CD_KONTANTHJAELP, "101", 20818, 20635, 20818, 4, 1, 1,
+		  CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, 0 },
+		{ 12, 20635, "dk-2026/four-in-six", CD_OB_MET, 0, 0, CD_KONTANTHJAELP, "101", 20818, 20635, 20818, 4, 5, 2,
+		  CD_MEMBER_MET, 20818, 5, 0x12345678u },
+		{ 13, 20668, "dk-2026/akasse-two", CD_OB_LAPSED, 0, 0, CD_DAGPENGE, "101", 20759, 20668, 20759, 2, 1, 2,
+		  CD_MEMBER_LAPSED, 20759, 1, 1 },
+		{ 14, 20635, "dk-2026/four-in-six", CD_OB_CANCELLED, CD_CANCEL_EXEMPTED, 0, CD_KONTANTHJAELP, "0101",
+		  20818, 20635, 20818, 4, 0, 2, CD_MEMBER_EXEMPTED, 20818, 0, UINT32_MAX },
+	};
+	cd_citizen a, b;
+	cd_buf out, again;
+	cd_err err = { { 0 }, 0 };
+	wb w;
+	(void)state;
+	cd_citizen_init(&a);
+	cd_citizen_init(&b);
+	cd_buf_init(&out, 1 << 20);
+	cd_buf_init(&again, 1 << 20);
+	a.clock = T0 + 50;
+	for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
+		add_ob(&a, &obs[i]);
+	assert_int_equal(cd_citizen_encode(&a, &out), 0);
+
+	w.n = 0;
+	w_header(&w, T0 + 50, CD_INSTANT_NONE, 0);
+	w_v(&w, sizeof(obs) / sizeof(obs[0]));
+	for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
+		w_ob(&w, &obs[i]);
+	assert_int_equal(w.b[0], 3);
+	assert_int_equal(out.len, w.n);
+	assert_memory_equal(out.data, w.b, w.n);
+
+	fill_with_base(&b);
+	if (decode_copy(&b, (const uint8_t *)out.data, out.len, &err) < 0)
+		fail_msg("decode: %s", err.msg);
+	assert_same_citizen(&a, &b);
+	assert_int_equal(b.ob[0].agg, CD_MEMBER_UNDECIDED);
+	assert_int_equal(b.ob[0].agg_due, CD_DATE_NONE);
+	assert_int_equal(b.ob[1].agg, CD_MEMBER_MET);
+	assert_int_equal(b.ob[1].agg_due, 20818);
+	assert_int_equal(b.ob[1].agg_held, 5);
+	assert_int_equal(b.ob[1].agg_key, 0x12345678u);
+	assert_int_equal(b.ob[2].agg, CD_MEMBER_LAPSED);
+	assert_int_equal(b.ob[2].agg_due, 20759);
+	assert_int_equal(b.ob[2].agg_held, 1);
+	assert_int_equal(b.ob[3].agg, CD_MEMBER_EXEMPTED);
+	assert_int_equal(b.ob[3].agg_key, UINT32_MAX);
+	assert_int_equal(cd_citizen_encode(&b, &again), 0);
+	assert_int_equal(again.len, out.len);
+	assert_memory_equal(again.data, out.data, out.len);
+
+	/* An undecided state is one byte: no due date, held or key follows. */
+	{
+		wb u, u2;
+		ob_spec o = obs[0];
+		o.agg_due = 20818;           /* ignored by the writer, as by the encoder, when agg is 0 */
+		o.agg_held = 7;
+		u.n = u2.n = 0;
+		w_ob(&u, &o);
+		wver = FORMAT_VERSION_2;
+		w_ob(&u2, &o);
+		wver = FORMAT_VERSION;
+		assert_int_equal(u2.n + 1, u.n);
+		assert_memory_equal(u.b, u2.b, u2.n);
+		assert_int_equal(u.b[u.n - 1], 0);
+	}
+
+	/* A decided member cut short after its outcome byte, or inside its fields, is refused naming them. */
+	{
+		wb t;
+		w.n = 0;
+		w_header(&w, T0 + 50, CD_INSTANT_NONE, 0);
+		w_v(&w, 1);
+		w_ob(&w, &obs[3]);            /* ends: 3, due (3 bytes), held 0 (1 byte), key (5 bytes) */
+		assert_accepted(&w, "a decided member");
+		t = w;
+		t.n -= 1;
+		assert_refused_naming(&t, "'obligations[0].member_key' is truncated", "member key cut short");
+		t = w;
+		t.n -= 5;
+		assert_refused_naming(&t, "'obligations[0].member_key' is truncated", "member key missing");
+		t = w;
+		t.n -= 6;
+		assert_refused_naming(&t, "'obligations[0].member_held' is truncated", "member held missing");
+		t = w;
+		t.n -= 8;
+		assert_refused_naming(&t, "'obligations[0].member_due_date' is truncated", "member due date cut short");
+		t = w;
+		t.n -= 10;
+		assert_refused_naming(&t, "'obligations[0].member_outcome' is truncated", "member outcome missing");
+	}
+
+	assert_usable(&w, "a decided member");
+	cd_buf_release(&out);
+	cd_buf_release(&again);
 	cd_citizen_release(&a);
 	cd_citizen_release(&b);
 }
@@ -743,11 +913,13 @@ static void test_record_with_wrong_version_byte_is_rejected(void **state)
 {
 	static const unsigned versions[] = { 0, FORMAT_VERSION + 1, 0x7f, 0xff };
 	(void)state;
-	/* The base record (a conversation and a state) has the same layout in versions 1 and 2. */
+	/* The base record (a conversation and a state) in each known version's layout. */
 	for (unsigned v = FORMAT_VERSION_1; v <= FORMAT_VERSION; v++) {
 		wb w;
+		wver = v;
 		w_base(&w);
-		w.b[0] = (uint8_t)v;
+		wver = FORMAT_VERSION;
+		assert_int_equal(w.b[0], v);
 		assert_accepted(&w, "a known version");
 	}
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
@@ -1693,7 +1865,10 @@ static void test_obligation_states_at_their_limits_are_usable_and_past_them_refu
 		const char *what, *field;
 		ob_spec at, past;
 	} cases[] = {
-#define OB(...) { 0x0123456789abcdefULL, 18262, "dk-2020/four-in-six", __VA_ARGS__ }
+#define OB(...) { 0x0123456789abcdefULL, 18262, "dk-2020/four-in-six", __VA_ARGS__, NO_MEMBER }
+/* A decided dk-2026 four-in-six (2026-07-01 … 2026-12-31) with the member outcome given. */
+#define MEMBER(...) { 0x0123456789abcdefULL, 20635, "dk-2026/four-in-six", CD_OB_LAPSED, 0, 0, CD_KONTANTHJAELP, \
+		      "101", 20818, 20635, 20818, 4, 3, 2, __VA_ARGS__ }
 		{ "status OPEN", "'obligations[0].status'",
 		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2),
 		  OB(0, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, 1, 2) },
@@ -1727,6 +1902,29 @@ static void test_obligation_states_at_their_limits_are_usable_and_past_them_refu
 		{ "held INT32_MAX", "'obligations[0].held'",
 		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, INT32_MAX, 2),
 		  OB(CD_OB_OPEN, 0, 0, CD_DAGPENGE, "860", 18444, 18262, 18444, 4, -1, 2) },
+		/* version 3: the member outcome (0 … 3) and, when decided, its due date, held and key */
+		{ "member outcome EXEMPTED", "'obligations[0].member_outcome' is out of range",
+		  MEMBER(CD_MEMBER_EXEMPTED, 20818, 3, 12345),
+		  MEMBER(CD_OB_MEMBER_MAX + 1, 20818, 3, 12345) },
+		{ "member outcome below 0xff", "'obligations[0].member_outcome' is out of range",
+		  MEMBER(CD_MEMBER_MET, 20818, 4, 12345),
+		  MEMBER(0xff, 20818, 4, 12345) },
+		{ "member due date at the low end", "'obligations[0].member_due_date' is outside the engine's dates",
+		  MEMBER(CD_MEMBER_LAPSED, -1000000, 3, 12345),
+		  MEMBER(CD_MEMBER_LAPSED, -1000001, 3, 12345) },
+		{ "member due date at the high end", "'obligations[0].member_due_date' is outside the engine's dates",
+		  MEMBER(CD_MEMBER_LAPSED, 3000000, 3, 12345),
+		  MEMBER(CD_MEMBER_LAPSED, 3000001, 3, 12345) },
+		{ "member held INT32_MAX", "'obligations[0].member_held' is outside 0 … 2147483647",
+		  MEMBER(CD_MEMBER_MET, 20818, INT32_MAX, 12345),
+		  MEMBER(CD_MEMBER_MET, 20818, (int64_t)INT32_MAX + 1, 12345) },
+		{ "member held 0", "'obligations[0].member_held' is outside 0 … 2147483647",
+		  MEMBER(CD_MEMBER_LAPSED, 20818, 0, 12345),
+		  MEMBER(CD_MEMBER_LAPSED, 20818, -1, 12345) },
+		{ "member key UINT32_MAX", "'obligations[0].member_key' is outside 0 … 4294967295",
+		  MEMBER(CD_MEMBER_EXEMPTED, 20818, 3, UINT32_MAX),
+		  MEMBER(CD_MEMBER_EXEMPTED, 20818, 3, (uint64_t)UINT32_MAX + 1) },
+#undef MEMBER
 #undef OB
 	};
 	(void)state;
@@ -1776,14 +1974,16 @@ static void test_obligation_ids_and_wide_counts_at_their_limits(void **state)
 	o.transitions = UINT32_MAX;
 	w_ob_record(&w, &o);
 	assert_usable(&w, "transitions UINT32_MAX");
-	w.n -= 5;                                 /* the last field: transitions, 5 bytes */
+	w.n -= 6;                                 /* transitions (5 bytes), then the member outcome 0 */
 	w_v(&w, (uint64_t)UINT32_MAX + 1);
+	w_u8(&w, 0);
 	assert_refused_naming(&w, "'obligations[0].transitions'", "transitions 2^32");
 	o = BASE_OB;
 	w_ob_record(&w, &o);
-	w.n -= 2;                                 /* held and transitions, one byte each */
+	w.n -= 3;                                 /* held, transitions and the member outcome, one byte each */
 	w_v(&w, (uint64_t)INT32_MAX + 1);
 	w_v(&w, 0);
+	w_u8(&w, 0);
 	assert_refused_naming(&w, "'obligations[0].held'", "held 2^31");
 }
 
@@ -1834,6 +2034,10 @@ static void test_a_record_at_every_limit_re_encodes_within_the_encoders_bound(vo
 	o.required = CD_MAX_REQUIRED;
 	o.held = INT32_MAX;
 	o.transitions = UINT32_MAX;
+	o.agg = CD_OB_MEMBER_MAX;                /* version 3: a decided member at every limit */
+	o.agg_due = 3000000;
+	o.agg_held = INT32_MAX;
+	o.agg_key = UINT32_MAX;
 	w.n = 0;
 	w_header(&w, INT64_MAX, INT64_MAX, 2);
 	w_v(&w, zz(CD_EVENT_MAX_INSTANT - 1));
@@ -2093,8 +2297,9 @@ int main(void)
 		cmocka_unit_test(test_record_with_every_kind_and_extreme_values_round_trips),
 		cmocka_unit_test(test_empty_citizen_round_trips_with_none_clock),
 		cmocka_unit_test(test_encode_into_a_full_buffer_fails),
-		cmocka_unit_test(test_a_version_1_record_decodes_to_the_same_citizen_and_re_encodes_as_version_2),
+		cmocka_unit_test(test_version_1_and_2_records_decode_to_the_same_citizen_and_re_encode_as_version_3),
 		cmocka_unit_test(test_version_2_fields_round_trip_and_match_the_writer),
+		cmocka_unit_test(test_member_outcomes_of_each_kind_round_trip_and_match_the_writer),
 		cmocka_unit_test(test_every_truncation_of_a_valid_record_fails_and_leaves_an_empty_citizen),
 		cmocka_unit_test(test_every_truncation_of_the_small_record_fails),
 		cmocka_unit_test(test_record_with_wrong_version_byte_is_rejected),
