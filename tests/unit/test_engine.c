@@ -1140,6 +1140,57 @@ static void test_a_failing_member_callback_fails_the_call(void **state)
 	cd_engine_free(e);
 }
 
+/*
+ * engine.h: member outcomes are "called during apply/advance, after the
+ * outputs of the same step". A late benefit shift out of DAGPENGE, dated
+ * before akasse-two's due date and delivered after its decision, cancels
+ * akasse-two (the member leaves: UNDECIDED) and the period's other
+ * obligations (kommune-two, joint-16m) in one step: the member record must
+ * come after every output that input caused.
+ */
+static void test_member_records_come_after_the_outputs_of_the_same_step(void **state)
+{
+	static mlog l;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = dp_reg("r1", at(2026, 8, 3, 9), "AK1", CD_DATE_NONE);
+	const mrec *m;
+	int last_out = -1, n_out = 0;
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	e = member_engine(0, &l);
+	cd_citizen_init(&c);
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", midnight(2026, 11, 5), &l);
+	expect_members(&l, 1, "decided");
+	l.out.n = 0;
+	ev = with_recorded(shift_to("b1", at(2026, 10, 1, 10), CD_FOERTIDSPENSION), at(2026, 11, 5, 9));
+	apply_ok(e, &c, "p1", &ev, &l);
+	expect_members(&l, 2, "after the late shift");
+	m = &l.r[1];
+	assert_int_equal(m->outcome, CD_MEMBER_UNDECIDED);
+	assert_string_equal(m->caused_by, "b1");
+	for (int i = 0; i < l.out.n; i++) {
+		print_message("output %d: %s status %d reason %d caused_by '%s'\n", l.out_seq[i], l.out.r[i].oid,
+			      l.out.r[i].status, l.out.r[i].reason, l.out_caused_by[i]);
+		if (!strcmp(l.out_caused_by[i], "b1")) {
+			n_out++;
+			if (l.out_seq[i] > last_out)
+				last_out = l.out_seq[i];
+		}
+	}
+	print_message("member record: %d\n", m->seq);
+	assert_true(n_out >= 2);
+	{
+		int seq = m->seq;
+		cd_citizen_release(&c);
+		cd_engine_free(e);
+		if (seq < last_out)
+			fail_msg("the member record (position %d) came before an output of the same step (position %d)", seq,
+				 last_out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1167,6 +1218,7 @@ int main(void)
 		cmocka_unit_test(test_without_a_member_callback_nothing_is_called_and_the_outputs_are_the_same),
 		cmocka_unit_test(test_member_ids_are_stable_per_member_and_differ_between_members),
 		cmocka_unit_test(test_a_failing_member_callback_fails_the_call),
+		cmocka_unit_test(test_member_records_come_after_the_outputs_of_the_same_step),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
