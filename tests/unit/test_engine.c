@@ -1140,6 +1140,139 @@ static void test_a_failing_member_callback_fails_the_call(void **state)
 	cd_engine_free(e);
 }
 
+/* What was said is kept in the citizen record (version 3): a citizen read back says nothing twice. */
+static void test_a_decided_member_read_back_from_its_record_is_not_said_again(void **state)
+{
+	static mlog l;
+	cd_engine *e;
+	cd_citizen c, back;
+	cd_buf out;
+	cd_err err;
+	cd_event ev = kontant_reg();
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	e = member_engine(0, &l);
+	cd_citizen_init(&c);
+	cd_citizen_init(&back);
+	cd_buf_init(&out, 1 << 20);
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = conv("c1", at(2026, 7, 7, 10), CD_IN_PERSON);
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", at(2027, 1, 2, 0), &l);
+	expect_members(&l, 1, "decided");
+	assert_int_equal(cd_citizen_encode(&c, &out), 0);
+	assert_int_equal(cd_citizen_decode(&back, (const uint8_t *)out.data, out.len, &err), 0);
+	cd_engine_free(e);
+	e = member_engine(0, &l);             /* another engine, as after a restart */
+	advance_ok(e, &back, "p1", at(2027, 6, 1, 0), &l);
+	ev = conv("c9", at(2027, 2, 1, 10), CD_IN_PERSON);   /* any input: a full re-evaluation */
+	apply_ok(e, &back, "p1", &ev, &l);
+	expect_members(&l, 1, "read back, re-evaluated");
+	ev = with_recorded(conv("late", at(2026, 12, 20, 10), CD_IN_PERSON), at(2027, 6, 2, 9));
+	apply_ok(e, &back, "p1", &ev, &l);
+	expect_members(&l, 2, "read back, a late conversation");
+	expect_four_in_six(&l.r[1], CD_MEMBER_LAPSED, 2, at(2027, 6, 2, 9), "late");
+	cd_buf_release(&out);
+	cd_citizen_release(&c);
+	cd_citizen_release(&back);
+	cd_engine_free(e);
+}
+
+/* A late Exemption dated before the due date, delivered after the decision: LAPSED → EXEMPTED. */
+static void test_a_late_exemption_turns_a_lapsed_member_exempted(void **state)
+{
+	static mlog l;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = kontant_reg();
+	const cd_instant late = at(2027, 1, 7, 9);
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	e = member_engine(0, &l);
+	cd_citizen_init(&c);
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", at(2027, 1, 2, 0), &l);
+	expect_members(&l, 1, "decided");
+	ev = with_recorded(exemption("x1", at(2026, 11, 1, 10), CD_SCOPE_KOMMUNE), late);
+	apply_ok(e, &c, "p1", &ev, &l);
+	expect_members(&l, 2, "after the late exemption");
+	expect_four_in_six(&l.r[1], CD_MEMBER_EXEMPTED, 0, late, "x1");
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+}
+
+/* D35: an exempted member whose period then ends by a shift before its window does is out of the share. */
+static void test_an_exempted_member_whose_period_ends_first_is_never_decided(void **state)
+{
+	static mlog l;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = kontant_reg();
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	e = member_engine(0, &l);
+	cd_citizen_init(&c);
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = exemption("x1", at(2026, 9, 1, 10), CD_SCOPE_KOMMUNE);
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = shift_to("b1", at(2026, 10, 1, 10), CD_FOERTIDSPENSION);
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", at(2027, 6, 1, 0), &l);
+	expect_members(&l, 0, "exempted, then shifted");
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+}
+
+/*
+ * D36: an input that moves a decided member's window later makes it undecided
+ * again. A late deregistration (dated before akasse-two's due date, delivered
+ * after its decision) pauses the dagpenge period: the member leaves its cohort
+ * (UNDECIDED); the resuming Registration gives it a new due date, and it is
+ * decided again at the start of the day after.
+ */
+static void test_a_late_pause_undecides_a_member_and_the_resumed_window_decides_it_again(void **state)
+{
+	static mlog l;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = dp_reg("r1", at(2026, 8, 3, 9), "AK1", CD_DATE_NONE);
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	e = member_engine(0, &l);
+	cd_citizen_init(&c);
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", at(2026, 11, 4, 0), &l);
+	expect_members(&l, 1, "decided");
+	assert_int_equal(l.r[0].due, ymd(2026, 11, 2));
+	cd_event_init(&ev);
+	ev.event_id = "d1";
+	ev.event_id_len = 2;
+	ev.citizen_id = "p1";
+	ev.citizen_id_len = 2;
+	ev.occurred_at = at(2026, 10, 1, 9);
+	ev.recorded_at = at(2026, 11, 4, 9);
+	ev.kind = CD_EV_DEREGISTRATION;
+	assert_int_equal(cd_event_validate(&ev, NULL), 0);
+	apply_ok(e, &c, "p1", &ev, &l);
+	expect_members(&l, 2, "after the late deregistration");
+	assert_int_equal(l.r[1].outcome, CD_MEMBER_UNDECIDED);
+	assert_string_equal(l.r[1].caused_by, "d1");
+	assert_string_equal(l.r[1].member_id, l.r[0].member_id);
+	/* resumed on 2026-11-10: 40 days paused, so the window ends 2026-12-12 */
+	ev = dp_reg("r2", at(2026, 11, 10, 9), "AK1", ymd(2026, 8, 3));
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", midnight(2026, 12, 13) - 1, &l);
+	expect_members(&l, 2, "before the new decision");
+	advance_ok(e, &c, "p1", midnight(2026, 12, 13), &l);
+	expect_members(&l, 3, "at the new decision");
+	assert_int_equal(l.r[2].outcome, CD_MEMBER_LAPSED);
+	assert_int_equal(l.r[2].due, ymd(2026, 12, 12));
+	assert_string_equal(l.r[2].key, "AK1");
+	assert_true(l.r[2].as_of == midnight(2026, 12, 13));
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+}
+
 /*
  * engine.h: member outcomes are "called during apply/advance, after the
  * outputs of the same step". A late benefit shift out of DAGPENGE, dated
@@ -1218,6 +1351,10 @@ int main(void)
 		cmocka_unit_test(test_without_a_member_callback_nothing_is_called_and_the_outputs_are_the_same),
 		cmocka_unit_test(test_member_ids_are_stable_per_member_and_differ_between_members),
 		cmocka_unit_test(test_a_failing_member_callback_fails_the_call),
+		cmocka_unit_test(test_a_decided_member_read_back_from_its_record_is_not_said_again),
+		cmocka_unit_test(test_a_late_exemption_turns_a_lapsed_member_exempted),
+		cmocka_unit_test(test_an_exempted_member_whose_period_ends_first_is_never_decided),
+		cmocka_unit_test(test_a_late_pause_undecides_a_member_and_the_resumed_window_decides_it_again),
 		cmocka_unit_test(test_member_records_come_after_the_outputs_of_the_same_step),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
