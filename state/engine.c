@@ -551,9 +551,6 @@ static void warn(emitter *em, cd_obst *ob, const inst *in)
 	}
 }
 
-static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome, cd_date due, int held,
-		      int benefit, const char *key, uint32_t key_hash);
-
 /* Obligations that no longer exist (D7): retracted if breached, then cancelled as SUPERSEDED. */
 static void supersede_unseen(emitter *em)
 {
@@ -563,15 +560,6 @@ static void supersede_unseen(emitter *em)
 		cd_obst *ob = &c->ob[i];
 		if (ob->flags & CD_OF_SEEN)
 			continue;
-		if (ob->agg && em->e->member_fn) {
-			/* A decided member that no longer exists leaves its cohort. */
-			char base[CD_MAX_OBLIGATION_ID_LEN + 1];
-			const cd_obdef *def;
-			snprintf(base, sizeof(base), "%s", cd_citizen_str(c, ob->oid_off));
-			def = cd_rules_find_obligation(em->e->rules, base, NULL);
-			if (def && def->aggregate[0])
-				say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, ob->benefit, "", 0);
-		}
 		if (ob->status == CD_OB_BREACHED)
 			emit(em, ob, NULL, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
 		if (ob->status != CD_OB_CANCELLED) {
@@ -690,6 +678,39 @@ static void member_update(emitter *em, cd_obst *ob, const inst *in)
 		   key, outcome ? (uint32_t)XXH3_64bits(key, strlen(key)) : 0);
 }
 
+/*
+ * What changed about the share members, after the step's outputs (engine.h):
+ * each instance's outcome, then decided members that no longer exist, which
+ * leave their cohorts.
+ */
+static void members(emitter *em)
+{
+	cd_engine *e = em->e;
+	cd_citizen *c = em->c;
+	size_t hint = 0;
+
+	if (!e->member_fn)
+		return;
+	for (size_t i = 0; i < e->n_in && !em->failed; i++) {
+		const inst *in = &e->in[i];
+		cd_obst *ob;
+		if (!in->def->aggregate[0] || !(ob = find_state(e, c, in, &hint)))
+			continue;
+		member_update(em, ob, in);
+	}
+	for (size_t i = 0; i < c->n_ob && !em->failed; i++) {
+		cd_obst *ob = &c->ob[i];
+		char base[CD_MAX_OBLIGATION_ID_LEN + 1];
+		const cd_obdef *def;
+		if ((ob->flags & CD_OF_SEEN) || !ob->agg)
+			continue;
+		snprintf(base, sizeof(base), "%s", cd_citizen_str(c, ob->oid_off));
+		def = cd_rules_find_obligation(e->rules, base, NULL);
+		if (def && def->aggregate[0])
+			say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, ob->benefit, "", 0);
+	}
+}
+
 /* Says what changed between the emitted states and the instances just evaluated. */
 static int diff(emitter *em, cd_err *err)
 {
@@ -711,9 +732,9 @@ static int diff(emitter *em, cd_err *err)
 		ob->flags |= CD_OF_SEEN;
 		transition(em, ob, in, opened_now);
 		warn(em, ob, in);
-		member_update(em, ob, in);
 	}
 	supersede_unseen(em);
+	members(em);
 	if (em->failed)
 		return cd_err_set(err, 0, "the output callback failed");
 	return 0;
