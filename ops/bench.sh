@@ -34,6 +34,9 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+# The bench tools live in build/release/bench/, where no rules directory sits
+# beside them: give them the tree's.
+export CONTACTD_RULES=${CONTACTD_RULES:-$PWD/rules}
 
 CITIZENS=${BENCH_CITIZENS:-1000000}
 EVENTS=${BENCH_EVENTS:-10000000}

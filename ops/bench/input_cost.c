@@ -6,7 +6,7 @@
  * Replays an event log the way `contactd replay` does (in-memory store:
  * decode the citizen's record, raise it to the tick floor, apply, encode and
  * store it back; all-citizen ticks fire every citizen due), with the shipped
- * rules (./rules, or $CONTACTD_RULES) and --max-events MAX_EVENTS (default
+ * rules ($CONTACTD_RULES, which ops/bench.sh sets to the tree's rules/) and --max-events MAX_EVENTS (default
  * 1000000), and times each record with the monotonic clock. Outputs are
  * counted, not encoded. Prints one line about the last twentieth of the
  * records (at least 50), where the history is longest:
