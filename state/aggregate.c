@@ -538,7 +538,8 @@ int cd_agg_advance(cd_aggregator *a, cd_instant t, cd_agg_fn fn, void *ctx, cd_e
 			return cd_err_set(err, 1, "out of memory advancing the aggregate clock");
 	}
 #undef PASSES
-	qsort(a->acts, n, sizeof(*a->acts), act_cmp);
+	if (n > 1)
+		qsort(a->acts, n, sizeof(*a->acts), act_cmp);
 	a->now = to;
 	for (size_t i = 0; i < n; i++) {
 		const action *x = &a->acts[i];
