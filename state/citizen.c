@@ -9,7 +9,8 @@
  *       event_id, and the payload fields of its kind
  *       (Registration, BenefitChange: … prior_days, akasse_code; Exemption: scope)
  *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,
- *       reason, flags, benefit, muni, due, ws, we, required, held, transitions
+ *       reason, flags, benefit, muni, due, ws, we, required, held, transitions,
+ *       and (version 3) what the aggregate stage was told: agg, agg_due, agg_held, agg_key
  * Strings are a varint length and bytes. Decoding checks every length against
  * the buffer and every field against the limits the engine relies on: a
  * corrupt record is an error naming the field, never a crash, and never a
@@ -24,7 +25,7 @@
 #include "state/rules.h"
 #include "util/varint.h"
 
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3
 /* Version 1 (before the dk-2026 fields) is still read: records in Redis outlive a deployment. */
 #define FORMAT_VERSION_MIN 1
 #define ARENA_MAX ((size_t)16 << 20)
@@ -82,7 +83,7 @@ static int64_t unzz(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); 
  * CD_MAX_ID_LEN bytes and obligation ids are built by the engine.
  */
 #define MAX_EVENT_BYTES (10 + 2 + (2 + CD_MAX_ID_LEN) + (2 + CD_MAX_ID_LEN) + 2 + (1 + CD_MAX_MUNI) + 3 * 5 + 5 + (1 + CD_MAX_AKASSE_LEN))
-#define MAX_OB_BYTES (8 + 5 + (2 + CD_MAX_OBLIGATION_ID_LEN) + 4 + (1 + CD_MAX_MUNI) + 3 * 5 + 3 * 5 + 5)
+#define MAX_OB_BYTES (8 + 5 + (2 + CD_MAX_OBLIGATION_ID_LEN) + 4 + (1 + CD_MAX_MUNI) + 3 * 5 + 3 * 5 + 5 + 1 + 3 * 5)
 #define CD_MAX_MUNI CD_MUNI_LEN
 
 static inline uint8_t *w_varint(uint8_t *p, uint64_t v)
@@ -179,6 +180,12 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 		p = w_varint(p, (uint64_t)o->required);
 		p = w_varint(p, (uint64_t)o->held);
 		p = w_varint(p, o->transitions);
+		*p++ = o->agg;
+		if (o->agg) {
+			p = w_date(p, o->agg_due);
+			p = w_varint(p, (uint64_t)o->agg_held);
+			p = w_varint(p, o->agg_key);
+		}
 	}
 	assert((size_t)(p - start) <= bound);
 	b->len += (size_t)(p - start);
@@ -439,6 +446,15 @@ static void get_ob(rd *r, cd_citizen *c, cd_obst *o, int version)
 	o->required = (int32_t)get_max(r, "required", CD_MAX_REQUIRED, "is outside 0 … " STR(CD_MAX_REQUIRED));
 	o->held = (int32_t)get_max(r, "held", INT32_MAX, "is outside 0 … 2147483647");
 	o->transitions = (uint32_t)get_max(r, "transitions", UINT32_MAX, "is outside 0 … 4294967295");
+	o->agg_due = CD_DATE_NONE;
+	if (version >= 3) {
+		o->agg = get_u8(r, "member_outcome", 0, CD_OB_MEMBER_MAX);
+		if (o->agg) {
+			o->agg_due = get_ob_date(r, "member_due_date");
+			o->agg_held = (int32_t)get_max(r, "member_held", INT32_MAX, "is outside 0 … 2147483647");
+			o->agg_key = (uint32_t)get_max(r, "member_key", UINT32_MAX, "is outside 0 … 4294967295");
+		}
+	}
 }
 
 int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)

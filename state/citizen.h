@@ -65,6 +65,7 @@ enum cd_obstatus {
 	CD_OB_LAPSED = 6,         /* a share member whose window ended unmet (rules.md §4.1) */
 };
 
+#define CD_OB_MEMBER_MAX 3         /* the largest member outcome (CD_MEMBER_EXEMPTED, engine.h) */
 #define CD_OB_REASON_MAX 7         /* the largest cancel reason (CD_CANCEL_LAW_CHANGED, engine.h) */
 
 #define CD_OF_WARNED_LEAD 0x01
@@ -83,6 +84,11 @@ typedef struct cd_obst {
 	cd_date due, ws, we;
 	int32_t required, held;
 	uint32_t transitions;     /* outputs emitted so far: numbers the next one (D27) */
+	/* A share member: what the aggregate stage was last told (engine.h cd_member). */
+	uint8_t agg;              /* CD_MEMBER_*: 0 undecided (or never said) */
+	cd_date agg_due;
+	int32_t agg_held;
+	uint32_t agg_key;         /* hash of the cohort key it was said with */
 } cd_obst;
 
 typedef struct cd_citizen {

@@ -47,6 +47,7 @@
 #define T_MIN (INT64_MIN + 1)       /* the clock before a citizen's first input */
 
 _Static_assert(CD_CANCEL_LAW_CHANGED == CD_OB_REASON_MAX, "citizen records check cancel reasons against this");
+_Static_assert(CD_MEMBER_EXEMPTED == CD_OB_MEMBER_MAX, "citizen records check member outcomes against this");
 
 void eng_oom(void)
 {
@@ -76,6 +77,12 @@ cd_engine *cd_engine_new(const cd_rules *rules, const cd_engine_config *cfg)
 	else
 		cd_engine_config_default(&e->cfg);
 	return e;
+}
+
+void cd_engine_set_member_fn(cd_engine *e, cd_member_fn fn, void *ctx)
+{
+	e->member_fn = fn;
+	e->member_ctx = ctx;
 }
 
 void cd_engine_free(cd_engine *e)
@@ -544,6 +551,9 @@ static void warn(emitter *em, cd_obst *ob, const inst *in)
 	}
 }
 
+static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome, cd_date due, int held,
+		      int benefit, const char *key, uint32_t key_hash);
+
 /* Obligations that no longer exist (D7): retracted if breached, then cancelled as SUPERSEDED. */
 static void supersede_unseen(emitter *em)
 {
@@ -553,6 +563,15 @@ static void supersede_unseen(emitter *em)
 		cd_obst *ob = &c->ob[i];
 		if (ob->flags & CD_OF_SEEN)
 			continue;
+		if (ob->agg && em->e->member_fn) {
+			/* A decided member that no longer exists leaves its cohort. */
+			char base[CD_MAX_OBLIGATION_ID_LEN + 1];
+			const cd_obdef *def;
+			snprintf(base, sizeof(base), "%s", cd_citizen_str(c, ob->oid_off));
+			def = cd_rules_find_obligation(em->e->rules, base, NULL);
+			if (def && def->aggregate[0])
+				say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, ob->benefit, "", 0);
+		}
 		if (ob->status == CD_OB_BREACHED)
 			emit(em, ob, NULL, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
 		if (ob->status != CD_OB_CANCELLED) {
@@ -562,6 +581,113 @@ static void supersede_unseen(emitter *em)
 		} else
 			ob->reason = CD_CANCEL_SUPERSEDED;  /* already cancelled: say nothing twice (D7) */
 	}
+}
+
+/* ---- share members (rules.md §4.1) ---------------------------------------- */
+
+/* The member's identity: citizen, period and obligation, as 32 hex digits. */
+static void member_id(const emitter *em, const cd_obst *ob, char out[33])
+{
+	const char *oid = cd_citizen_str(em->c, ob->oid_off);
+	XXH3_state_t *st = XXH3_createState();
+	XXH128_hash_t h;
+	uint8_t k[8];
+	if (!st)
+		eng_oom();
+	for (int i = 0; i < 8; i++)
+		k[i] = (uint8_t)(ob->pkey >> (8 * i));
+	XXH3_128bits_reset(st);
+	XXH3_128bits_update(st, em->cid, strlen(em->cid) + 1);
+	XXH3_128bits_update(st, k, sizeof(k));
+	XXH3_128bits_update(st, oid, strlen(oid) + 1);
+	h = XXH3_128bits_digest(st);
+	XXH3_freeState(st);
+	for (int i = 0; i < 16; i++) {
+		static const char hex[] = "0123456789abcdef";
+		out[i] = hex[(h.high64 >> (60 - 4 * i)) & 15];
+		out[16 + i] = hex[(h.low64 >> (60 - 4 * i)) & 15];
+	}
+	out[32] = '\0';
+}
+
+/*
+ * The a-kasse a member's cohort is keyed by: the latest akasse_code the
+ * period's inputs carried before its decision, or "unknown" (§4.1).
+ */
+static const char *akasse_key(const cd_engine *e, const inst *in)
+{
+	const cd_citizen *c = e->c;
+	const period *p = in->p;
+	size_t end = p->end_ev >= 0 ? (size_t)p->end_ev : c->n_ev;
+	const char *key = "unknown";
+	for (size_t i = (size_t)p->start_ev; i < end; i++) {
+		const cd_hev *h = &c->ev[i];
+		if (h->occurred >= in->decided_at)
+			break;
+		if ((h->kind == CD_EV_REGISTRATION || h->kind == CD_EV_BENEFIT_CHANGE) && h->akasse_off)
+			key = cd_citizen_str(c, h->akasse_off);
+	}
+	return key;
+}
+
+static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome, cd_date due, int held,
+		      int benefit, const char *key, uint32_t key_hash)
+{
+	cd_engine *e = em->e;
+	const cd_aggdef *a = cd_rules_find_aggregate(e->rules, def->aggregate);
+	cd_member m;
+
+	if (ob->agg == outcome && (!outcome || (ob->agg_due == due && ob->agg_held == held && ob->agg_key == key_hash)))
+		return 0;
+	ob->agg = (uint8_t)outcome;
+	ob->agg_due = outcome ? due : CD_DATE_NONE;
+	ob->agg_held = outcome ? held : 0;
+	ob->agg_key = outcome ? key_hash : 0;
+	memset(&m, 0, sizeof(m));
+	member_id(em, ob, m.member_id);
+	m.aggregate_id = def->aggregate;
+	m.key_kind = a ? a->key : CD_AGG_KEY_MUNICIPALITY;
+	m.key = key;
+	m.citizen_id = em->cid;
+	m.obligation_id = cd_citizen_str(em->c, ob->oid_off);
+	m.outcome = outcome;
+	m.due = due;
+	m.held = held;
+	m.benefit = benefit;
+	m.as_of = em->as_of;
+	m.caused_by = em->caused_by;
+	if (e->member_fn(e->member_ctx, &m) != 0)
+		em->failed = 1;
+	return 0;
+}
+
+/* Tells the aggregate stage what changed about the member `in` (emitted state ob). */
+static void member_update(emitter *em, cd_obst *ob, const inst *in)
+{
+	cd_engine *e = em->e;
+	const cd_aggdef *a;
+	int outcome = CD_MEMBER_UNDECIDED;
+	const char *key = "";
+	cd_date due = in->we != CD_DATE_NONE ? in->we : in->due;
+
+	if (!e->member_fn || em->failed || !in->def->aggregate[0])
+		return;
+	if (in->decided_at != CD_INSTANT_NONE && e->t >= in->decided_at) {
+		if (in->status == CD_OB_MET)
+			outcome = CD_MEMBER_MET;
+		else if (in->status == CD_OB_LAPSED)
+			outcome = CD_MEMBER_LAPSED;
+		else if (in->status == CD_OB_CANCELLED && in->reason == CD_CANCEL_EXEMPTED)
+			outcome = CD_MEMBER_EXEMPTED;
+	}
+	if (outcome) {
+		a = cd_rules_find_aggregate(e->rules, in->def->aggregate);
+		key = a && a->key == CD_AGG_KEY_AKASSE ? akasse_key(e, in) : in->p->muni;
+		if (!*key)
+			key = "unknown";
+	}
+	say_member(em, ob, in->def, outcome, due, in->held, eng_benefit_on(in->p, cd_cph_date(in->decided_at == CD_INSTANT_NONE ? em->as_of : in->decided_at)),
+		   key, outcome ? (uint32_t)XXH3_64bits(key, strlen(key)) : 0);
 }
 
 /* Says what changed between the emitted states and the instances just evaluated. */
@@ -585,6 +711,7 @@ static int diff(emitter *em, cd_err *err)
 		ob->flags |= CD_OF_SEEN;
 		transition(em, ob, in, opened_now);
 		warn(em, ob, in);
+		member_update(em, ob, in);
 	}
 	supersede_unseen(em);
 	if (em->failed)

@@ -112,6 +112,7 @@ typedef struct inst {
 	size_t cnt0, n_cnt;      /* the first MAX_COUNTED_LIST counted: e->counted[cnt0 .. cnt0+n_cnt) */
 	cd_instant opened_at;    /* CD_INSTANT_NONE: exists as soon as the facts are known */
 	cd_instant breach_at, warn_lead_at, warn_pace_at;
+	cd_instant decided_at;   /* a share member: its decision instant (§4.1); NONE while unknown */
 	int met_conv;            /* conv index that met it (MAX_GAP anchors), -1 */
 	char oid[CD_MAX_OBLIGATION_ID_LEN + 1];
 } inst;
@@ -126,6 +127,8 @@ typedef struct endinfo {
 struct cd_engine {
 	const cd_rules *rules;
 	cd_engine_config cfg;
+	cd_member_fn member_fn;  /* where member outcomes go; NULL: nowhere */
+	void *member_ctx;
 	/* scratch, reused */
 	period *per;
 	size_t n_per, cap_per;

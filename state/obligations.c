@@ -66,7 +66,7 @@ static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const c
 	in->ws = in->we = in->due = CD_DATE_NONE;
 	in->req = rule->required;
 	in->cnt0 = e->n_counted;
-	in->opened_at = in->breach_at = in->warn_lead_at = in->warn_pace_at = CD_INSTANT_NONE;
+	in->opened_at = in->breach_at = in->warn_lead_at = in->warn_pace_at = in->decided_at = CD_INSTANT_NONE;
 	in->met_conv = -1;
 	{
 		cd_sb b = cd_sb_on(in->oid, sizeof(in->oid));
@@ -184,6 +184,11 @@ static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool pau
 	cd_date bd;
 
 	in->due = paused ? CD_DATE_NONE : eff_due;
+	if (in->def->aggregate[0] && !paused && eff_due != CD_DATE_NONE) {
+		/* Decided at the start of D + 1 + grace, whatever its outcome (§4.1). */
+		in->decided_at = cd_cph_midnight(eff_due + 1 + e->cfg.grace_days);
+		fire_at(e, in->decided_at);
+	}
 	if (in->def->exempt_scope && in->p->n_ex &&
 	    exempted(e, in->p, in->def->exempt_scope, paused ? CD_DATE_NONE : in->we != CD_DATE_NONE ? in->we : eff_due)) {
 		/* Left out of the share: counted as decided and not met (§4.1), unless its period
