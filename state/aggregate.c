@@ -2,8 +2,8 @@
  * aggregate.c — cohorts of share members and their aggregate events.
  *
  * Two hash tables (uthash, Debian's uthash-dev): members by member_id, each
- * pointing at its cohort, and cohorts by (aggregate id, key kind, key, period
- * start). A cohort keeps its tally up to date as members come, go and change,
+ * pointing at its cohort (and listed in it, utlist), and cohorts by
+ * (aggregate id, key kind, key, period start). A cohort keeps its tally up to date as members come, go and change,
  * so a member costs O(1); a cohort also sits in an array sorted by that same
  * tuple, which is the order outputs at one instant come in. Cohorts are never
  * removed (they are few: keys × reporting periods), members are removed when
@@ -26,6 +26,7 @@
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (oom = 1)
 #include <uthash.h>
+#include <utlist.h>
 
 #define NB (CD_BENEFIT_MAX + 1)
 #define MAX_KEY_LEN 64           /* longer than any municipality or a-kasse code (D28: 16) */
@@ -49,6 +50,7 @@ typedef struct cohort {
 	int last_status, last_required, last_held;
 	bool evaluated, warned, dirty;
 	uint32_t transitions;     /* events emitted so far: part of each event id */
+	struct member *list;      /* its members (utlist), for the warning's count */
 	UT_hash_handle hh;
 } cohort;
 
@@ -57,6 +59,8 @@ typedef struct member {
 	cohort *c;
 	uint8_t outcome, benefit;
 	int held;
+	cd_instant as_of;         /* when it came to its present outcome */
+	struct member *prev, *next;   /* in c->list */
 	UT_hash_handle hh;
 } member;
 
@@ -257,9 +261,13 @@ static void tally_add(tally *t, const member *m, int sign)
 }
 
 /* A member joins or leaves c: an evaluated cohort is re-evaluated at the next advance (D43). */
-static void touch(cohort *c, const member *m, int sign)
+static void touch(cohort *c, member *m, int sign)
 {
 	tally_add(&c->cur, m, sign);
+	if (sign > 0)
+		DL_APPEND(c->list, m);
+	else
+		DL_DELETE(c->list, m);
 	if (c->evaluated)
 		c->dirty = true;
 }
@@ -306,7 +314,7 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 	if (!(c = cohort_get(a, def, m->key_kind, key, m->due)))
 		return cd_err_set(err, 1, "out of memory for the cohort of member '%s'", m->member_id);
 	if (e && e->c == c && e->outcome == m->outcome && e->held == m->held && e->benefit == m->benefit)
-		return 0;   /* a repeat */
+		return 0;   /* a repeat (its as_of stays that of the first saying) */
 	if (!e) {
 		if (!(e = calloc(1, sizeof(*e))))
 			return cd_err_set(err, 1, "out of memory for member '%s'", m->member_id);
@@ -323,6 +331,7 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 	e->outcome = (uint8_t)m->outcome;
 	e->benefit = (uint8_t)m->benefit;
 	e->held = m->held;
+	e->as_of = m->as_of;
 	touch(c, e, +1);
 	return 0;
 }
@@ -480,14 +489,41 @@ static int reevaluate(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, 
 	return emit(a, c, status, &c->cur, required, held, 0, at, fn, ctx, err);
 }
 
+/*
+ * The WARNING counts the members decided at or before its instant (D46): a
+ * member the engine said later (as_of after it) was not decided then, even
+ * when a coarse tick fed it before the aggregate clock reached the instant.
+ */
 static int warn(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, void *ctx, cd_err *err)
 {
 	int required, held;
+	tally t;
+	const member *m;
 
 	c->warned = true;
-	if (c->cur.n == 0 || judge(c, &c->cur, &required, &held))
+	memset(&t, 0, sizeof(t));
+	DL_FOREACH(c->list, m)
+		if (m->as_of <= at)
+			tally_add(&t, m, +1);
+	if (t.n == 0 || judge(c, &t, &required, &held))
 		return 0;
-	return emit(a, c, CD_AGG_WARNING, &c->cur, required, held, 0, at, fn, ctx, err);
+	return emit(a, c, CD_AGG_WARNING, &t, required, held, 0, at, fn, ctx, err);
+}
+
+cd_instant cd_agg_next(const cd_aggregator *a)
+{
+	cd_instant best = CD_INSTANT_NONE;
+	for (size_t i = 0; i < a->n_order; i++) {
+		const cohort *c = a->order[i];
+		cd_instant x[2] = { c->warned ? CD_INSTANT_NONE : c->warn_at, c->eval_at };
+		if (c->evaluated)
+			continue;
+		for (int k = 0; k < 2; k++)
+			if (x[k] != CD_INSTANT_NONE && (a->now == CD_INSTANT_NONE || x[k] > a->now) &&
+			    (best == CD_INSTANT_NONE || x[k] < best))
+				best = x[k];
+	}
+	return best;
 }
 
 static int act_cmp(const void *x, const void *y)

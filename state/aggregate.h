@@ -75,7 +75,9 @@ void cd_agg_free(cd_aggregator *a);
  * Records a member's outcome (upsert by member_id). MET, LAPSED and EXEMPTED
  * put it in the cohort of (aggregate_id, key_kind, key, reporting period
  * holding m->due), moving it from any cohort it was in; UNDECIDED takes it out;
- * a repeat of what is known changes nothing. Nothing is emitted here: a
+ * a repeat of what is known changes nothing. m->as_of (when it came to this
+ * outcome) decides whether a WARNING counts it: only members decided at or
+ * before the warning's instant are. Nothing is emitted here: a
  * change to a cohort already evaluated is re-evaluated at the next
  * cd_agg_advance. -1 (err says why, nothing changed) for an aggregate the
  * rules do not name, a key kind that is not the aggregate's, a decided member
@@ -95,6 +97,14 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err);
  * (the event it refused counts as emitted).
  */
 int cd_agg_advance(cd_aggregator *a, cd_instant t, cd_agg_fn fn, void *ctx, cd_err *err);
+
+/*
+ * The earliest WARNING or evaluation instant after the aggregate clock
+ * (CD_INSTANT_NONE: none scheduled). A driver that also advances citizens
+ * walks both clocks through these instants together, so that a WARNING
+ * counts only the members decided by its instant (cmd/replay.c advance_all).
+ */
+cd_instant cd_agg_next(const cd_aggregator *a);
 
 /* The aggregate clock: the latest t advanced to, CD_INSTANT_NONE before the first advance. */
 cd_instant cd_agg_clock(const cd_aggregator *a);

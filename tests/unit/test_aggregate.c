@@ -136,9 +136,9 @@ static cd_date day(const char *s)
 	return d;
 }
 
-/* Member number k of citizen-less tests: a 32-hex-digit id. */
-static void feed(cd_aggregator *a, const char *agg, const char *key, int k, int outcome, const char *due, int held,
-		 int benefit)
+/* Member number k of citizen-less tests (a 32-hex-digit id), decided at as_of. */
+static void feed_at(cd_aggregator *a, const char *agg, const char *key, int k, int outcome, const char *due, int held,
+		    int benefit, cd_instant as_of)
 {
 	cd_member m;
 	cd_err err;
@@ -153,10 +153,17 @@ static void feed(cd_aggregator *a, const char *agg, const char *key, int k, int 
 	m.due = due ? day(due) : CD_DATE_NONE;
 	m.held = held;
 	m.benefit = benefit;
-	m.as_of = 0;
+	m.as_of = as_of;
 	m.caused_by = "";
 	if (cd_agg_member(a, &m, &err) < 0)
 		fail_msg("cd_agg_member: %s", err.msg);
+}
+
+/* The same, decided long before anything here (as_of 1970). */
+static void feed(cd_aggregator *a, const char *agg, const char *key, int k, int outcome, const char *due, int held,
+		 int benefit)
+{
+	feed_at(a, agg, key, k, outcome, due, held, benefit, 0);
 }
 
 static void advance(cd_aggregator *a, const char *t, sink *s)
@@ -514,6 +521,26 @@ static void test_warning_before_evaluation_once(void **state)
 	free(s);
 }
 
+static void test_warning_counts_only_members_decided_by_its_instant(void **state)
+{
+	cd_aggregator *a = cd_agg_new(rules, 0, 7);
+	sink *s = sink_new();
+	(void)state;
+	/* W = 2027-03-23T23:00:00Z. 101: a MET member decided before it, a LAPSED one after it
+	 * (fed before the aggregate clock got there, as a coarse tick does): 1 of 1, no warning.
+	 * 102: a LAPSED one before, a MET one after: 0 of 1, required 1: WARNING. */
+	feed_at(a, KOMMUNE, "101", 1, CD_MEMBER_MET, "2027-01-10", 4, CD_DAGPENGE, at("2027-01-11T00:00:00Z"));
+	feed_at(a, KOMMUNE, "101", 2, CD_MEMBER_LAPSED, "2027-03-24", 0, CD_DAGPENGE, at("2027-03-24T23:00:00Z"));
+	feed_at(a, KOMMUNE, "102", 3, CD_MEMBER_LAPSED, "2027-01-10", 0, CD_DAGPENGE, at("2027-03-23T23:00:00Z"));
+	feed_at(a, KOMMUNE, "102", 4, CD_MEMBER_MET, "2027-03-24", 4, CD_DAGPENGE, at("2027-03-24T23:00:00Z"));
+	advance(a, "2027-03-26T00:00:00Z", s);
+	assert_int_equal(s->n, 1);
+	assert_string_equal(s->r[0].key, "102");
+	assert_rec(&s->r[0], CD_AGG_WARNING, 1, 0, 1, 0, 1, 0, "2027-03-23T23:00:00Z");
+	cd_agg_free(a);
+	free(s);
+}
+
 static void test_one_advance_equals_every_step_on_the_way(void **state)
 {
 	cd_aggregator *one = cd_agg_new(rules, 2, 7), *steps = cd_agg_new(rules, 2, 7);
@@ -740,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_average_is_reported_in_hundredths),
 		cmocka_unit_test(test_s10_breached_then_retracted_and_met),
 		cmocka_unit_test(test_warning_before_evaluation_once),
+		cmocka_unit_test(test_warning_counts_only_members_decided_by_its_instant),
 		cmocka_unit_test(test_one_advance_equals_every_step_on_the_way),
 		cmocka_unit_test(test_reevaluation_without_status_change),
 		cmocka_unit_test(test_outputs_do_not_depend_on_member_order),
