@@ -452,7 +452,7 @@ static int evaluate(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, vo
 	int required, held, status;
 
 	if (c->cur.n == 0)
-		return 0;   /* evaluated when it gets a member (D45) */
+		return 0;   /* evaluated when it gets a member (D44) */
 	status = judge(c, &c->cur, &required, &held) ? CD_AGG_MET : CD_AGG_BREACHED;
 	c->evaluated = true;
 	c->dirty = false;

@@ -8,7 +8,7 @@
  * and, driven by the aggregate clock (the all-citizen clock: cd_agg_advance),
  * emits a cohort's WARNING, its evaluation (MET or BREACHED) and, when a
  * member changes after that, its re-evaluation (RETRACTED and the new status,
- * or an updated status). decisions.md D43–D46 say what the spec leaves open.
+ * or an updated status). decisions.md D43–D47 say what the spec leaves open.
  *
  * Pure: no I/O, no wall clock, no globals. Outputs are a function of the set
  * of members known at each advance and of the sequence of advance instants,

@@ -661,7 +661,7 @@ static void test_outputs_do_not_depend_on_member_order(void **state)
 	free(y);
 }
 
-/* The id as decisions.md D27/D46 define it, computed here from the layout, not by the module. */
+/* The id as decisions.md D47 defines it, computed here from the layout, not by the module. */
 static void expected_id(const char *agg, int key_kind, const char *key, const char *ps, uint32_t transition,
 			int status, char out[33])
 {
