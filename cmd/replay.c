@@ -11,10 +11,18 @@
  * the new floor, applied lazily the next time they are touched (nothing can
  * fire for them in between, by definition of the index).
  *
+ * Aggregates (rules.md §4.1): the engine tells each share member's outcome
+ * to the aggregator (state/aggregate), whose clock is the all-citizen clock:
+ * it advances after every all-citizen ClockTick has advanced every citizen,
+ * and at --until, and its AggregateEvents go into the same output stream.
+ * --no-aggregates leaves the aggregator out (the live processor has no
+ * aggregate stage yet, so comparisons with it replay without one).
+ *
  * Bad records are reported on stderr (position, event_id, stage, error) and
- * skipped; only lost framing or an unwritable output ends the replay early,
- * with status 1. Outputs are written in the order the clock produces them:
- * per input, then per advance.
+ * skipped; only lost framing, an unwritable output or a member the aggregator
+ * cannot take ends the replay early, with status 1. Outputs are written in the
+ * order the clock produces them: per input, then per advance (citizens, then
+ * aggregates).
  */
 #include "cmd/commands.h"
 
@@ -28,6 +36,7 @@
 #include "cmd/summary.h"
 #include "proto/codec.h"
 #include "proto/eventlog.h"
+#include "state/aggregate.h"
 #include "state/engine.h"
 #include "state/step.h"
 #include "state/memstore.h"
@@ -42,8 +51,9 @@ typedef struct replayer {
 	FILE *outf;
 	cd_log_format out_fmt;
 	cd_instant floor;        /* the latest all-citizen tick */
-	uint64_t records, applied, duplicates, skipped, outputs, deadlines, breaches;
-	int write_failed;
+	cd_aggregator *agg;      /* NULL with --no-aggregates */
+	uint64_t records, applied, duplicates, skipped, outputs, deadlines, breaches, aggregates;
+	int write_failed;        /* an output could not be written or a member not counted: fatal */
 	cd_summary *summary;     /* NULL unless --summary */
 } replayer;
 
@@ -68,6 +78,36 @@ static int write_output(void *ctx, const cd_output *o)
 	return 0;
 }
 
+static int write_aggregate(void *ctx, const cd_agg_output *a)
+{
+	replayer *r = ctx;
+	cd_err err;
+	cd_buf_reset(&r->out);
+	if (cd_codec_aggregate_append(a, r->out_fmt, 1, &r->out, &err) < 0 ||
+	    cd_log_write(r->outf, r->out_fmt, r->out.data, r->out.len, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot write output", "error", err.msg, NULL);
+		r->write_failed = 1;
+		return -1;
+	}
+	r->outputs++;
+	r->aggregates++;
+	return 0;
+}
+
+/* A share member's outcome, from the engine. A member the aggregator refuses is a bug: fatal. */
+static int count_member(void *ctx, const cd_member *m)
+{
+	replayer *r = ctx;
+	cd_err err;
+	if (cd_agg_member(r->agg, m, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot count aggregate member", "citizen_id", m->citizen_id, "obligation_id",
+		       m->obligation_id, "error", err.msg, NULL);
+		r->write_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
 /* Loads citizen `id` into r->cit (empty if new). */
 static int load(replayer *r, const char *id, size_t len, cd_err *err)
 {
@@ -89,24 +129,48 @@ static int save(replayer *r, const char *id, size_t len, cd_err *err)
 			       r->cit.next_fire, err);
 }
 
-/* Fires everything due by t, citizen by citizen, in (instant, citizen id) order. */
-static int advance_all(replayer *r, cd_instant t, cd_err *err)
+/* Fires everything due by x, citizen by citizen, in (instant, citizen id) order. */
+static int advance_citizens(replayer *r, cd_instant x, cd_err *err)
 {
 	const char *id;
 	size_t len;
 	char idbuf[CD_MAX_ID_LEN + 1];
 
-	if (t > r->floor)
-		r->floor = t;
-	while (cd_memstore_next_due(r->store, t, &id, &len)) {
+	while (cd_memstore_next_due(r->store, x, &id, &len)) {
 		memcpy(idbuf, id, len);    /* ids are validated to CD_MAX_ID_LEN */
 		idbuf[len] = '\0';
 		if (load(r, idbuf, len, err) < 0 ||
-		    cd_engine_advance(r->eng, &r->cit, idbuf, t, write_output, r, err) < 0 ||
+		    cd_engine_advance(r->eng, &r->cit, idbuf, x, write_output, r, err) < 0 ||
 		    save(r, idbuf, len, err) < 0)
 			return -1;
 	}
 	return r->write_failed ? -1 : 0;
+}
+
+/*
+ * Advances every citizen and the aggregate clock to t. The two walk together
+ * through the aggregate's instants (warnings, evaluations) up to t: at each,
+ * first every citizen (deciding the members decided by then), then the
+ * aggregate clock; so an aggregate instant counts the members decided at or
+ * before it, and none decided later in the same tick (rules.md §4.1).
+ */
+static int advance_all(replayer *r, cd_instant t, cd_err *err)
+{
+	if (t > r->floor)
+		r->floor = t;
+	for (;;) {
+		cd_instant x = r->agg ? cd_agg_next(r->agg) : CD_INSTANT_NONE;
+		if (x == CD_INSTANT_NONE || x > t)
+			x = t;
+		if (advance_citizens(r, x, err) < 0)
+			return -1;
+		if (r->agg && cd_agg_advance(r->agg, x, write_aggregate, r, err) < 0)
+			return -1;
+		if (r->write_failed)
+			return -1;
+		if (x == t)
+			return 0;
+	}
 }
 
 static int apply(replayer *r, const cd_event *ev, cd_err *err)
@@ -176,7 +240,7 @@ static int replay_stream(replayer *r, cd_log_reader *rd, const char *input, cd_e
 /* The closing log lines, and the summary when asked for. */
 static void report(const replayer *r, int stats)
 {
-	char num[7][32];
+	char num[8][32];
 	size_t bytes = cd_memstore_bytes(r->store), count = cd_memstore_count(r->store);
 
 	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)r->records);
@@ -186,8 +250,10 @@ static void report(const replayer *r, int stats)
 	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)r->deadlines);
 	snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)r->breaches);
 	snprintf(num[6], sizeof(num[6]), "%zu", count);
+	snprintf(num[7], sizeof(num[7]), "%llu", (unsigned long long)r->aggregates);
 	cd_log(CD_LOG_INFO, "replay done", "records", num[0], "applied", num[1], "duplicates", num[2],
-	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "citizens", num[6], NULL);
+	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "aggregate_events", num[7],
+	       "citizens", num[6], NULL);
 	if (stats) {
 		snprintf(num[0], sizeof(num[0]), "%zu", bytes);
 		snprintf(num[1], sizeof(num[1]), "%zu", count);
@@ -201,7 +267,7 @@ static void report(const replayer *r, int stats)
 
 /* ---- options --------------------------------------------------------------------- */
 
-enum { OPT_INPUT_FORMAT = CD_OPT_OWN, OPT_OUTPUT_FORMAT, OPT_UNTIL, OPT_STATS, OPT_SUMMARY };
+enum { OPT_INPUT_FORMAT = CD_OPT_OWN, OPT_OUTPUT_FORMAT, OPT_UNTIL, OPT_STATS, OPT_SUMMARY, OPT_NO_AGGREGATES };
 
 static const struct option longopts[] = {
 	{ "input", required_argument, NULL, 'i' },
@@ -211,6 +277,7 @@ static const struct option longopts[] = {
 	{ "until", required_argument, NULL, OPT_UNTIL },
 	{ "stats", no_argument, NULL, OPT_STATS },
 	{ "summary", no_argument, NULL, OPT_SUMMARY },
+	{ "no-aggregates", no_argument, NULL, OPT_NO_AGGREGATES },
 	CD_OPT_ENGINE_LONGOPTS,
 	CD_OPT_LOG_LEVEL_LONGOPT,
 	CD_OPT_HELP_LONGOPT,
@@ -221,7 +288,7 @@ typedef struct replay_opts {
 	const char *input, *output;
 	cd_log_format in_fmt, out_fmt;
 	cd_instant until;              /* CD_INSTANT_NONE: not given */
-	int stats, summary;
+	int stats, summary, no_aggregates;
 	cd_opt_engine eo;
 } replay_opts;
 
@@ -250,6 +317,9 @@ static int parse_option(void *ctx, int c, char *arg)
 	case OPT_SUMMARY:
 		o->summary = 1;
 		return 0;
+	case OPT_NO_AGGREGATES:
+		o->no_aggregates = 1;
+		return 0;
 	default:
 		return cd_opt_engine_option(&o->eo, c, arg);
 	}
@@ -265,7 +335,9 @@ static void usage(FILE *f)
 		   "      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
 		   "      --stats              at the end, also log the store's size (bytes and citizens)\n"
 		   "      --summary            at the end, print a readable summary (stdout when --output is a file,\n"
-		   "                           else stderr): breaches by rule and municipality, explained examples\n");
+		   "                           else stderr): breaches by rule and municipality, explained examples\n"
+		   "      --no-aggregates      evaluate no aggregate obligations (dk-2026 shares, averages): no\n"
+		   "                           AggregateEvents, as the live processor today\n");
 	cd_opt_engine_usage(f);
 }
 
@@ -298,6 +370,14 @@ int cmd_replay(int argc, char **argv)
 	if (cd_opt_engine_open(&o.eo, &r.eng, &err) < 0) {
 		cd_log(CD_LOG_ERROR, "cannot start", "error", err.msg, NULL);
 		goto out;
+	}
+	if (!o.no_aggregates) {
+		r.agg = cd_agg_new(o.eo.rules, o.eo.cfg.grace_days, o.eo.cfg.warn_lead_days);
+		if (!r.agg) {
+			cd_log(CD_LOG_ERROR, "cannot start", "error", "out of memory", NULL);
+			goto out;
+		}
+		cd_engine_set_member_fn(r.eng, count_member, &r);
 	}
 	r.store = cd_memstore_new(0);
 	inf = strcmp(o.input, "-") ? fopen(o.input, "rb") : stdin;
@@ -333,6 +413,7 @@ out:
 	cd_memstore_free(r.store);
 	cd_summary_free(r.summary);
 	cd_engine_free(r.eng);
+	cd_agg_free(r.agg);
 	cd_opt_engine_release(&o.eo);
 	cd_citizen_release(&r.cit);
 	cd_buf_release(&r.rec);

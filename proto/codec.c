@@ -14,6 +14,7 @@
 #include "proto/codec.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto/pbjson.h"
@@ -53,6 +54,14 @@ SAME_AS(CD_BASIS_CARRIED_OVER, CONTACT__V1__BASIS__BASIS_CARRIED_OVER);
 SAME_AS(CD_BASIS_INTERPRETATION, CONTACT__V1__BASIS__BASIS_INTERPRETATION);
 SAME_AS(CD_SCOPE_KOMMUNE, CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_KOMMUNE);
 SAME_AS(CD_SCOPE_AKASSE, CONTACT__V1__EXEMPTION_SCOPE__EXEMPTION_SCOPE_AKASSE);
+SAME_AS(CD_AGG_WARNING, CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_WARNING);
+SAME_AS(CD_AGG_MET, CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_MET);
+SAME_AS(CD_AGG_BREACHED, CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_BREACHED);
+SAME_AS(CD_AGG_RETRACTED, CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_RETRACTED);
+SAME_AS(CD_AGG_SHARE, CONTACT__V1__AGGREGATE_KIND__AGGREGATE_KIND_SHARE);
+SAME_AS(CD_AGG_AVERAGE, CONTACT__V1__AGGREGATE_KIND__AGGREGATE_KIND_AVERAGE);
+SAME_AS(CD_AGG_KEY_MUNICIPALITY, CONTACT__V1__AGGREGATE_KEY_KIND__AGGREGATE_KEY_KIND_MUNICIPALITY);
+SAME_AS(CD_AGG_KEY_AKASSE, CONTACT__V1__AGGREGATE_KEY_KIND__AGGREGATE_KEY_KIND_AKASSE);
 
 const char *cd_codec_stage_name(cd_codec_stage s)
 {
@@ -620,4 +629,92 @@ int cd_codec_output_append(const cd_output *o, cd_log_format fmt, int wrapped, c
 	build(o, &m);
 	msg = wrapped ? &m.out.base : o->is_breach ? &m.br.base : &m.dl.base;
 	return pbjson_encode(msg, out, err);
+}
+
+/* ---- aggregate events ---------------------------------------------------------- */
+
+/*
+ * Built on the stack like the others and packed by protobuf-c: an aggregate
+ * event is rare (one per cohort and transition), so it needs no direct packer.
+ */
+typedef struct aggmsg {
+	char ps[CD_DATE_STRLEN], pe[CD_DATE_STRLEN];
+	Google__Protobuf__Timestamp ts;
+	Contact__V1__BenefitCount bc[CD_BENEFIT_MAX + 1];
+	Contact__V1__BenefitCount *bcp[CD_BENEFIT_MAX + 1];
+	Contact__V1__AggregateEvent ag;
+	Contact__V1__Output out;
+} aggmsg;
+
+static int build_aggregate(const cd_agg_output *a, aggmsg *m, cd_err *err)
+{
+	int64_t s;
+	int32_t ns;
+
+	if (a->n_by_benefit > CD_BENEFIT_MAX + 1)
+		return cd_err_set(err, 0, "aggregate event with %zu benefits", a->n_by_benefit);
+	contact__v1__aggregate_event__init(&m->ag);
+	m->ag.event_id = (char *)a->event_id;
+	m->ag.aggregate_id = (char *)a->aggregate_id;
+	m->ag.key_kind = (Contact__V1__AggregateKeyKind)a->key_kind;
+	m->ag.key = (char *)a->key;
+	m->ag.period_start = date_or_empty(a->period_start, m->ps);
+	m->ag.period_end = date_or_empty(a->period_end, m->pe);
+	m->ag.status = (Contact__V1__AggregateStatus)a->status;
+	m->ag.kind = (Contact__V1__AggregateKind)a->kind;
+	m->ag.members = a->members;
+	m->ag.met = a->met;
+	m->ag.lapsed = a->lapsed;
+	m->ag.exempted = a->exempted;
+	m->ag.required = a->required;
+	m->ag.held = a->held;
+	for (size_t i = 0; i < a->n_by_benefit; i++) {
+		contact__v1__benefit_count__init(&m->bc[i]);
+		m->bc[i].benefit = (Contact__V1__Benefit)a->by_benefit[i].benefit;
+		m->bc[i].members = a->by_benefit[i].members;
+		m->bc[i].met = a->by_benefit[i].met;
+		m->bcp[i] = &m->bc[i];
+	}
+	m->ag.n_by_benefit = a->n_by_benefit;
+	m->ag.by_benefit = a->n_by_benefit ? m->bcp : NULL;
+	m->ag.severity = (Contact__V1__Severity)a->severity;
+	m->ag.legal_ref = (char *)(a->legal_ref ? a->legal_ref : "");
+	google__protobuf__timestamp__init(&m->ts);
+	cd_instant_to_ts(a->detected_at, &s, &ns);
+	m->ts.seconds = s;
+	m->ts.nanos = ns;
+	m->ag.detected_at = &m->ts;
+	m->ag.explanation = (char *)(a->explanation ? a->explanation : "");
+	contact__v1__output__init(&m->out);
+	m->out.output_case = CONTACT__V1__OUTPUT__OUTPUT_AGGREGATE;
+	m->out.aggregate = &m->ag;
+	return 0;
+}
+
+int cd_codec_aggregate_append(const cd_agg_output *a, cd_log_format fmt, int wrapped, cd_buf *out, cd_err *err)
+{
+	aggmsg m;
+	const ProtobufCMessage *msg;
+	size_t n;
+
+	if (build_aggregate(a, &m, err) < 0)
+		return -1;
+	msg = wrapped ? &m.out.base : &m.ag.base;
+	if (fmt == CD_LOG_JSON)
+		return pbjson_encode(msg, out, err);
+	n = protobuf_c_message_get_packed_size(msg);
+	if (cd_buf_reserve(out, n) < 0)
+		return cd_err_set(err, 0, "output of %zu bytes exceeds the buffer limit", n);
+	protobuf_c_message_pack(msg, (uint8_t *)out->data + out->len);
+	out->len += n;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+size_t cd_codec_aggregate_key(int key_kind, const char *key, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s:%s", key_kind == CD_AGG_KEY_AKASSE ? "akasse" : "kommune", key ? key : "");
+	if (n < 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len ? len - 1 : 0;
 }

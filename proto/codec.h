@@ -3,8 +3,8 @@
  *
  * Inputs: bytes (binary protobuf or one canonical-JSON object) → a decoded
  * CitizenEvent → a validated cd_event that borrows the message's strings.
- * Outputs: a cd_output → an Output / DeadlineEvent / BreachEvent message,
- * packed as binary or canonical JSON.
+ * Outputs: a cd_output → an Output / DeadlineEvent / BreachEvent message, and
+ * a cd_agg_output → an Output / AggregateEvent, packed as binary or canonical JSON.
  *
  * Every failure names the stage (decode or validate) and the field, because
  * the message ends up in a dead-letter header or a replay report.
@@ -18,6 +18,7 @@
 #include "contact/v1/events.pb-c.h"
 #include "contact/v1/outputs.pb-c.h"
 #include "proto/eventlog.h"
+#include "state/aggregate.h"
 #include "state/engine.h"
 #include "state/event.h"
 #include "util/buf.h"
@@ -53,5 +54,20 @@ int cd_codec_output_append(const cd_output *o, cd_log_format fmt, int wrapped, c
 
 /* The same binary bytes through protobuf-c's generic packer (the reference, for tests). */
 int cd_codec_output_append_pbc(const cd_output *o, int wrapped, cd_buf *out, cd_err *err);
+
+/*
+ * Appends an aggregate event to out, as cd_codec_output_append does: in an
+ * Output wrapper (replay files) when `wrapped`, else the bare AggregateEvent
+ * (the aggregates topic). Same field order and JSON mapping as the others.
+ */
+int cd_codec_aggregate_append(const cd_agg_output *a, cd_log_format fmt, int wrapped, cd_buf *out, cd_err *err);
+
+/*
+ * The Kafka key of an aggregate event (spec/events.md): "<kind>:<key>", kind
+ * "kommune" for municipality keys and "akasse" for a-kasse keys, so codes of
+ * the two kinds never collide ("kommune:101", "akasse:A901"). Returns the
+ * length written into buf (NUL-terminated, truncated to len - 1).
+ */
+size_t cd_codec_aggregate_key(int key_kind, const char *key, char *buf, size_t len);
 
 #endif

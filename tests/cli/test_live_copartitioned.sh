@@ -41,7 +41,8 @@ alive() {
 
 "$CONTACTD" synth --citizens 300 --years 4 --seed 71 --format json --output "$W/log.jsonl" 2>/dev/null \
   || fail "synth failed"
-"$CONTACTD" replay --input "$W/log.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+"$CONTACTD" replay --no-aggregates --input "$W/log.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 "${TOOL[@]}" split "$W/log.jsonl" "$W/conv.jsonl" "$W/other.jsonl" 0.1 7 >"$W/split.txt" || fail "split failed"
 [ "$(wc -l <"$W/conv.jsonl")" -gt 1000 ] || fail "too few conversations: $(cat "$W/split.txt")"
 

@@ -22,7 +22,8 @@ count_outputs() {
 
 "$CONTACTD" synth --citizens 300 --years 4 --seed 21 --late-ratio 0.1 --dup-ratio 0.05 --format pb \
   --output "$W/log.pb" 2>/dev/null || fail "synth failed"
-"$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+"$CONTACTD" replay --no-aggregates --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 want=$(wc -l <"$W/replay.jsonl")
 
 broker_start "$P"

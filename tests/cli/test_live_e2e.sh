@@ -33,7 +33,8 @@ one_log() {
   local d=$W/$name
   mkdir -p "$d"
   "$CONTACTD" synth "$@" --format pb --output "$d/log.pb" 2>"$d/synth.log" || fail "$name: synth failed"
-  "$CONTACTD" replay --input "$d/log.pb" --output "$d/replay.jsonl" 2>"$d/replay.log" || fail "$name: replay failed"
+  # --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+  "$CONTACTD" replay --no-aggregates --input "$d/log.pb" --output "$d/replay.jsonl" 2>"$d/replay.log" || fail "$name: replay failed"
   local want
   want=$(wc -l <"$d/replay.jsonl")
   [ "$want" -gt 1000 ] || fail "$name: replay gave only $want outputs"

@@ -68,7 +68,8 @@ kcat -b "$BROKERS" -P -t "$IN" -k ctlkey "$W/ctl.bin" || fail "kcat -P failed"
 kcat -b "$BROKERS" -P -t "$IN" -k utfkey "$W/utf.bin" || fail "kcat -P failed"
 "$CONTACTD" produce --brokers "$BROKERS" --input "$W/valid2.jsonl" 2>"$W/produce2.log" || fail "produce failed"
 
-"$CONTACTD" replay --input "$W/valid.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+"$CONTACTD" replay --no-aggregates --input "$W/valid.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 want=$(wc -l <"$W/replay.jsonl")
 limit=$((SECONDS + 90))
 while n=$(count "$DLQ"); o=$(($(count contact.deadlines.v1) + $(count contact.breaches.v1)));

@@ -20,7 +20,8 @@ alive() { kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/run.log" >&2; fail "t
 half=$(($(wc -l <"$W/valid.jsonl") / 2))
 head -n "$half" "$W/valid.jsonl" >"$W/valid1.jsonl"
 tail -n "+$((half + 1))" "$W/valid.jsonl" >"$W/valid2.jsonl"
-"$CONTACTD" replay --input "$W/valid.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+"$CONTACTD" replay --no-aggregates --input "$W/valid.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 want=$(wc -l <"$W/replay.jsonl")
 
 # poison through kcat: garbage, and a binary record cut inside its first field

@@ -27,7 +27,8 @@ wait_for() {
 
 "$CONTACTD" synth --citizens 300 --years 4 --seed 31 --late-ratio 0.1 --dup-ratio 0.05 --format json \
   --output "$W/log.jsonl" 2>/dev/null || fail "synth failed"
-"$CONTACTD" replay --input "$W/log.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+"$CONTACTD" replay --no-aggregates --input "$W/log.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 want=$(wc -l <"$W/replay.jsonl")
 half=$(($(wc -l <"$W/log.jsonl") / 2))
 head -n "$half" "$W/log.jsonl" >"$W/first.jsonl"

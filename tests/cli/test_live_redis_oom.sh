@@ -20,7 +20,8 @@ R() { redis-cli -p "$REDIS_PORT" "$@"; }
 connections() { R INFO stats | tr -d '\r' | sed -n 's/^total_connections_received://p'; }
 
 "$CONTACTD" synth --citizens 300 --years 3 --seed 91 --format pb --output "$W/events.bin" 2>/dev/null || fail "synth failed"
-"$CONTACTD" replay --input "$W/events.bin" --input-format pb --output "$W/replay.jsonl" 2>/dev/null || fail "replay failed"
+# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+"$CONTACTD" replay --no-aggregates --input "$W/events.bin" --input-format pb --output "$W/replay.jsonl" 2>/dev/null || fail "replay failed"
 total=$("$CONTACTD" replay --input "$W/events.bin" --input-format pb --stats 2>&1 >/dev/null | sed -n 's/.* records=\([0-9]*\).*/\1/p')
 # the first third of the log's records, then the rest; prints how many the first holds
 n1=$(/usr/bin/python3 - "$W/events.bin" "$W/part1.bin" "$W/part2.bin" <<'EOF'

@@ -21,8 +21,9 @@ while IFS= read -r flags; do
   for f in "$W"/exp/*.flags; do
     [ "$(cat "$f")" = "$flags" ] && cat "${f%.flags}.jsonl" >>"$W/$g.jsonl"
   done
+  # --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
   # shellcheck disable=SC2086
-  "$CONTACTD" replay --input "$W/$g.jsonl" $flags --output "$W/$g.replay.jsonl" 2>"$W/$g.replay.log" ||
+  "$CONTACTD" replay --no-aggregates --input "$W/$g.jsonl" $flags --output "$W/$g.replay.jsonl" 2>"$W/$g.replay.log" ||
     fail "replay of group $g failed"
   "$CONTACTD" produce --brokers "$BROKERS" --topic "$g.in" --input "$W/$g.jsonl" 2>"$W/$g.produce.log" ||
     fail "produce of group $g failed"

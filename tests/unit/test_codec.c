@@ -257,6 +257,89 @@ static void test_output_larger_than_the_buffer_limit_fails(void **state)
 	cd_buf_release(&a);
 }
 
+/* S10's BREACHED, as an aggregate output. */
+static void s10_aggregate(cd_agg_output *a, cd_agg_benefit *ben)
+{
+	memset(a, 0, sizeof(*a));
+	strcpy(a->event_id, "00112233445566778899aabbccddeeff");
+	a->aggregate_id = "dk-2026/kommune-share";
+	a->key_kind = CD_AGG_KEY_MUNICIPALITY;
+	a->key = "101";
+	a->period_start = cd_date_from_ymd(2027, 1, 1);
+	a->period_end = cd_date_from_ymd(2027, 3, 31);
+	a->status = CD_AGG_BREACHED;
+	a->kind = CD_AGG_SHARE;
+	a->members = 40;
+	a->met = 29;
+	a->lapsed = 9;
+	a->exempted = 2;
+	a->required = 30;
+	a->held = 29;
+	ben[0] = (cd_agg_benefit){ CD_DAGPENGE, 6, 4 };
+	ben[1] = (cd_agg_benefit){ CD_KONTANTHJAELP, 30, 22 };
+	a->by_benefit = ben;
+	a->n_by_benefit = 2;
+	a->severity = CD_SEV_LEGAL;
+	a->legal_ref = "LAB \xc2\xa7 31";
+	a->detected_at = cd_instant_from_ts(1806530400, 0);   /* 2027-03-31T22:00:00Z */
+	a->explanation = "breached";
+}
+
+static void test_aggregate_events_in_json_and_binary(void **state)
+{
+	cd_agg_output a;
+	cd_agg_benefit ben[2];
+	cd_buf b;
+	cd_err err;
+	Contact__V1__Output *m;
+	Contact__V1__AggregateEvent *e;
+	char key[32];
+	(void)state;
+	cd_buf_init(&b, 1 << 16);
+	s10_aggregate(&a, ben);
+	assert_int_equal(cd_codec_aggregate_append(&a, CD_LOG_JSON, 1, &b, &err), 0);
+	assert_string_equal(b.data,
+		"{\"aggregate\":{\"eventId\":\"00112233445566778899aabbccddeeff\",\"aggregateId\":\"dk-2026/kommune-share\","
+		"\"keyKind\":\"AGGREGATE_KEY_KIND_MUNICIPALITY\",\"key\":\"101\",\"periodStart\":\"2027-01-01\","
+		"\"periodEnd\":\"2027-03-31\",\"status\":\"AGGREGATE_STATUS_BREACHED\",\"kind\":\"AGGREGATE_KIND_SHARE\","
+		"\"members\":40,\"met\":29,\"lapsed\":9,\"exempted\":2,\"required\":30,\"held\":29,"
+		"\"byBenefit\":[{\"benefit\":\"BENEFIT_DAGPENGE\",\"members\":6,\"met\":4},"
+		"{\"benefit\":\"BENEFIT_KONTANTHJAELP\",\"members\":30,\"met\":22}],"
+		"\"severity\":\"SEVERITY_LEGAL\",\"legalRef\":\"LAB \xc2\xa7 31\",\"detectedAt\":\"2027-03-31T22:00:00Z\","
+		"\"explanation\":\"breached\"}}");
+	cd_buf_reset(&b);
+	assert_int_equal(cd_codec_aggregate_append(&a, CD_LOG_PB, 1, &b, &err), 0);
+	m = contact__v1__output__unpack(NULL, b.len, (const uint8_t *)b.data);
+	assert_non_null(m);
+	assert_int_equal(m->output_case, CONTACT__V1__OUTPUT__OUTPUT_AGGREGATE);
+	e = m->aggregate;
+	assert_string_equal(e->event_id, "00112233445566778899aabbccddeeff");
+	assert_string_equal(e->key, "101");
+	assert_string_equal(e->period_end, "2027-03-31");
+	assert_int_equal(e->status, CONTACT__V1__AGGREGATE_STATUS__AGGREGATE_STATUS_BREACHED);
+	assert_int_equal(e->required, 30);
+	assert_int_equal(e->held, 29);
+	assert_int_equal(e->n_by_benefit, 2);
+	assert_int_equal(e->by_benefit[1]->benefit, CONTACT__V1__BENEFIT__BENEFIT_KONTANTHJAELP);
+	assert_int_equal(e->by_benefit[1]->met, 22);
+	assert_int_equal(e->detected_at->seconds, 1806530400);
+	contact__v1__output__free_unpacked(m, NULL);
+	/* bare, for the aggregates topic; no benefits, an a-kasse key */
+	a.key_kind = CD_AGG_KEY_AKASSE;
+	a.key = "A901";
+	a.n_by_benefit = 0;
+	cd_buf_reset(&b);
+	assert_int_equal(cd_codec_aggregate_append(&a, CD_LOG_JSON, 0, &b, &err), 0);
+	assert_true(!strncmp(b.data, "{\"eventId\":", 11));
+	assert_null(strstr(b.data, "byBenefit"));
+	assert_non_null(strstr(b.data, "\"keyKind\":\"AGGREGATE_KEY_KIND_AKASSE\",\"key\":\"A901\""));
+	assert_int_equal(cd_codec_aggregate_key(CD_AGG_KEY_AKASSE, "A901", key, sizeof(key)), 11);
+	assert_string_equal(key, "akasse:A901");
+	assert_int_equal(cd_codec_aggregate_key(CD_AGG_KEY_MUNICIPALITY, "101", key, sizeof(key)), 11);
+	assert_string_equal(key, "kommune:101");
+	cd_buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -264,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_no_aggregate_id_and_no_basis_give_the_old_bytes_and_json),
 		cmocka_unit_test(test_aggregate_id_and_basis_are_written_into_the_obligation),
 		cmocka_unit_test(test_output_larger_than_the_buffer_limit_fails),
+		cmocka_unit_test(test_aggregate_events_in_json_and_binary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
