@@ -551,15 +551,21 @@ static void warn(emitter *em, cd_obst *ob, const inst *in)
 	}
 }
 
-/* Obligations that no longer exist (D7): retracted if breached, then cancelled as SUPERSEDED. */
-static void supersede_unseen(emitter *em)
+/*
+ * Obligations that no longer exist (D7): retracted if breached, then cancelled
+ * as SUPERSEDED. Returns how many of them were decided share members, which
+ * leave their cohorts (members()).
+ */
+static size_t supersede_unseen(emitter *em)
 {
 	cd_citizen *c = em->c;
+	size_t leaving = 0;
 
 	for (size_t i = 0; i < c->n_ob; i++) {
 		cd_obst *ob = &c->ob[i];
 		if (ob->flags & CD_OF_SEEN)
 			continue;
+		leaving += ob->agg != 0;
 		if (ob->status == CD_OB_BREACHED)
 			emit(em, ob, NULL, true, CD_BR_RETRACTED, CD_INSTANT_NONE);
 		if (ob->status != CD_OB_CANCELLED) {
@@ -569,6 +575,7 @@ static void supersede_unseen(emitter *em)
 		} else
 			ob->reason = CD_CANCEL_SUPERSEDED;  /* already cancelled: say nothing twice (D7) */
 	}
+	return leaving;
 }
 
 /* ---- share members (rules.md §4.1) ---------------------------------------- */
@@ -683,7 +690,7 @@ static void member_update(emitter *em, cd_obst *ob, const inst *in)
  * each instance's outcome, then decided members that no longer exist, which
  * leave their cohorts.
  */
-static void members(emitter *em)
+static void members(emitter *em, size_t leaving)
 {
 	cd_engine *e = em->e;
 	cd_citizen *c = em->c;
@@ -691,14 +698,14 @@ static void members(emitter *em)
 
 	if (!e->member_fn)
 		return;
-	for (size_t i = 0; i < e->n_in && !em->failed; i++) {
+	for (size_t i = 0; i < e->n_in && e->n_member_in && !em->failed; i++) {
 		const inst *in = &e->in[i];
 		cd_obst *ob;
 		if (!in->def->aggregate[0] || !(ob = find_state(e, c, in, &hint)))
 			continue;
 		member_update(em, ob, in);
 	}
-	for (size_t i = 0; i < c->n_ob && !em->failed; i++) {
+	for (size_t i = 0; i < c->n_ob && leaving && !em->failed; i++) {
 		cd_obst *ob = &c->ob[i];
 		char base[CD_MAX_OBLIGATION_ID_LEN + 1];
 		const cd_obdef *def;
@@ -733,8 +740,7 @@ static int diff(emitter *em, cd_err *err)
 		transition(em, ob, in, opened_now);
 		warn(em, ob, in);
 	}
-	supersede_unseen(em);
-	members(em);
+	members(em, supersede_unseen(em));
 	if (em->failed)
 		return cd_err_set(err, 0, "the output callback failed");
 	return 0;

@@ -140,6 +140,7 @@ struct cd_engine {
 	size_t n_cv, cap_cv;
 	inst *in;
 	size_t n_in, cap_in;
+	size_t n_member_in;      /* instances of share members this evaluation (none: nothing to tell) */
 	int *counted;
 	size_t n_counted, cap_counted;
 	uint32_t *taken_nat, *taken_cur;  /* a conversation is taken when its stamp is the context's */

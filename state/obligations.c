@@ -60,6 +60,7 @@ static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const c
 	memset(in, 0, sizeof(*in));
 	in->def = def;
 	in->rule = rule;
+	e->n_member_in += def->aggregate[0] != '\0';
 	in->rs = rs;
 	in->p = x->p;
 	in->k = k;
@@ -694,6 +695,7 @@ void eng_evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	e->next_fire = CD_INSTANT_NONE;
 	e->c = c;
 	e->n_in = 0;
+	e->n_member_in = 0;
 	e->n_counted = 0;
 	eng_derive_periods(e, c);
 	eng_index_intervals(e);
