@@ -52,7 +52,7 @@ typedef struct replayer {
 	cd_log_format out_fmt;
 	cd_instant floor;        /* the latest all-citizen tick */
 	cd_aggregator *agg;      /* NULL with --no-aggregates */
-	uint64_t records, applied, duplicates, skipped, outputs, deadlines, breaches, aggregates;
+	uint64_t records, applied, duplicates, skipped, outputs, deadlines, breaches, aggregates, members;
 	int write_failed;        /* an output could not be written or a member not counted: fatal */
 	cd_summary *summary;     /* NULL unless --summary */
 } replayer;
@@ -105,6 +105,7 @@ static int count_member(void *ctx, const cd_member *m)
 		r->write_failed = 1;
 		return -1;
 	}
+	r->members++;
 	return 0;
 }
 
@@ -240,7 +241,7 @@ static int replay_stream(replayer *r, cd_log_reader *rd, const char *input, cd_e
 /* The closing log lines, and the summary when asked for. */
 static void report(const replayer *r, int stats)
 {
-	char num[8][32];
+	char num[9][32];
 	size_t bytes = cd_memstore_bytes(r->store), count = cd_memstore_count(r->store);
 
 	snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)r->records);
@@ -251,9 +252,10 @@ static void report(const replayer *r, int stats)
 	snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)r->breaches);
 	snprintf(num[6], sizeof(num[6]), "%zu", count);
 	snprintf(num[7], sizeof(num[7]), "%llu", (unsigned long long)r->aggregates);
+	snprintf(num[8], sizeof(num[8]), "%llu", (unsigned long long)r->members);
 	cd_log(CD_LOG_INFO, "replay done", "records", num[0], "applied", num[1], "duplicates", num[2],
 	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "aggregate_events", num[7],
-	       "citizens", num[6], NULL);
+	       "member_outcomes", num[8], "citizens", num[6], NULL);
 	if (stats) {
 		snprintf(num[0], sizeof(num[0]), "%zu", bytes);
 		snprintf(num[1], sizeof(num[1]), "%zu", count);

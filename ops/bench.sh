@@ -12,6 +12,10 @@
 #   4. Prints a figures block: events/s (binary, JSON), peak RSS, citizens,
 #      bytes per citizen (peak RSS, and the store's own count), outputs, and the
 #      issue's targets next to them (printed, not asserted).
+#   4b. Aggregates: a population with dk-2026 periods (synth from 2024-07-01)
+#      replayed with and without the aggregate stage: the cost it adds, and the
+#      share-member outcomes per second of that added time, against the
+#      replay's own rate (the stage must not be the bottleneck).
 #   5. Last, runs ops/bench-live.sh (the live pipeline: throughput, latency,
 #      Redis memory, ceilings; see there) and adds its figures to the block.
 #   6. Cost per history length: one citizen's log (build/release/bench/history:
@@ -27,7 +31,9 @@
 #
 # Environment (for a quick run): BENCH_CITIZENS (default 1000000), BENCH_EVENTS
 # (default 10000000; the log is cut there), BENCH_SEED (default 1),
-# BENCH_DATA (default bench-data), BENCH_LIVE=0 (skips the live benchmark; its
+# BENCH_DATA (default bench-data), BENCH_AGG_CITIZENS (default 200000: the dk-2026
+# population of the aggregates figure), BENCH_AGGREGATES=0 (skips it),
+# BENCH_LIVE=0 (skips the live benchmark; its
 # own BENCH_LIVE_* settings are in ops/bench-live.sh), BENCH_HISTORY=0 (skips
 # the cost per history length), BENCH_CALLGRIND=0 (its wall times only).
 # Replay is single-threaded: one core.
@@ -151,6 +157,39 @@ B_DEADLINES=$R_DEADLINES B_BREACHES=$R_BREACHES B_SKIPPED=$R_SKIPPED
 replay json "$JSON"
 J_RECORDS=$R_RECORDS J_WALL=$R_WALL J_RSS_KB=$R_RSS_KB J_SKIPPED=$R_SKIPPED
 
+# ---- 3b. aggregates: a population with dk-2026 periods, replayed with and without ---
+# the aggregate stage (state/aggregate): its added cost, and share-member outcomes
+# per second of that added time, against the replay's own rate.
+AGG=""
+aggregates_cost() {
+	local n=${BENCH_AGG_CITIZENS:-200000} file log_on=$WORK/agg-on.log log_off=$WORK/agg-off.log
+	local w_on w_off rec members aggs eps_on eps_off added mps ok
+	file=$DATA/agg-c$n-s$SEED.pb
+	if [[ ! -s $file.done ]]; then
+		echo "bench: generating $file ($n citizens, 3 years from 2024-07-01: dk-2024, dk-2026)" >&2
+		"$BIN" synth --citizens "$n" --seed "$SEED" --years 3 --from 2024-07-01 --format pb --output "$file" \
+			2>/dev/null && touch "$file.done"
+	fi
+	echo "bench: replay with and without aggregates ($file)" >&2
+	measure "$log_off" "$BIN" replay --input "$file" --output /dev/null --output-format pb --no-aggregates
+	w_off=$WALL
+	measure "$log_on" "$BIN" replay --input "$file" --output /dev/null --output-format pb
+	w_on=$WALL
+	rec=$(logval "$log_on" "replay done" records)
+	members=$(logval "$log_on" "replay done" member_outcomes)
+	aggs=$(logval "$log_on" "replay done" aggregate_events)
+	eps_on=$(awk -v n="$rec" -v s="$w_on" 'BEGIN { printf "%.0f", n / s }')
+	eps_off=$(awk -v n="$rec" -v s="$w_off" 'BEGIN { printf "%.0f", n / s }')
+	added=$(awk -v a="$w_on" -v b="$w_off" 'BEGIN { printf "%.1f", (a - b) * 100 / b }')
+	mps=$(awk -v m="$members" -v a="$w_on" -v b="$w_off" 'BEGIN { d = a - b; if (d <= 0.01) print "unmeasurable (within noise)"; else printf "%.0f member outcomes/s", m / d }')
+	ok=$(awk -v m="$members" -v a="$w_on" -v b="$w_off" -v e="$eps_off" 'BEGIN { d = a - b; print (d <= 0.01 || m / d >= e) ? "met" : "MISSED" }')
+	AGG="aggregates:    $n citizens from 2024-07-01, $rec events: $eps_off events/s without, $eps_on with ($added % added)
+               $members member outcomes, $aggs aggregate events: $mps of added time   target >= the replay's own rate ($eps_off/s): $ok"
+}
+if [[ ${BENCH_AGGREGATES:-1} != 0 ]]; then
+	aggregates_cost
+fi
+
 # ---- 6. cost per history length (one citizen); figures below ----------------------
 # Sets HIST (the lines of its block).
 HIST=""
@@ -241,6 +280,7 @@ memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citiz
                (peak RSS binary $((B_RSS_KB / 1024)) MiB, JSON $((J_RSS_KB / 1024)) MiB; store $((B_STORE / 1048576)) MiB)
 outputs:       $B_DEADLINES deadline events, $B_BREACHES breach events (binary run); skipped: binary $B_SKIPPED, JSON $J_SKIPPED
 timer:         $([[ $TIMER == gnu ]] && echo "/usr/bin/time -v" || echo "VmHWM polled from /proc")
+${AGG}
 EOF
 if [[ -n $HIST ]]; then
 	printf '\n==== cost per history length (one citizen, bench/history; replay --max-events 8000) ====\n%s\n' "$HIST"
