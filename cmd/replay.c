@@ -91,6 +91,8 @@ static int write_aggregate(void *ctx, const cd_agg_output *a)
 	}
 	r->outputs++;
 	r->aggregates++;
+	if (r->summary)
+		cd_summary_add_aggregate(r->summary, a);
 	return 0;
 }
 
@@ -337,7 +339,8 @@ static void usage(FILE *f)
 		   "      --until TIMESTAMP    at the end, advance every citizen's clock to this RFC 3339 instant\n"
 		   "      --stats              at the end, also log the store's size (bytes and citizens)\n"
 		   "      --summary            at the end, print a readable summary (stdout when --output is a file,\n"
-		   "                           else stderr): breaches by rule and municipality, explained examples\n"
+		   "                           else stderr): breaches by rule and municipality, cohorts of the\n"
+		   "                           aggregates by status, explained examples\n"
 		   "      --no-aggregates      evaluate no aggregate obligations (dk-2026 shares, averages): no\n"
 		   "                           AggregateEvents, as the live processor today\n");
 	cd_opt_engine_usage(f);

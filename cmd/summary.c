@@ -17,11 +17,18 @@ typedef struct counter {
 } counter;
 
 struct cd_summary {
-	long deadline[CD_DL_LAPSED + 1], breach[3];
+	long deadline[CD_DL_LAPSED + 1], breach[3], aggregate[CD_AGG_RETRACTED + 1];
 	counter rules[CD_SUMMARY_KEYS + 1], munis[CD_SUMMARY_KEYS + 1];
-	size_t n_rules, n_munis;
+	counter agg_breached[CD_SUMMARY_KEYS + 1], agg_met[CD_SUMMARY_KEYS + 1];
+	size_t n_rules, n_munis, n_agg_breached, n_agg_met;
 	char examples[CD_SUMMARY_EXAMPLES][700];
 	int n_examples;
+	char agg_examples[CD_SUMMARY_EXAMPLES][700];
+	int n_agg_examples;
+	/* Each cohort's standing status (n: CD_AGG_MET or CD_AGG_BREACHED, 0 retracted), so that an
+	 * updated status replaces the one before instead of counting twice. */
+	counter cohorts[CD_SUMMARY_COHORTS];
+	size_t n_cohorts;
 };
 
 cd_summary *cd_summary_new(void)
@@ -80,6 +87,42 @@ void cd_summary_add(cd_summary *s, const cd_output *o)
 			      o->explanation);
 }
 
+static void standing(cd_summary *s, const char *aggregate_id, long status, long by)
+{
+	if (status == CD_AGG_BREACHED)
+		bump(s->agg_breached, &s->n_agg_breached, aggregate_id, by);
+	else if (status == CD_AGG_MET)
+		bump(s->agg_met, &s->n_agg_met, aggregate_id, by);
+}
+
+void cd_summary_add_aggregate(cd_summary *s, const cd_agg_output *a)
+{
+	char key[CD_MAX_OBLIGATION_ID_LEN + 1], d[CD_DATE_STRLEN];
+	counter *c = NULL;
+
+	if (a->status < CD_AGG_WARNING || a->status > CD_AGG_RETRACTED)
+		return;
+	s->aggregate[a->status]++;
+	if (a->status == CD_AGG_WARNING)
+		return;
+	snprintf(key, sizeof(key), "%s %s %s", a->aggregate_id, a->key, cd_date_format(a->period_start, d));
+	for (size_t i = 0; i < s->n_cohorts && !c; i++)
+		if (!strcmp(s->cohorts[i].key, key))
+			c = &s->cohorts[i];
+	if (!c && s->n_cohorts < CD_SUMMARY_COHORTS) {
+		c = &s->cohorts[s->n_cohorts++];
+		snprintf(c->key, sizeof(c->key), "%s", key);
+		c->n = 0;
+	}
+	if (c) {
+		standing(s, a->aggregate_id, c->n, -1);    /* what it stood at before, if anything */
+		c->n = a->status == CD_AGG_RETRACTED ? 0 : a->status;
+	}
+	standing(s, a->aggregate_id, a->status, 1);
+	if (a->status == CD_AGG_BREACHED && s->n_agg_examples < CD_SUMMARY_EXAMPLES)
+		snprintf(s->agg_examples[s->n_agg_examples++], sizeof(s->agg_examples[0]), "%s", a->explanation);
+}
+
 static int by_count(const void *a, const void *b)
 {
 	const counter *x = a, *y = b;
@@ -120,5 +163,17 @@ void cd_summary_print(const cd_summary *s, FILE *f)
 		fprintf(f, "\nexamples:\n");
 		for (int i = 0; i < s->n_examples; i++)
 			fprintf(f, "  - %s\n", s->examples[i]);
+	}
+	if (!s->aggregate[CD_AGG_WARNING] && !s->aggregate[CD_AGG_MET] && !s->aggregate[CD_AGG_BREACHED])
+		return;
+	fprintf(f, "\naggregate events: warnings %ld, met %ld, breached %ld, retracted %ld\n",
+		s->aggregate[CD_AGG_WARNING], s->aggregate[CD_AGG_MET], s->aggregate[CD_AGG_BREACHED],
+		s->aggregate[CD_AGG_RETRACTED]);
+	print_table(f, "cohorts standing BREACHED by aggregate:", s->agg_breached, s->n_agg_breached, 25);
+	print_table(f, "cohorts standing MET by aggregate:", s->agg_met, s->n_agg_met, 25);
+	if (s->n_agg_examples) {
+		fprintf(f, "\nbreached cohorts, for example:\n");
+		for (int i = 0; i < s->n_agg_examples; i++)
+			fprintf(f, "  - %s\n", s->agg_examples[i]);
 	}
 }

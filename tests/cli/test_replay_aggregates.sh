@@ -14,6 +14,36 @@ grep -q '"aggregateId":"dk-2026/kommune-share"' "$W/a.jsonl" || fail "no kommune
 grep -q '"status":"AGGREGATE_STATUS_BREACHED"\|"status":"AGGREGATE_STATUS_MET"' "$W/a.jsonl" ||
   fail "no cohort was evaluated"
 
+# --summary: the aggregate events by status, and the cohorts standing at each
+# status per aggregate (a cohort counts once, at its latest status), as read
+# from the output file itself.
+"$CONTACTD" replay --input "$W/in.jsonl" --output "$W/sum.jsonl" --summary >"$W/summary" 2>/dev/null ||
+  fail "replay --summary failed"
+/usr/bin/python3 - "$W/sum.jsonl" >"$W/want" <<'EOF'
+import collections, json, sys
+by, last = collections.Counter(), {}
+for l in open(sys.argv[1]):
+    a = json.loads(l).get("aggregate")
+    if not a:
+        continue
+    st = a["status"].replace("AGGREGATE_STATUS_", "")
+    by[st] += 1
+    if st != "WARNING":
+        last[(a["aggregateId"], a["key"], a["periodStart"])] = st
+print("aggregate events: warnings %d, met %d, breached %d, retracted %d" %
+      (by["WARNING"], by["MET"], by["BREACHED"], by["RETRACTED"]))
+for want in ("BREACHED", "MET"):
+    n = collections.Counter(k[0] for k, st in last.items() if st == want)
+    for agg, c in sorted(n.items()):
+        print("%s %d %s" % (want, c, agg))
+EOF
+grep -qF "$(head -1 "$W/want")" "$W/summary" || { cat "$W/summary" >&2; fail "summary: expected '$(head -1 "$W/want")'"; }
+tail -n +2 "$W/want" | while read -r st n agg; do
+  sed -n "/^cohorts standing $st by aggregate:/,/^\$/p" "$W/summary" | grep -qE "^ +$n  $agg\$" ||
+    { cat "$W/summary" >&2; fail "summary: expected $n cohorts of $agg standing $st"; }
+done
+grep -q "^breached cohorts, for example:" "$W/summary" || fail "summary: no breached cohort explained"
+
 # Deterministic: again, and in the binary form.
 "$CONTACTD" replay --input "$W/in.jsonl" --output "$W/b.jsonl" 2>/dev/null || fail "second replay failed"
 cmp -s "$W/a.jsonl" "$W/b.jsonl" || fail "the same log gave different outputs"
