@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "state/event.h"
 #include "util/sb.h"
@@ -895,6 +896,34 @@ out:
 	return result;
 }
 
+/*
+ * The common shape of rules/overlays.json and rules/merges.json: a JSON
+ * object with `comment` and one array `key`. Reads and checks it; returns the
+ * parsed root (the caller decrefs it) with *arr set, or NULL after failing
+ * with the file, line and field.
+ */
+static json_t *load_list(loader *ld, const char *key, const char *const *top_keys, const char *shape, json_t **arr)
+{
+	json_t *root;
+
+	ld->text = read_file(ld->file, ld->err);
+	if (!ld->text)
+		return NULL;
+	root = parse_json(ld);
+	if (!root)
+		return NULL;
+	if (!json_is_object(root))
+		fail(ld, NULL, "expected a JSON object");
+	else if (check_keys(ld, root, "", top_keys) == 0) {
+		*arr = json_object_get(root, key);
+		if (json_is_array(*arr))
+			return root;
+		fail(ld, key, "expected an array of %s", shape);
+	}
+	json_decref(root);
+	return NULL;
+}
+
 static int load_overlay_config(cd_rules *r, const char *path, cd_err *err)
 {
 	loader ld = { .file = path, .err = err };
@@ -904,23 +933,9 @@ static int load_overlay_config(cd_rules *r, const char *path, cd_err *err)
 	static const char *const top_keys[] = { "overlays", "comment", NULL };
 	static const char *const ent_keys[] = { "overlay", "municipalities", "comment", NULL };
 
-	ld.text = read_file(path, err);
-	if (!ld.text)
-		goto out;
-	root = parse_json(&ld);
+	root = load_list(&ld, "overlays", top_keys, "{\"overlay\": …, \"municipalities\": […]}", &arr);
 	if (!root)
 		goto out;
-	if (!json_is_object(root)) {
-		fail(&ld, NULL, "expected a JSON object");
-		goto out;
-	}
-	if (check_keys(&ld, root, "", top_keys) < 0)
-		goto out;
-	arr = json_object_get(root, "overlays");
-	if (!json_is_array(arr)) {
-		fail(&ld, "overlays", "expected an array of {\"overlay\": …, \"municipalities\": […]}");
-		goto out;
-	}
 	json_array_foreach(arr, i, e) {
 		const char *id = NULL;
 		size_t set = cd_rules_count(r);
@@ -972,30 +987,14 @@ static int load_merges(cd_rules *r, const char *path, cd_err *err)
 	json_t *root = NULL, *arr, *e;
 	size_t i;
 	int result = -1;
-	FILE *f = fopen(path, "r");
 	static const char *const top_keys[] = { "merges", "comment", NULL };
 	static const char *const ent_keys[] = { "benefit", "into", "from", "legal_ref", "comment", NULL };
 
-	if (!f)
+	if (access(path, F_OK) != 0)
 		return 0;
-	fclose(f);
-	ld.text = read_file(path, err);
-	if (!ld.text)
-		goto out;
-	root = parse_json(&ld);
+	root = load_list(&ld, "merges", top_keys, "{\"benefit\", \"into\", \"from\", \"legal_ref\"}", &arr);
 	if (!root)
 		goto out;
-	if (!json_is_object(root)) {
-		fail(&ld, NULL, "expected a JSON object");
-		goto out;
-	}
-	if (check_keys(&ld, root, "", top_keys) < 0)
-		goto out;
-	arr = json_object_get(root, "merges");
-	if (!json_is_array(arr)) {
-		fail(&ld, "merges", "expected an array of {\"benefit\", \"into\", \"from\", \"legal_ref\"}");
-		goto out;
-	}
 	json_array_foreach(arr, i, e) {
 		const char *b = NULL, *into = NULL, *ref = NULL;
 		cd_merge m = { .from = CD_DATE_NONE };
@@ -1058,6 +1057,7 @@ static int resolve_members(cd_rules *r, cd_err *err)
 				return -1;
 			}
 			d->exempt_scope = a->scope;
+			d->agg_key = a->key;
 		}
 	}
 	return 0;

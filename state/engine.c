@@ -629,7 +629,6 @@ static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome
 		      int benefit, const char *key, uint32_t key_hash)
 {
 	cd_engine *e = em->e;
-	const cd_aggdef *a = cd_rules_find_aggregate(e->rules, def->aggregate);
 	cd_member m;
 
 	if (ob->agg == outcome && (!outcome || (ob->agg_due == due && ob->agg_held == held && ob->agg_key == key_hash)))
@@ -641,7 +640,7 @@ static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome
 	memset(&m, 0, sizeof(m));
 	member_id(em, ob, m.member_id);
 	m.aggregate_id = def->aggregate;
-	m.key_kind = a ? a->key : CD_AGG_KEY_MUNICIPALITY;
+	m.key_kind = def->agg_key;
 	m.key = key;
 	m.citizen_id = em->cid;
 	m.obligation_id = cd_citizen_str(em->c, ob->oid_off);
@@ -660,7 +659,6 @@ static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome
 static void member_update(emitter *em, cd_obst *ob, const inst *in)
 {
 	cd_engine *e = em->e;
-	const cd_aggdef *a;
 	int outcome = CD_MEMBER_UNDECIDED;
 	const char *key = "";
 	cd_date due = in->we != CD_DATE_NONE ? in->we : in->due;
@@ -676,8 +674,7 @@ static void member_update(emitter *em, cd_obst *ob, const inst *in)
 			outcome = CD_MEMBER_EXEMPTED;
 	}
 	if (outcome) {
-		a = cd_rules_find_aggregate(e->rules, in->def->aggregate);
-		key = a && a->key == CD_AGG_KEY_AKASSE ? akasse_key(e, in) : in->p->muni;
+		key = in->def->agg_key == CD_AGG_KEY_AKASSE ? akasse_key(e, in) : in->p->muni;
 		if (!*key)
 			key = "unknown";
 	}

@@ -128,6 +128,7 @@ typedef struct cd_obdef {
 	uint8_t basis;            /* enum cd_basis: what the rule rests on; 0 when the data says nothing */
 	char aggregate[CD_MAX_OBLIGATION_ID_LEN + 1]; /* a share member: its aggregate's id; "" otherwise */
 	uint8_t exempt_scope;     /* a member: the Exemption scope of its aggregate (enum cd_scope), 0: none */
+	uint8_t agg_key;          /* a member: its aggregate's key (enum cd_agg_key), resolved at load */
 	cd_span from;             /* lower bound (window starts the day after), or none */
 	cd_span to;               /* the window's end (the due date), or none */
 	int required;             /* COUNT: n; others 1 */
