@@ -34,6 +34,7 @@
 typedef struct tally {
 	int n, met, lapsed, exempted;
 	int64_t sum_held;
+	int64_t sum_need;         /* AVERAGE: the members' counts n, summed */
 	int ben_n[NB], ben_met[NB];
 } tally;
 
@@ -59,6 +60,7 @@ typedef struct member {
 	cohort *c;
 	uint8_t outcome, benefit;
 	int held;
+	int need;                 /* AVERAGE: its n (the aggregate's when the member gave none) */
 	cd_instant as_of;         /* when it came to its present outcome */
 	struct member *prev, *next;   /* in c->list */
 	UT_hash_handle hh;
@@ -245,6 +247,7 @@ static void tally_add(tally *t, const member *m, int sign)
 {
 	t->n += sign;
 	t->sum_held += (int64_t)sign * m->held;
+	t->sum_need += (int64_t)sign * m->need;
 	t->ben_n[m->benefit] += sign;
 	switch (m->outcome) {
 	case CD_MEMBER_MET:
@@ -281,7 +284,7 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 	size_t lid = strnlen(m->member_id, sizeof(m->member_id));
 	member *e = NULL;
 	cohort *c;
-	int oom = 0;
+	int oom = 0, need;
 
 	if (lid == 0 || lid >= sizeof(m->member_id))
 		return cd_err_set(err, 0, "member of '%.120s' has no member id", m->aggregate_id ? m->aggregate_id : "");
@@ -311,9 +314,13 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 		return cd_err_set(err, 0, "member '%s' has unknown benefit %d", m->member_id, m->benefit);
 	if (m->held < 0)
 		return cd_err_set(err, 0, "member '%s' has held %d", m->member_id, m->held);
+	if (m->need < 0 || m->need > 1000)
+		return cd_err_set(err, 0, "member '%s' has need %d", m->member_id, m->need);
+	need = m->need ? m->need : def->required;
 	if (!(c = cohort_get(a, def, m->key_kind, key, m->due)))
 		return cd_err_set(err, 1, "out of memory for the cohort of member '%s'", m->member_id);
-	if (e && e->c == c && e->outcome == m->outcome && e->held == m->held && e->benefit == m->benefit)
+	if (e && e->c == c && e->outcome == m->outcome && e->held == m->held && e->benefit == m->benefit &&
+	    e->need == need)
 		return 0;   /* a repeat (its as_of stays that of the first saying) */
 	if (!e) {
 		if (!(e = calloc(1, sizeof(*e))))
@@ -331,6 +338,7 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 	e->outcome = (uint8_t)m->outcome;
 	e->benefit = (uint8_t)m->benefit;
 	e->held = m->held;
+	e->need = need;
 	e->as_of = m->as_of;
 	touch(c, e, +1);
 	return 0;
@@ -342,9 +350,11 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 static bool judge(const cohort *c, const tally *t, int *required, int *held)
 {
 	if (c->def->kind == CD_AGG_AVERAGE) {
-		*required = 100 * c->def->required;
+		/* Members may owe different counts (D21): the cohort owes their sum, and
+		 * reports it as an average; with one n for all it is exactly 100 n. */
+		*required = t->n ? (int)(100 * t->sum_need / t->n) : 100 * c->def->required;
 		*held = t->n ? (int)(100 * t->sum_held / t->n) : 0;
-		return t->sum_held >= (int64_t)c->def->required * t->n;
+		return t->sum_held >= t->sum_need;
 	}
 	*required = (int)(((int64_t)c->def->share_pct * t->n + 99) / 100);
 	*held = t->met;

@@ -115,6 +115,7 @@ typedef struct cd_member {
 	int outcome;              /* CD_MEMBER_* */
 	cd_date due;              /* the last day of its window as decided (its cohort's period holds it) */
 	int held;                 /* every qualifying conversation in its window */
+	int need;                 /* AVERAGE: the member's own count n (its obligation's); 0: the aggregate's */
 	int benefit;              /* the period's benefit at the decision */
 	cd_instant as_of;         /* the decision instant, or the event time of the input that changed it */
 	const char *caused_by;    /* "" when the clock decided it */

@@ -389,6 +389,56 @@ static void test_average_is_reported_in_hundredths(void **state)
 	free(s);
 }
 
+/*
+ * Members owing different counts (D21: frikommune-nordjylland's four-in-six, n = 4,
+ * and a count-12m with n = 2 in one AVERAGE per benefit): the cohort owes the sum of
+ * their counts. Held 3 + 2 = 5 against 4 + 2 = 6: BREACHED, required reported as
+ * the average 300, held 250; one more conversation (4 + 2 = 6) meets it.
+ */
+static void test_average_of_members_owing_different_counts(void **state)
+{
+	cd_aggregator *a = cd_agg_new(rules, 0, 0);
+	sink *s = sink_new();
+	cd_member m;
+	cd_err err;
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	m.aggregate_id = AVERAGE;
+	m.key_kind = CD_AGG_KEY_MUNICIPALITY;
+	m.key = "813";
+	m.citizen_id = "c";
+	m.obligation_id = "dk-2015/four-in-six";
+	m.outcome = CD_MEMBER_MET;
+	m.due = day("2019-02-01");
+	m.held = 3;
+	m.need = 4;
+	m.benefit = CD_KONTANTHJAELP;
+	m.caused_by = "";
+	snprintf(m.member_id, sizeof(m.member_id), "%032x", 1u);
+	assert_int_equal(cd_agg_member(a, &m, &err), 0);
+	m.obligation_id = "dk-2015/count-12m";
+	m.held = 2;
+	m.need = 2;
+	snprintf(m.member_id, sizeof(m.member_id), "%032x", 2u);
+	assert_int_equal(cd_agg_member(a, &m, &err), 0);
+	advance(a, "2019-03-31T22:00:00Z", s);
+	assert_int_equal(s->n, 1);
+	assert_rec(&s->r[0], CD_AGG_BREACHED, 2, 2, 0, 0, 300, 250, "2019-03-31T22:00:00Z");
+	/* a need outside 0 … 1000 is refused */
+	m.need = -1;
+	assert_int_equal(cd_agg_member(a, &m, &err), -1);
+	assert_non_null(strstr(err.msg, "need"));
+	m.need = 2;
+	m.held = 3;
+	assert_int_equal(cd_agg_member(a, &m, &err), 0);
+	advance(a, "2019-04-02T00:00:00Z", s);
+	assert_int_equal(s->n, 3);
+	assert_rec(&s->r[1], CD_AGG_RETRACTED, 2, 2, 0, 0, 300, 250, "2019-04-02T00:00:00Z");
+	assert_rec(&s->r[2], CD_AGG_MET, 2, 2, 0, 0, 300, 300, "2019-04-02T00:00:00Z");
+	cd_agg_free(a);
+	free(s);
+}
+
 /* ---- S10 -------------------------------------------------------------------------- */
 
 /*
@@ -774,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_event_ids_are_stable),
 		cmocka_unit_test(test_bad_members_are_refused),
 		cmocka_unit_test(test_reporting_periods),
+		cmocka_unit_test(test_average_of_members_owing_different_counts),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
