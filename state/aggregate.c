@@ -22,6 +22,9 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "util/buf.h"
+#include "util/varint.h"
+
 /* uthash: an allocation failure leaves the table as it was and sets the caller's `oom`. */
 #define HASH_NONFATAL_OOM 1
 #define uthash_nonfatal_oom(obj) (oom = 1)
@@ -50,6 +53,7 @@ typedef struct cohort {
 	tally last;               /* as the last MET/BREACHED said */
 	int last_status, last_required, last_held;
 	bool evaluated, warned, dirty;
+	bool changed;             /* since the last cd_agg_changed_cohorts: its saved state is stale */
 	uint32_t transitions;     /* events emitted so far: part of each event id */
 	struct member *list;      /* its members (utlist), for the warning's count */
 	UT_hash_handle hh;
@@ -219,6 +223,7 @@ static cohort *cohort_get(cd_aggregator *a, const cd_aggdef *def, int key_kind, 
 	c->pe = pe;
 	c->eval_at = cd_cph_midnight(pe + 1 + a->grace);
 	c->warn_at = a->warn > 0 ? cd_cph_midnight(pe - a->warn) : CD_INSTANT_NONE;
+	c->changed = true;
 	HASH_ADD_KEYPTR(hh, a->cohorts, c->hkey, n, c);
 	if (oom)
 		goto fail;
@@ -267,6 +272,7 @@ static void tally_add(tally *t, const member *m, int sign)
 static void touch(cohort *c, member *m, int sign)
 {
 	tally_add(&c->cur, m, sign);
+	c->changed = true;
 	if (sign > 0)
 		DL_APPEND(c->list, m);
 	else
@@ -321,7 +327,7 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 		return cd_err_set(err, 1, "out of memory for the cohort of member '%s'", m->member_id);
 	if (e && e->c == c && e->outcome == m->outcome && e->held == m->held && e->benefit == m->benefit &&
 	    e->need == need)
-		return 0;   /* a repeat (its as_of stays that of the first saying) */
+		return 1;   /* a repeat (its as_of stays that of the first saying) */
 	if (!e) {
 		if (!(e = calloc(1, sizeof(*e))))
 			return cd_err_set(err, 1, "out of memory for member '%s'", m->member_id);
@@ -466,6 +472,7 @@ static int evaluate(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, vo
 	status = judge(c, &c->cur, &required, &held) ? CD_AGG_MET : CD_AGG_BREACHED;
 	c->evaluated = true;
 	c->dirty = false;
+	c->changed = true;
 	c->last = c->cur;
 	c->last_status = status;
 	c->last_required = required;
@@ -480,6 +487,7 @@ static int reevaluate(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, 
 	int was_status, was_required, was_held;
 
 	c->dirty = false;
+	c->changed = true;
 	if (c->cur.n == 0)
 		return 0;   /* nothing is said of a cohort without decided members; the last event stands (D45) */
 	status = judge(c, &c->cur, &required, &held) ? CD_AGG_MET : CD_AGG_BREACHED;
@@ -511,6 +519,7 @@ static int warn(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, void *
 	const member *m;
 
 	c->warned = true;
+	c->changed = true;
 	memset(&t, 0, sizeof(t));
 	DL_FOREACH(c->list, m)
 		if (m->as_of <= at)
@@ -600,4 +609,141 @@ int cd_agg_advance(cd_aggregator *a, cd_instant t, cd_agg_fn fn, void *ctx, cd_e
 			return -1;
 	}
 	return 0;
+}
+
+/* ---- persistence --------------------------------------------------------------- */
+
+/*
+ * A cohort's saved state, version 1: u8 1, then varints (dates and signed
+ * numbers zigzagged): aggregate id and key (length, bytes), key kind, period
+ * start, flags (1 evaluated, 2 warned, 4 dirty), transitions, the last
+ * evaluation's tally (n, met, lapsed, exempted, sum_held, sum_need, then
+ * n and met per benefit), its status, required and held. The current tally
+ * is not saved: it is the members', restored before.
+ */
+#define STATE_VERSION 1
+
+static uint64_t zz(int64_t v)
+{
+	return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzz(uint64_t v)
+{
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static int put_str(cd_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	return cd_buf_put_varint(b, n) < 0 || cd_buf_append(b, s, n) < 0 ? -1 : 0;
+}
+
+static int cohort_encode(const cohort *c, cd_buf *b)
+{
+	const tally *t = &c->last;
+	uint64_t v[] = { (uint64_t)c->key_kind, zz(c->ps),
+			 (uint64_t)(c->evaluated | c->warned << 1 | c->dirty << 2), c->transitions,
+			 zz(t->n), zz(t->met), zz(t->lapsed), zz(t->exempted), zz(t->sum_held), zz(t->sum_need) };
+	uint8_t ver = STATE_VERSION;
+
+	cd_buf_reset(b);
+	if (cd_buf_append(b, &ver, 1) < 0 || put_str(b, c->def->id) < 0 || put_str(b, c->key) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (cd_buf_put_varint(b, v[i]) < 0)
+			return -1;
+	for (int i = 0; i < NB; i++)
+		if (cd_buf_put_varint(b, zz(t->ben_n[i])) < 0 || cd_buf_put_varint(b, zz(t->ben_met[i])) < 0)
+			return -1;
+	return cd_buf_put_varint(b, zz(c->last_status)) < 0 || cd_buf_put_varint(b, zz(c->last_required)) < 0 ||
+	       cd_buf_put_varint(b, zz(c->last_held)) < 0 ? -1 : 0;
+}
+
+int cd_agg_changed_cohorts(cd_aggregator *a, cd_agg_state_fn fn, void *ctx, cd_err *err)
+{
+	cd_buf b;
+	int rc = 0;
+
+	cd_buf_init(&b, 1 << 16);
+	for (size_t i = 0; i < a->n_order && rc == 0; i++) {
+		cohort *c = a->order[i];
+		if (!c->changed)
+			continue;
+		if (cohort_encode(c, &b) < 0)
+			rc = cd_err_set(err, 1, "out of memory saving a cohort");
+		else if (fn(ctx, c->hkey, (size_t)c->hh.keylen, b.data, b.len) != 0)
+			rc = cd_err_set(err, 0, "saving the cohort of '%s' for '%s' failed", c->def->id, c->key);
+		else
+			c->changed = false;
+	}
+	cd_buf_release(&b);
+	return rc;
+}
+
+static int get_str(const uint8_t **p, const uint8_t *end, char *out, size_t cap)
+{
+	uint64_t n;
+	if (cd_varint_get(p, end, &n) < 0 || n >= cap || n > (uint64_t)(end - *p))
+		return -1;
+	memcpy(out, *p, n);
+	out[n] = '\0';
+	*p += n;
+	return 0;
+}
+
+int cd_agg_restore_cohort(cd_aggregator *a, const void *state, size_t n, cd_err *err)
+{
+	const uint8_t *p = state, *end = p + n;
+	char id[CD_MAX_OBLIGATION_ID_LEN + 1], key[MAX_KEY_LEN + 1];
+	uint64_t v[10 + 2 * NB + 3];
+	const cd_aggdef *def;
+	cohort *c;
+
+	if (n < 1 || *p++ != STATE_VERSION || get_str(&p, end, id, sizeof(id)) < 0 ||
+	    get_str(&p, end, key, sizeof(key)) < 0)
+		return cd_err_set(err, 0, "saved cohort state is corrupt (version or names)");
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (cd_varint_get(&p, end, &v[i]) < 0)
+			return cd_err_set(err, 0, "saved cohort state of '%s' for '%s' is cut short", id, key);
+	if (p != end)
+		return cd_err_set(err, 0, "saved cohort state of '%s' for '%s' has bytes after its end", id, key);
+	if (!(def = cd_rules_find_aggregate(a->rules, id)))
+		return cd_err_set(err, 0, "saved cohort names aggregate '%s', which no ruleset defines", id);
+	if (v[0] != def->key)
+		return cd_err_set(err, 0, "saved cohort of '%s' has key kind %d, not the aggregate's", id, (int)v[0]);
+	if (!(c = cohort_get(a, def, (int)v[0], key, (cd_date)unzz(v[1]))))
+		return cd_err_set(err, 1, "out of memory restoring a cohort");
+	if (c->ps != (cd_date)unzz(v[1]))
+		return cd_err_set(err, 0, "saved cohort of '%s' for '%s' starts on no reporting period's first day", id, key);
+	c->evaluated = v[2] & 1;
+	c->warned = (v[2] & 2) != 0;
+	c->dirty = (v[2] & 4) != 0;
+	c->transitions = (uint32_t)v[3];
+	c->last.n = (int)unzz(v[4]);
+	c->last.met = (int)unzz(v[5]);
+	c->last.lapsed = (int)unzz(v[6]);
+	c->last.exempted = (int)unzz(v[7]);
+	c->last.sum_held = unzz(v[8]);
+	c->last.sum_need = unzz(v[9]);
+	for (int i = 0; i < NB; i++) {
+		c->last.ben_n[i] = (int)unzz(v[10 + 2 * i]);
+		c->last.ben_met[i] = (int)unzz(v[11 + 2 * i]);
+	}
+	c->last_status = (int)unzz(v[10 + 2 * NB]);
+	c->last_required = (int)unzz(v[11 + 2 * NB]);
+	c->last_held = (int)unzz(v[12 + 2 * NB]);
+	c->changed = false;
+	return 0;
+}
+
+void cd_agg_restore_clock(cd_aggregator *a, cd_instant now)
+{
+	a->now = now;
+}
+
+void cd_agg_forget_changes(cd_aggregator *a)
+{
+	for (size_t i = 0; i < a->n_order; i++)
+		a->order[i]->changed = false;
 }

@@ -75,7 +75,7 @@ void cd_agg_free(cd_aggregator *a);
  * Records a member's outcome (upsert by member_id). MET, LAPSED and EXEMPTED
  * put it in the cohort of (aggregate_id, key_kind, key, reporting period
  * holding m->due), moving it from any cohort it was in; UNDECIDED takes it out;
- * a repeat of what is known changes nothing. m->as_of (when it came to this
+ * a repeat of what is known changes nothing and returns 1 (else 0). m->as_of (when it came to this
  * outcome) decides whether a WARNING counts it: only members decided at or
  * before the warning's instant are. Nothing is emitted here: a
  * change to a cohort already evaluated is re-evaluated at the next
@@ -108,6 +108,22 @@ cd_instant cd_agg_next(const cd_aggregator *a);
 
 /* The aggregate clock: the latest t advanced to, CD_INSTANT_NONE before the first advance. */
 cd_instant cd_agg_clock(const cd_aggregator *a);
+
+/*
+ * Persistence: the live aggregate stage keeps its aggregators in Redis
+ * (consumer/aggstage.c). What it saves is each member as it last applied it
+ * and each cohort's evaluation state; it restores them in that order: every
+ * member with cd_agg_member, then every cohort with cd_agg_restore_cohort,
+ * then the clock, then cd_agg_forget_changes.
+ */
+typedef int (*cd_agg_state_fn)(void *ctx, const void *key, size_t klen, const void *state, size_t n);
+/* Calls fn with the key and the state bytes of every cohort changed since the last call, and
+ * forgets the changes. 0, or -1 (fn failed, or out of memory). */
+int cd_agg_changed_cohorts(cd_aggregator *a, cd_agg_state_fn fn, void *ctx, cd_err *err);
+/* Restores one cohort's saved state (creating the cohort when no member made it). 0 / -1 (corrupt). */
+int cd_agg_restore_cohort(cd_aggregator *a, const void *state, size_t n, cd_err *err);
+void cd_agg_restore_clock(cd_aggregator *a, cd_instant now);
+void cd_agg_forget_changes(cd_aggregator *a);
 
 /* The reporting period ('q', 'm' or 'y') that holds day d: *start and *end. */
 void cd_agg_period(char period, cd_date d, cd_date *start, cd_date *end);

@@ -439,6 +439,107 @@ static void test_average_of_members_owing_different_counts(void **state)
 	free(s);
 }
 
+/* ---- persistence (the live stage's save and restore) ------------------------------ */
+
+typedef struct saved {
+	uint8_t key[256][160], st[256][512];
+	size_t kl[256], sl[256], n;
+} saved;
+
+static int save_cohort(void *ctx, const void *key, size_t klen, const void *state, size_t n)
+{
+	saved *sv = ctx;
+	size_t i;
+	assert_true(klen <= sizeof(sv->key[0]) && n <= sizeof(sv->st[0]));
+	for (i = 0; i < sv->n; i++)            /* a later save of the same cohort replaces it, as HSET does */
+		if (sv->kl[i] == klen && !memcmp(sv->key[i], key, klen))
+			break;
+	if (i == sv->n)
+		assert_true(sv->n++ < 256);
+	memcpy(sv->key[i], key, klen);
+	memcpy(sv->st[i], state, n);
+	sv->kl[i] = klen;
+	sv->sl[i] = n;
+	return 0;
+}
+
+/* Feeds the members of the scenario below: k = 1 … 8 in 101's 2027-Q1, MET for k <= met. */
+static void feed_eight(cd_aggregator *a, int met)
+{
+	for (int k = 1; k <= 8; k++)
+		feed(a, KOMMUNE, "101", k, k <= met ? CD_MEMBER_MET : CD_MEMBER_LAPSED, "2027-02-10", 4, CD_KONTANTHJAELP);
+}
+
+/*
+ * An aggregator saved after an evaluation and a change (members as last applied,
+ * changed cohorts, the clock) and restored elsewhere goes on exactly as the
+ * original: the same re-evaluation with the same event ids. Only changed
+ * cohorts are handed out, once; a repeat says so (1); corrupt state is refused.
+ */
+static void test_saved_and_restored_aggregator_goes_on_the_same(void **state)
+{
+	cd_aggregator *a = cd_agg_new(rules, 0, 7), *b;
+	sink *s1 = sink_new(), *s2 = sink_new();
+	saved *sv = calloc(1, sizeof(*sv));
+	cd_err err;
+	cd_member m;
+	(void)state;
+	assert_non_null(sv);
+	feed_eight(a, 5);                                  /* 5 of 8: 6 required, BREACHED */
+	advance(a, "2027-04-01T00:00:00Z", s1);
+	assert_int_equal(s1->n, 2);                        /* WARNING on 03-24, BREACHED on 04-01 */
+	assert_int_equal(s1->r[1].status, CD_AGG_BREACHED);
+	feed(a, KOMMUNE, "101", 6, CD_MEMBER_MET, "2027-02-10", 4, CD_KONTANTHJAELP);   /* now 6 of 8: dirty */
+	assert_int_equal(cd_agg_changed_cohorts(a, save_cohort, sv, &err), 0);
+	assert_int_equal(sv->n, 1);
+	assert_int_equal(cd_agg_changed_cohorts(a, save_cohort, sv, &err), 0);
+	assert_int_equal(sv->n, 1);                        /* nothing changed since */
+
+	b = cd_agg_new(rules, 0, 7);
+	feed_eight(b, 6);
+	for (size_t i = 0; i < sv->n; i++)
+		assert_int_equal(cd_agg_restore_cohort(b, sv->st[i], sv->sl[i], &err), 0);
+	cd_agg_restore_clock(b, cd_agg_clock(a));
+	cd_agg_forget_changes(b);
+
+	advance(a, "2027-04-02T00:00:00Z", s1);
+	advance(b, "2027-04-02T00:00:00Z", s2);
+	assert_int_equal(s1->n, 4);                        /* RETRACTED, MET */
+	assert_int_equal(s2->n, 2);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(s2->r[i].id, s1->r[2 + i].id);
+		assert_int_equal(s2->r[i].status, s1->r[2 + i].status);
+		assert_int_equal(s2->r[i].met, s1->r[2 + i].met);
+		assert_int_equal(s2->r[i].required, s1->r[2 + i].required);
+		assert_int_equal(s2->r[i].at, s1->r[2 + i].at);
+	}
+	assert_int_equal(s2->r[0].status, CD_AGG_RETRACTED);
+	assert_int_equal(s2->r[0].held, 5);
+	assert_int_equal(s2->r[1].status, CD_AGG_MET);
+
+	/* a repeat changes nothing and says so */
+	memset(&m, 0, sizeof(m));
+	snprintf(m.member_id, sizeof(m.member_id), "%032x", 6u);
+	m.aggregate_id = KOMMUNE;
+	m.key_kind = CD_AGG_KEY_MUNICIPALITY;
+	m.key = "101";
+	m.outcome = CD_MEMBER_MET;
+	m.due = day("2027-02-10");
+	m.held = 4;
+	m.benefit = CD_KONTANTHJAELP;
+	assert_int_equal(cd_agg_member(b, &m, &err), 1);
+	/* corrupt or cut state is refused, never half-applied into a crash */
+	assert_int_equal(cd_agg_restore_cohort(b, sv->st[0], sv->sl[0] - 1, &err), -1);
+	sv->st[0][0] = 9;
+	assert_int_equal(cd_agg_restore_cohort(b, sv->st[0], sv->sl[0], &err), -1);
+	assert_int_equal(cd_agg_restore_cohort(b, "", 0, &err), -1);
+	cd_agg_free(a);
+	cd_agg_free(b);
+	free(s1);
+	free(s2);
+	free(sv);
+}
+
 /* ---- S10 -------------------------------------------------------------------------- */
 
 /*
@@ -825,6 +926,7 @@ int main(void)
 		cmocka_unit_test(test_bad_members_are_refused),
 		cmocka_unit_test(test_reporting_periods),
 		cmocka_unit_test(test_average_of_members_owing_different_counts),
+		cmocka_unit_test(test_saved_and_restored_aggregator_goes_on_the_same),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
