@@ -75,17 +75,21 @@
 /*
  * The commit script.
  *
- * KEYS: [1] meta, [2] timers, [3] outbox, [3+i] the key of record i (i = 1..R).
+ * KEYS: [1] meta, [2] timers, [3] outbox, [3+i] the key of record i (i = 1..R),
+ *       [3+R+j] the hash j written by hash operations (j = 1..K).
  * ARGV (packed):
  *   [1] token            the caller's fencing token (decimal)
  *   [2] R                number of records
  *   [3] O                number of outbox entries
- *   [4] F                number of offsets
+ *   [4] F                number of meta fields
  *   [5] floor            new tick floor (decimal ns), or "" for none
+ *   [6] H                number of hash operations
+ *   [7] K                number of hashes they write
  *   then R triples       record bytes, citizen id (timer member), timer score
  *                        (decimal ms) or "" (no timer: ZREM)
  *   then O entries       outbox entry bytes, in order
- *   then F pairs         meta field ("off:<topic>"), next offset (decimal)
+ *   then F pairs         meta field ("off:<topic>", or another), its value
+ *   then H quadruples    'S' (HSET) or 'D' (HDEL), j, field, value ("" for D)
  * Numbers other than the counts are passed through as strings: Lua's numbers
  * are doubles and would round nanosecond instants and large offsets.
  */
@@ -96,8 +100,9 @@ static const char commit_lua[] =
 	"  return redis.error_reply('FENCED token ' .. ARGV[1] .. ' is not the current fence ' .. tostring(fence))\n"
 	"end\n"
 	"local nrec, nout, noff = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-	"if not nrec or not nout or not noff or #KEYS ~= 3 + nrec\n"
-	"   or #ARGV ~= 5 + 3 * nrec + nout + 2 * noff then\n"
+	"local nh, nhk = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+	"if not nrec or not nout or not noff or not nh or not nhk or #KEYS ~= 3 + nrec + nhk\n"
+	"   or #ARGV ~= 7 + 3 * nrec + nout + 2 * noff + 4 * nh then\n"
 	"  return redis.error_reply('ERR contactd commit: malformed arguments')\n"
 	"end\n"
 	"local tt = redis.call('TYPE', timers).ok\n"
@@ -108,13 +113,26 @@ static const char commit_lua[] =
 	"if ot ~= 'list' and ot ~= 'none' then\n"
 	"  return redis.error_reply('WRONGTYPE contactd commit: outbox key holds a ' .. ot)\n"
 	"end\n"
-	"for a = 8, 5 + 3 * nrec, 3 do\n"
+	"for j = 1, nhk do\n"
+	"  local ht = redis.call('TYPE', KEYS[3 + nrec + j]).ok\n"
+	"  if ht ~= 'hash' and ht ~= 'none' then\n"
+	"    return redis.error_reply('WRONGTYPE contactd commit: ' .. KEYS[3 + nrec + j] .. ' holds a ' .. ht)\n"
+	"  end\n"
+	"end\n"
+	"for a = 10, 7 + 3 * nrec, 3 do\n"
 	"  local s = ARGV[a]\n"
 	"  if s ~= '' and not string.match(s, '^%-?%d+$') then\n"
 	"    return redis.error_reply('ERR contactd commit: bad timer score ' .. s)\n"
 	"  end\n"
 	"end\n"
-	"local a = 6\n"
+	"local h0 = 8 + 3 * nrec + nout + 2 * noff\n"
+	"for a = h0, h0 + 4 * nh - 1, 4 do\n"
+	"  local k = tonumber(ARGV[a + 1])\n"
+	"  if (ARGV[a] ~= 'S' and ARGV[a] ~= 'D') or not k or k < 1 or k > nhk then\n"
+	"    return redis.error_reply('ERR contactd commit: bad hash operation')\n"
+	"  end\n"
+	"end\n"
+	"local a = 8\n"
 	"for i = 1, nrec do\n"
 	"  redis.call('SET', KEYS[3 + i], ARGV[a])\n"
 	"  if ARGV[a + 2] == '' then\n"
@@ -134,6 +152,15 @@ static const char commit_lua[] =
 	"for j = 1, noff do\n"
 	"  redis.call('HSET', meta, ARGV[a], ARGV[a + 1])\n"
 	"  a = a + 2\n"
+	"end\n"
+	"for j = 1, nh do\n"
+	"  local key = KEYS[3 + nrec + tonumber(ARGV[a + 1])]\n"
+	"  if ARGV[a] == 'S' then\n"
+	"    redis.call('HSET', key, ARGV[a + 2], ARGV[a + 3])\n"
+	"  else\n"
+	"    redis.call('HDEL', key, ARGV[a + 2])\n"
+	"  end\n"
+	"  a = a + 4\n"
 	"end\n"
 	"if ARGV[5] ~= '' then\n"
 	"  redis.call('HSET', meta, 'floor', ARGV[5])\n"
@@ -241,6 +268,7 @@ void cd_redis_opts_default(cd_redis_opts *o)
 	o->command_timeout_ms = 5000;
 	o->prefix = "contactd";
 	o->max_reply_bytes = (size_t)64 << 20;
+	o->tag = 'p';
 }
 
 cd_redis *cd_redis_new(const cd_redis_opts *opts)
@@ -267,6 +295,8 @@ cd_redis *cd_redis_new(const cd_redis_opts *opts)
 			d.prefix = opts->prefix;
 		if (opts->max_reply_bytes > 0)
 			d.max_reply_bytes = opts->max_reply_bytes;
+		if (opts->tag >= 'a' && opts->tag <= 'z')
+			d.tag = opts->tag;
 	}
 	r->o = d;
 	r->o.host = strdup(d.host);
@@ -362,12 +392,12 @@ static void CD_PRINTF(2, 3) argf(cd_redis *r, const char *fmt, ...)
 
 static void arg_key(cd_redis *r, int32_t p, const char *what)
 {
-	argf(r, "%s:{p%" PRId32 "}:%s", r->o.prefix, p, what);
+	argf(r, "%s:{%c%" PRId32 "}:%s", r->o.prefix, r->o.tag, p, what);
 }
 
 static void arg_citizen_key(cd_redis *r, int32_t p, const char *id)
 {
-	argf(r, "%s:{p%" PRId32 "}:c:%s", r->o.prefix, p, id);
+	argf(r, "%s:{%c%" PRId32 "}:c:%s", r->o.prefix, r->o.tag, p, id);
 }
 
 /* ---- talking to Redis ------------------------------------------------------------ */
@@ -744,8 +774,26 @@ typedef struct boff {
 	int64_t next;
 } boff;
 
+typedef struct bmeta {
+	size_t field, field_len, val, val_len;    /* in bytes */
+} bmeta;
+
+typedef struct bhop {
+	char op;                   /* 'S' or 'D' */
+	int hash;                  /* index into hashes */
+	size_t field, field_len, val, val_len;
+} bhop;
+
+#define MAX_HASHES 8
+
 struct cd_redis_batch {
 	cd_buf bytes;              /* copies of every id, record, entry and topic, back to back */
+	bmeta *meta;
+	size_t n_meta, cap_meta;
+	bhop *hop;
+	size_t n_hop, cap_hop;
+	char hashes[MAX_HASHES][16];
+	size_t n_hashes;
 	brec *rec;
 	size_t n_rec, cap_rec;
 	bspan *out;
@@ -774,13 +822,15 @@ void cd_redis_batch_free(cd_redis_batch *b)
 	free(b->rec);
 	free(b->out);
 	free(b->off);
+	free(b->meta);
+	free(b->hop);
 	free(b);
 }
 
 void cd_redis_batch_clear(cd_redis_batch *b)
 {
 	cd_buf_reset(&b->bytes);
-	b->n_rec = b->n_out = b->n_off = 0;
+	b->n_rec = b->n_out = b->n_off = b->n_meta = b->n_hop = b->n_hashes = 0;
 	b->has_floor = 0;
 	b->floor = CD_INSTANT_NONE;
 }
@@ -860,6 +910,71 @@ int cd_redis_batch_offset(cd_redis_batch *b, const char *topic, int64_t next_off
 	return 0;
 }
 
+int cd_redis_batch_meta(cd_redis_batch *b, const char *field, const char *value)
+{
+	size_t old = b->bytes.len;
+	bmeta *x;
+	if (cd_array_grow((void **)&b->meta, &b->cap_meta, b->n_meta + 1, sizeof(*b->meta)) < 0)
+		return -1;
+	x = &b->meta[b->n_meta];
+	x->field_len = strlen(field);
+	x->val_len = strlen(value);
+	if (batch_copy(b, field, x->field_len, 1, &x->field) < 0)
+		return -1;
+	if (batch_copy(b, value, x->val_len, 1, &x->val) < 0) {
+		b->bytes.len = old;
+		b->bytes.data[old] = '\0';
+		return -1;
+	}
+	b->n_meta++;
+	return 0;
+}
+
+static int batch_hop(cd_redis_batch *b, char op, const char *hash, const void *field, size_t flen, const void *val,
+		     size_t vlen)
+{
+	size_t old = b->bytes.len, h;
+	bhop *x;
+	if (strlen(hash) >= sizeof(b->hashes[0]))
+		return -1;
+	for (h = 0; h < b->n_hashes && strcmp(b->hashes[h], hash); h++)
+		;
+	if (h == b->n_hashes) {
+		if (h == MAX_HASHES)
+			return -1;
+		snprintf(b->hashes[h], sizeof(b->hashes[h]), "%s", hash);
+		b->n_hashes++;
+	}
+	if (cd_array_grow((void **)&b->hop, &b->cap_hop, b->n_hop + 1, sizeof(*b->hop)) < 0)
+		return -1;
+	x = &b->hop[b->n_hop];
+	x->op = op;
+	x->hash = (int)h;
+	x->field_len = flen;
+	x->val_len = vlen;
+	if (batch_copy(b, field, flen, 0, &x->field) < 0)
+		return -1;
+	if (batch_copy(b, val, vlen, 0, &x->val) < 0) {
+		b->bytes.len = old;
+		if (b->bytes.data)
+			b->bytes.data[old] = '\0';
+		return -1;
+	}
+	b->n_hop++;
+	return 0;
+}
+
+int cd_redis_batch_hset(cd_redis_batch *b, const char *hash, const void *field, size_t flen, const void *val,
+			size_t vlen)
+{
+	return batch_hop(b, 'S', hash, field, flen, val, vlen);
+}
+
+int cd_redis_batch_hdel(cd_redis_batch *b, const char *hash, const void *field, size_t flen)
+{
+	return batch_hop(b, 'D', hash, field, flen, "", 0);
+}
+
 void cd_redis_batch_floor(cd_redis_batch *b, cd_instant floor)
 {
 	b->has_floor = floor != CD_INSTANT_NONE;
@@ -868,7 +983,7 @@ void cd_redis_batch_floor(cd_redis_batch *b, cd_instant floor)
 
 int cd_redis_batch_empty(const cd_redis_batch *b)
 {
-	return b->n_rec == 0 && b->n_out == 0 && b->n_off == 0 && !b->has_floor;
+	return b->n_rec == 0 && b->n_out == 0 && b->n_off == 0 && b->n_meta == 0 && b->n_hop == 0 && !b->has_floor;
 }
 
 /* ---- commit ------------------------------------------------------------------------- */
@@ -886,10 +1001,12 @@ int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch 
 	size_t nargs, bytes;
 	int rc = -1;
 
-	nargs = 3 + 3 + b->n_rec + 5 + 3 * b->n_rec + b->n_out + 2 * b->n_off;
-	bytes = NUM_ROOM * 6 + 3 * (r->prefix_len + KEY_ROOM) + b->n_rec * NUM_ROOM;
+	nargs = 3 + 3 + b->n_rec + b->n_hashes + 7 + 3 * b->n_rec + b->n_out + 2 * (b->n_off + b->n_meta) +
+		4 * b->n_hop;
+	bytes = NUM_ROOM * 8 + 3 * (r->prefix_len + KEY_ROOM) + b->n_rec * NUM_ROOM + b->n_hop * 2 * NUM_ROOM;
 	for (size_t i = 0; i < b->n_rec; i++)
 		bytes += r->prefix_len + KEY_ROOM + b->rec[i].id_len;
+	bytes += b->n_hashes * (r->prefix_len + KEY_ROOM + sizeof(b->hashes[0]));
 	for (size_t i = 0; i < b->n_off; i++)
 		bytes += b->off[i].topic_len + 8 + NUM_ROOM;
 	if (args_begin(r, nargs, bytes, err) < 0)
@@ -897,22 +1014,26 @@ int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch 
 
 	arg_str(r, "EVALSHA");
 	arg(r, r->commit_sha, SHA_LEN);
-	argf(r, "%zu", 3 + b->n_rec);
+	argf(r, "%zu", 3 + b->n_rec + b->n_hashes);
 	/* KEYS */
 	arg_key(r, p, "meta");
 	arg_key(r, p, "timers");
 	arg_key(r, p, "outbox");
 	for (size_t i = 0; i < b->n_rec; i++)
 		arg_citizen_key(r, p, batch_ptr(b, b->rec[i].id));
+	for (size_t j = 0; j < b->n_hashes; j++)
+		arg_key(r, p, b->hashes[j]);
 	/* ARGV: see commit_lua */
 	argf(r, "%" PRId64, token);
 	argf(r, "%zu", b->n_rec);
 	argf(r, "%zu", b->n_out);
-	argf(r, "%zu", b->n_off);
+	argf(r, "%zu", b->n_off + b->n_meta);
 	if (b->has_floor)
 		argf(r, "%" PRId64, b->floor);
 	else
 		arg(r, "", 0);
+	argf(r, "%zu", b->n_hop);
+	argf(r, "%zu", b->n_hashes);
 	for (size_t i = 0; i < b->n_rec; i++) {
 		const brec *x = &b->rec[i];
 		arg(r, batch_ptr(b, x->rec), x->rec_len);
@@ -927,6 +1048,17 @@ int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch 
 	for (size_t i = 0; i < b->n_off; i++) {
 		argf(r, "off:%s", batch_ptr(b, b->off[i].topic));
 		argf(r, "%" PRId64, b->off[i].next);
+	}
+	for (size_t i = 0; i < b->n_meta; i++) {
+		arg(r, batch_ptr(b, b->meta[i].field), b->meta[i].field_len);
+		arg(r, batch_ptr(b, b->meta[i].val), b->meta[i].val_len);
+	}
+	for (size_t i = 0; i < b->n_hop; i++) {
+		const bhop *x = &b->hop[i];
+		arg(r, x->op == 'S' ? "S" : "D", 1);
+		argf(r, "%d", x->hash + 1);
+		arg(r, batch_ptr(b, x->field), x->field_len);
+		arg(r, batch_ptr(b, x->val), x->val_len);
 	}
 	assert(r->argc == nargs);
 
@@ -1130,6 +1262,82 @@ out:
 	return rc;
 }
 
+/* ---- hashes ------------------------------------------------------------------------------ */
+
+int cd_redis_hash_scan(cd_redis *r, int32_t p, const char *hash, cd_redis_field_fn fn, void *ctx, cd_err *err)
+{
+	redisReply *page = NULL;
+	char cursor[NUM_ROOM] = "0", what[64];
+	int rc = -1;
+
+	snprintf(what, sizeof(what), "HSCAN %s", hash);
+	do {
+		const redisReply *kv;
+		if (args_begin(r, 5, r->prefix_len + KEY_ROOM + strlen(hash) + NUM_ROOM, err) < 0)
+			goto out;
+		arg_str(r, "HSCAN");
+		arg_key(r, p, hash);
+		argf(r, "%s", cursor);
+		arg_str(r, "COUNT");
+		arg_str(r, "1000");
+		if (rs_call_ok(r, what, r->argc, r->argv, r->argl, &page, err) < 0)
+			goto out;
+		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
+		    page->element[1]->type != REDIS_REPLY_ARRAY || page->element[1]->elements % 2) {
+			reply_fail(r, page, what, err);
+			goto out;
+		}
+		memcpy(cursor, page->element[0]->str, page->element[0]->len);
+		cursor[page->element[0]->len] = '\0';
+		kv = page->element[1];
+		for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+			const redisReply *f = kv->element[i], *v = kv->element[i + 1];
+			if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+				reply_fail(r, f->type != REDIS_REPLY_STRING ? f : v, what, err);
+				goto out;
+			}
+			if (fn(ctx, f->str, f->len, v->str, v->len, err) < 0)
+				goto out;
+		}
+		freeReplyObject(page);
+		page = NULL;
+	} while (strcmp(cursor, "0") != 0);
+	rc = 0;
+out:
+	freeReplyObject(page);
+	return rc;
+}
+
+int cd_redis_meta_get(cd_redis *r, int32_t p, const char *field, int64_t *v, int *found, cd_err *err)
+{
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	*found = 0;
+	if (args_begin(r, 3, r->prefix_len + KEY_ROOM + strlen(field) + 1, err) < 0)
+		return -1;
+	arg_str(r, "HGET");
+	arg_key(r, p, "meta");
+	arg_str(r, field);
+	if (rs_call_ok(r, "HGET meta", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_STRING) {
+		if (parse_i64(rep->str, rep->len, v) < 0) {
+			cd_err_set(err, 0, "partition %" PRId32 ": stored '%s' is not a number", p, field);
+			goto out;
+		}
+		*found = 1;
+	} else if (rep->type != REDIS_REPLY_NIL) {
+		reply_fail(r, rep, "HGET meta", err);
+		goto out;
+	}
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
 /* ---- reset ------------------------------------------------------------------------------ */
 
 /* Appends s to b with the glob metacharacters of SCAN MATCH escaped. */
@@ -1157,7 +1365,7 @@ int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err)
 	int rc = -1;
 
 	cd_buf_init(&pattern, SIZE_MAX);
-	if (glob_escape(&pattern, r->o.prefix) < 0 || cd_buf_printf(&pattern, ":{p%" PRId32 "}:*", p) < 0) {
+	if (glob_escape(&pattern, r->o.prefix) < 0 || cd_buf_printf(&pattern, ":{%c%" PRId32 "}:*", r->o.tag, p) < 0) {
 		cd_err_set(err, 0, "partition %" PRId32 " reset: out of memory", p);
 		goto out;
 	}

@@ -7,7 +7,12 @@
  *   <prefix>:{pN}:c:<citizen_id>   the citizen record (state/citizen.h bytes)
  *   <prefix>:{pN}:timers           ZSET citizen_id -> next firing instant (ms)
  *   <prefix>:{pN}:outbox           LIST of pending outputs (opaque entries)
- *   <prefix>:{pN}:meta             HASH: fence, floor, off:<topic> (next offset)
+ *   <prefix>:{pN}:meta             HASH: fence, floor, off:<topic> (next offset),
+ *                                  mseq (the last members-topic sequence number)
+ * The aggregate stage's partitions (of the members topic) use the tag {a<N>}
+ * (opts.tag 'a') and hashes of their own (consumer/aggstage.c):
+ *   <prefix>:{aN}:meta             HASH: fence, off:<topic>, clock, src:<p>
+ *   <prefix>:{aN}:members|cohorts|pending   HASHes written by hash operations
  *
  * One commit = one EVALSHA of a Lua script (loaded with SCRIPT LOAD, re-loaded
  * on NOSCRIPT) that checks the fencing token, then writes records, timers,
@@ -44,6 +49,7 @@ typedef struct cd_redis_opts {
 	int command_timeout_ms;      /* default 5000 */
 	const char *prefix;          /* key prefix, default "contactd" */
 	size_t max_reply_bytes;      /* largest reply accepted (records, outbox entries), default 64 MiB */
+	char tag;                    /* the hash tag's letter: 'p' (citizens, default) or 'a' (aggregate stage) */
 } cd_redis_opts;
 
 void cd_redis_opts_default(cd_redis_opts *o);
@@ -96,6 +102,12 @@ int cd_redis_batch_record(cd_redis_batch *b, const char *id, const void *rec, si
 int cd_redis_batch_outbox(cd_redis_batch *b, const void *entry, size_t n);
 /* The next offset to consume for `topic` after this batch. */
 int cd_redis_batch_offset(cd_redis_batch *b, const char *topic, int64_t next_offset);
+/* Sets meta field `field` (not "fence", "floor" or "off:…") to value. Copied. */
+int cd_redis_batch_meta(cd_redis_batch *b, const char *field, const char *value);
+/* HSET / HDEL on the partition's hash `hash` ("members", …; at most 8 hashes per batch). Copied. */
+int cd_redis_batch_hset(cd_redis_batch *b, const char *hash, const void *field, size_t flen, const void *val,
+			size_t vlen);
+int cd_redis_batch_hdel(cd_redis_batch *b, const char *hash, const void *field, size_t flen);
 /* A new all-citizen tick floor. */
 void cd_redis_batch_floor(cd_redis_batch *b, cd_instant floor);
 int cd_redis_batch_empty(const cd_redis_batch *b);
@@ -120,6 +132,16 @@ int cd_redis_outbox_read(cd_redis *r, int32_t p, size_t max, cd_buf *entries, si
 int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err);
 /* Number of entries waiting in partition p's outbox. */
 int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err);
+
+/* ---- hashes ------------------------------------------------------------------ */
+
+/* Called with each field and value of a hash (valid during the call); non-zero return stops with that error. */
+typedef int (*cd_redis_field_fn)(void *ctx, const char *field, size_t flen, const char *val, size_t vlen,
+				 cd_err *err);
+/* Every field of partition p's hash `hash` ("meta", "members", …), HSCAN page by page. 0 / -1. */
+int cd_redis_hash_scan(cd_redis *r, int32_t p, const char *hash, cd_redis_field_fn fn, void *ctx, cd_err *err);
+/* Meta field `field` of partition p as a number: *found 0 when absent. 0 / -1. */
+int cd_redis_meta_get(cd_redis *r, int32_t p, const char *field, int64_t *v, int *found, cd_err *err);
 
 /* Deletes every key of partition p (for --reset-state). */
 int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err);

@@ -413,6 +413,109 @@ static void test_a_commit_that_cannot_complete_writes_nothing(void **state)
 	cd_redis_free(r);
 }
 
+/* ---- hashes (the aggregate stage's state) --------------------------------------------- */
+
+typedef struct fields {
+	char f[16][64], v[16][64];
+	size_t n;
+} fields;
+
+static int collect_field(void *ctx, const char *f, size_t fl, const char *v, size_t vl, cd_err *err)
+{
+	fields *x = ctx;
+	(void)err;
+	assert_true(x->n < 16 && fl < 64 && vl < 64);
+	memcpy(x->f[x->n], f, fl);
+	x->f[x->n][fl] = '\0';
+	memcpy(x->v[x->n], v, vl);
+	x->v[x->n][vl] = '\0';
+	x->n++;
+	return 0;
+}
+
+static const char *field_of(const fields *x, const char *f)
+{
+	for (size_t i = 0; i < x->n; i++)
+		if (!strcmp(x->f[i], f))
+			return x->v[i];
+	return NULL;
+}
+
+/*
+ * The stage's commit: HSETs and HDELs on its hashes, meta fields and the outbox, in one
+ * fenced call under its own tag ({a3}, never the citizens' {p3}); read back with HSCAN
+ * and HGET. A hash key holding another type fails the commit before any write.
+ */
+static void test_hash_operations_commit_with_the_rest_under_the_stage_tag(void **state)
+{
+	cd_redis_opts o;
+	cd_redis *r;
+	cd_redis_batch *b = cd_redis_batch_new();
+	fields got;
+	int64_t token, v;
+	int found;
+	cd_err err;
+	redisReply *rep;
+	(void)state;
+	cd_redis_opts_default(&o);
+	o.port = srv.port;
+	o.tag = 'a';
+	r = cd_redis_new(&o);
+	assert_non_null(r);
+	assert_int_equal(cd_redis_connect(r, &err), 0);
+	token = take(r, 3);
+	assert_int_equal(raw_int(srv.port, "EXISTS", "contactd:{a3}:meta"), 1);
+	assert_int_equal(raw_int(srv.port, "EXISTS", "contactd:{p3}:meta"), 0);
+
+	assert_int_equal(cd_redis_batch_hset(b, "members", "m1", 2, "one", 3), 0);
+	assert_int_equal(cd_redis_batch_hset(b, "members", "m2", 2, "two", 3), 0);
+	assert_int_equal(cd_redis_batch_hset(b, "cohorts", "c\0x", 3, "st", 2), 0);
+	assert_int_equal(cd_redis_batch_meta(b, "src:7", "12 34"), 0);
+	assert_int_equal(cd_redis_batch_outbox(b, "e", 1), 0);
+	assert_int_equal(cd_redis_batch_offset(b, "contact.members.v1", 9), 0);
+	assert_int_equal(cd_redis_batch_empty(b), 0);
+	commit_ok(r, 3, token, b);
+	cd_redis_batch_clear(b);
+	assert_int_equal(cd_redis_batch_empty(b), 1);
+	assert_int_equal(cd_redis_batch_hdel(b, "members", "m1", 2), 0);
+	assert_int_equal(cd_redis_batch_hset(b, "members", "m2", 2, "TWO", 3), 0);
+	commit_ok(r, 3, token, b);
+
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(cd_redis_hash_scan(r, 3, "members", collect_field, &got, &err), 0);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(field_of(&got, "m2"), "TWO");
+	memset(&got, 0, sizeof(got));
+	assert_int_equal(cd_redis_hash_scan(r, 3, "meta", collect_field, &got, &err), 0);
+	assert_string_equal(field_of(&got, "src:7"), "12 34");
+	assert_string_equal(field_of(&got, "off:contact.members.v1"), "9");
+	assert_int_equal(raw_int(srv.port, "HLEN", "contactd:{a3}:cohorts"), 1);
+	assert_int_equal(outbox_len(r, 3), 1);
+	assert_int_equal(cd_redis_meta_get(r, 3, "fence", &v, &found, &err), 0);
+	assert_int_equal(found, 1);
+	assert_int_equal(v, token);
+	assert_int_equal(cd_redis_meta_get(r, 3, "nothing", &v, &found, &err), 0);
+	assert_int_equal(found, 0);
+
+	/* a hash key of another type: nothing of the batch is written */
+	rep = raw(srv.port, "SET contactd:{a3}:pending not-a-hash");
+	freeReplyObject(rep);
+	cd_redis_batch_clear(b);
+	assert_int_equal(cd_redis_batch_hset(b, "members", "m3", 2, "three", 5), 0);
+	assert_int_equal(cd_redis_batch_hset(b, "pending", "p", 1, "x", 1), 0);
+	assert_int_equal(cd_redis_commit(r, 3, token, b, &err), -1);
+	assert_non_null(strstr(err.msg, "WRONGTYPE"));
+	assert_int_equal(raw_int(srv.port, "HLEN", "contactd:{a3}:members"), 1);
+	/* and a superseded token cannot write them either */
+	rep = raw(srv.port, "DEL contactd:{a3}:pending");
+	freeReplyObject(rep);
+	take(r, 3);
+	assert_int_equal(cd_redis_commit(r, 3, token, b, &err), CD_REDIS_FENCED);
+	assert_int_equal(raw_int(srv.port, "HLEN", "contactd:{a3}:members"), 1);
+	cd_redis_batch_free(b);
+	cd_redis_free(r);
+}
+
 static void test_a_commit_after_the_script_cache_was_flushed_reloads_the_script(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
@@ -857,6 +960,7 @@ int main(void)
 		cmocka_unit_test_setup(test_a_superseded_token_cannot_commit_and_changes_nothing, setup),
 		cmocka_unit_test_setup(test_a_superseded_token_cannot_trim_the_outbox, setup),
 		cmocka_unit_test_setup(test_a_commit_that_cannot_complete_writes_nothing, setup),
+		cmocka_unit_test_setup(test_hash_operations_commit_with_the_rest_under_the_stage_tag, setup),
 		cmocka_unit_test_setup(test_a_commit_after_the_script_cache_was_flushed_reloads_the_script, setup),
 		cmocka_unit_test_setup(test_a_batch_of_5000_records_commits_in_one_call, setup),
 		cmocka_unit_test_setup(test_a_cleared_batch_is_empty_and_reusable, setup),
