@@ -1,12 +1,13 @@
 /*
  * consume.c — `contactd consume`: the output topics into a replay-style file.
  *
- * Reads the deadline and breach topics from the beginning with a plain
+ * Reads the deadline, breach and aggregate topics from the beginning with a plain
  * consumer: every partition (found in the metadata) is assigned at
  * OFFSET_BEGINNING; nothing joins a group and nothing is committed (librdkafka
  * needs a group.id for assign(); a private one is set unless -X group.id is
- * given). Each message is unpacked as a DeadlineEvent or a BreachEvent by its
- * topic, wrapped in a contact.v1.Output ({"deadline": …} / {"breach": …}) and
+ * given). Each message is unpacked as a DeadlineEvent, a BreachEvent or an
+ * AggregateEvent by its topic, wrapped in a contact.v1.Output ({"deadline": …} /
+ * {"breach": …} / {"aggregate": …}) and
  * written as `contactd replay` writes its outputs (JSON lines or
  * length-delimited binary), so that a live run can be compared with a replay
  * of the same log (after sorting: partitions interleave here).
@@ -43,15 +44,24 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+enum { K_DEADLINE, K_BREACH, K_AGGREGATE };
+
 /* Wraps one topic message in an Output and appends it to out in fmt. 0 / -1 (undecodable). */
-static int convert(const rd_kafka_message_t *m, int is_breach, cd_log_format fmt, cd_buf *out, cd_summary *sum,
+static int convert(const rd_kafka_message_t *m, int kind, cd_log_format fmt, cd_buf *out, cd_summary *sum,
 		   cd_err *err)
 {
 	Contact__V1__Output o = CONTACT__V1__OUTPUT__INIT;
 	ProtobufCMessage *inner;
-	int rc = -1;
+	int rc = -1, is_breach = kind == K_BREACH;
 
-	if (is_breach) {
+	if (kind == K_AGGREGATE) {
+		Contact__V1__AggregateEvent *a = contact__v1__aggregate_event__unpack(NULL, m->len, m->payload);
+		if (!a)
+			return cd_err_set(err, 0, "not a valid contact.v1.AggregateEvent (%zu bytes)", m->len);
+		inner = &a->base;
+		o.output_case = CONTACT__V1__OUTPUT__OUTPUT_AGGREGATE;
+		o.aggregate = a;
+	} else if (is_breach) {
 		Contact__V1__BreachEvent *b = contact__v1__breach_event__unpack(NULL, m->len, m->payload);
 		inner = b ? &b->base : NULL;
 		o.output_case = CONTACT__V1__OUTPUT__OUTPUT_BREACH;
@@ -65,7 +75,9 @@ static int convert(const rd_kafka_message_t *m, int is_breach, cd_log_format fmt
 	if (!inner)
 		return cd_err_set(err, 0, "not a valid contact.v1.%s (%zu bytes)",
 				  is_breach ? "BreachEvent" : "DeadlineEvent", m->len);
-	if (sum && is_breach)
+	if (kind == K_AGGREGATE)
+		;                       /* the summary counts citizens' outputs */
+	else if (sum && is_breach)
 		cd_summary_add_fields(sum, true, o.breach->status,
 				      o.breach->obligation ? o.breach->obligation->definition_id : "",
 				      o.breach->municipality_code, o.breach->citizen_id, o.breach->explanation);
@@ -91,12 +103,13 @@ static int convert(const rd_kafka_message_t *m, int is_breach, cd_log_format fmt
 
 /* ---- options --------------------------------------------------------------------- */
 
-enum { OPT_DEADLINE = CD_OPT_OWN, OPT_BREACH, OPT_OUTPUT_FORMAT, OPT_IDLE, OPT_MAX, OPT_SUMMARY };
+enum { OPT_DEADLINE = CD_OPT_OWN, OPT_BREACH, OPT_AGGREGATE, OPT_OUTPUT_FORMAT, OPT_IDLE, OPT_MAX, OPT_SUMMARY };
 
 static const struct option longopts[] = {
 	{ "brokers", required_argument, NULL, 'b' },
 	{ "deadline-topic", required_argument, NULL, OPT_DEADLINE },
 	{ "breach-topic", required_argument, NULL, OPT_BREACH },
+	{ "aggregate-topic", required_argument, NULL, OPT_AGGREGATE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "output-format", required_argument, NULL, OPT_OUTPUT_FORMAT },
 	{ "idle-ms", required_argument, NULL, OPT_IDLE },
@@ -108,7 +121,7 @@ static const struct option longopts[] = {
 };
 
 typedef struct consume_opts {
-	const char *brokers, *deadline_topic, *breach_topic, *output;
+	const char *brokers, *deadline_topic, *breach_topic, *aggregate_topic, *output;
 	cd_log_format out_fmt;
 	long idle_ms, max;           /* max 0: no limit */
 	cd_kv kv[CD_KAFKA_MAX_KV];   /* -X */
@@ -130,6 +143,9 @@ static int parse_option(void *ctx, int c, char *arg)
 		return 0;
 	case OPT_BREACH:
 		o->breach_topic = arg;
+		return 0;
+	case OPT_AGGREGATE:
+		o->aggregate_topic = arg;
 		return 0;
 	case 'o':
 		o->output = arg;
@@ -160,6 +176,7 @@ static void usage(FILE *f)
 		   "  -b, --brokers ADDR        bootstrap servers (host:port,…)\n"
 		   "      --deadline-topic T    (default " CD_TOPIC_DEADLINES ")\n"
 		   "      --breach-topic T      (default " CD_TOPIC_BREACHES ")\n"
+		   "      --aggregate-topic T   (default " CD_TOPIC_AGGREGATES "; '' for none; read when it exists)\n"
 		   "  -o, --output FILE         '-' is stdout (default '-')\n"
 		   "      --output-format F     json or pb, as `contactd replay` writes (default json)\n"
 		   "      --idle-ms N           stop after N ms without a message (default 3000)\n"
@@ -167,7 +184,7 @@ static void usage(FILE *f)
 		   "  -X key=value              a librdkafka property (repeatable; a 'kafka.' prefix is dropped)\n"
 		   "      --log-level LEVEL     debug, info, warn, error (default info)\n"
 		   "      --summary             at the end, a readable summary (stdout when --output is a file)\n"
-		   "Reads both topics from the beginning (every partition, no consumer group) and writes one\n"
+		   "Reads the topics from the beginning (every partition, no consumer group) and writes one\n"
 		   "contact.v1.Output per message; partitions interleave, so sort before comparing with a replay.\n");
 }
 
@@ -216,6 +233,10 @@ static int open_assigned(const consume_opts *o, rd_kafka_t **rk, rd_kafka_topic_
 		cd_log(CD_LOG_ERROR, "cannot look up the topics", "brokers", o->brokers, "error", err.msg, NULL);
 		return -1;
 	}
+	/* aggregate events only come from an aggregate stage: a cluster without the topic is fine */
+	if (*o->aggregate_topic && cd_kafka_topic_partitions(*rk, o->aggregate_topic, *parts, &err) < 0)
+		cd_log(CD_LOG_INFO, "no aggregate topic: reading deadlines and breaches only", "topic", o->aggregate_topic,
+		       "error", err.msg, NULL);
 	for (int i = 0; i < (*parts)->cnt; i++)
 		(*parts)->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
 	if ((e = rd_kafka_assign(*rk, *parts))) {
@@ -230,7 +251,7 @@ typedef struct consuming {
 	FILE *outf;
 	cd_buf buf;              /* one converted message */
 	cd_summary *summary;     /* NULL unless --summary */
-	uint64_t messages, written, skipped, deadlines, breaches;
+	uint64_t messages, written, skipped, deadlines, breaches, aggregates;
 } consuming;
 
 /* Writes every message until --idle-ms pass without one, --max, or a signal. -1 when the output fails (logged). */
@@ -244,7 +265,7 @@ static int consume_all(consuming *x, rd_kafka_t *rk)
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		const char *topic;
 		char part[24], offset[24];
-		int is_breach;
+		int kind;
 
 		if (!m)
 			continue;
@@ -257,8 +278,9 @@ static int consume_all(consuming *x, rd_kafka_t *rk)
 		last = cd_clock_mono_ms();
 		x->messages++;
 		topic = rd_kafka_topic_name(m->rkt);
-		is_breach = !strcmp(topic, o->breach_topic);
-		if (convert(m, is_breach, o->out_fmt, &x->buf, x->summary, &err) < 0) {
+		kind = !strcmp(topic, o->breach_topic) ? K_BREACH
+		     : *o->aggregate_topic && !strcmp(topic, o->aggregate_topic) ? K_AGGREGATE : K_DEADLINE;
+		if (convert(m, kind, o->out_fmt, &x->buf, x->summary, &err) < 0) {
 			x->skipped++;
 			snprintf(part, sizeof(part), "%d", (int)m->partition);
 			snprintf(offset, sizeof(offset), "%lld", (long long)m->offset);
@@ -270,8 +292,10 @@ static int consume_all(consuming *x, rd_kafka_t *rk)
 			return -1;
 		} else {
 			x->written++;
-			if (is_breach)
+			if (kind == K_BREACH)
 				x->breaches++;
+			else if (kind == K_AGGREGATE)
+				x->aggregates++;
 			else
 				x->deadlines++;
 		}
@@ -282,13 +306,14 @@ static int consume_all(consuming *x, rd_kafka_t *rk)
 
 int cmd_consume(int argc, char **argv)
 {
-	consume_opts o = { .deadline_topic = CD_TOPIC_DEADLINES, .breach_topic = CD_TOPIC_BREACHES, .output = "-",
+	consume_opts o = { .deadline_topic = CD_TOPIC_DEADLINES, .breach_topic = CD_TOPIC_BREACHES,
+			   .aggregate_topic = CD_TOPIC_AGGREGATES, .output = "-",
 			   .out_fmt = CD_LOG_JSON, .idle_ms = 3000 };
 	consuming x = { .o = &o };
 	rd_kafka_t *rk = NULL;
 	rd_kafka_topic_partition_list_t *parts = NULL;
 	struct sigaction sa;
-	char num[6][24];
+	char num[7][24];
 	int rc, status = 1;
 
 	cd_buf_init(&x.buf, (size_t)64 << 20);
@@ -328,8 +353,9 @@ int cmd_consume(int argc, char **argv)
 	snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)x.deadlines);
 	snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)x.breaches);
 	snprintf(num[5], sizeof(num[5]), "%d", parts->cnt);
+	snprintf(num[6], sizeof(num[6]), "%llu", (unsigned long long)x.aggregates);
 	cd_log(CD_LOG_INFO, "consume done", "messages", num[0], "written", num[1], "skipped", num[2],
-	       "deadline_events", num[3], "breach_events", num[4], "partitions", num[5], NULL);
+	       "deadline_events", num[3], "breach_events", num[4], "aggregate_events", num[6], "partitions", num[5], NULL);
 	if (x.summary)
 		cd_summary_print(x.summary, x.outf == stdout ? stderr : stdout);
 	status = 0;

@@ -81,7 +81,7 @@ static void inject_errors(rd_kafka_mock_cluster_t *mc)
 
 /* ---- options --------------------------------------------------------------------- */
 
-#define DEFAULT_TOPICS 4         /* always created: CD_TOPIC_EVENTS … CD_TOPIC_DLQ */
+#define DEFAULT_TOPICS 6         /* always created: CD_TOPIC_EVENTS … CD_TOPIC_MEMBERS */
 
 enum { OPT_BROKERS = CD_OPT_OWN, OPT_PARTITIONS, OPT_TOPIC };
 
@@ -132,6 +132,7 @@ static void usage(FILE *f)
 		   "  --partitions P     partitions per topic, 1 … 1024 (default 8)\n"
 		   "  --topic T          another topic to create (repeatable); the defaults are always created:\n"
 		   "                     " CD_TOPIC_EVENTS " " CD_TOPIC_DEADLINES " " CD_TOPIC_BREACHES " " CD_TOPIC_DLQ "\n"
+		   "                     " CD_TOPIC_AGGREGATES " " CD_TOPIC_MEMBERS "\n"
 		   "  --log-level LEVEL  debug, info, warn, error (default info)\n"
 		   "Prints the bootstrap address alone on the first line of stdout and serves until\n"
 		   "SIGINT or SIGTERM. Messages are kept in memory only.\n"
@@ -223,7 +224,8 @@ int cmd_devbroker(int argc, char **argv)
 {
 	devbroker_opts o = {
 		.brokers = 1, .partitions = 8,
-		.topics = { CD_TOPIC_EVENTS, CD_TOPIC_DEADLINES, CD_TOPIC_BREACHES, CD_TOPIC_DLQ },
+		.topics = { CD_TOPIC_EVENTS, CD_TOPIC_DEADLINES, CD_TOPIC_BREACHES, CD_TOPIC_DLQ, CD_TOPIC_AGGREGATES,
+			    CD_TOPIC_MEMBERS },
 		.n_topics = DEFAULT_TOPICS,
 	};
 	struct sigaction sa;

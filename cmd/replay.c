@@ -159,8 +159,12 @@ static int advance_citizens(replayer *r, cd_instant x, cd_err *err)
  */
 static int advance_all(replayer *r, cd_instant t, cd_err *err)
 {
-	if (t > r->floor)
-		r->floor = t;
+	/* A tick that does not move the all-citizen clock is no advance: nothing is due
+	 * that was not fired, and the aggregate clock, like the live stage's (the least
+	 * of the partitions' floors), does not move either. */
+	if (r->floor != CD_INSTANT_NONE && t <= r->floor)
+		return 0;
+	r->floor = t;
 	for (;;) {
 		cd_instant x = r->agg ? cd_agg_next(r->agg) : CD_INSTANT_NONE;
 		if (x == CD_INSTANT_NONE || x > t)

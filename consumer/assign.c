@@ -43,6 +43,19 @@ int proc_topic_index(const proc *x, const char *topic)
 	return -1;
 }
 
+/* The members topic's sequence number stored with p (members on), so that numbering goes on where it stopped. */
+static int load_mseq(proc *x, part *pt, cd_err *err)
+{
+	int64_t v = 0;
+	int found = 0;
+	if (!x->members)
+		return 0;
+	if (cd_redis_meta_get(x->redis, pt->p, "mseq", &v, &found, err) < 0)
+		return -1;
+	pt->mseq = pt->mseq_committed = found && v > 0 ? (uint64_t)v : 0;
+	return 0;
+}
+
 /*
  * Takes the partitions of `list`: fences each processing partition, and sets
  * every (topic, partition) to start at the offset stored in Redis. A partition
@@ -82,6 +95,7 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 			rd_kafka_message_t **pend_m = pt->pend.m;
 			size_t pend_cap = pt->pend.cap;
 			uint32_t gen = pt->relay_gen;
+			agg_part_drop(pt);
 			memset(pt, 0, sizeof(*pt));
 			pt->pend.m = pend_m;
 			pt->pend.cap = pend_cap;
@@ -93,9 +107,11 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 			pt->outbox_maybe = true;    /* a previous owner may have left entries */
 			pt->floor = CD_INSTANT_NONE;
 		}
-		if (cd_redis_position(x->redis, pt->p, tp->topic, &next, &floor, err) < 0)
+		if (cd_redis_position(x->redis, pt->p, tp->topic, &next, &floor, err) < 0 ||
+		    load_mseq(x, pt, err) < 0)
 			goto fail;
 		pt->floor = floor;
+		pt->wm = CD_INSTANT_NONE;
 		if (next < 0) {
 			int64_t kafka_off = !kerr ? committed->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
 			if (kafka_off >= 0 && !x->cfg.reset_state) {
@@ -220,9 +236,14 @@ static void give_back(proc *x, rd_kafka_topic_partition_list_t *list)
 			continue;
 		pt = &x->parts[p];
 		/* Finish what was received while we held it; the next owner relays the rest. */
-		if (!pt->refused && !x->redis_down)
-			proc_process_batch(x, pt, &err);
+		if (!pt->refused && !x->redis_down) {
+			if (x->cfg.stage == CD_STAGE_AGGREGATES)
+				agg_process_batch(x, pt, &err);
+			else
+				proc_process_batch(x, pt, &err);
+		}
 		proc_pend_drop(pt);
+		agg_part_drop(pt);
 		pt->owned = false;
 	}
 	for (int i = 0; i < list->cnt; i++)
@@ -286,6 +307,7 @@ void proc_recover_redis(proc *x)
 	rd_kafka_pause_partitions(x->rk, asg);
 	for (int i = 0; i < MAX_PARTS; i++) {
 		proc_pend_drop(&x->parts[i]);
+		agg_part_drop(&x->parts[i]);       /* what it held may not be committed: read it again */
 		x->parts[i].in_flight = x->parts[i].delivered = 0;
 		x->parts[i].relay_gen++;
 		x->parts[i].outbox_maybe = true;
@@ -314,7 +336,8 @@ void proc_recover_redis(proc *x)
 		cd_instant floor;
 		if (!pt || !pt->owned || pt->refused)
 			continue;
-		if (cd_redis_position(x->redis, pt->p, tp->topic, &next, &floor, &err) < 0) {
+		if (cd_redis_position(x->redis, pt->p, tp->topic, &next, &floor, &err) < 0 ||
+		    load_mseq(x, pt, &err) < 0) {
 			proc_redis_trouble(x, &err);
 			goto out;   /* still down: the main loop comes back here */
 		}

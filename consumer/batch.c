@@ -25,6 +25,7 @@
 
 #include "consumer/outbox.h"
 #include "proto/codec.h"
+#include "proto/members.h"
 #include "state/step.h"
 #include "util/log.h"
 
@@ -42,6 +43,65 @@ static int on_output(void *ctx, const cd_output *o)
 		return -1;
 	x->n_out++;
 	return 0;
+}
+
+/*
+ * A share member's change of outcome (engine.h cd_member) goes to the members
+ * topic, keyed by its aggregate key, for the aggregate stage: numbered per
+ * partition (the stage drops numbers it has seen, so a re-sent outbox changes
+ * nothing) and tagged with the partition's clock, so that the stage applies it
+ * where replay would: before or after the aggregate clock passes that instant
+ * (aggstage.c).
+ */
+static int on_member(void *ctx, const cd_member *m)
+{
+	proc *x = ctx;
+	part *pt = x->cur;
+	cd_member_rec r;
+	cd_err err;
+	char key[96];
+	size_t kl;
+
+	if (!pt)
+		return -1;
+	memset(&r, 0, sizeof(r));
+	r.source = pt->p;
+	r.seq = ++pt->mseq;
+	r.at_tick = x->at_tick;
+	r.clock = x->at_tick ? x->tick_clock : x->cfg.event_clock ? pt->floor : pt->wm;
+	r.m = *m;
+	kl = cd_codec_aggregate_key(m->key_kind, m->key ? m->key : "", key, sizeof(key));
+	cd_buf_reset(&x->value);
+	if (cd_members_encode(&r, &x->value, &err) < 0 ||
+	    cd_outbox_begin(&x->entry, CD_OUTBOX_MEMBER, key, kl, x->value.data, x->value.len, 0) < 0 ||
+	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
+		return -1;
+	x->n_members++;
+	return 0;
+}
+
+/* The entry that says pt's clock passed t: relayed to every partition of the members topic. */
+static int watermark_entry(proc *x, part *pt, cd_instant t)
+{
+	cd_member_rec r;
+	cd_err err;
+	memset(&r, 0, sizeof(r));
+	r.source = pt->p;
+	r.seq = ++pt->mseq;
+	r.clock = t;
+	r.at_tick = true;
+	r.watermark = true;
+	r.source_partitions = x->n_src_parts;
+	cd_buf_reset(&x->value);
+	if (cd_members_encode(&r, &x->value, &err) < 0 ||
+	    cd_outbox_begin(&x->entry, CD_OUTBOX_WATERMARK, NULL, 0, x->value.data, x->value.len, 0) < 0)
+		return -1;
+	return cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len);
+}
+
+void proc_members_on(proc *x)
+{
+	cd_engine_set_member_fn(x->eng, on_member, x);
 }
 
 /*
@@ -89,7 +149,7 @@ static int dead_letter(proc *x, const rd_kafka_message_t *m, const char *stage, 
 }
 
 /* A dead letter for m: 0, or -1 with err (no memory: the batch fails). */
-static int set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, const char *why, cd_err *err)
+int proc_set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, const char *why, cd_err *err)
 {
 	char reason[512];
 	snprintf(reason, sizeof(reason), "%s", why);   /* why may be err->msg itself */
@@ -285,6 +345,7 @@ void proc_part_lost(part *pt, const char *why)
 	cd_log(CD_LOG_WARN, "partition lost: another processor holds it", "partition", p, "reason", why, NULL);
 	pt->owned = false;
 	proc_pend_drop(pt);
+	agg_part_drop(pt);
 }
 
 void proc_pend_drop(part *pt)
@@ -295,11 +356,17 @@ void proc_pend_drop(part *pt)
 }
 
 /* Commits the batch for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced: partition dropped). */
-static int commit(proc *x, part *pt, cd_err *err)
+int proc_commit(proc *x, part *pt, cd_err *err)
 {
 	int rc;
 	if (slots_to_batch(x, err) < 0)
 		return -1;
+	if (pt->mseq != pt->mseq_committed) {
+		char v[24];
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)pt->mseq);
+		if (cd_redis_batch_meta(x->batch, "mseq", v) < 0)
+			return cd_err_set(err, 1, "out of memory");
+	}
 	if (cd_redis_batch_empty(x->batch))
 		return 0;
 	rc = cd_redis_commit(x->redis, pt->p, pt->token, x->batch, err);
@@ -311,9 +378,11 @@ static int commit(proc *x, part *pt, cd_err *err)
 		return -2;
 	}
 	if (rc < 0) {
+		pt->mseq = pt->mseq_committed;      /* what was numbered is said again after recovery */
 		proc_redis_trouble(x, err);
 		return -1;
 	}
+	pt->mseq_committed = pt->mseq;
 	pt->outbox_maybe = true;
 	x->n_commits++;
 	x->redis_backoff_ms = 0;                 /* Redis works again: the next trouble starts small */
@@ -337,6 +406,10 @@ int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 		if (n == 0)
 			return 0;
 		slots_reset(x);
+		pt->mseq = pt->mseq_committed;
+		x->cur = pt;
+		x->at_tick = true;
+		x->tick_clock = t;
 		if (slots_load(x, pt->p, (const char *const *)ids, n, err) < 0) {
 			if (err->retriable)
 				proc_redis_trouble(x, err);
@@ -354,7 +427,8 @@ int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 		}
 		cd_redis_free_ids(ids, n);
 		if (rc == 0)
-			rc = commit(x, pt, err);
+			rc = proc_commit(x, pt, err);
+		x->at_tick = false;
 		slots_reset(x);
 		if (rc < 0)
 			return rc;
@@ -362,6 +436,20 @@ int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 		if (n < TIMER_CHUNK || quarantined == n)
 			return 0;
 	}
+}
+
+int proc_watermark(proc *x, part *pt, cd_instant t, cd_err *err)
+{
+	int rc;
+	cd_redis_batch_clear(x->batch);
+	slots_reset(x);
+	pt->mseq = pt->mseq_committed;
+	if (watermark_entry(x, pt, t) < 0)
+		return cd_err_set(err, 1, "out of memory");
+	rc = proc_commit(x, pt, err);
+	if (rc == 0)
+		pt->wm = t;
+	return rc;
 }
 
 /*
@@ -432,6 +520,9 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 		return cd_err_set(err, 1, "out of memory");
 	slots_reset(x);
 	cd_redis_batch_clear(x->batch);
+	pt->mseq = pt->mseq_committed;
+	x->cur = pt;
+	x->at_tick = false;
 
 	while (start < pd->n && rc == 0) {
 		size_t end = start;
@@ -480,18 +571,18 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 				char why[128];
 				snprintf(why, sizeof(why), "record of %zu bytes exceeds max-record-bytes (%d)", m->len,
 					 x->cfg.max_record_bytes);
-				rc = set_aside(x, m, "size", why, err);
+				rc = proc_set_aside(x, m, "size", why, err);
 				goto next;
 			}
 			if (cd_codec_decode_event(m->payload, m->len, CD_LOG_PB, &msg, &ev, &stage, err) < 0) {
-				rc = set_aside(x, m, cd_codec_stage_name(stage), err->msg, err);
+				rc = proc_set_aside(x, m, cd_codec_stage_name(stage), err->msg, err);
 				goto next;
 			}
 			if (ev.citizen_id_len && (!m->key || m->key_len != ev.citizen_id_len ||
 						  memcmp(m->key, ev.citizen_id, ev.citizen_id_len))) {
 				/* A citizen's inputs must all reach the partition that holds the
 				 * citizen: the key is what partitions them. */
-				rc = set_aside(x, m, "validate",
+				rc = proc_set_aside(x, m, "validate",
 					       !m->key ? "record has no key: inputs are keyed by citizen_id"
 						       : "record key is not the event's citizen_id: inputs are keyed by "
 							 "citizen_id", err);
@@ -501,10 +592,19 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 				cd_instant t = cd_event_time(&ev);
 				if (!x->cfg.event_clock)
 					goto next;      /* on the wall clock a tick changes nothing */
-				if ((rc = fire_held(x, pt, t, err)) < 0)
+				x->at_tick = true;
+				x->tick_clock = t;
+				rc = fire_held(x, pt, t, err);
+				x->at_tick = false;
+				if (rc < 0)
 					goto next;
-				if (t > pt->floor || pt->floor == CD_INSTANT_NONE)
+				if (t > pt->floor || pt->floor == CD_INSTANT_NONE) {
+					/* the clock moved: the aggregate stage hears it after the members
+					 * the tick decided (a tick that does not move it is no advance) */
 					pt->floor = t;
+					if (x->members && watermark_entry(x, pt, t) < 0)
+						rc = cd_err_set(err, 1, "out of memory");
+				}
 				cd_redis_batch_floor(x->batch, pt->floor);
 				goto next;
 			}
@@ -523,14 +623,14 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 				s = slot_find(x, cid);
 			}
 			if (s->corrupt) {
-				rc = set_aside(x, m, "state", s->why, err);
+				rc = proc_set_aside(x, m, "state", s->why, err);
 				goto next;
 			}
 			s->dirty = true;
 			arc = cd_step_apply(x->eng, &s->c, s->id, pt->floor,
 					    x->cfg.event_clock ? CD_INSTANT_NONE : proc_wall_now(), &ev, on_output, x, err);
 			if (arc < 0)
-				rc = set_aside(x, m, "apply", err->msg, err);
+				rc = proc_set_aside(x, m, "apply", err->msg, err);
 next:
 			if (msg)
 				protobuf_c_message_free_unpacked(&msg->base, NULL);
@@ -540,7 +640,7 @@ next:
 		start = end;
 	}
 	if (rc == 0)
-		rc = commit(x, pt, err);
+		rc = proc_commit(x, pt, err);
 	if (rc == 0) {
 		/* Progress for lag tools: the offsets now stored in Redis. */
 		for (size_t i = 0; i < pd->n; i++)

@@ -66,6 +66,9 @@ typedef struct choice {
 	int value;
 } choice;
 
+static const choice stage_choices[] = {
+	{ "citizens", CD_STAGE_CITIZENS }, { "aggregates", CD_STAGE_AGGREGATES }, { NULL, 0 }
+};
 static const choice clock_choices[] = { { "wall", 0 }, { "event", 1 }, { NULL, 0 } };
 static const choice transition_choices[] = {
 	{ "period-start", CD_LAW_PERIOD_START }, { "commencement", CD_LAW_COMMENCEMENT }, { NULL, 0 }
@@ -110,6 +113,11 @@ static const option_def options[] = {
 	STRING("deadline-topic", deadline_topic, CD_TOPIC_DEADLINES, "topic of deadline outputs"),
 	STRING("breach-topic", breach_topic, CD_TOPIC_BREACHES, "topic of breach outputs"),
 	STRING("dlq-topic", dlq_topic, CD_TOPIC_DLQ, "dead-letter topic"),
+	ENUM("stage", stage, "citizens", stage_choices,
+	     "what runs: the citizen processor, or the aggregate stage (reads members-topic, group <group>-aggregates)"),
+	STRING("members-topic", members_topic, CD_TOPIC_MEMBERS,
+	       "internal topic of share members and clock watermarks, keyed by aggregate key (empty: not written)"),
+	STRING("aggregates-topic", aggregates_topic, CD_TOPIC_AGGREGATES, "topic of aggregate outputs (stage aggregates)"),
 	INT("dlq-max-bytes", dlq_max_bytes, "262144", 0, 900000,
 	    "most bytes of a bad input a dead letter carries (longer: cut, with length and digest in headers)"),
 	INT("drain-timeout-ms", drain_timeout_ms, "15000", 0, 600000,

@@ -28,6 +28,9 @@
 #include "util/err.h"
 
 #define CD_CONFIG_MAX_TOPICS 16
+
+/* What `contactd run` runs (the stage option). */
+enum { CD_STAGE_CITIZENS = 0, CD_STAGE_AGGREGATES = 1 };
 #define CD_CONFIG_MAX_KAFKA CD_KAFKA_MAX_KV
 
 typedef struct cd_config {
@@ -35,6 +38,9 @@ typedef struct cd_config {
 	char *input_topics[CD_CONFIG_MAX_TOPICS];
 	size_t n_input_topics;
 	char *deadline_topic, *breach_topic, *dlq_topic;
+	int stage;                       /* CD_STAGE_CITIZENS or CD_STAGE_AGGREGATES */
+	char *members_topic;             /* "" : share members are not written */
+	char *aggregates_topic;
 	int dlq_max_bytes, drain_timeout_ms;
 	bool event_clock;                /* clock = event */
 	char *redis_host;

@@ -25,6 +25,9 @@
 #define CD_TOPIC_DEADLINES "contact.deadlines.v1"
 #define CD_TOPIC_BREACHES "contact.breaches.v1"
 #define CD_TOPIC_DLQ "contact.dlq.v1"
+#define CD_TOPIC_AGGREGATES "contact.aggregates.v1"
+/* Internal: share members and watermarks from the processor to the aggregate stage. */
+#define CD_TOPIC_MEMBERS "contact.members.v1"
 
 /* The most librdkafka settings (-X, kafka.*) one command takes. */
 #define CD_KAFKA_MAX_KV 128

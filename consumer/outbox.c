@@ -54,7 +54,7 @@ int cd_outbox_parse(const uint8_t *p, size_t n, cd_outbox_entry *e)
 		return -1;
 	e->kind = *p & ~CD_OUTBOX_NULL_KEY;
 	null_key = (*p++ & CD_OUTBOX_NULL_KEY) != 0;
-	if (e->kind < CD_OUTBOX_DEADLINE || e->kind > CD_OUTBOX_DLQ)
+	if (e->kind < CD_OUTBOX_DEADLINE || e->kind > CD_OUTBOX_AGGREGATE)
 		return -1;
 	if (get_bytes(&p, end, &e->key, &e->key_len) < 0 || get_bytes(&p, end, &e->val, &e->val_len) < 0 ||
 	    cd_varint_get(&p, end, &nh) < 0 || nh > CD_OUTBOX_MAX_HEADERS)

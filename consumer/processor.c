@@ -125,6 +125,23 @@ static int setup(proc *x, cd_err *err)
 			cd_log(CD_LOG_WARN, "the law data does not cover today", "rules", x->cfg.rules,
 			       "detail", gap, NULL);
 	}
+	if (x->cfg.stage == CD_STAGE_AGGREGATES) {
+		/* The stage reads the members topic, in a group of its own, and keeps its
+		 * partitions under the hash tag {aN}. */
+		char group[512];
+		snprintf(group, sizeof(group), "%s-aggregates", x->cfg.group);
+		free(x->cfg.group);
+		x->cfg.group = strdup(group);
+		for (size_t i = 0; i < x->cfg.n_input_topics; i++)
+			free(x->cfg.input_topics[i]);
+		x->cfg.input_topics[0] = strdup(x->cfg.members_topic);
+		x->cfg.n_input_topics = 1;
+		if (!x->cfg.group || !x->cfg.input_topics[0])
+			return cd_err_set(err, 0, "out of memory");
+		if (!*x->cfg.members_topic)
+			return cd_err_set(err, 0, "stage aggregates needs members-topic");
+	}
+	x->members = x->cfg.stage == CD_STAGE_CITIZENS && *x->cfg.members_topic;
 	cd_engine_config_default(&ecfg);
 	ecfg.grace_days = x->cfg.grace;
 	ecfg.law_transition = x->cfg.law_transition;
@@ -143,6 +160,7 @@ static int setup(proc *x, cd_err *err)
 	ro.password = x->cfg.redis_password && *x->cfg.redis_password ? x->cfg.redis_password : NULL;
 	ro.db = x->cfg.redis_db;
 	ro.prefix = x->cfg.redis_prefix;
+	ro.tag = x->cfg.stage == CD_STAGE_AGGREGATES ? 'a' : 'p';
 	x->redis = cd_redis_new(&ro);
 	if (!x->redis)
 		return cd_err_set(err, 0, "out of memory");
@@ -166,7 +184,10 @@ static int setup(proc *x, cd_err *err)
 				return -1;
 		if (cd_mock_topic_create(x->mock, x->cfg.deadline_topic, x->cfg.mock_partitions, err) < 0 ||
 		    cd_mock_topic_create(x->mock, x->cfg.breach_topic, x->cfg.mock_partitions, err) < 0 ||
-		    cd_mock_topic_create(x->mock, x->cfg.dlq_topic, x->cfg.mock_partitions, err) < 0)
+		    cd_mock_topic_create(x->mock, x->cfg.dlq_topic, x->cfg.mock_partitions, err) < 0 ||
+		    cd_mock_topic_create(x->mock, x->cfg.aggregates_topic, x->cfg.mock_partitions, err) < 0 ||
+		    (*x->cfg.members_topic && x->cfg.stage == CD_STAGE_CITIZENS &&
+		     cd_mock_topic_create(x->mock, x->cfg.members_topic, x->cfg.mock_partitions, err) < 0))
 			return -1;
 		snprintf(x->brokers, sizeof(x->brokers), "%s", cd_mock_bootstraps(x->mock));
 		/* First line of stdout: where producers and consumers can connect. */
@@ -179,6 +200,18 @@ static int setup(proc *x, cd_err *err)
 	x->prod = cd_producer_new(x->brokers, x->cfg.kafka, x->cfg.n_kafka, proc_on_delivery, x, err);
 	if (!x->prod)
 		return -1;
+	if (x->members) {
+		/* A watermark goes to every partition of the members topic, and says how many
+		 * input partitions there are (the stage's clock is the least of theirs). */
+		x->n_member_parts = cd_kafka_topic_partitions(cd_producer_handle(x->prod), x->cfg.members_topic, NULL, err);
+		if (x->n_member_parts < 0)
+			return cd_err_prefix(err, "members topic '%s' (create it, or set members-topic to \"\" to "
+					     "write no share members)", x->cfg.members_topic);
+		x->n_src_parts = cd_kafka_topic_partitions(cd_producer_handle(x->prod), x->cfg.input_topics[0], NULL, err);
+		if (x->n_src_parts < 0)
+			return cd_err_prefix(err, "input topic '%s'", x->cfg.input_topics[0]);
+		proc_members_on(x);
+	}
 
 	conf = rd_kafka_conf_new();
 	cd_kafka_conf_log_to_stderr(conf);
@@ -236,6 +269,7 @@ static void teardown(proc *x)
 		cd_buf_release(&x->recs[i]);
 	free(x->recs);
 	free(x->found);
+	agg_free_all(x);
 	cd_redis_batch_free(x->batch);
 	cd_redis_free(x->redis);
 	cd_engine_free(x->eng);
@@ -356,7 +390,9 @@ static int loop(proc *x)
 				continue;
 			if (pt->pend.n && ((int)pt->pend.n >= x->cfg.batch_size || proc_stopping || !m ||
 					    t - pt->pend.first_ms >= x->cfg.batch_wait_ms)) {
-				if (proc_process_batch(x, pt, &err) == -1 && !x->redis_down) {
+				int brc = x->cfg.stage == CD_STAGE_AGGREGATES ? agg_process_batch(x, pt, &err)
+									      : proc_process_batch(x, pt, &err);
+				if (brc == -1 && !x->redis_down) {
 					cd_log(CD_LOG_ERROR, "batch failed", "error", err.msg, NULL);
 					return 1;
 				}
@@ -366,14 +402,22 @@ static int loop(proc *x)
 				return 1;
 			}
 		}
-		if (!x->cfg.event_clock && t >= x->next_timer_ms && !x->redis_down) {
+		if (!x->cfg.event_clock && x->cfg.stage == CD_STAGE_CITIZENS && t >= x->next_timer_ms && !x->redis_down) {
 			cd_instant wall = proc_wall_now();
-			for (int i = 0; i < MAX_PARTS && !x->redis_down; i++)
-				if (x->parts[i].owned && !x->parts[i].refused && proc_fire_due(x, &x->parts[i], wall, &err) == -1 &&
-				    !x->redis_down) {
+			for (int i = 0; i < MAX_PARTS && !x->redis_down; i++) {
+				part *pt = &x->parts[i];
+				int frc;
+				if (!pt->owned || pt->refused)
+					continue;
+				frc = proc_fire_due(x, pt, wall, &err);
+				/* then the aggregate stage hears that this partition's clock passed wall */
+				if (frc == 0 && x->members && pt->owned)
+					frc = proc_watermark(x, pt, wall, &err);
+				if (frc == -1 && !x->redis_down) {
 					cd_log(CD_LOG_ERROR, "timers failed", "error", err.msg, NULL);
 					return 1;
 				}
+			}
 			x->next_timer_ms = t + x->cfg.timer_interval_ms;
 		}
 		cd_producer_poll(x->prod, proc_stopping ? 5 : 0);
@@ -402,7 +446,7 @@ int cd_run_main(int argc, char **argv)
 	extern char **environ;
 	struct sigaction sa;
 	int rc, status = 1;
-	char n[7][24];
+	char n[9][24];
 
 	if (!x)
 		return 1;
@@ -455,8 +499,11 @@ int cd_run_main(int argc, char **argv)
 	snprintf(n[4], sizeof(n[4]), "%llu", (unsigned long long)x->n_quarantined);
 	snprintf(n[5], sizeof(n[5]), "%llu", (unsigned long long)x->n_undeliverable);
 	snprintf(n[6], sizeof(n[6]), "%llu", (unsigned long long)x->n_offset_resets);
-	cd_log(CD_LOG_INFO, "stopped", "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3],
-	       "quarantined", n[4], "undeliverable", n[5], "offset_resets", n[6], NULL);
+	snprintf(n[7], sizeof(n[7]), "%llu", (unsigned long long)x->n_members);
+	snprintf(n[8], sizeof(n[8]), "%llu", (unsigned long long)x->n_aggregates);
+	cd_log(CD_LOG_INFO, "stopped", "stage", x->cfg.stage == CD_STAGE_AGGREGATES ? "aggregates" : "citizens",
+	       "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3], "quarantined", n[4],
+	       "undeliverable", n[5], "offset_resets", n[6], "member_records", n[7], "aggregate_events", n[8], NULL);
 out:
 	teardown(x);
 	free(x);

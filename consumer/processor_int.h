@@ -58,8 +58,13 @@ typedef struct part {
 	uint8_t undeliverable_level[UNDELIVERABLE_MAX];   /* 1: send a stub; 2: the stub failed too */
 	char undeliverable_why[UNDELIVERABLE_MAX][96];
 	size_t n_undeliverable;
+	size_t head_entries;     /* outbox entries in the head being relayed (a watermark is several messages) */
 	/* assignment that failed on a Redis error: retried from the loop, with backoff */
 	bool untaken;
+	/* members topic: the sequence number of the last record said, and of the last committed */
+	uint64_t mseq, mseq_committed;
+	cd_instant wm;           /* wall clock: the last watermark said (tags the members said after it) */
+	struct aggpart *agg;     /* stage aggregates: this partition's aggregator and sources (aggstage.c) */
 } part;
 
 typedef struct slot {        /* a citizen held during one batch */
@@ -99,7 +104,15 @@ typedef struct proc {
 	int64_t untaken_since_ms;
 	bool untaken_reported;
 	int64_t next_timer_ms;
-	uint64_t n_in, n_out, n_dlq, n_commits, n_undeliverable, n_quarantined, n_offset_resets;
+	/* share members (stage citizens): where they go, and the step being taken */
+	bool members;            /* members-topic set: members and watermarks are written */
+	int n_member_parts;      /* partitions of the members topic (a watermark goes to each) */
+	int n_src_parts;         /* partitions of the input topic (the stage's sources) */
+	part *cur;               /* the partition whose batch or clock is running */
+	bool at_tick;            /* … and whether its clock is advancing (members said now are tagged so) */
+	cd_instant tick_clock;   /* … to this instant */
+	uint64_t n_in, n_out, n_dlq, n_commits, n_undeliverable, n_quarantined, n_offset_resets, n_members;
+	uint64_t n_aggregates;
 } proc;
 
 
@@ -125,6 +138,23 @@ int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err);
 void proc_part_lost(part *pt, const char *why);
 /* Destroys pt's pending messages. */
 void proc_pend_drop(part *pt);
+
+/* A dead letter for message m (its stage and why): 0, or -1 with err (no memory: the batch fails). */
+int proc_set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, const char *why, cd_err *err);
+/* Commits the batch being built for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced). */
+int proc_commit(proc *x, part *pt, cd_err *err);
+/* Share members' outcomes go to the members topic from now on (the engine's member callback). */
+void proc_members_on(proc *x);
+/* Wall clock, members on: says pt's clock passed t (a watermark), in a commit of its own. */
+int proc_watermark(proc *x, part *pt, cd_instant t, cd_err *err);
+
+/* ---- aggstage.c: the aggregate stage (stage aggregates) ------------------------------ */
+
+/* Processes pt's pending member records and commits them. As proc_process_batch. */
+int agg_process_batch(proc *x, part *pt, cd_err *err);
+/* Forgets pt's aggregator (lost, given back, or state to be read again from Redis). */
+void agg_part_drop(part *pt);
+void agg_free_all(proc *x);
 
 /* ---- relay.c: outbox → Kafka ---------------------------------------------------------- */
 

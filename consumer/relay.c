@@ -109,6 +109,18 @@ static int send_stub(proc *x, const cd_outbox_entry *e, const char *topic, const
 	return cd_producer_send(x->prod, x->cfg.dlq_topic, -1, e->key, e->key_len, NULL, 0, hs, 4, t, err);
 }
 
+static const char *entry_topic(const proc *x, int kind)
+{
+	switch (kind) {
+	case CD_OUTBOX_DEADLINE: return x->cfg.deadline_topic;
+	case CD_OUTBOX_BREACH: return x->cfg.breach_topic;
+	case CD_OUTBOX_MEMBER:
+	case CD_OUTBOX_WATERMARK: return x->cfg.members_topic;
+	case CD_OUTBOX_AGGREGATE: return x->cfg.aggregates_topic;
+	default: return x->cfg.dlq_topic;
+	}
+}
+
 int proc_relay(proc *x, part *pt, cd_err *err)
 {
 	cd_buf *entries = NULL;
@@ -125,7 +137,7 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 			pt->outbox_maybe = true;
 			return 0;
 		}
-		rc = cd_redis_outbox_trim(x->redis, pt->p, pt->token, pt->in_flight, err);
+		rc = cd_redis_outbox_trim(x->redis, pt->p, pt->token, pt->head_entries, err);
 		if (rc == CD_REDIS_FENCED) {
 			proc_part_lost(pt, err->msg);
 			return -2;
@@ -153,36 +165,48 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 	}
 	if (n == 0)
 		pt->outbox_maybe = false;
+	pt->head_entries = 0;
 	for (size_t i = 0; i < n; i++) {
 		cd_outbox_entry e;
 		const char *topic;
-		int src;
-		tag *t = malloc(sizeof(*t));
-		if (!t || cd_outbox_parse((const uint8_t *)entries[i].data, entries[i].len, &e) < 0) {
-			free(t);
+		int src = 0;
+		/* a watermark goes to every partition of the members topic, one message each */
+		int copies = 1, level;
+		if (cd_outbox_parse((const uint8_t *)entries[i].data, entries[i].len, &e) < 0) {
 			rc = cd_err_set(err, 0, "partition %d: corrupt outbox entry", (int)pt->p);
 			goto out;
 		}
-		topic = e.kind == CD_OUTBOX_DEADLINE ? x->cfg.deadline_topic
-		      : e.kind == CD_OUTBOX_BREACH ? x->cfg.breach_topic : x->cfg.dlq_topic;
-		t->p = pt->p;
-		t->gen = pt->relay_gen;
-		t->idx = (uint32_t)i;
-		switch (undeliverable_level(pt, (uint32_t)i)) {
-		case 2:
-			free(t);                        /* left out: counts as delivered */
-			pt->in_flight++;
+		topic = entry_topic(x, e.kind);
+		if (e.kind == CD_OUTBOX_WATERMARK)
+			copies = x->n_member_parts > 0 ? x->n_member_parts : 1;
+		pt->head_entries++;
+		level = undeliverable_level(pt, (uint32_t)i);
+		if (level == 2) {
+			pt->in_flight++;                /* left out: counts as delivered */
 			pt->delivered++;
 			continue;
-		case 1:
-			src = send_stub(x, &e, topic, undeliverable_why(pt, (uint32_t)i), t, err);
-			break;
-		default:
-			src = cd_producer_send(x->prod, topic, -1, e.key, e.key_len, e.val, e.val_len, e.h, e.n_h, t, err);
+		}
+		for (int c = 0; c < copies && src == 0; c++) {
+			tag *t = malloc(sizeof(*t));
+			if (!t) {
+				rc = cd_err_set(err, 1, "out of memory");
+				goto out;
+			}
+			t->p = pt->p;
+			t->gen = pt->relay_gen;
+			t->idx = (uint32_t)i;
+			if (level == 1)
+				src = send_stub(x, &e, topic, undeliverable_why(pt, (uint32_t)i), t, err);
+			else
+				src = cd_producer_send(x->prod, topic, e.kind == CD_OUTBOX_WATERMARK ? c : -1, e.key,
+						       e.key_len, e.val, e.val_len, e.h, e.n_h, t, err);
+			if (src == 0)
+				pt->in_flight++;
+			else
+				free(t);
 		}
 		if (src == -2) {
 			/* refused before it was queued: set aside like a refused delivery */
-			free(t);
 			mark_undeliverable(x, pt, (uint32_t)i, err->msg);
 			pt->delivery_failed = true;
 			pt->in_flight++;
@@ -190,16 +214,16 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 			continue;
 		}
 		if (src < 0) {
-			free(t);
 			if (err->retriable) {
 				/* the local queue is full: deliver what is queued, then send this head again */
 				pt->delivery_failed = true;
+				pt->in_flight++;            /* so that the head is looked at again */
+				pt->delivered++;
 				break;
 			}
 			rc = -1;
 			goto out;
 		}
-		pt->in_flight++;
 	}
 out:
 	for (int i = 0; i < x->cfg.outbox_batch; i++)
