@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# test_live_aggregates.sh — the aggregate stage (rules.md §4.1, events.md "Aggregates
+# are correct at any scale"): a population with dk-2026 periods, produced to a
+# devbroker, through citizen processors that say their share members on
+# contact.members.v1 and aggregate stages (`contactd run --stage aggregates`) that
+# count them, gives exactly replay's outputs: the same AggregateEvents (RETRACTED and
+# re-evaluations after late conversations included) and the same per-citizen ones.
+#   1. one processor and one stage;
+#   2. two processors and two stages, the log streaming in while a stage and a
+#      processor are each killed with SIGKILL mid-stream and started again.
+# Repeats are allowed, differences are not: the distinct lines equal replay's, and
+# there are as many distinct event ids as distinct lines.
+# CRASH_SEED=N repeats a run's kill delays.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+P=4
+RANDOM=${CRASH_SEED:-$$}
+echo "test_live_aggregates: CRASH_SEED=${CRASH_SEED:-$$}"
+
+"$CONTACTD" synth --citizens 800 --years 2 --from 2026-05-01 --seed 11 --late-ratio 0.1 --format pb \
+  --output "$W/log.pb" 2>/dev/null || fail "synth failed"
+"$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
+want=$(sort -u "$W/replay.jsonl" | wc -l)
+n_agg=$(grep -c '"aggregate"' "$W/replay.jsonl" || true)
+[ "$n_agg" -gt 50 ] || fail "replay gave only $n_agg aggregate events"
+# late conversations re-evaluate evaluated cohorts: a RETRACTED, then the new status
+/usr/bin/python3 - "$W/replay.jsonl" <<'EOF' || fail "replay has no cohort RETRACTED and then MET: the log tests too little"
+import json, sys
+last = {}
+for l in open(sys.argv[1]):
+    a = json.loads(l).get("aggregate")
+    if not a:
+        continue
+    k = (a["aggregateId"], a["key"], a["periodStart"])
+    if a["status"] == "AGGREGATE_STATUS_MET" and last.get(k) == "AGGREGATE_STATUS_RETRACTED":
+        sys.exit(0)
+    last[k] = a["status"]
+sys.exit(1)
+EOF
+
+count_on() { kcat -b "$BROKERS" -C -t "$1" -e -q -f 'x\n' 2>/dev/null | wc -l; }
+
+# settled PRODUCED SECONDS: every input committed, every member record the processors
+# said consumed and committed by the stages, nothing pending, every outbox empty.
+settled() {
+  local produced=$1 limit=$((SECONDS + $2)) members r
+  while :; do
+    "${DRAIN_CHECK:-true}"
+    members=$(count_on contact.members.v1)
+    r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q, m, w = 0, 0, 0, 0
+      for p = 0, $((P - 1)) do
+        s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0)
+        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox') + redis.call('LLEN', 'contactd:{a' .. p .. '}:outbox')
+        m = m + (tonumber(redis.call('HGET', 'contactd:{a' .. p .. '}:meta', 'off:contact.members.v1')) or 0)
+        w = w + redis.call('HLEN', 'contactd:{a' .. p .. '}:pending')
+      end
+      return s .. ' ' .. q .. ' ' .. m .. ' ' .. w" 0)
+    read -r s q m w <<<"$r"
+    [ "$s" -ge "$produced" ] && [ "$q" -eq 0 ] && [ "$m" -ge "$members" ] && [ "$w" -eq 0 ] && [ "$members" -gt 0 ] && return 0
+    [ "$SECONDS" -lt "$limit" ] ||
+      fail "not settled after $2 s: $s of $produced inputs, $q outbox entries, $m of $members member records, $w pending"
+    sleep 0.5
+  done
+}
+
+compare() {
+  local what=$1 total ids
+  outputs "$W/live.jsonl"
+  sort -u "$W/replay.jsonl" >"$W/replay.sorted"
+  sort -u "$W/live.jsonl" >"$W/live.sorted"
+  if ! cmp -s "$W/replay.sorted" "$W/live.sorted"; then
+    diff <(grep '"aggregate"' "$W/replay.sorted") <(grep '"aggregate"' "$W/live.sorted") | cut -c1-300 | head -10 >&2
+    fail "$what: the distinct outputs ($(wc -l <"$W/live.sorted")) differ from replay's ($want)"
+  fi
+  ids=$(grep -o '"eventId":"[^"]*"' "$W/live.sorted" | sort -u | wc -l)
+  [ "$ids" -eq "$want" ] || fail "$what: $ids distinct event ids for $want distinct lines: a repeat differed"
+  total=$(wc -l <"$W/live.jsonl")
+  echo "$what: $want distinct outputs as replay, $n_agg of them aggregate events ($((total - want)) repeats)"
+}
+
+produced_by() { sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$1"; }
+
+# ---- 1. one processor, one stage -------------------------------------------------------
+broker_start "$P"
+redis_start "$W/redis1"
+run_start proc1 "${GROUP_TIMING[@]}"
+run_start stage1 --stage aggregates "${GROUP_TIMING[@]}"
+STAGE_PID=$RUN_PID
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" 2>"$W/produce1.log" || fail "produce failed"
+settled "$(produced_by "$W/produce1.log")" 120
+# the stage's keys are its own: {aN}, never a citizen's {pN}
+[ "$(redis-cli -p "$REDIS_PORT" --scan --pattern 'contactd:{a*}:members' | wc -l)" -gt 0 ] ||
+  fail "the stage keeps no members in Redis"
+compare "one processor and one stage"
+kill -TERM "$STAGE_PID"
+rc=0
+wait "$STAGE_PID" || rc=$?
+[ "$rc" -eq 0 ] || fail "the stage exited with $rc on SIGTERM"
+expect_grep 'msg=stopped stage=aggregates' "$W/stage1.log"
+grep -q 'level=error' "$W/stage1.log" "$W/proc1.log" && { grep 'level=error' "$W"/*.log | head >&2; fail "errors logged"; }
+live_cleanup
+LIVE_PIDS=()
+
+# ---- 2. two processors, two stages, SIGKILL mid-stream ---------------------------------
+unset REDIS_PORT
+broker_start "$P"
+redis_start "$W/redis2"
+FAST_GROUP=(-X session.timeout.ms=3000 -X heartbeat.interval.ms=500 -X linger.ms=500)
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" --rate 400 2>"$W/produce2.log" &
+PRODUCE_PID=$!
+LIVE_PIDS+=("$PRODUCE_PID")
+run_start procA --batch-size 50 "${FAST_GROUP[@]}"
+PROC_A=$RUN_PID
+run_start procB --batch-size 50 "${FAST_GROUP[@]}"
+run_start stageA --stage aggregates --batch-size 50 "${FAST_GROUP[@]}"
+STAGE_A=$RUN_PID
+run_start stageB --stage aggregates --batch-size 50 "${FAST_GROUP[@]}"
+
+fences() { redis-cli -p "$REDIS_PORT" EVAL "local f = 0
+  for p = 0, $((P - 1)) do f = f + (tonumber(redis.call('HGET', 'contactd:{$1' .. p .. '}:meta', 'fence')) or 0) end
+  return f" 0; }
+# once the stages hold their partitions and count, kill one of them, then a processor
+limit=$((SECONDS + 30))
+while [ "$(fences a)" -lt "$P" ]; do
+  [ "$SECONDS" -lt "$limit" ] || fail "the stages did not take the members partitions"
+  sleep 0.2
+done
+ms=$((1000 + RANDOM % 3001))
+sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the stream ended before the first kill: it tested little"
+kill -9 "$STAGE_A"
+echo "killed stage A $ms ms after the stages took their partitions"
+sleep 1
+run_start stageA2 --stage aggregates --batch-size 50 "${FAST_GROUP[@]}"
+ms=$((500 + RANDOM % 2001))
+sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
+kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the stream ended before the second kill: it tested little"
+kill -9 "$PROC_A"
+echo "killed processor A $ms ms later"
+run_start procA2 --batch-size 50 "${FAST_GROUP[@]}"
+wait "$PRODUCE_PID" || fail "produce failed"
+settled "$(produced_by "$W/produce2.log")" 120
+compare "two processors and two stages, with SIGKILLs"
