@@ -41,7 +41,7 @@ alive() {
 
 "$CONTACTD" synth --citizens 300 --years 4 --seed 71 --format json --output "$W/log.jsonl" 2>/dev/null \
   || fail "synth failed"
-# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+# --no-aggregates: no aggregate stage runs here (test_live_aggregates.sh has one), so the replay leaves them out too
 "$CONTACTD" replay --no-aggregates --input "$W/log.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 "${TOOL[@]}" split "$W/log.jsonl" "$W/conv.jsonl" "$W/other.jsonl" 0.1 7 >"$W/split.txt" || fail "split failed"
 [ "$(wc -l <"$W/conv.jsonl")" -gt 1000 ] || fail "too few conversations: $(cat "$W/split.txt")"

@@ -33,7 +33,7 @@ one_log() {
   local d=$W/$name
   mkdir -p "$d"
   "$CONTACTD" synth "$@" --format pb --output "$d/log.pb" 2>"$d/synth.log" || fail "$name: synth failed"
-  # --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+  # --no-aggregates: no aggregate stage runs here (test_live_aggregates.sh has one), so the replay leaves them out too
   "$CONTACTD" replay --no-aggregates --input "$d/log.pb" --output "$d/replay.jsonl" 2>"$d/replay.log" || fail "$name: replay failed"
   local want
   want=$(wc -l <"$d/replay.jsonl")

@@ -20,7 +20,7 @@ alive() { kill -0 "$RUN_PID" 2>/dev/null || { tail -20 "$W/run.log" >&2; fail "t
 half=$(($(wc -l <"$W/valid.jsonl") / 2))
 head -n "$half" "$W/valid.jsonl" >"$W/valid1.jsonl"
 tail -n "+$((half + 1))" "$W/valid.jsonl" >"$W/valid2.jsonl"
-# --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+# --no-aggregates: no aggregate stage runs here (test_live_aggregates.sh has one), so the replay leaves them out too
 "$CONTACTD" replay --no-aggregates --input "$W/valid.jsonl" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 want=$(wc -l <"$W/replay.jsonl")
 

@@ -21,7 +21,7 @@ while IFS= read -r flags; do
   for f in "$W"/exp/*.flags; do
     [ "$(cat "$f")" = "$flags" ] && cat "${f%.flags}.jsonl" >>"$W/$g.jsonl"
   done
-  # --no-aggregates: the live processor does not evaluate aggregates yet, so neither does the replay it is compared with
+  # --no-aggregates: no aggregate stage runs here (test_live_aggregates.sh has one), so the replay leaves them out too
   # shellcheck disable=SC2086
   "$CONTACTD" replay --no-aggregates --input "$W/$g.jsonl" $flags --output "$W/$g.replay.jsonl" 2>"$W/$g.replay.log" ||
     fail "replay of group $g failed"
