@@ -72,8 +72,11 @@ static int on_member(void *ctx, const cd_member *m)
 	r.m = *m;
 	kl = cd_codec_aggregate_key(m->key_kind, m->key ? m->key : "", key, sizeof(key));
 	cd_buf_reset(&x->value);
+	/* A member leaving has no key any more (the engine does not keep it): it goes to every
+	 * partition, and the one that counts it takes it out. */
 	if (cd_members_encode(&r, &x->value, &err) < 0 ||
-	    cd_outbox_begin(&x->entry, CD_OUTBOX_MEMBER, key, kl, x->value.data, x->value.len, 0) < 0 ||
+	    cd_outbox_begin(&x->entry, m->outcome == CD_MEMBER_UNDECIDED ? CD_OUTBOX_MEMBERS_ALL : CD_OUTBOX_MEMBER,
+			    m->outcome == CD_MEMBER_UNDECIDED ? NULL : key, kl, x->value.data, x->value.len, 0) < 0 ||
 	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
 		return -1;
 	x->n_members++;
@@ -94,7 +97,7 @@ static int watermark_entry(proc *x, part *pt, cd_instant t)
 	r.source_partitions = x->n_src_parts;
 	cd_buf_reset(&x->value);
 	if (cd_members_encode(&r, &x->value, &err) < 0 ||
-	    cd_outbox_begin(&x->entry, CD_OUTBOX_WATERMARK, NULL, 0, x->value.data, x->value.len, 0) < 0)
+	    cd_outbox_begin(&x->entry, CD_OUTBOX_MEMBERS_ALL, NULL, 0, x->value.data, x->value.len, 0) < 0)
 		return -1;
 	return cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len);
 }

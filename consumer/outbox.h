@@ -26,7 +26,7 @@
 enum {
 	CD_OUTBOX_DEADLINE = 1, CD_OUTBOX_BREACH = 2, CD_OUTBOX_DLQ = 3,
 	CD_OUTBOX_MEMBER = 4,       /* to the members topic, by key */
-	CD_OUTBOX_WATERMARK = 5,    /* to every partition of the members topic */
+	CD_OUTBOX_MEMBERS_ALL = 5,  /* to every partition of the members topic: a watermark, or a member leaving */
 	CD_OUTBOX_AGGREGATE = 6,    /* an AggregateEvent (the aggregate stage) */
 };
 #define CD_OUTBOX_VERSION 0xF1

@@ -115,7 +115,7 @@ static const char *entry_topic(const proc *x, int kind)
 	case CD_OUTBOX_DEADLINE: return x->cfg.deadline_topic;
 	case CD_OUTBOX_BREACH: return x->cfg.breach_topic;
 	case CD_OUTBOX_MEMBER:
-	case CD_OUTBOX_WATERMARK: return x->cfg.members_topic;
+	case CD_OUTBOX_MEMBERS_ALL: return x->cfg.members_topic;
 	case CD_OUTBOX_AGGREGATE: return x->cfg.aggregates_topic;
 	default: return x->cfg.dlq_topic;
 	}
@@ -177,7 +177,7 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 			goto out;
 		}
 		topic = entry_topic(x, e.kind);
-		if (e.kind == CD_OUTBOX_WATERMARK)
+		if (e.kind == CD_OUTBOX_MEMBERS_ALL)
 			copies = x->n_member_parts > 0 ? x->n_member_parts : 1;
 		pt->head_entries++;
 		level = undeliverable_level(pt, (uint32_t)i);
@@ -198,7 +198,7 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 			if (level == 1)
 				src = send_stub(x, &e, topic, undeliverable_why(pt, (uint32_t)i), t, err);
 			else
-				src = cd_producer_send(x->prod, topic, e.kind == CD_OUTBOX_WATERMARK ? c : -1, e.key,
+				src = cd_producer_send(x->prod, topic, e.kind == CD_OUTBOX_MEMBERS_ALL ? c : -1, e.key,
 						       e.key_len, e.val, e.val_len, e.h, e.n_h, t, err);
 			if (src == 0)
 				pt->in_flight++;

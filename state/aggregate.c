@@ -296,11 +296,11 @@ int cd_agg_member(cd_aggregator *a, const cd_member *m, cd_err *err)
 		return cd_err_set(err, 0, "member of '%.120s' has no member id", m->aggregate_id ? m->aggregate_id : "");
 	HASH_FIND(hh, a->members, m->member_id, lid, e);
 	if (m->outcome == CD_MEMBER_UNDECIDED) {
-		if (e) {
-			touch(e->c, e, -1);
-			HASH_DEL(a->members, e);
-			free(e);
-		}
+		if (!e)
+			return 1;   /* not a member here: nothing changes */
+		touch(e->c, e, -1);
+		HASH_DEL(a->members, e);
+		free(e);
 		return 0;
 	}
 	if (m->outcome != CD_MEMBER_MET && m->outcome != CD_MEMBER_LAPSED && m->outcome != CD_MEMBER_EXEMPTED)

@@ -75,7 +75,8 @@ void cd_agg_free(cd_aggregator *a);
  * Records a member's outcome (upsert by member_id). MET, LAPSED and EXEMPTED
  * put it in the cohort of (aggregate_id, key_kind, key, reporting period
  * holding m->due), moving it from any cohort it was in; UNDECIDED takes it out;
- * a repeat of what is known changes nothing and returns 1 (else 0). m->as_of (when it came to this
+ * a repeat of what is known, or UNDECIDED for a member not known, changes
+ * nothing and returns 1 (else 0). m->as_of (when it came to this
  * outcome) decides whether a WARNING counts it: only members decided at or
  * before the warning's instant are. Nothing is emitted here: a
  * change to a cohort already evaluated is re-evaluated at the next

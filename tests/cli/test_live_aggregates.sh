@@ -141,3 +141,44 @@ run_start procA2 --batch-size 50 "${FAST_GROUP[@]}"
 wait "$PRODUCE_PID" || fail "produce failed"
 settled "$(produced_by "$W/produce2.log")" 120
 compare "two processors and two stages, with SIGKILLs"
+live_cleanup
+LIVE_PIDS=()
+
+# ---- 3. the wall clock -------------------------------------------------------------------
+# No ticks: each processor's clock is its wall clock (shifted to 2027-08-01 for the test),
+# said to the stage as a watermark after each timer scan. What the stage says on the way
+# depends on when members arrive, but once everything is in, every cohort stands where
+# replay --until the same instant leaves it.
+unset REDIS_PORT
+"$CONTACTD" synth --citizens 400 --years 1 --from 2026-05-01 --seed 12 --tick-days 0 --format pb \
+  --output "$W/wall.pb" 2>/dev/null || fail "synth (wall) failed"
+"$CONTACTD" replay --input "$W/wall.pb" --until 2027-08-01T00:00:00Z --output "$W/wall-replay.jsonl" \
+  2>/dev/null || fail "replay (wall) failed"
+broker_start "$P"
+redis_start "$W/redis3"
+export CONTACTD_WALL_CLOCK_START=2027-08-01T00:00:00Z
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/wall.pb" 2>"$W/produce3.log" || fail "produce (wall) failed"
+run_start wallproc --clock wall --timer-interval-ms 200 "${GROUP_TIMING[@]}"
+run_start wallstage --stage aggregates "${GROUP_TIMING[@]}"
+unset CONTACTD_WALL_CLOCK_START
+settled "$(produced_by "$W/produce3.log")" 120
+sleep 2                     # a last watermark after the last input
+outputs "$W/wall-live.jsonl"
+standing() {
+  /usr/bin/python3 - "$1" <<'PY'
+import json, sys
+last = {}
+for l in open(sys.argv[1]):
+    a = json.loads(l).get("aggregate")
+    if a and a["status"] not in ("AGGREGATE_STATUS_WARNING", "AGGREGATE_STATUS_RETRACTED"):
+        last[(a["aggregateId"], a["key"], a["periodStart"])] = (a["status"], a.get("members", 0), a.get("met", 0))
+for k in sorted(last):
+    print(*k, *last[k])
+PY
+}
+standing "$W/wall-replay.jsonl" >"$W/wall-replay.standing"
+standing "$W/wall-live.jsonl" >"$W/wall-live.standing"
+[ "$(wc -l <"$W/wall-replay.standing")" -gt 5 ] || fail "wall clock: replay evaluates too few cohorts"
+cmp -s "$W/wall-replay.standing" "$W/wall-live.standing" ||
+  { diff "$W/wall-replay.standing" "$W/wall-live.standing" | head >&2; fail "wall clock: cohorts stand elsewhere than in replay"; }
+echo "wall clock: $(wc -l <"$W/wall-live.standing") cohorts stand as replay --until leaves them"

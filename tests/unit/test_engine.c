@@ -942,6 +942,46 @@ static void test_a_resuming_registration_with_another_akasse_code_before_the_dec
 	cd_engine_free(e);
 }
 
+/*
+ * A decided member whose key changes (a late input dated before its decision carries
+ * another a-kasse code) is said to leave first, then to be decided under its new key:
+ * live, the two keys may be counted by different partitions of the aggregate stage,
+ * and only the old one can take it out of its cohort.
+ */
+static void test_a_decided_member_whose_key_changes_leaves_before_it_is_said_again(void **state)
+{
+	static mlog l;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = dp_reg("r1", at(2026, 8, 3, 9), "AK1", CD_DATE_NONE);
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	e = member_engine(0, &l);
+	cd_citizen_init(&c);
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", midnight(2026, 11, 4), &l);
+	expect_members(&l, 1, "decided");
+	assert_string_equal(l.r[0].oid, "dk-2026/akasse-two");
+	assert_string_equal(l.r[0].key, "AK1");
+	/* a BenefitChange to the benefit it is on changes no period, only the a-kasse code */
+	ev = shift_to("b1", at(2026, 9, 1, 9), CD_DAGPENGE);
+	ev.akasse_code = "AK9";
+	ev.akasse_code_len = 3;
+	ev = with_recorded(ev, at(2026, 11, 20, 9));
+	apply_ok(e, &c, "p1", &ev, &l);
+	if (l.n < 3) {
+		print_members(&l, "after the late registration");
+		fail_msg("%d member records: expected the old key's leaving and the new key's", l.n);
+	}
+	assert_string_equal(l.r[1].member_id, l.r[0].member_id);
+	assert_int_equal(l.r[1].outcome, CD_MEMBER_UNDECIDED);
+	assert_string_equal(l.r[2].member_id, l.r[0].member_id);
+	assert_int_equal(l.r[2].outcome, l.r[0].outcome);
+	assert_string_equal(l.r[2].key, "AK9");
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+}
+
 /* No akasse_code on any input of the period: the key is "unknown". */
 static void test_an_akasse_two_member_without_a_code_is_keyed_unknown(void **state)
 {
@@ -1346,6 +1386,7 @@ int main(void)
 		cmocka_unit_test(test_a_late_benefit_shift_after_the_decision_makes_the_member_undecided),
 		cmocka_unit_test(test_an_akasse_two_member_is_keyed_by_the_akasse_code_of_its_registration),
 		cmocka_unit_test(test_a_resuming_registration_with_another_akasse_code_before_the_decision_changes_the_key),
+		cmocka_unit_test(test_a_decided_member_whose_key_changes_leaves_before_it_is_said_again),
 		cmocka_unit_test(test_an_akasse_two_member_without_a_code_is_keyed_unknown),
 		cmocka_unit_test(test_an_akasse_code_carried_only_after_the_decision_does_not_change_the_key),
 		cmocka_unit_test(test_without_a_member_callback_nothing_is_called_and_the_outputs_are_the_same),
