@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumer/aggstage.h"
 #include "consumer/outbox.h"
 #include "consumer/processor_int.h"
 #include "proto/codec.h"
@@ -122,7 +123,7 @@ static int pend_add(struct aggpart *a, const cd_member_rec *r, const void *bytes
 /* ---- loading from Redis ------------------------------------------------------------ */
 
 typedef struct loader {
-	proc *x;
+	proc *x;                      /* unused by the readers; NULL outside the stage */
 	struct aggpart *a;
 	int32_t p;
 } loader;
@@ -213,27 +214,22 @@ static int load_meta(void *ctx, const char *f, size_t fl, const char *v, size_t 
 	return 0;
 }
 
-/* Reads partition pt's aggregator, sources and pending records back from Redis. */
-static int load(proc *x, part *pt, cd_err *err)
+/* Reads members partition p's aggregator, sources and pending records back from Redis into a. */
+static int read_state(cd_redis *redis, int32_t p, const cd_rules *rules, int grace, int warn, struct aggpart *a,
+		      cd_err *err)
 {
-	struct aggpart *a = calloc(1, sizeof(*a));
-	loader l = { x, a, pt->p };
+	loader l = { NULL, a, p };
 
-	if (!a || !(a->agg = cd_agg_new(x->rules, x->cfg.grace, x->cfg.warn_days))) {
-		free(a);
+	if (!(a->agg = cd_agg_new(rules, grace, warn)))
 		return cd_err_set(err, 1, "out of memory");
-	}
 	for (int i = 0; i < MAX_PARTS; i++)
 		a->src[i].wm = CD_INSTANT_NONE;
-	pt->agg = a;
 	/* members before cohorts: a cohort's restored evaluation state sits on its members' tally */
-	if (cd_redis_hash_scan(x->redis, pt->p, "members", load_member, &l, err) < 0 ||
-	    cd_redis_hash_scan(x->redis, pt->p, "cohorts", load_cohort, &l, err) < 0 ||
-	    cd_redis_hash_scan(x->redis, pt->p, "meta", load_meta, &l, err) < 0 ||
-	    cd_redis_hash_scan(x->redis, pt->p, "pending", load_pending, &l, err) < 0) {
-		agg_part_drop(pt);
+	if (cd_redis_hash_scan(redis, p, "members", load_member, &l, err) < 0 ||
+	    cd_redis_hash_scan(redis, p, "cohorts", load_cohort, &l, err) < 0 ||
+	    cd_redis_hash_scan(redis, p, "meta", load_meta, &l, err) < 0 ||
+	    cd_redis_hash_scan(redis, p, "pending", load_pending, &l, err) < 0)
 		return -1;
-	}
 	/* pending records in the order they came: by source, then sequence number */
 	for (size_t i = 1; i < a->n_pend; i++)
 		for (size_t j = i; j > 0 && (a->pend[j - 1].src > a->pend[j].src ||
@@ -244,6 +240,39 @@ static int load(proc *x, part *pt, cd_err *err)
 		}
 	cd_agg_forget_changes(a->agg);
 	return 0;
+}
+
+static int load(proc *x, part *pt, cd_err *err)
+{
+	struct aggpart *a = calloc(1, sizeof(*a));
+	if (!a)
+		return cd_err_set(err, 1, "out of memory");
+	pt->agg = a;
+	if (read_state(x->redis, pt->p, x->rules, x->cfg.grace, x->cfg.warn_days, a, err) < 0) {
+		agg_part_drop(pt);
+		return -1;
+	}
+	return 0;
+}
+
+int cd_aggstage_read(cd_redis *redis, int32_t p, const cd_rules *rules, int grace_days, int warn_days,
+		     cd_aggregator **agg, size_t *n_pending, cd_err *err)
+{
+	struct aggpart *a = calloc(1, sizeof(*a));
+	int rc;
+	*agg = NULL;
+	if (!a)
+		return cd_err_set(err, 1, "out of memory");
+	rc = read_state(redis, p, rules, grace_days, warn_days, a, err);
+	if (rc == 0) {
+		*agg = a->agg;
+		*n_pending = a->n_pend;
+		a->agg = NULL;
+	}
+	cd_agg_free(a->agg);
+	pend_free(a);
+	free(a);
+	return rc;
 }
 
 /* ---- applying ---------------------------------------------------------------------- */

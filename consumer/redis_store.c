@@ -1352,6 +1352,76 @@ static int glob_escape(cd_buf *b, const char *s)
 	return 0;
 }
 
+static int cmp_i32(const void *x, const void *y)
+{
+	int32_t a = *(const int32_t *)x, b = *(const int32_t *)y;
+	return (a > b) - (a < b);
+}
+
+int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
+{
+	redisReply *page = NULL;
+	cd_buf pattern;
+	char cursor[NUM_ROOM] = "0";
+	size_t cap = 0;
+	int rc = -1;
+
+	*ps = NULL;
+	*n = 0;
+	cd_buf_init(&pattern, SIZE_MAX);
+	if (glob_escape(&pattern, r->o.prefix) < 0 || cd_buf_printf(&pattern, ":{%c*}:meta", r->o.tag) < 0) {
+		cd_err_set(err, 0, "out of memory");
+		goto out;
+	}
+	do {
+		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
+		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
+		const redisReply *keys;
+		if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+			goto out;
+		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
+		    page->element[1]->type != REDIS_REPLY_ARRAY) {
+			reply_fail(r, page, "SCAN", err);
+			goto out;
+		}
+		memcpy(cursor, page->element[0]->str, page->element[0]->len);
+		cursor[page->element[0]->len] = '\0';
+		keys = page->element[1];
+		for (size_t i = 0; i < keys->elements; i++) {
+			const redisReply *k = keys->element[i];
+			const char *at;
+			long v;
+			char *end;
+			if (k->type != REDIS_REPLY_STRING || k->len < r->prefix_len + 4)
+				continue;
+			at = k->str + r->prefix_len + 3;          /* past "<prefix>:{<tag>" */
+			v = strtol(at, &end, 10);
+			if (end == at || *end != '}' || v < 0 || v > INT32_MAX)
+				continue;
+			if (cd_array_grow((void **)ps, &cap, *n + 1, sizeof(**ps)) < 0) {
+				cd_err_set(err, 0, "out of memory");
+				goto out;
+			}
+			(*ps)[(*n)++] = (int32_t)v;
+		}
+		freeReplyObject(page);
+		page = NULL;
+	} while (strcmp(cursor, "0") != 0);
+	if (*n > 1)
+		qsort(*ps, *n, sizeof(**ps), cmp_i32);
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*ps);
+		*ps = NULL;
+		*n = 0;
+	}
+	freeReplyObject(page);
+	cd_buf_release(&pattern);
+	return rc;
+}
+
 /*
  * SCAN MATCH "<prefix>:{pN}:*" COUNT 1000 page by page; each page's keys go
  * in one UNLINK (freed in the background). Keys written while the reset runs

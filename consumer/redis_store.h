@@ -143,6 +143,9 @@ int cd_redis_hash_scan(cd_redis *r, int32_t p, const char *hash, cd_redis_field_
 /* Meta field `field` of partition p as a number: *found 0 when absent. 0 / -1. */
 int cd_redis_meta_get(cd_redis *r, int32_t p, const char *field, int64_t *v, int *found, cd_err *err);
 
+/* The partitions (of this store's tag) that have a meta hash in Redis, ascending; *ps is the caller's to free. */
+int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err);
+
 /* Deletes every key of partition p (for --reset-state). */
 int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err);
 

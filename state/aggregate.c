@@ -747,3 +747,29 @@ void cd_agg_forget_changes(cd_aggregator *a)
 	for (size_t i = 0; i < a->n_order; i++)
 		a->order[i]->changed = false;
 }
+
+void cd_agg_each_cohort(const cd_aggregator *a, void (*fn)(void *ctx, const cd_agg_cohort *c), void *ctx)
+{
+	for (size_t i = 0; i < a->n_order; i++) {
+		const cohort *c = a->order[i];
+		cd_agg_cohort v;
+		memset(&v, 0, sizeof(v));
+		v.def = c->def;
+		v.key_kind = c->key_kind;
+		v.key = c->key;
+		v.period_start = c->ps;
+		v.period_end = c->pe;
+		v.warn_at = c->warn_at;
+		v.eval_at = c->eval_at;
+		v.members = c->cur.n;
+		v.met = c->cur.met;
+		v.lapsed = c->cur.lapsed;
+		v.exempted = c->cur.exempted;
+		v.sum_held = c->cur.sum_held;
+		v.sum_need = c->cur.sum_need;
+		v.meets = judge(c, &c->cur, &v.required, &v.held);
+		v.evaluated = c->evaluated;
+		v.last_status = c->evaluated ? c->last_status : 0;
+		fn(ctx, &v);
+	}
+}

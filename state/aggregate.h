@@ -126,6 +126,24 @@ int cd_agg_restore_cohort(cd_aggregator *a, const void *state, size_t n, cd_err 
 void cd_agg_restore_clock(cd_aggregator *a, cd_instant now);
 void cd_agg_forget_changes(cd_aggregator *a);
 
+/* One cohort as it stands now, for people (`contactd aggregates`). */
+typedef struct cd_agg_cohort {
+	const cd_aggdef *def;
+	int key_kind;
+	const char *key;
+	cd_date period_start, period_end;
+	cd_instant warn_at, eval_at;  /* warn_at CD_INSTANT_NONE: no warning */
+	int members, met, lapsed, exempted;   /* the decided members known now */
+	int required, held;           /* as an evaluation now would say them (SHARE: counts; AVERAGE: hundredths) */
+	int64_t sum_held, sum_need;   /* AVERAGE: conversations held and owed by the members decided */
+	bool meets;                   /* would an evaluation now say MET */
+	bool evaluated;               /* its evaluation instant has passed (with a member) */
+	int last_status;              /* evaluated: the standing status (CD_AGG_MET or CD_AGG_BREACHED) */
+} cd_agg_cohort;
+
+/* Calls fn for every cohort, in cohort order (aggregate id, key kind, key, period start). */
+void cd_agg_each_cohort(const cd_aggregator *a, void (*fn)(void *ctx, const cd_agg_cohort *c), void *ctx);
+
 /* The reporting period ('q', 'm' or 'y') that holds day d: *start and *end. */
 void cd_agg_period(char period, cd_date d, cd_date *start, cd_date *end);
 
