@@ -29,6 +29,14 @@
 #      citizen update, as the commit script does per record).
 #   5. Targets printed next to the figures (not asserted): live throughput
 #      >= 100,000 events/s and >= half of the lower ceiling.
+#   6. The aggregate stage: a population with dk-2026 periods
+#      (BENCH_LIVE_AGG_CITIZENS, default 50000; 0 skips), on topics of its
+#      own, through a processor without share members (--members-topic "")
+#      and one with them, timed as in 1 (the processor's added cost); then
+#      `contactd run --stage aggregates` over the members topic so written,
+#      timed until its committed offsets reach the topic's end: member
+#      records (members and watermarks) per second, against the processor's
+#      own rate (the stage must not be the bottleneck).
 #
 # The figures block goes to stdout; progress to stderr. Environment:
 # BENCH_LIVE_CITIZENS (default 100000), BENCH_SEED (1), BENCH_LIVE_PARTITIONS
@@ -52,6 +60,8 @@ BIN=build/release/contactd
 LATENCY=build/release/bench/latency
 TOPIC=contact.events.v1
 LAT_TOPICS=(bench.latency.events bench.latency.deadlines bench.latency.breaches bench.latency.dlq)
+AGG_TOPICS=(bench.agg.events bench.agg.members bench.agg.aggregates)
+AGG_CITIZENS=${BENCH_LIVE_AGG_CITIZENS:-50000}
 TARGET_EPS=100000
 RUN_TIMEOUT_S=240
 
@@ -102,7 +112,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- devbroker ------------------------------------------------------------------------
 topic_args=()
-for t in "${LAT_TOPICS[@]}"; do topic_args+=(--topic "$t"); done
+for t in "${LAT_TOPICS[@]}" "${AGG_TOPICS[@]}"; do topic_args+=(--topic "$t"); done
 "$BIN" devbroker --partitions "$PARTS" "${topic_args[@]}" --log-level warn >"$WORK/broker.out" 2>"$WORK/broker.log" &
 PIDS+=("$!")
 for _ in $(seq 200); do [[ -s $WORK/broker.out ]] && break; sleep 0.05; done
@@ -134,9 +144,10 @@ KCAT_EPS=$(calc %.0f "$END_SUM / ($t1 - $t0)")
 # ---- the processor -----------------------------------------------------------------------------
 # Sum of the offsets committed to Redis for topic $2 under prefix $1, over the partitions.
 SUM_LUA="local s = 0 for p = 0, tonumber(ARGV[3]) - 1 do
-  local v = redis.call('HGET', ARGV[1] .. ':{p' .. p .. '}:meta', 'off:' .. ARGV[2])
+  local v = redis.call('HGET', ARGV[1] .. ':{' .. ARGV[4] .. p .. '}:meta', 'off:' .. ARGV[2])
   if v then s = s + tonumber(v) end end return s"
-committed() { R eval "$SUM_LUA" 0 "$1" "$2" "$PARTS"; }
+# committed PREFIX TOPIC [TAG]: TAG p (citizens, default) or a (the aggregate stage)
+committed() { R eval "$SUM_LUA" 0 "$1" "$2" "$PARTS" "${3:-p}"; }
 # Partitions whose fence a processor holds (under prefix $1).
 FENCED_LUA="local n = 0 for p = 0, tonumber(ARGV[2]) - 1 do
   if redis.call('HEXISTS', ARGV[1] .. ':{p' .. p .. '}:meta', 'fence') == 1 then n = n + 1 end end return n"
@@ -164,27 +175,29 @@ redis_calls() {  # the processor's round trips since CONFIG RESETSTAT (commands 
 		awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'
 }
 
-# throughput NAME GROUP → T_* figures
+# throughput NAME GROUP [PREFIX TOPIC END TAG RUN-ARGS…] → T_* figures (default: the main input)
 throughput() {
-	local name=$1 group=$2 t0 t1 tf="" n=0 rcpu0 rw0 perf_pid=""
+	local name=$1 group=$2 prefix=${3:-contactd} topic=${4:-$TOPIC} end=${5:-$END_SUM} tag=${6:-p}
+	local t0 t1 tf="" n=0 rcpu0 rw0 perf_pid=""
+	shift $(($# < 6 ? $# : 6))
 	R config resetstat >/dev/null
 	rcpu0=$(cpu_s "$REDIS_PID")
 	rw0=$(aof_rewrites)
-	say "throughput ($name): contactd run --clock event until $END_SUM offsets are committed"
+	say "throughput ($name): contactd run --clock event until $end offsets of $topic are committed"
 	t0=$(now)
-	run_start "$name" --group "$group"
+	run_start "$name" --group "$group" --redis-prefix "$prefix" "$@"
 	if [[ -n $PERF_OUT && $name == always ]] && command -v perf >/dev/null; then
 		perf record -g -o "$PERF_OUT" -p "$RUN_PID" >/dev/null 2>"$WORK/perf.log" &
 		perf_pid=$!
 		PIDS+=("$perf_pid")
 	fi
 	while :; do
-		n=$(committed contactd "$TOPIC")
+		n=$(committed "$prefix" "$topic" "$tag")
 		[[ -z $tf && $n -gt 0 ]] && tf=$(now)
-		[[ $n -ge $END_SUM ]] && break
+		[[ $n -ge $end ]] && break
 		kill -0 "$RUN_PID" 2>/dev/null || { tail -5 "$WORK/$name.log" >&2; die "contactd run ($name) exited"; }
 		[[ $(calc %.0f "$(now) - $t0") -lt $RUN_TIMEOUT_S ]] ||
-			{ say "WARNING: $name: only $n of $END_SUM committed after ${RUN_TIMEOUT_S}s"; break; }
+			{ say "WARNING: $name: only $n of $end committed after ${RUN_TIMEOUT_S}s"; break; }
 		sleep 0.1
 	done
 	t1=$(now)
@@ -261,11 +274,41 @@ RB_LUA=$(redis-benchmark -p "$PORT" -q --csv -n 500000 -P 16 -r 100000 \
 	evalsha "$SHA" 2 "bench:c:__rand_int__" bench:timers "$VAL" __rand_int__ "m__rand_int__" 2>/dev/null | rb_rps)
 R flushall >/dev/null
 
+verdict() { [[ $1 -ge $2 ]] && echo met || echo MISSED; }
+
+# ---- 6. the aggregate stage ------------------------------------------------------------------------
+AGG=""
+if [[ $AGG_CITIZENS != 0 ]]; then
+	say "aggregates: synth $AGG_CITIZENS citizens from 2024-07-01 (dk-2026 periods) to ${AGG_TOPICS[0]}"
+	"$BIN" synth --citizens "$AGG_CITIZENS" --seed "$SEED" --from 2024-07-01 --years 3 --format pb \
+		--output "$WORK/agg.pb" 2>"$WORK/agg-synth.log"
+	"$BIN" produce --brokers "$BROKERS" --topic "${AGG_TOPICS[0]}" --input "$WORK/agg.pb" 2>"$WORK/agg-produce.log" ||
+		{ cat "$WORK/agg-produce.log" >&2; die "produce (aggregates) failed"; }
+	rm -f "$WORK/agg.pb"
+	AGG_END=$(kcat -b "$BROKERS" -C -t "${AGG_TOPICS[0]}" -o -1 -e -q -f '%o\n' | awk '{ s += $1 + 1 } END { print s + 0 }')
+	throughput agg-off bench-agg-off benchaggoff "${AGG_TOPICS[0]}" "$AGG_END" p \
+		--input-topic "${AGG_TOPICS[0]}" --members-topic ""
+	OFF_EPS=$T_EPS OFF_S=$T_S
+	throughput agg-on bench-agg-on benchaggon "${AGG_TOPICS[0]}" "$AGG_END" p \
+		--input-topic "${AGG_TOPICS[0]}" --members-topic "${AGG_TOPICS[1]}"
+	ON_EPS=$T_EPS ON_S=$T_S
+	MEMBERS_SAID=$(stat_of "$WORK/agg-on.log" member_records)
+	M_END=$(kcat -b "$BROKERS" -C -t "${AGG_TOPICS[1]}" -o -1 -e -q -f '%o\n' | awk '{ s += $1 + 1 } END { print s + 0 }')
+	throughput agg-stage bench-agg-on benchaggon "${AGG_TOPICS[1]}" "$M_END" a \
+		--stage aggregates --members-topic "${AGG_TOPICS[1]}" --aggregates-topic "${AGG_TOPICS[2]}"
+	ST_RPS=$T_EPS ST_S=$T_S ST_CPU=$T_CPU
+	ST_AGG=$(stat_of "$WORK/agg-stage.log" aggregate_events)
+	ADDED=$(calc %.1f "($ON_S - $OFF_S) / $OFF_S * 100")
+	AGG="aggregates:    $AGG_CITIZENS citizens from 2024-07-01, $AGG_END records: processor $OFF_EPS events/s without share members, $ON_EPS with ($ADDED % added time; $MEMBERS_SAID member outcomes)
+               stage: $M_END member records (members and watermarks) in $ST_S s = $ST_RPS records/s, $ST_AGG aggregate events, CPU $ST_CPU s
+               target: the stage at least the processor's rate ($ON_EPS events/s): $(verdict "$ST_RPS" "$ON_EPS")"
+	R flushall >/dev/null
+fi
+
 # ---- figures ------------------------------------------------------------------------------------------
 LOWER=$((KCAT_EPS < RB_LUA ? KCAT_EPS : RB_LUA))
 LOWER_WHAT=$([[ $KCAT_EPS -le $RB_LUA ]] && echo kcat || echo "redis EVALSHA")
 HALF=$((LOWER / 2))
-verdict() { [[ $1 -ge $2 ]] && echo met || echo MISSED; }
 cat <<EOF
 live:          (load average at start: $LOAD0; other work on this machine skews these figures)
                $CITIZENS citizens, $END_SUM records on $PARTS partitions (synth seed $SEED, produced before the processor starts); contactd run --clock event${RUN_ARGS:+ $RUN_ARGS}
@@ -280,4 +323,5 @@ ${E_EPS:+live-everysec: $E_N events in $E_S s = $E_EPS events/s (appendfsync eve
 redis-memory:  $(( (MEM1 - MEM0) / 1048576 )) MiB over the empty server for $KEYS_CIT citizen records = $MEM_PER B/citizen (used_memory; $KEYS_ALL keys in all)
 ceilings:      kcat alone: $END_SUM records in $KCAT_S s = $KCAT_EPS records/s (same broker and topic)
                redis-benchmark -P 16 (appendfsync always): SET $RB_SET req/s; EVALSHA SET+ZADD $RB_LUA calls/s
+${AGG}
 EOF
