@@ -626,7 +626,7 @@ static const char *akasse_key(const cd_engine *e, const inst *in)
 }
 
 static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome, cd_date due, int held,
-		      int benefit, const char *key, uint32_t key_hash)
+		      int need, int benefit, const char *key, uint32_t key_hash)
 {
 	cd_engine *e = em->e;
 	cd_member m;
@@ -647,6 +647,7 @@ static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome
 	m.outcome = outcome;
 	m.due = due;
 	m.held = held;
+	m.need = need;
 	m.benefit = benefit;
 	m.as_of = em->as_of;
 	m.caused_by = em->caused_by;
@@ -678,7 +679,9 @@ static void member_update(emitter *em, cd_obst *ob, const inst *in)
 		if (!*key)
 			key = "unknown";
 	}
-	say_member(em, ob, in->def, outcome, due, in->held, eng_benefit_on(in->p, cd_cph_date(in->decided_at == CD_INSTANT_NONE ? em->as_of : in->decided_at)),
+	/* A member of an AVERAGE owes its own count, which may differ between members (D21). */
+	say_member(em, ob, in->def, outcome, due, in->held, outcome && in->def->agg_kind == CD_AGG_AVERAGE ? in->req : 0,
+		   eng_benefit_on(in->p, cd_cph_date(in->decided_at == CD_INSTANT_NONE ? em->as_of : in->decided_at)),
 		   key, outcome ? (uint32_t)XXH3_64bits(key, strlen(key)) : 0);
 }
 
@@ -711,7 +714,7 @@ static void members(emitter *em, size_t leaving)
 		snprintf(base, sizeof(base), "%s", cd_citizen_str(c, ob->oid_off));
 		def = cd_rules_find_obligation(e->rules, base, NULL);
 		if (def && def->aggregate[0])
-			say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, ob->benefit, "", 0);
+			say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, 0, ob->benefit, "", 0);
 	}
 }
 

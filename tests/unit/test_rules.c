@@ -255,7 +255,7 @@ static void test_shipped_rules_directory_loads_every_ruleset(void **state)
 	cd_rules *r = load_shipped();
 	static const char *const ids[] = {
 		"dk-2015", "dk-2020", "dk-2024", "dk-2026", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
-		"frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
+		"frikommune-nordjylland", "frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
 	};
 	(void)state;
 	assert_int_equal(cd_rules_count(r), sizeof(ids) / sizeof(ids[0]));
@@ -492,6 +492,147 @@ static void test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01(void *
 		assert_string_equal(overlays_of(r, "766", b, "2025-03-01", true, buf, sizeof(buf)),
 				    "policy-hedensted");
 		assert_string_equal(overlays_of(r, "766", b, "2019-12-31", false, buf, sizeof(buf)), "");
+	}
+	cd_rules_free(r);
+}
+
+/*
+ * frikommune-nordjylland (rules.md §5, seed 003; D21) as rules/frikommune-nordjylland.json
+ * states it: enabled for no municipality by default, only for its ten; all forms count;
+ * national FIRST_WITHIN lifted; national counts of at least 2 (dk-2015's jobparat-first-3m
+ * and count-12m, dk-2020's four-in-six and sick-four-in-six: the national rulesets its
+ * dates overlap) members of average-<benefit>.
+ */
+static void test_nordjylland_overlay_as_shipped(void **state)
+{
+	static const char *const ten[] = { "810", "813", "860", "849", "825", "846", "773", "840", "787", "820" };
+	static const struct { const char *national; int benefit; const char *aggregate; } members[] = {
+		{ "dk-2015/jobparat-first-3m", CD_KONTANTHJAELP, "frikommune-nordjylland/average-kontanthjaelp" },
+		{ "dk-2015/jobparat-first-3m", CD_UDDANNELSESHJAELP, "frikommune-nordjylland/average-uddannelseshjaelp" },
+		{ "dk-2015/jobparat-first-3m", CD_INTEGRATIONSYDELSE, "frikommune-nordjylland/average-integrationsydelse" },
+		{ "dk-2015/count-12m", CD_KONTANTHJAELP, "frikommune-nordjylland/average-kontanthjaelp" },
+		{ "dk-2015/count-12m", CD_UDDANNELSESHJAELP, "frikommune-nordjylland/average-uddannelseshjaelp" },
+		{ "dk-2015/count-12m", CD_INTEGRATIONSYDELSE, "frikommune-nordjylland/average-integrationsydelse" },
+		{ "dk-2020/four-in-six", CD_DAGPENGE, "frikommune-nordjylland/average-dagpenge" },
+		{ "dk-2020/four-in-six", CD_KONTANTHJAELP, "frikommune-nordjylland/average-kontanthjaelp" },
+		{ "dk-2020/four-in-six", CD_UDDANNELSESHJAELP, "frikommune-nordjylland/average-uddannelseshjaelp" },
+		{ "dk-2020/four-in-six", CD_INTEGRATIONSYDELSE, "frikommune-nordjylland/average-integrationsydelse" },
+		{ "dk-2020/four-in-six", CD_JOBAFKLARING, "frikommune-nordjylland/average-jobafklaring" },
+		{ "dk-2020/four-in-six", CD_RESSOURCEFORLOEB, "frikommune-nordjylland/average-ressourceforloeb" },
+		{ "dk-2020/four-in-six", CD_LEDIGHEDSYDELSE, "frikommune-nordjylland/average-ledighedsydelse" },
+		{ "dk-2020/sick-four-in-six", CD_SYGEDAGPENGE, "frikommune-nordjylland/average-sygedagpenge" },
+	};
+	static const struct { const char *national; int benefit; } not_members[] = {
+		{ "dk-2020/four-in-six", CD_REVALIDERING },       /* not one of its benefits */
+		{ "dk-2020/first-within", CD_KONTANTHJAELP },     /* lifted, not a member */
+		{ "dk-2015/schedule", CD_DAGPENGE },              /* SCHEDULE: per citizen */
+		{ "dk-2015/after-six-gap", CD_DAGPENGE },
+		{ "dk-2020/joint-1", CD_DAGPENGE },
+		{ "dk-2024/four-in-six", CD_KONTANTHJAELP },      /* dk-2024's periods start after it ended */
+		{ "dk-2024/akasse-three", CD_DAGPENGE },
+		{ "dk-2026/four-in-six", CD_JOBAFKLARING },
+	};
+	static const char *const averages[] = { "dagpenge", "kontanthjaelp", "uddannelseshjaelp", "integrationsydelse",
+						"sygedagpenge", "jobafklaring", "ressourceforloeb", "ledighedsydelse" };
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs = cd_rules_find(r, "frikommune-nordjylland");
+	const char *munis[16];
+	cd_err err = { { 0 }, 0 };
+	char buf[256], spec[64];
+	(void)state;
+
+	assert_non_null(rs);
+	assert_true(rs->overlay);
+	assert_int_equal(rs->from, D("2017-09-01"));
+	assert_int_equal(rs->to, D("2020-12-31"));
+	assert_int_equal(rs->benefits, CD_BIT(CD_DAGPENGE) | CD_BIT(CD_KONTANTHJAELP) | CD_BIT(CD_UDDANNELSESHJAELP) |
+				       CD_BIT(CD_INTEGRATIONSYDELSE) | CD_BIT(CD_SYGEDAGPENGE) | CD_BIT(CD_JOBAFKLARING) |
+				       CD_BIT(CD_RESSOURCEFORLOEB) | CD_BIT(CD_LEDIGHEDSYDELSE));
+	assert_int_equal(rs->seasonal, -1);
+	assert_int_equal(rs->n_replaces, 0);
+	assert_int_equal(rs->n_obs, 0);
+	for (int f = 1; f <= CD_FORM_MAX; f++)
+		assert_true(rs->widen_forms & CD_BIT(f));
+	assert_int_equal(rs->lifts_kinds, CD_BIT(CD_FIRST_WITHIN));
+	assert_int_equal(rs->members_kind, CD_COUNT_IN_WINDOW);
+	assert_int_equal(rs->members_min_required, 2);
+
+	/* Its ten municipalities, and no other. */
+	assert_int_equal(rs->n_allowed, 10);
+	for (size_t i = 0; i < 10; i++)
+		assert_true(cd_ruleset_allows(rs, ten[i]));
+	for (const char *const *m = (const char *const[]){ "101", "851", "766", "8130", "0813", NULL }; *m; m++)
+		assert_false(cd_ruleset_allows(rs, *m));
+
+	/* One AVERAGE per benefit, by municipality and quarter, with no "required": each member owes its own count. */
+	assert_int_equal(rs->n_aggs, 8);
+	for (size_t i = 0; i < 8; i++) {
+		char id[96];
+		const cd_aggdef *a;
+		snprintf(id, sizeof(id), "frikommune-nordjylland/average-%s", averages[i]);
+		a = cd_rules_find_aggregate(r, id);
+		if (!a)
+			fail_msg("no aggregate %s", id);
+		assert_int_equal(a->kind, CD_AGG_AVERAGE);
+		assert_int_equal(a->key, CD_AGG_KEY_MUNICIPALITY);
+		assert_int_equal(a->period, 'q');
+		assert_int_equal(a->scope, 0);
+		assert_int_equal(a->severity, CD_SEV_LEGAL);
+		assert_int_equal(a->required, 0);
+	}
+
+	assert_int_equal(rs->n_nmembers, sizeof(members) / sizeof(members[0]));
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		const cd_obdef *nat = ob(r, members[i].national);
+		const cd_obdef *m = cd_rules_national_member(&rs, 1, nat, members[i].benefit);
+		if (!m)
+			fail_msg("%s is no member for %s", members[i].national, cd_benefit_name(members[i].benefit));
+		assert_string_equal(m->id, members[i].national);
+		assert_string_equal(m->aggregate, members[i].aggregate);
+		assert_int_equal(m->agg_kind, CD_AGG_AVERAGE);
+		assert_int_equal(m->required, nat->required);
+		assert_string_equal(nat->aggregate, "");
+	}
+	for (size_t i = 0; i < sizeof(not_members) / sizeof(not_members[0]); i++)
+		if (cd_rules_national_member(&rs, 1, ob(r, not_members[i].national), not_members[i].benefit))
+			fail_msg("%s is a member for %s", not_members[i].national, cd_benefit_name(not_members[i].benefit));
+	assert_true(cd_rules_lifted(&rs, 1, CD_FIRST_WITHIN));
+	assert_false(cd_rules_lifted(&rs, 1, CD_COUNT_IN_WINDOW));
+
+	/* Enabled for none by default (rules/overlays.json). */
+	assert_int_equal(cd_rules_enabled_for(r, rs, munis, 16), 0);
+	for (size_t i = 0; i < 10; i++)
+		if (strstr(overlays_of(r, ten[i], CD_KONTANTHJAELP, "2020-03-02", false, buf, sizeof(buf)), "nordjylland"))
+			fail_msg("enabled by default for %s", ten[i]);
+
+	/* --overlays frikommune-nordjylland@813: every benefit of the row, periods starting 2017-09-01 … 2020-12-31. */
+	if (cd_rules_set_overlays(r, "frikommune-nordjylland@813", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(overlays_of(r, "813", CD_KONTANTHJAELP, "2020-03-02", false, buf, sizeof(buf)),
+			    "frikommune-nordjylland");
+	assert_string_equal(overlays_of(r, "813", CD_DAGPENGE, "2017-09-01", true, buf, sizeof(buf)),
+			    "frikommune-nordjylland");
+	assert_string_equal(overlays_of(r, "813", CD_LEDIGHEDSYDELSE, "2020-12-31", false, buf, sizeof(buf)),
+			    "frikommune-nordjylland");
+	assert_string_equal(overlays_of(r, "813", CD_KONTANTHJAELP, "2017-08-31", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "813", CD_KONTANTHJAELP, "2021-01-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "813", CD_REVALIDERING, "2020-03-02", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "813", CD_FOERTIDSPENSION, "2020-03-02", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "810", CD_KONTANTHJAELP, "2020-03-02", false, buf, sizeof(buf)), "");
+
+	/* Each of the ten may have it; any other municipality is a configuration error naming it. */
+	for (size_t i = 0; i < 10; i++) {
+		snprintf(spec, sizeof(spec), "frikommune-nordjylland@%s", ten[i]);
+		if (cd_rules_set_overlays(r, spec, &err) < 0)
+			fail_msg("%s: %s", spec, err.msg);
+	}
+	for (const char *const *m = (const char *const[]){ "101", "851", "0813", NULL }; *m; m++) {
+		snprintf(spec, sizeof(spec), "frikommune-nordjylland@%s", *m);
+		assert_int_equal(cd_rules_set_overlays(r, spec, &err), -1);
+		assert_msg_has(err.msg, spec);
+		snprintf(buf, sizeof(buf), "may not be enabled for municipality %s", *m);
+		assert_msg_has(err.msg, buf);
+		assert_msg_has(err.msg, "frikommune-nordjylland.json allows only 810, 813, 860, 849, 825, 846, 773, 840, 787, 820");
 	}
 	cd_rules_free(r);
 }
@@ -2064,6 +2205,7 @@ int main(void)
 		cmocka_unit_test(test_hjoerring_dagpenge_gets_the_frikommune_overlay_by_seasonal_flag),
 		cmocka_unit_test(test_hjoerring_overlay_does_not_apply_before_its_start_or_to_other_benefits),
 		cmocka_unit_test(test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01),
+		cmocka_unit_test(test_nordjylland_overlay_as_shipped),
 		cmocka_unit_test(test_set_overlays_none_disables_every_overlay),
 		cmocka_unit_test(test_set_overlays_list_enables_exactly_those_pairs),
 		cmocka_unit_test(test_set_overlays_rejects_a_bad_item_naming_it_and_keeps_the_old_configuration),
