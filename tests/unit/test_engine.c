@@ -183,6 +183,7 @@ typedef struct rec {
 	bool is_breach;
 	int status, reason, benefit;
 	char oid[112];
+	char agg[112];            /* obligation.aggregate_id */
 	cd_date due;
 	cd_instant as_of;
 } rec;
@@ -202,6 +203,7 @@ static int record(void *ctx, const cd_output *o)
 		x->reason = o->cancel_reason;
 		x->benefit = o->benefit;
 		snprintf(x->oid, sizeof(x->oid), "%s", o->obligation_id);
+		snprintf(x->agg, sizeof(x->agg), "%s", o->aggregate_id ? o->aggregate_id : "");
 		x->due = o->due;
 		x->as_of = o->as_of;
 	}
@@ -1451,6 +1453,76 @@ static void test_nordjylland_members_of_one_average_owe_different_counts(void **
 	cd_rules_free(r);
 }
 
+/*
+ * A decided Nordjylland member whose period a late input restructures (D7): a
+ * Registration dated 2020-02-03, recorded 2020-09-10, makes the 2020-03-02 one a
+ * continuation (D1), so the 2020-03-02 period and its members no longer exist. The
+ * member that was decided LAPSED must leave its cohort (UNDECIDED) and its
+ * CANCELLED (SUPERSEDED) must name its aggregate, as every event of a member does;
+ * the same for a repeating window (dk-2015 count-12m-1, an instance id with a suffix).
+ */
+static void test_a_superseded_nordjylland_member_leaves_its_cohort(void **state)
+{
+	static const struct {
+		int y, m, d;             /* the first Registration (JOBPARAT KONTANTHJAELP, 813) */
+		int ly, lm, ld;          /* the late one, dated before it */
+		const char *oid;
+		cd_date due;             /* of the superseded member */
+		int dy, dm, dd;          /* advanced to: after its decision */
+	} cases[] = {
+		{ 2020, 3, 2, 2020, 2, 3, "dk-2020/four-in-six", 0, 2020, 9, 5 },
+		{ 2018, 3, 5, 2018, 2, 5, "dk-2015/count-12m-1", 0, 2019, 3, 8 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static mlog l;
+		cd_rules *r = nordjylland_rules();
+		cd_engine_config cfg;
+		cd_engine *e;
+		cd_citizen c;
+		cd_event ev = in_813(reg("n1", at(cases[i].y, cases[i].m, cases[i].d, 9), CD_KONTANTHJAELP));
+		const mrec *first, *gone = NULL;
+		const rec *cancelled = NULL;
+		memset(&l, 0, sizeof(l));
+		cd_engine_config_default(&cfg);
+		cfg.warn_lead_days = 0;
+		e = cd_engine_new(r, &cfg);
+		cd_engine_set_member_fn(e, on_member, &l);
+		cd_citizen_init(&c);
+		ev.category = CD_JOBPARAT;
+		apply_ok(e, &c, "p1", &ev, &l);
+		advance_ok(e, &c, "p1", midnight(cases[i].dy, cases[i].dm, cases[i].dd), &l);
+		first = find_member(&l, cases[i].oid, 0);
+		if (!first)
+			fail_msg("case %zu: %s was not decided", i, cases[i].oid);
+		assert_int_equal(first->outcome, CD_MEMBER_LAPSED);
+		l.out.n = 0;
+		ev = in_813(reg("n0", at(cases[i].ly, cases[i].lm, cases[i].ld, 9), CD_KONTANTHJAELP));
+		ev.category = CD_JOBPARAT;
+		ev = with_recorded(ev, midnight(cases[i].dy, cases[i].dm, cases[i].dd) + 3600 * CD_NS_PER_SEC);
+		apply_ok(e, &c, "p1", &ev, &l);
+		print_members(&l, "after the late registration");
+		for (int k = 0; k < l.n; k++)
+			if (!strcmp(l.r[k].member_id, first->member_id) && k > (int)(first - l.r))
+				gone = &l.r[k];
+		if (!gone)
+			fail_msg("case %zu: the superseded %s never left its cohort", i, cases[i].oid);
+		assert_int_equal(gone->outcome, CD_MEMBER_UNDECIDED);
+		assert_string_equal(gone->aggregate_id, "frikommune-nordjylland/average-kontanthjaelp");
+		assert_string_equal(gone->caused_by, "n0");
+		for (int k = 0; k < l.out.n; k++)
+			if (l.out.r[k].status == CD_DL_CANCELLED && l.out.r[k].reason == CD_CANCEL_SUPERSEDED &&
+			    !strcmp(l.out.r[k].oid, cases[i].oid) && !cancelled)
+				cancelled = &l.out.r[k];
+		if (!cancelled)
+			fail_msg("case %zu: no CANCELLED SUPERSEDED for %s", i, cases[i].oid);
+		assert_string_equal(cancelled->agg, "frikommune-nordjylland/average-kontanthjaelp");
+		cd_citizen_release(&c);
+		cd_engine_free(e);
+		cd_rules_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1485,6 +1557,7 @@ int main(void)
 		cmocka_unit_test(test_member_records_come_after_the_outputs_of_the_same_step),
 		cmocka_unit_test(test_a_nordjylland_member_owes_its_own_count),
 		cmocka_unit_test(test_nordjylland_members_of_one_average_owe_different_counts),
+		cmocka_unit_test(test_a_superseded_nordjylland_member_leaves_its_cohort),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
