@@ -678,8 +678,10 @@ static const char *members_of_name(const char *pattern, int benefit, char *buf, 
 		snprintf(buf, len, "%s", pattern);
 		return buf;
 	}
-	for (i = 0; i + 1 < sizeof(lower) && cd_benefit_name(benefit)[i]; i++)
-		lower[i] = (char)(cd_benefit_name(benefit)[i] - 'A' + 'a');
+	for (i = 0; i + 1 < sizeof(lower) && cd_benefit_name(benefit)[i]; i++) {
+		char ch = cd_benefit_name(benefit)[i];
+		lower[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+	}
 	lower[i] = '\0';
 	if ((size_t)snprintf(buf, len, "%.*s%s%s", (int)(ph - pattern), pattern, lower,
 			     ph + strlen(BENEFIT_PLACEHOLDER)) >= len)
