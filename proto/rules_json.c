@@ -251,6 +251,25 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* "FIRST_WITHIN, COUNT_IN_WINDOW, …": every obligation kind, for messages. */
+static const char *kind_names(char *buf, size_t len)
+{
+	cd_sb b = cd_sb_on(buf, len);
+	for (int k = 1; k <= CD_OB_KIND_MAX; k++) {
+		if (k > 1)
+			cd_sb_puts(&b, ", ");
+		cd_sb_puts(&b, cd_ob_kind_name(k));
+	}
+	return buf;
+}
+
+/* A three- or four-digit municipality code. */
+static bool muni_code(const char *m)
+{
+	size_t n = strlen(m);
+	return n >= 3 && n <= CD_MUNI_LEN && strspn(m, "0123456789") == n;
+}
+
 static char *xstrdup(const char *s)
 {
 	char *p = strdup(s ? s : "");
@@ -321,13 +340,7 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 		k = cd_ob_kind_parse(s);
 		if (k < 0) {
 			char known[160];
-			cd_sb b = cd_sb_on(known, sizeof(known));
-			for (int kk = 1; kk <= CD_OB_KIND_MAX; kk++) {
-				if (kk > 1)
-					cd_sb_puts(&b, ", ");
-				cd_sb_puts(&b, cd_ob_kind_name(kk));
-			}
-			return fail(ld, "kind", "unknown kind '%s' (%s)", s, known);
+			return fail(ld, "kind", "unknown kind '%s' (%s)", s, kind_names(known, sizeof(known)));
 		}
 		d->kind = (cd_ob_kind)k;
 	}
@@ -541,7 +554,7 @@ static int load_obligation(loader *ld, const cd_ruleset *rs, int default_sev, js
 static const char *const rs_keys[] = {
 	"id", "version", "kind", "title", "effective", "severity", "joint_in_addition", "benefits",
 	"seasonal", "replaces", "widen_forms", "obligations", "comment", "aggregates", "default_category",
-	"transition", "no_obligations", NULL
+	"transition", "no_obligations", "lifts_kinds", "national_members", "allowed_municipalities", NULL
 };
 
 static const char *const agg_keys[] = {
@@ -573,16 +586,17 @@ static int load_aggregate(loader *ld, const cd_ruleset *rs, int default_sev, jso
 		a->kind = CD_AGG_AVERAGE;
 	else
 		return fail(ld, "kind", "'%s' is not SHARE or AVERAGE", s);
+	if (json_object_get(o, a->kind == CD_AGG_SHARE ? "required" : "share"))
+		return fail(ld, a->kind == CD_AGG_SHARE ? "required" : "share", "is for %s aggregates only",
+			    a->kind == CD_AGG_SHARE ? "AVERAGE" : "SHARE");
 	if (a->kind == CD_AGG_SHARE) {
 		if (get_int(ld, o, "share", &a->share_pct, 1, 100) < 0)
 			return -1;
 		if (!a->share_pct)
 			return fail(ld, "share", "is required for a SHARE (per cent, e.g. 75)");
-	} else {
-		if (get_int(ld, o, "required", &a->required, 1, CD_MAX_REQUIRED) < 0)
-			return -1;
-		if (!a->required)
-			return fail(ld, "required", "is required for an AVERAGE");
+	} else if (get_int(ld, o, "required", &a->required, 1, CD_MAX_REQUIRED) < 0) {
+		/* Optional: without it every member owes its own count, and a cohort their sum (D21). */
+		return -1;
 	}
 	if (get_string(ld, o, "key", &s, 1) < 0)
 		return -1;
@@ -636,6 +650,156 @@ static int load_aggregate(loader *ld, const cd_ruleset *rs, int default_sev, jso
 	if (get_string(ld, o, "description", &s, 0) < 0)
 		return -1;
 	a->description = xstrdup(s);
+	return 0;
+}
+
+/* The aggregate of this ruleset named `name`, or NULL. */
+static const cd_aggdef *own_aggregate(const cd_ruleset *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n_aggs; i++)
+		if (!strcmp(rs->aggs[i].name, name))
+			return &rs->aggs[i];
+	return NULL;
+}
+
+#define BENEFIT_PLACEHOLDER "{benefit}"
+
+/*
+ * The aggregate name a "national_members.member_of" pattern gives for a
+ * benefit: "{benefit}" becomes the benefit's lowercase name without prefix
+ * ("average-{benefit}" -> "average-kontanthjaelp"). "" when it does not fit.
+ */
+static const char *members_of_name(const char *pattern, int benefit, char *buf, size_t len)
+{
+	const char *ph = strstr(pattern, BENEFIT_PLACEHOLDER);
+	char lower[32];
+	size_t i;
+	if (!ph) {
+		snprintf(buf, len, "%s", pattern);
+		return buf;
+	}
+	for (i = 0; i + 1 < sizeof(lower) && cd_benefit_name(benefit)[i]; i++) {
+		char ch = cd_benefit_name(benefit)[i];
+		lower[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+	}
+	lower[i] = '\0';
+	if ((size_t)snprintf(buf, len, "%.*s%s%s", (int)(ph - pattern), pattern, lower,
+			     ph + strlen(BENEFIT_PLACEHOLDER)) >= len)
+		buf[0] = '\0';
+	return buf;
+}
+
+/*
+ * The overlay keys that change national obligations and where an overlay may
+ * be enabled (rules.md §5 frikommune-nordjylland; docs/law-changes.md):
+ *   "lifts_kinds": ["FIRST_WITHIN"]   national obligations of these kinds are not opened;
+ *   "national_members": { "kind": "COUNT_IN_WINDOW", "min_required": 2,
+ *                         "member_of": "average-{benefit}" }
+ *                                     national obligations of that kind owing at least
+ *                                     min_required conversations become members of the
+ *                                     overlay's aggregate of the period's benefit;
+ *   "allowed_municipalities": ["810", …]   the only municipalities it may be enabled for.
+ * Only the syntax and the overlay's own aggregates are checked here; the copies
+ * of national obligations are made once every file is read (resolve_national_members).
+ */
+static int load_overlay_keys(loader *ld, json_t *root, cd_ruleset *rs)
+{
+	char known[160], name[64];
+	json_t *v, *e;
+	size_t i;
+
+	v = json_object_get(root, "lifts_kinds");
+	if (v) {
+		if (!json_is_array(v) || json_array_size(v) == 0)
+			return fail(ld, "lifts_kinds", "expected a non-empty array of obligation kinds, e.g. [\"FIRST_WITHIN\"]");
+		json_array_foreach(v, i, e) {
+			int k = json_is_string(e) ? cd_ob_kind_parse(json_string_value(e)) : -1;
+			if (k < 1)
+				return fail(ld, "lifts_kinds", "unknown kind '%s' (%s)",
+					    json_is_string(e) ? json_string_value(e) : "(not a string)",
+					    kind_names(known, sizeof(known)));
+			rs->lifts_kinds |= (uint8_t)CD_BIT(k);
+		}
+	}
+
+	v = json_object_get(root, "national_members");
+	if (v) {
+		static const char *const mkeys[] = { "kind", "min_required", "member_of", NULL };
+		json_t *kv, *mv, *nv;
+		const char *pat, *ph;
+		int k;
+
+		ld->anchor = "national_members";   /* lines of its keys, not of the ruleset's own "kind" */
+		if (!json_is_object(v))
+			return fail(ld, "national_members", "expected {\"kind\": \"COUNT_IN_WINDOW\", \"min_required\": 2, "
+				    "\"member_of\": \"average-{benefit}\"}");
+		if (check_keys(ld, v, "national_members.", mkeys) < 0)
+			return -1;
+		kv = json_object_get(v, "kind");
+		if (!kv)
+			return fail(ld, "national_members.kind", "is required");
+		k = json_is_string(kv) ? cd_ob_kind_parse(json_string_value(kv)) : -1;
+		if (k < 1)
+			return fail(ld, "national_members.kind", "unknown kind '%s' (%s)",
+				    json_is_string(kv) ? json_string_value(kv) : "(not a string)", kind_names(known, sizeof(known)));
+		if (rs->lifts_kinds & CD_BIT(k))
+			return fail(ld, "national_members.kind", "%s obligations are lifted (lifts_kinds): they cannot "
+				    "also become members", cd_ob_kind_name(k));
+		rs->members_kind = (uint8_t)k;
+		rs->members_min_required = 1;
+		nv = json_object_get(v, "min_required");
+		if (nv) {
+			if (!json_is_integer(nv) || json_integer_value(nv) < 1 || json_integer_value(nv) > CD_MAX_REQUIRED)
+				return fail(ld, "national_members.min_required", "expected an integer 1 … %d", CD_MAX_REQUIRED);
+			rs->members_min_required = (int)json_integer_value(nv);
+		}
+		mv = json_object_get(v, "member_of");
+		if (!mv)
+			return fail(ld, "national_members.member_of", "is required");
+		if (!json_is_string(mv))
+			return fail(ld, "national_members.member_of", "expected the name of an aggregate of this overlay, "
+				    "\"%s\" standing for the period's benefit", BENEFIT_PLACEHOLDER);
+		pat = json_string_value(mv);
+		ph = strstr(pat, BENEFIT_PLACEHOLDER);
+		if (strlen(pat) >= sizeof(rs->members_of) || (ph && strstr(ph + 1, BENEFIT_PLACEHOLDER)) ||
+		    strchr(pat, '/'))
+			return fail(ld, "national_members.member_of", "'%s' is not the name of an aggregate of this overlay "
+				    "(at most one \"%s\")", pat, BENEFIT_PLACEHOLDER);
+		snprintf(rs->members_of, sizeof(rs->members_of), "%s", pat);
+		for (int b = 1; b <= CD_BENEFIT_MAX; b++) {
+			const cd_aggdef *a;
+			if (rs->benefits && !(rs->benefits & CD_BIT(b)))
+				continue;
+			members_of_name(pat, b, name, sizeof(name));
+			if (!valid_name(name))
+				return fail(ld, "national_members.member_of", "'%s' does not make a lowercase name (a-z, 0-9, -) "
+					    "for %s", pat, cd_benefit_name(b));
+			if (!(a = own_aggregate(rs, name)))
+				return fail(ld, "national_members.member_of", "no aggregate '%s' in this overlay's "
+					    "\"aggregates\" (the one of %s periods)", name, cd_benefit_name(b));
+		}
+		ld->anchor = NULL;
+	}
+
+	v = json_object_get(root, "allowed_municipalities");
+	if (v) {
+		if (!json_is_array(v) || json_array_size(v) == 0)
+			return fail(ld, "allowed_municipalities", "expected a non-empty array of municipality codes");
+		rs->allowed = calloc(json_array_size(v), sizeof(*rs->allowed));
+		if (!rs->allowed)
+			abort();
+		json_array_foreach(v, i, e) {
+			const char *m = json_is_string(e) ? json_string_value(e) : "";
+			if (!muni_code(m))
+				return fail(ld, "allowed_municipalities", "'%s' is not a three- or four-digit municipality code",
+					    m);
+			for (size_t j = 0; j < i; j++)
+				if (!strcmp(rs->allowed[j], m))
+					return fail(ld, "allowed_municipalities", "'%s' is listed twice", m);
+			snprintf(rs->allowed[i], sizeof(rs->allowed[i]), "%s", m);
+			rs->n_allowed = i + 1;
+		}
+	}
 	return 0;
 }
 
@@ -737,8 +901,9 @@ static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 		rs->n_replaces = json_array_size(v);
 	}
 	if (!rs->overlay) {
-		static const char *const overlay_only[] = { "benefits", "seasonal", "replaces", "widen_forms" };
-		for (size_t k = 0; k < 4; k++)
+		static const char *const overlay_only[] = { "benefits", "seasonal", "replaces", "widen_forms", "lifts_kinds",
+							    "national_members", "allowed_municipalities" };
+		for (size_t k = 0; k < sizeof(overlay_only) / sizeof(overlay_only[0]); k++)
 			if (json_object_get(root, overlay_only[k]))
 				return fail(ld, overlay_only[k], "is for overlays only (this ruleset's kind is national)");
 	} else {
@@ -800,6 +965,8 @@ static int load_ruleset(loader *ld, json_t *root, cd_ruleset *rs)
 		ld->where[0] = '\0';
 		ld->anchor = NULL;
 	}
+	if (load_overlay_keys(ld, root, rs) < 0)
+		return -1;
 
 	v = json_object_get(root, "obligations");
 	if (!json_is_array(v))
@@ -924,6 +1091,18 @@ static json_t *load_list(loader *ld, const char *key, const char *const *top_key
 	return NULL;
 }
 
+/* "810, 813, …": the municipalities an overlay may be enabled for, for messages. */
+static const char *allowed_list(const cd_ruleset *rs, char *buf, size_t len)
+{
+	cd_sb b = cd_sb_on(buf, len);
+	for (size_t i = 0; i < rs->n_allowed; i++) {
+		if (i)
+			cd_sb_puts(&b, ", ");
+		cd_sb_puts(&b, rs->allowed[i]);
+	}
+	return buf;
+}
+
 static int load_overlay_config(cd_rules *r, const char *path, cd_err *err)
 {
 	loader ld = { .file = path, .err = err };
@@ -961,9 +1140,15 @@ static int load_overlay_config(cd_rules *r, const char *path, cd_err *err)
 		}
 		json_array_foreach(munis, j, mv) {
 			const char *m = json_is_string(mv) ? json_string_value(mv) : "";
-			size_t n = strlen(m), d = strspn(m, "0123456789");
-			if (n < 3 || n > CD_MUNI_LEN || d != n) {
+			char allowed[256];
+			if (!muni_code(m)) {
 				fail(&ld, "municipalities", "'%s' is not a three- or four-digit municipality code", m);
+				goto out;
+			}
+			if (!cd_ruleset_allows(cd_rules_at(r, set), m)) {
+				fail(&ld, "municipalities", "'%s' may not be enabled for municipality %s: %s allows only %s "
+				     "(allowed_municipalities)", id, m, cd_rules_at(r, set)->file,
+				     allowed_list(cd_rules_at(r, set), allowed, sizeof(allowed)));
 				goto out;
 			}
 			if (cd_rules_enable(r, set, m) > CD_MAX_OVERLAYS) {
@@ -1056,8 +1241,92 @@ static int resolve_members(cd_rules *r, cd_err *err)
 				free(ld.text);
 				return -1;
 			}
+			if (a->kind == CD_AGG_AVERAGE && a->required && d->required != a->required) {
+				loader ld = { .file = rs->file, .err = err, .anchor = d->name };
+				ld.text = read_file(rs->file, NULL);
+				snprintf(ld.where, sizeof(ld.where), "obligations[%zu] '%s': ", j, d->name);
+				fail(&ld, "member_of", "owes %d conversations, but the AVERAGE '%s' requires %d of every member "
+				     "(leave its \"required\" out where members owe different counts)", d->required, a->id,
+				     a->required);
+				free(ld.text);
+				return -1;
+			}
 			d->exempt_scope = a->scope;
 			d->agg_key = a->key;
+			d->agg_kind = a->kind;
+		}
+	}
+	return 0;
+}
+
+/* Do the periods whose start selects rulesets a and b overlap? */
+static bool overlap(const cd_ruleset *a, const cd_ruleset *b)
+{
+	return (a->to == CD_DATE_NONE || b->from <= a->to) && (b->to == CD_DATE_NONE || a->from <= b->to);
+}
+
+/*
+ * An overlay's "national_members": a member copy of every national
+ * obligation of that kind owing at least min_required conversations, per
+ * benefit the overlay and the obligation share, for the national rulesets
+ * whose periods the overlay's dates overlap (the period start selects both).
+ * An obligation that is a member already keeps its own aggregate. The
+ * overlay's AVERAGE aggregate that states a "required" must be owed exactly
+ * that by every obligation it gets.
+ */
+static int resolve_national_members(cd_rules *r, cd_err *err)
+{
+	for (size_t i = 0; i < cd_rules_count(r); i++) {
+		cd_ruleset *ov = (cd_ruleset *)cd_rules_at(r, i);   /* still being built */
+		size_t cap = 0;
+		if (!ov->overlay || !ov->members_kind)
+			continue;
+		for (size_t n = 0; n < cd_rules_count(r); n++) {
+			const cd_ruleset *nat = cd_rules_at(r, n);
+			if (nat->overlay || !overlap(ov, nat))
+				continue;
+			for (size_t j = 0; j < nat->n_obs; j++) {
+				const cd_obdef *d = &nat->obs[j];
+				if (d->kind != (cd_ob_kind)ov->members_kind || d->required < ov->members_min_required ||
+				    d->aggregate[0] || d->mirror[0])
+					continue;
+				for (int b = 1; b <= CD_BENEFIT_MAX; b++) {
+					char name[64];
+					const cd_aggdef *a;
+					cd_national_member *m;
+					if ((ov->benefits && !(ov->benefits & CD_BIT(b))) || (d->benefits && !(d->benefits & CD_BIT(b))))
+						continue;
+					a = own_aggregate(ov, members_of_name(ov->members_of, b, name, sizeof(name)));
+					if (!a)
+						continue;          /* checked when the overlay was read */
+					if (a->kind == CD_AGG_AVERAGE && a->required && d->required != a->required) {
+						loader ld = { .file = ov->file, .err = err, .anchor = a->name };
+						ld.text = read_file(ov->file, NULL);
+						snprintf(ld.where, sizeof(ld.where), "aggregates[%zu] ", (size_t)(a - ov->aggs));
+						fail(&ld, "required", "'%s' requires %d of every member, but national_members makes "
+						     "%s (%s), which owes %d, one (leave \"required\" out where members owe "
+						     "different counts)", a->name, a->required, d->id, nat->file, d->required);
+						free(ld.text);
+						return -1;
+					}
+					if (ov->n_nmembers == cap) {
+						cd_national_member *nm;
+						cap = cap ? 2 * cap : 16;
+						nm = realloc(ov->nmembers, cap * sizeof(*nm));
+						if (!nm)
+							abort();
+						ov->nmembers = nm;
+					}
+					m = &ov->nmembers[ov->n_nmembers++];
+					m->national = d;
+					m->benefit = (uint8_t)b;
+					m->def = *d;
+					snprintf(m->def.aggregate, sizeof(m->def.aggregate), "%s", a->id);
+					m->def.exempt_scope = a->scope;
+					m->def.agg_key = a->key;
+					m->def.agg_kind = a->kind;
+				}
+			}
 		}
 	}
 	return 0;
@@ -1125,7 +1394,7 @@ int cd_rules_load(const char *dir, const char *overlays_path, cd_rules **out, cd
 				goto out;
 			}
 		}
-	if (resolve_members(r, err) < 0)
+	if (resolve_members(r, err) < 0 || resolve_national_members(r, err) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "%s/merges.json", dir);
 	if (load_merges(r, path, err) < 0)
@@ -1199,6 +1468,13 @@ int cd_rules_set_overlays(cd_rules *r, const char *spec, cd_err *err)
 		muni = realloc(muni, (n + 1) * sizeof(*muni));
 		if (!set || !muni)
 			abort();
+		if (!cd_ruleset_allows(cd_rules_at(r, k), at + 1)) {
+			char allowed[256];
+			cd_err_set(err, 0, "overlay '%s': %s may not be enabled for municipality %s: %s allows only %s "
+				   "(allowed_municipalities)", item, cd_rules_at(r, k)->id, at + 1, cd_rules_at(r, k)->file,
+				   allowed_list(cd_rules_at(r, k), allowed, sizeof(allowed)));
+			goto out;
+		}
 		set[n] = k;
 		snprintf(muni[n], sizeof(muni[n]), "%s", at + 1);
 		if (crowded(set, muni, n)) {

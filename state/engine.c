@@ -246,6 +246,45 @@ static void explain(cd_engine *e, const cd_output *o, const char *desc, int basi
 }
 
 /*
+ * The definition of emitted state ob when no instance says it (an obligation
+ * that no longer exists, D7): by its id, less an instance suffix ("-3"). A
+ * national obligation that an overlay enabled for its period makes a member
+ * (frikommune-nordjylland, D21) is that overlay's copy, so that it still names
+ * its aggregate; the period's seasonal flag is not kept, so either is tried.
+ */
+static const cd_obdef *state_def(const cd_engine *e, const cd_citizen *c, const cd_obst *ob, const cd_ruleset **rs)
+{
+	char base[CD_MAX_OBLIGATION_ID_LEN + 1];
+	const cd_ruleset *set = NULL;
+	const cd_obdef *def;
+
+	snprintf(base, sizeof(base), "%s", cd_citizen_str(c, ob->oid_off));
+	def = cd_rules_find_obligation(e->rules, base, &set);
+	if (!def) {
+		char *dash = strrchr(base, '-');
+		if (dash) {
+			*dash = '\0';
+			def = cd_rules_find_obligation(e->rules, base, &set);
+		}
+	}
+	if (def && set && !set->overlay && !def->aggregate[0]) {
+		const cd_ruleset *ovl[CD_MAX_OVERLAYS];
+		for (int seasonal = 0; seasonal < 2; seasonal++) {
+			size_t n = cd_rules_overlays(e->rules, ob->muni, ob->benefit, ob->pstart, seasonal, ovl,
+						     CD_MAX_OVERLAYS);
+			const cd_obdef *m = cd_rules_national_member(ovl, n, def, ob->benefit);
+			if (m) {
+				def = m;
+				break;
+			}
+		}
+	}
+	if (rs)
+		*rs = set;
+	return def;
+}
+
+/*
  * Sends one output about emitted state ob. `in` is the current instance, or
  * NULL for an obligation that no longer exists (D7). `when` overrides as_of.
  */
@@ -261,19 +300,8 @@ static void emit(emitter *em, cd_obst *ob, const inst *in, bool breach, int stat
 	if (em->failed)
 		return;
 	memset(&o, 0, sizeof(o));
-	if (!def) {
-		/* Look the definition up by id, without the instance suffix. */
-		char base[CD_MAX_OBLIGATION_ID_LEN + 1];
-		snprintf(base, sizeof(base), "%s", oid);
-		def = cd_rules_find_obligation(e->rules, base, &rs);
-		if (!def) {
-			char *dash = strrchr(base, '-');
-			if (dash) {
-				*dash = '\0';
-				def = cd_rules_find_obligation(e->rules, base, &rs);
-			}
-		}
-	}
+	if (!def)
+		def = state_def(e, em->c, ob, &rs);
 	o.is_breach = breach;
 	o.status = status;
 	o.citizen_id = em->cid;
@@ -626,7 +654,7 @@ static const char *akasse_key(const cd_engine *e, const inst *in)
 }
 
 static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome, cd_date due, int held,
-		      int benefit, const char *key, uint32_t key_hash)
+		      int need, int benefit, const char *key, uint32_t key_hash)
 {
 	cd_engine *e = em->e;
 	cd_member m;
@@ -652,6 +680,7 @@ static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome
 	m.outcome = outcome;
 	m.due = due;
 	m.held = held;
+	m.need = need;
 	m.benefit = benefit;
 	m.as_of = em->as_of;
 	m.caused_by = em->caused_by;
@@ -683,7 +712,9 @@ static void member_update(emitter *em, cd_obst *ob, const inst *in)
 		if (!*key)
 			key = "unknown";
 	}
-	say_member(em, ob, in->def, outcome, due, in->held, eng_benefit_on(in->p, cd_cph_date(in->decided_at == CD_INSTANT_NONE ? em->as_of : in->decided_at)),
+	/* A member of an AVERAGE owes its own count, which may differ between members (D21). */
+	say_member(em, ob, in->def, outcome, due, in->held, outcome && in->def->agg_kind == CD_AGG_AVERAGE ? in->req : 0,
+		   eng_benefit_on(in->p, cd_cph_date(in->decided_at == CD_INSTANT_NONE ? em->as_of : in->decided_at)),
 		   key, outcome ? (uint32_t)XXH3_64bits(key, strlen(key)) : 0);
 }
 
@@ -709,14 +740,12 @@ static void members(emitter *em, size_t leaving)
 	}
 	for (size_t i = 0; i < c->n_ob && leaving && !em->failed; i++) {
 		cd_obst *ob = &c->ob[i];
-		char base[CD_MAX_OBLIGATION_ID_LEN + 1];
 		const cd_obdef *def;
 		if ((ob->flags & CD_OF_SEEN) || !ob->agg)
 			continue;
-		snprintf(base, sizeof(base), "%s", cd_citizen_str(c, ob->oid_off));
-		def = cd_rules_find_obligation(e->rules, base, NULL);
+		def = state_def(e, c, ob, NULL);
 		if (def && def->aggregate[0])
-			say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, ob->benefit, "", 0);
+			say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, 0, ob->benefit, "", 0);
 	}
 }
 

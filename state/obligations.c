@@ -619,6 +619,16 @@ static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_
 				continue;
 			if (!rs->overlay && replaced(ovl, n_ovl, d->name))
 				continue;
+			if (!rs->overlay && !x->transition && n_ovl) {
+				/* An overlay may lift national obligations of a kind, or make them members of
+				 * its aggregates (frikommune-nordjylland, D21); not those of a later law
+				 * reaching the running period (D42: overlays follow the period start). */
+				const cd_obdef *m;
+				if (cd_rules_lifted(ovl, n_ovl, rule->kind))
+					continue;
+				if ((m = cd_rules_national_member(ovl, n_ovl, d, x->benefit)))
+					d = rule = m;
+			}
 			if (d->mirror[0] && x->national) {
 				/* Computed as the national obligation is, in its allocation (D17). */
 				evctx mx = *x->national;

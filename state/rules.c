@@ -100,6 +100,8 @@ static void ruleset_release(cd_ruleset *rs)
 		free(rs->aggs[i].description);
 	}
 	free(rs->aggs);
+	free(rs->nmembers);           /* the copies borrow the national definitions' strings */
+	free(rs->allowed);
 	free(rs->no_obligations_why);
 	free(rs->obs);
 	free(rs->replaces);
@@ -245,6 +247,34 @@ size_t cd_rules_overlays(const cd_rules *r, const char *muni, int benefit, cd_da
 			out[n++] = rs;
 	}
 	return n;
+}
+
+const cd_obdef *cd_rules_national_member(const cd_ruleset *const *ovl, size_t n, const cd_obdef *national,
+					 int benefit)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < ovl[i]->n_nmembers; j++)
+			if (ovl[i]->nmembers[j].national == national && ovl[i]->nmembers[j].benefit == benefit)
+				return &ovl[i]->nmembers[j].def;
+	return NULL;
+}
+
+bool cd_rules_lifted(const cd_ruleset *const *ovl, size_t n, int kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ovl[i]->lifts_kinds & CD_BIT(kind))
+			return true;
+	return false;
+}
+
+bool cd_ruleset_allows(const cd_ruleset *rs, const char *muni)
+{
+	if (!rs->n_allowed)
+		return true;
+	for (size_t i = 0; i < rs->n_allowed; i++)
+		if (!strcmp(rs->allowed[i], muni))
+			return true;
+	return false;
 }
 
 size_t cd_rules_enabled_for(const cd_rules *r, const cd_ruleset *overlay, const char **munis, size_t max)

@@ -5,8 +5,9 @@
  * every shipped obligation). National rulesets are chosen by the period's start
  * date; overlays are enabled per municipality by rules/overlays.json and
  * apply when their benefits, seasonal flag and effective dates match the
- * period (docs/spec/rules.md §5). Overlays replace named national obligations, widen the
- * forms of the remaining ones, and add their own.
+ * period (docs/spec/rules.md §5). Overlays replace named national obligations, lift
+ * national obligations of named kinds, widen the forms of the remaining ones, make some
+ * of them members of the overlay's own aggregates, and add their own.
  *
  * The files are read by proto/rules_json.h (cd_rules_load); this is the
  * model and the selection, with no I/O.
@@ -23,6 +24,7 @@
 #include <stdint.h>
 
 #include "state/date.h"
+#include "state/event.h"
 
 typedef enum cd_ob_kind {
 	CD_FIRST_WITHIN = 1,
@@ -99,7 +101,7 @@ typedef struct cd_aggdef {
 	uint8_t severity;
 	uint8_t basis;            /* enum cd_basis */
 	int share_pct;            /* SHARE: s in per cent (75) */
-	int required;             /* AVERAGE: n */
+	int required;             /* AVERAGE: the n every member owes (checked at load); 0: each member owes its own */
 	char period;              /* reporting period: 'q' quarter, 'm' month, 'y' year */
 	char *legal_ref;          /* owned; never NULL */
 	char *description;        /* owned; never NULL */
@@ -129,6 +131,7 @@ typedef struct cd_obdef {
 	char aggregate[CD_MAX_OBLIGATION_ID_LEN + 1]; /* a share member: its aggregate's id; "" otherwise */
 	uint8_t exempt_scope;     /* a member: the Exemption scope of its aggregate (enum cd_scope), 0: none */
 	uint8_t agg_key;          /* a member: its aggregate's key (enum cd_agg_key), resolved at load */
+	uint8_t agg_kind;         /* a member: its aggregate's kind (enum cd_agg_kind), resolved at load */
 	cd_span from;             /* lower bound (window starts the day after), or none */
 	cd_span to;               /* the window's end (the due date), or none */
 	int required;             /* COUNT: n; others 1 */
@@ -148,6 +151,19 @@ typedef struct cd_obdef {
 	char mirror[48];          /* non-empty: evaluate the national obligation of this name */
 } cd_obdef;
 
+/*
+ * A national obligation that an overlay makes a member of one of its own
+ * aggregates ("national_members", rules.md §5 frikommune-nordjylland), for
+ * periods of one benefit: a copy of the national definition (same id, window,
+ * filter and count) that names the aggregate. Built at load, once every file
+ * is read; the copy's strings are the national definition's (not owned).
+ */
+typedef struct cd_national_member {
+	const cd_obdef *national;  /* what it is a copy of (in another ruleset of the same cd_rules) */
+	uint8_t benefit;           /* enum cd_benefit: the periods it is for */
+	cd_obdef def;
+} cd_national_member;
+
 typedef struct cd_ruleset {
 	char id[40];
 	int version;
@@ -161,6 +177,14 @@ typedef struct cd_ruleset {
 	char (*replaces)[48];     /* overlays: names of national obligations replaced */
 	size_t n_replaces;
 	uint8_t widen_forms;      /* overlays: forms added to the remaining national filters */
+	uint8_t lifts_kinds;      /* overlays: bit per cd_ob_kind: national obligations of these kinds are not opened */
+	uint8_t members_kind;     /* overlays, "national_members": national obligations of this kind (0: none) … */
+	int members_min_required; /* … owing at least this many conversations … */
+	char members_of[48];      /* … become members of this aggregate of the overlay ("{benefit}": its lowercase name) */
+	cd_national_member *nmembers;   /* those copies, per benefit (resolved at load) */
+	size_t n_nmembers;
+	char (*allowed)[CD_MUNI_LEN + 1]; /* overlays: the only municipalities it may be enabled for */
+	size_t n_allowed;         /* 0: any */
 	uint8_t default_category; /* a period with no category is treated as this one (0: none) */
 	bool transition;          /* national: may reach running courses (--law-transition commencement) */
 	uint16_t no_obligations;  /* national: benefits it deliberately gives nothing (bit per cd_benefit) */
@@ -230,6 +254,18 @@ int cd_rules_national_gap(const cd_rules *rules, cd_date start, char *buf, size_
  */
 size_t cd_rules_overlays(const cd_rules *rules, const char *muni, int benefit, cd_date start,
 			 bool seasonal, const cd_ruleset **out, size_t max);
+
+/*
+ * What an obligation of `national` is in a period of `benefit` to which the
+ * overlays ovl[0..n) apply: the member copy the first of them that makes it a
+ * member of its aggregate holds ("national_members"), or NULL when none does.
+ */
+const cd_obdef *cd_rules_national_member(const cd_ruleset *const *ovl, size_t n, const cd_obdef *national,
+					 int benefit);
+/* Do the overlays ovl[0..n) lift national obligations of this kind ("lifts_kinds")? */
+bool cd_rules_lifted(const cd_ruleset *const *ovl, size_t n, int kind);
+/* May overlay rs be enabled for muni ("allowed_municipalities"; none listed: anywhere)? */
+bool cd_ruleset_allows(const cd_ruleset *rs, const char *muni);
 
 /* The municipalities an overlay is enabled for (for `rules list`). */
 size_t cd_rules_enabled_for(const cd_rules *rules, const cd_ruleset *overlay,

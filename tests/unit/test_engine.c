@@ -183,6 +183,7 @@ typedef struct rec {
 	bool is_breach;
 	int status, reason, benefit;
 	char oid[112];
+	char agg[112];            /* obligation.aggregate_id */
 	cd_date due;
 	cd_instant as_of;
 } rec;
@@ -202,6 +203,7 @@ static int record(void *ctx, const cd_output *o)
 		x->reason = o->cancel_reason;
 		x->benefit = o->benefit;
 		snprintf(x->oid, sizeof(x->oid), "%s", o->obligation_id);
+		snprintf(x->agg, sizeof(x->agg), "%s", o->aggregate_id ? o->aggregate_id : "");
 		x->due = o->due;
 		x->as_of = o->as_of;
 	}
@@ -414,7 +416,7 @@ typedef struct mrec {
 	char oid[112];
 	int outcome;
 	cd_date due;
-	int held, benefit;
+	int held, need, benefit;
 	cd_instant as_of;
 	char caused_by[64];
 	int seq;                  /* position among outputs and member records */
@@ -444,6 +446,7 @@ static int on_member(void *ctx, const cd_member *m)
 		x->outcome = m->outcome;
 		x->due = m->due;
 		x->held = m->held;
+		x->need = m->need;
 		x->benefit = m->benefit;
 		x->as_of = m->as_of;
 		snprintf(x->caused_by, sizeof(x->caused_by), "%s", m->caused_by);
@@ -610,6 +613,7 @@ static void expect_four_in_six(const mrec *r, int outcome, int held, cd_instant 
 	assert_string_equal(r->oid, "dk-2026/four-in-six");
 	assert_int_equal(r->due, ymd(2026, 12, 31));
 	assert_int_equal(r->held, held);
+	assert_int_equal(r->need, 0);             /* a SHARE member: what it owes is the share's */
 	assert_int_equal(r->benefit, CD_KONTANTHJAELP);
 	if (r->as_of != as_of)
 		fail_msg("as_of %lld, expected %lld", (long long)r->as_of, (long long)as_of);
@@ -1364,6 +1368,201 @@ static void test_member_records_come_after_the_outputs_of_the_same_step(void **s
 	}
 }
 
+/* ---- frikommune-nordjylland: national counts as AVERAGE members (D21) -------------- */
+
+/* The shipped rules with only frikommune-nordjylland, for Frederikshavn (813). */
+static cd_rules *nordjylland_rules(void)
+{
+	cd_rules *r = NULL;
+	cd_err err;
+	if (cd_rules_load(getenv("CD_RULES") ? getenv("CD_RULES") : "rules", NULL, &r, &err) < 0 ||
+	    cd_rules_set_overlays(r, "frikommune-nordjylland@813", &err) < 0)
+		fail_msg("%s", err.msg);
+	return r;
+}
+
+static cd_event in_813(cd_event ev)
+{
+	strcpy(ev.muni, "813");
+	assert_int_equal(cd_event_validate(&ev, NULL), 0);
+	return ev;
+}
+
+/*
+ * dk-2020 KONTANTHJAELP JOBPARAT from Monday 2020-03-02 in 813, one GROUP conversation
+ * (it counts: every form does): four-in-six (window to add_months(03-02, 6) - 1 =
+ * 2020-09-01) is a member of average-kontanthjaelp and tells the aggregate stage it
+ * owes 4 (need), LAPSED with held 1 at the start of 2020-09-02, never BREACHED;
+ * first-within is never opened.
+ */
+static void test_a_nordjylland_member_owes_its_own_count(void **state)
+{
+	static mlog l;
+	cd_rules *r = nordjylland_rules();
+	cd_engine_config cfg;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = in_813(reg("n1", at(2020, 3, 2, 9), CD_KONTANTHJAELP));
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	cd_engine_config_default(&cfg);
+	e = cd_engine_new(r, &cfg);
+	cd_engine_set_member_fn(e, on_member, &l);
+	cd_citizen_init(&c);
+	ev.category = CD_JOBPARAT;
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = in_813(conv("g1", at(2020, 3, 20, 10), CD_GROUP));
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", midnight(2020, 9, 2) - 1, &l);
+	expect_members(&l, 0, "before 2020-09-02T00:00");
+	advance_ok(e, &c, "p1", midnight(2020, 9, 2), &l);
+	expect_members(&l, 1, "at 2020-09-02T00:00");
+	assert_int_equal(l.r[0].outcome, CD_MEMBER_LAPSED);
+	assert_string_equal(l.r[0].aggregate_id, "frikommune-nordjylland/average-kontanthjaelp");
+	assert_int_equal(l.r[0].key_kind, CD_AGG_KEY_MUNICIPALITY);
+	assert_string_equal(l.r[0].key, "813");
+	assert_string_equal(l.r[0].oid, "dk-2020/four-in-six");
+	assert_int_equal(l.r[0].due, ymd(2020, 9, 1));
+	assert_int_equal(l.r[0].held, 1);
+	assert_int_equal(l.r[0].need, 4);
+	assert_int_equal(l.r[0].benefit, CD_KONTANTHJAELP);
+	assert_true(l.r[0].as_of == midnight(2020, 9, 2));
+	assert_non_null(find_rec(&l.out, "dk-2020/four-in-six", false, CD_DL_LAPSED));
+	assert_null(find_rec(&l.out, "dk-2020/four-in-six", true, CD_BR_BREACHED));
+	for (int i = 0; i < l.out.n; i++)
+		if (!strcmp(l.out.r[i].oid, "dk-2020/first-within"))
+			fail_msg("first-within was said (status %d)", l.out.r[i].status);
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+	cd_rules_free(r);
+}
+
+/*
+ * dk-2015 KONTANTHJAELP JOBPARAT from Monday 2019-02-04 in 813: jobparat-first-3m (2 in
+ * 2019-02-04 … 2019-05-03) and count-12m-1 (4 in 2019-02-04 … 2020-02-03) are members of
+ * the same average-kontanthjaelp, each owing its own count: 2 and 4. Three PHONE
+ * conversations (03-01, 04-01, 04-29): the second meets jobparat-first-3m, which is
+ * decided MET with all 3 of its window held; count-12m-1 lapses with 3.
+ */
+static void test_nordjylland_members_of_one_average_owe_different_counts(void **state)
+{
+	static mlog l;
+	cd_rules *r = nordjylland_rules();
+	cd_engine_config cfg;
+	cd_engine *e;
+	cd_citizen c;
+	cd_event ev = in_813(reg("n1", at(2019, 2, 4, 9), CD_KONTANTHJAELP));
+	const mrec *m;
+	(void)state;
+	memset(&l, 0, sizeof(l));
+	cd_engine_config_default(&cfg);
+	cfg.warn_lead_days = 0;
+	e = cd_engine_new(r, &cfg);
+	cd_engine_set_member_fn(e, on_member, &l);
+	cd_citizen_init(&c);
+	ev.category = CD_JOBPARAT;
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = in_813(conv("c1", at(2019, 3, 1, 10), CD_PHONE));
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = in_813(conv("c2", at(2019, 4, 1, 10), CD_PHONE));
+	apply_ok(e, &c, "p1", &ev, &l);
+	ev = in_813(conv("c3", at(2019, 4, 29, 10), CD_PHONE));
+	apply_ok(e, &c, "p1", &ev, &l);
+	advance_ok(e, &c, "p1", midnight(2020, 2, 4), &l);
+	expect_members(&l, 2, "at 2020-02-04T00:00");
+	m = find_member(&l, "dk-2015/jobparat-first-3m", 0);
+	assert_non_null(m);
+	assert_int_equal(m->outcome, CD_MEMBER_MET);
+	assert_string_equal(m->aggregate_id, "frikommune-nordjylland/average-kontanthjaelp");
+	assert_int_equal(m->due, ymd(2019, 5, 3));
+	assert_int_equal(m->held, 3);
+	assert_int_equal(m->need, 2);
+	assert_true(m->as_of == midnight(2019, 5, 4));
+	m = find_member(&l, "dk-2015/count-12m-1", 0);
+	assert_non_null(m);
+	assert_int_equal(m->outcome, CD_MEMBER_LAPSED);
+	assert_string_equal(m->aggregate_id, "frikommune-nordjylland/average-kontanthjaelp");
+	assert_int_equal(m->due, ymd(2020, 2, 3));
+	assert_int_equal(m->held, 3);
+	assert_int_equal(m->need, 4);
+	assert_true(m->as_of == midnight(2020, 2, 4));
+	assert_null(find_rec(&l.out, "dk-2015/count-12m-1", true, CD_BR_BREACHED));
+	assert_null(find_rec(&l.out, "dk-2015/first-within", false, CD_DL_OPENED));
+	cd_citizen_release(&c);
+	cd_engine_free(e);
+	cd_rules_free(r);
+}
+
+/*
+ * A decided Nordjylland member whose period a late input restructures (D7): a
+ * Registration dated 2020-02-03, recorded 2020-09-10, makes the 2020-03-02 one a
+ * continuation (D1), so the 2020-03-02 period and its members no longer exist. The
+ * member that was decided LAPSED must leave its cohort (UNDECIDED) and its
+ * CANCELLED (SUPERSEDED) must name its aggregate, as every event of a member does;
+ * the same for a repeating window (dk-2015 count-12m-1, an instance id with a suffix).
+ */
+static void test_a_superseded_nordjylland_member_leaves_its_cohort(void **state)
+{
+	static const struct {
+		int y, m, d;             /* the first Registration (JOBPARAT KONTANTHJAELP, 813) */
+		int ly, lm, ld;          /* the late one, dated before it */
+		const char *oid;
+		cd_date due;             /* of the superseded member */
+		int dy, dm, dd;          /* advanced to: after its decision */
+	} cases[] = {
+		{ 2020, 3, 2, 2020, 2, 3, "dk-2020/four-in-six", 0, 2020, 9, 5 },
+		{ 2018, 3, 5, 2018, 2, 5, "dk-2015/count-12m-1", 0, 2019, 3, 8 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		static mlog l;
+		cd_rules *r = nordjylland_rules();
+		cd_engine_config cfg;
+		cd_engine *e;
+		cd_citizen c;
+		cd_event ev = in_813(reg("n1", at(cases[i].y, cases[i].m, cases[i].d, 9), CD_KONTANTHJAELP));
+		const mrec *first, *gone = NULL;
+		const rec *cancelled = NULL;
+		memset(&l, 0, sizeof(l));
+		cd_engine_config_default(&cfg);
+		cfg.warn_lead_days = 0;
+		e = cd_engine_new(r, &cfg);
+		cd_engine_set_member_fn(e, on_member, &l);
+		cd_citizen_init(&c);
+		ev.category = CD_JOBPARAT;
+		apply_ok(e, &c, "p1", &ev, &l);
+		advance_ok(e, &c, "p1", midnight(cases[i].dy, cases[i].dm, cases[i].dd), &l);
+		first = find_member(&l, cases[i].oid, 0);
+		if (!first)
+			fail_msg("case %zu: %s was not decided", i, cases[i].oid);
+		assert_int_equal(first->outcome, CD_MEMBER_LAPSED);
+		l.out.n = 0;
+		ev = in_813(reg("n0", at(cases[i].ly, cases[i].lm, cases[i].ld, 9), CD_KONTANTHJAELP));
+		ev.category = CD_JOBPARAT;
+		ev = with_recorded(ev, midnight(cases[i].dy, cases[i].dm, cases[i].dd) + 3600 * CD_NS_PER_SEC);
+		apply_ok(e, &c, "p1", &ev, &l);
+		print_members(&l, "after the late registration");
+		for (int k = 0; k < l.n; k++)
+			if (!strcmp(l.r[k].member_id, first->member_id) && k > (int)(first - l.r))
+				gone = &l.r[k];
+		if (!gone)
+			fail_msg("case %zu: the superseded %s never left its cohort", i, cases[i].oid);
+		assert_int_equal(gone->outcome, CD_MEMBER_UNDECIDED);
+		assert_string_equal(gone->aggregate_id, "frikommune-nordjylland/average-kontanthjaelp");
+		assert_string_equal(gone->caused_by, "n0");
+		for (int k = 0; k < l.out.n; k++)
+			if (l.out.r[k].status == CD_DL_CANCELLED && l.out.r[k].reason == CD_CANCEL_SUPERSEDED &&
+			    !strcmp(l.out.r[k].oid, cases[i].oid) && !cancelled)
+				cancelled = &l.out.r[k];
+		if (!cancelled)
+			fail_msg("case %zu: no CANCELLED SUPERSEDED for %s", i, cases[i].oid);
+		assert_string_equal(cancelled->agg, "frikommune-nordjylland/average-kontanthjaelp");
+		cd_citizen_release(&c);
+		cd_engine_free(e);
+		cd_rules_free(r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1397,6 +1596,9 @@ int main(void)
 		cmocka_unit_test(test_an_exempted_member_whose_period_ends_first_is_never_decided),
 		cmocka_unit_test(test_a_late_pause_undecides_a_member_and_the_resumed_window_decides_it_again),
 		cmocka_unit_test(test_member_records_come_after_the_outputs_of_the_same_step),
+		cmocka_unit_test(test_a_nordjylland_member_owes_its_own_count),
+		cmocka_unit_test(test_nordjylland_members_of_one_average_owe_different_counts),
+		cmocka_unit_test(test_a_superseded_nordjylland_member_leaves_its_cohort),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -66,6 +66,15 @@ static const char *overlays_of(const cd_rules *r, const char *muni, int benefit,
 	return buf;
 }
 
+/* A definition by its full id; fails the test when there is none. */
+static const cd_obdef *ob(const cd_rules *r, const char *id)
+{
+	const cd_obdef *d = cd_rules_find_obligation(r, id, NULL);
+	if (!d)
+		fail_msg("no obligation '%s'", id);
+	return d;
+}
+
 /* A temporary rules directory, one per test. */
 typedef struct tmpdir {
 	char dir[512];
@@ -246,7 +255,7 @@ static void test_shipped_rules_directory_loads_every_ruleset(void **state)
 	cd_rules *r = load_shipped();
 	static const char *const ids[] = {
 		"dk-2015", "dk-2020", "dk-2024", "dk-2026", "frikommune-hjoerring", "frikommune-hjoerring-seasonal",
-		"frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
+		"frikommune-nordjylland", "frikommune-rebild", "policy-broendby", "policy-faaborg-midtfyn", "policy-hedensted",
 	};
 	(void)state;
 	assert_int_equal(cd_rules_count(r), sizeof(ids) / sizeof(ids[0]));
@@ -483,6 +492,147 @@ static void test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01(void *
 		assert_string_equal(overlays_of(r, "766", b, "2025-03-01", true, buf, sizeof(buf)),
 				    "policy-hedensted");
 		assert_string_equal(overlays_of(r, "766", b, "2019-12-31", false, buf, sizeof(buf)), "");
+	}
+	cd_rules_free(r);
+}
+
+/*
+ * frikommune-nordjylland (rules.md §5, seed 003; D21) as rules/frikommune-nordjylland.json
+ * states it: enabled for no municipality by default, only for its ten; all forms count;
+ * national FIRST_WITHIN lifted; national counts of at least 2 (dk-2015's jobparat-first-3m
+ * and count-12m, dk-2020's four-in-six and sick-four-in-six: the national rulesets its
+ * dates overlap) members of average-<benefit>.
+ */
+static void test_nordjylland_overlay_as_shipped(void **state)
+{
+	static const char *const ten[] = { "810", "813", "860", "849", "825", "846", "773", "840", "787", "820" };
+	static const struct { const char *national; int benefit; const char *aggregate; } members[] = {
+		{ "dk-2015/jobparat-first-3m", CD_KONTANTHJAELP, "frikommune-nordjylland/average-kontanthjaelp" },
+		{ "dk-2015/jobparat-first-3m", CD_UDDANNELSESHJAELP, "frikommune-nordjylland/average-uddannelseshjaelp" },
+		{ "dk-2015/jobparat-first-3m", CD_INTEGRATIONSYDELSE, "frikommune-nordjylland/average-integrationsydelse" },
+		{ "dk-2015/count-12m", CD_KONTANTHJAELP, "frikommune-nordjylland/average-kontanthjaelp" },
+		{ "dk-2015/count-12m", CD_UDDANNELSESHJAELP, "frikommune-nordjylland/average-uddannelseshjaelp" },
+		{ "dk-2015/count-12m", CD_INTEGRATIONSYDELSE, "frikommune-nordjylland/average-integrationsydelse" },
+		{ "dk-2020/four-in-six", CD_DAGPENGE, "frikommune-nordjylland/average-dagpenge" },
+		{ "dk-2020/four-in-six", CD_KONTANTHJAELP, "frikommune-nordjylland/average-kontanthjaelp" },
+		{ "dk-2020/four-in-six", CD_UDDANNELSESHJAELP, "frikommune-nordjylland/average-uddannelseshjaelp" },
+		{ "dk-2020/four-in-six", CD_INTEGRATIONSYDELSE, "frikommune-nordjylland/average-integrationsydelse" },
+		{ "dk-2020/four-in-six", CD_JOBAFKLARING, "frikommune-nordjylland/average-jobafklaring" },
+		{ "dk-2020/four-in-six", CD_RESSOURCEFORLOEB, "frikommune-nordjylland/average-ressourceforloeb" },
+		{ "dk-2020/four-in-six", CD_LEDIGHEDSYDELSE, "frikommune-nordjylland/average-ledighedsydelse" },
+		{ "dk-2020/sick-four-in-six", CD_SYGEDAGPENGE, "frikommune-nordjylland/average-sygedagpenge" },
+	};
+	static const struct { const char *national; int benefit; } not_members[] = {
+		{ "dk-2020/four-in-six", CD_REVALIDERING },       /* not one of its benefits */
+		{ "dk-2020/first-within", CD_KONTANTHJAELP },     /* lifted, not a member */
+		{ "dk-2015/schedule", CD_DAGPENGE },              /* SCHEDULE: per citizen */
+		{ "dk-2015/after-six-gap", CD_DAGPENGE },
+		{ "dk-2020/joint-1", CD_DAGPENGE },
+		{ "dk-2024/four-in-six", CD_KONTANTHJAELP },      /* dk-2024's periods start after it ended */
+		{ "dk-2024/akasse-three", CD_DAGPENGE },
+		{ "dk-2026/four-in-six", CD_JOBAFKLARING },
+	};
+	static const char *const averages[] = { "dagpenge", "kontanthjaelp", "uddannelseshjaelp", "integrationsydelse",
+						"sygedagpenge", "jobafklaring", "ressourceforloeb", "ledighedsydelse" };
+	cd_rules *r = load_shipped();
+	const cd_ruleset *rs = cd_rules_find(r, "frikommune-nordjylland");
+	const char *munis[16];
+	cd_err err = { { 0 }, 0 };
+	char buf[256], spec[64];
+	(void)state;
+
+	assert_non_null(rs);
+	assert_true(rs->overlay);
+	assert_int_equal(rs->from, D("2017-09-01"));
+	assert_int_equal(rs->to, D("2020-12-31"));
+	assert_int_equal(rs->benefits, CD_BIT(CD_DAGPENGE) | CD_BIT(CD_KONTANTHJAELP) | CD_BIT(CD_UDDANNELSESHJAELP) |
+				       CD_BIT(CD_INTEGRATIONSYDELSE) | CD_BIT(CD_SYGEDAGPENGE) | CD_BIT(CD_JOBAFKLARING) |
+				       CD_BIT(CD_RESSOURCEFORLOEB) | CD_BIT(CD_LEDIGHEDSYDELSE));
+	assert_int_equal(rs->seasonal, -1);
+	assert_int_equal(rs->n_replaces, 0);
+	assert_int_equal(rs->n_obs, 0);
+	for (int f = 1; f <= CD_FORM_MAX; f++)
+		assert_true(rs->widen_forms & CD_BIT(f));
+	assert_int_equal(rs->lifts_kinds, CD_BIT(CD_FIRST_WITHIN));
+	assert_int_equal(rs->members_kind, CD_COUNT_IN_WINDOW);
+	assert_int_equal(rs->members_min_required, 2);
+
+	/* Its ten municipalities, and no other. */
+	assert_int_equal(rs->n_allowed, 10);
+	for (size_t i = 0; i < 10; i++)
+		assert_true(cd_ruleset_allows(rs, ten[i]));
+	for (const char *const *m = (const char *const[]){ "101", "851", "766", "8130", "0813", NULL }; *m; m++)
+		assert_false(cd_ruleset_allows(rs, *m));
+
+	/* One AVERAGE per benefit, by municipality and quarter, with no "required": each member owes its own count. */
+	assert_int_equal(rs->n_aggs, 8);
+	for (size_t i = 0; i < 8; i++) {
+		char id[96];
+		const cd_aggdef *a;
+		snprintf(id, sizeof(id), "frikommune-nordjylland/average-%s", averages[i]);
+		a = cd_rules_find_aggregate(r, id);
+		if (!a)
+			fail_msg("no aggregate %s", id);
+		assert_int_equal(a->kind, CD_AGG_AVERAGE);
+		assert_int_equal(a->key, CD_AGG_KEY_MUNICIPALITY);
+		assert_int_equal(a->period, 'q');
+		assert_int_equal(a->scope, 0);
+		assert_int_equal(a->severity, CD_SEV_LEGAL);
+		assert_int_equal(a->required, 0);
+	}
+
+	assert_int_equal(rs->n_nmembers, sizeof(members) / sizeof(members[0]));
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		const cd_obdef *nat = ob(r, members[i].national);
+		const cd_obdef *m = cd_rules_national_member(&rs, 1, nat, members[i].benefit);
+		if (!m)
+			fail_msg("%s is no member for %s", members[i].national, cd_benefit_name(members[i].benefit));
+		assert_string_equal(m->id, members[i].national);
+		assert_string_equal(m->aggregate, members[i].aggregate);
+		assert_int_equal(m->agg_kind, CD_AGG_AVERAGE);
+		assert_int_equal(m->required, nat->required);
+		assert_string_equal(nat->aggregate, "");
+	}
+	for (size_t i = 0; i < sizeof(not_members) / sizeof(not_members[0]); i++)
+		if (cd_rules_national_member(&rs, 1, ob(r, not_members[i].national), not_members[i].benefit))
+			fail_msg("%s is a member for %s", not_members[i].national, cd_benefit_name(not_members[i].benefit));
+	assert_true(cd_rules_lifted(&rs, 1, CD_FIRST_WITHIN));
+	assert_false(cd_rules_lifted(&rs, 1, CD_COUNT_IN_WINDOW));
+
+	/* Enabled for none by default (rules/overlays.json). */
+	assert_int_equal(cd_rules_enabled_for(r, rs, munis, 16), 0);
+	for (size_t i = 0; i < 10; i++)
+		if (strstr(overlays_of(r, ten[i], CD_KONTANTHJAELP, "2020-03-02", false, buf, sizeof(buf)), "nordjylland"))
+			fail_msg("enabled by default for %s", ten[i]);
+
+	/* --overlays frikommune-nordjylland@813: every benefit of the row, periods starting 2017-09-01 … 2020-12-31. */
+	if (cd_rules_set_overlays(r, "frikommune-nordjylland@813", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(overlays_of(r, "813", CD_KONTANTHJAELP, "2020-03-02", false, buf, sizeof(buf)),
+			    "frikommune-nordjylland");
+	assert_string_equal(overlays_of(r, "813", CD_DAGPENGE, "2017-09-01", true, buf, sizeof(buf)),
+			    "frikommune-nordjylland");
+	assert_string_equal(overlays_of(r, "813", CD_LEDIGHEDSYDELSE, "2020-12-31", false, buf, sizeof(buf)),
+			    "frikommune-nordjylland");
+	assert_string_equal(overlays_of(r, "813", CD_KONTANTHJAELP, "2017-08-31", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "813", CD_KONTANTHJAELP, "2021-01-01", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "813", CD_REVALIDERING, "2020-03-02", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "813", CD_FOERTIDSPENSION, "2020-03-02", false, buf, sizeof(buf)), "");
+	assert_string_equal(overlays_of(r, "810", CD_KONTANTHJAELP, "2020-03-02", false, buf, sizeof(buf)), "");
+
+	/* Each of the ten may have it; any other municipality is a configuration error naming it. */
+	for (size_t i = 0; i < 10; i++) {
+		snprintf(spec, sizeof(spec), "frikommune-nordjylland@%s", ten[i]);
+		if (cd_rules_set_overlays(r, spec, &err) < 0)
+			fail_msg("%s: %s", spec, err.msg);
+	}
+	for (const char *const *m = (const char *const[]){ "101", "851", "0813", NULL }; *m; m++) {
+		snprintf(spec, sizeof(spec), "frikommune-nordjylland@%s", *m);
+		assert_int_equal(cd_rules_set_overlays(r, spec, &err), -1);
+		assert_msg_has(err.msg, spec);
+		snprintf(buf, sizeof(buf), "may not be enabled for municipality %s", *m);
+		assert_msg_has(err.msg, buf);
+		assert_msg_has(err.msg, "frikommune-nordjylland.json allows only 810, 813, 860, 849, 825, 846, 773, 840, 787, 820");
 	}
 	cd_rules_free(r);
 }
@@ -736,6 +886,9 @@ static void test_national_ruleset_with_overlay_only_keys_fails_naming_the_key_an
 		{ "seasonal", "\"seasonal\": true" },
 		{ "replaces", "\"replaces\": [\"ok-first\"]" },
 		{ "widen_forms", "\"widen_forms\": [\"GROUP\"]" },
+		{ "lifts_kinds", "\"lifts_kinds\": [\"FIRST_WITHIN\"]" },
+		{ "national_members", "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"a\" }" },
+		{ "allowed_municipalities", "\"allowed_municipalities\": [\"813\"]" },
 	};
 	tmpdir *t = *state;
 	char text[2048], msg[1024];
@@ -1071,14 +1224,14 @@ static void test_overlays_json_naming_an_unknown_overlay_fails_naming_file_line_
 	tmpdir *t = *state;
 	const char *cfg = "{\n  \"overlays\": [\n"
 			  "    { \"overlay\": \"t-overlay\", \"municipalities\": [\"860\"] },\n"
-			  "    { \"overlay\": \"frikommune-nordjylland\", \"municipalities\": [\"860\"] }\n"
+			  "    { \"overlay\": \"frikommune-nowhere\", \"municipalities\": [\"860\"] }\n"
 			  "  ]\n}\n";
 	char msg[1024];
 	overlays_must_fail(t, cfg, msg, sizeof(msg));
-	assert_msg_at(t, msg, "overlays.json", line_of(cfg, "frikommune-nordjylland"));
+	assert_msg_at(t, msg, "overlays.json", line_of(cfg, "frikommune-nowhere"));
 	assert_msg_has(msg, "field 'overlay'");
 	assert_msg_has(msg, "overlays[1]");
-	assert_msg_has(msg, "'frikommune-nordjylland'");
+	assert_msg_has(msg, "'frikommune-nowhere'");
 }
 
 static void test_overlays_json_naming_a_national_ruleset_fails_naming_the_field(void **state)
@@ -1257,7 +1410,7 @@ static void test_dk_2026_keys_load_into_the_model(void **state)
 		"  \"no_obligations\": { \"benefits\": [\"REVALIDERING\"], \"why\": \"abolished\" },\n",
 		"{ \"name\": \"m1\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 2, \"window\": { \"to\": \"3m\" },\n"
 		"      \"basis\": \"LAW\", \"member_of\": \"ks\", \"when\": { \"municipal_contact_course\": true } },\n"
-		"    { \"name\": \"m1\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 1, \"window\": { \"to\": \"3m\" },\n"
+		"    { \"name\": \"m1\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 3, \"window\": { \"to\": \"3m\" },\n"
 		"      \"basis\": \"CARRIED_OVER\", \"member_of\": \"t-national/avg\", \"when\": { \"municipal_contact_course\": false,\n"
 		"      \"sick_short_absence_expected\": false } },\n"
 		"    { \"name\": \"f1\", \"kind\": \"FIRST_WITHIN\", \"anchor\": \"start_input\", \"window\": { \"to\": \"2w after\" },\n"
@@ -1303,10 +1456,13 @@ static void test_dk_2026_keys_load_into_the_model(void **state)
 	assert_int_equal(d->exempt_scope, CD_SCOPE_KOMMUNE);
 	assert_int_equal(d->flags_set, CD_PF_COURSE);
 	assert_int_equal(d->flags_clear, 0);
+	assert_int_equal(d->agg_kind, CD_AGG_SHARE);
 	d = &rs->obs[1];
 	assert_int_equal(d->basis, CD_BASIS_CARRIED_OVER);
 	assert_string_equal(d->aggregate, "t-national/avg");
 	assert_int_equal(d->exempt_scope, 0);
+	assert_int_equal(d->agg_kind, CD_AGG_AVERAGE);
+	assert_int_equal(d->agg_key, CD_AGG_KEY_AKASSE);
 	assert_int_equal(d->flags_set, 0);
 	assert_int_equal(d->flags_clear, CD_PF_COURSE | CD_PF_SICK_SHORT);
 	d = &rs->obs[2];
@@ -1421,8 +1577,12 @@ static void test_aggregate_errors_name_file_line_aggregate_and_field(void **stat
 		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 0, \"key\": \"AKASSE\" }", "share", NULL },
 		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 101, \"key\": \"AKASSE\" }", "share", NULL },
 		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": \"75\", \"key\": \"AKASSE\" }", "share", NULL },
-		{ "{ \"name\": \"a1\", \"kind\": \"AVERAGE\", \"key\": \"AKASSE\" }", "required", "required" },
 		{ "{ \"name\": \"a1\", \"kind\": \"AVERAGE\", \"required\": 101, \"key\": \"AKASSE\" }", "required", NULL },
+		{ "{ \"name\": \"a1\", \"kind\": \"AVERAGE\", \"required\": 0, \"key\": \"AKASSE\" }", "required", NULL },
+		{ "{ \"name\": \"a1\", \"kind\": \"AVERAGE\", \"share\": 75, \"key\": \"AKASSE\" }", "share",
+		  "SHARE aggregates only" },
+		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"required\": 4, \"key\": \"AKASSE\" }",
+		  "required", "AVERAGE aggregates only" },
 		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75 }", "key", "required" },
 		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"CITIZEN\" }", "key", "'CITIZEN'" },
 		{ "{ \"name\": \"a1\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"AKASSE\", \"exemption_scope\": \"STATE\" }",
@@ -1569,6 +1729,291 @@ static void test_overlay_may_define_aggregates_and_members(void **state)
 	r = load_ok(t);
 	assert_non_null(cd_rules_find_aggregate(r, "t-overlay/os"));
 	assert_string_equal(cd_rules_find_obligation(r, "t-overlay/mem", NULL)->aggregate, "t-overlay/os");
+	cd_rules_free(r);
+}
+
+/* ---- overlay keys: lifts_kinds, national_members, allowed_municipalities (D21) ---- */
+
+/*
+ * Three national rulesets (two of them overlap the overlay's dates) and an
+ * overlay that lifts two kinds, makes national counts of at least 2 members of
+ * its aggregate per benefit, and may be enabled in two municipalities only.
+ */
+#define NAT_OLD "{\n  \"id\": \"t-old\",\n  \"kind\": \"national\",\n  \"effective\": { \"from\": \"2015-07-01\", \"to\": \"2019-12-31\" },\n" \
+	"  \"aggregates\": [ { \"name\": \"old-share\", \"kind\": \"SHARE\", \"share\": 75, \"key\": \"MUNICIPALITY\" } ],\n" \
+	"  \"obligations\": [\n" \
+	"    { \"name\": \"first\", \"kind\": \"FIRST_WITHIN\", \"benefits\": [\"KONTANTHJAELP\"], \"window\": { \"to\": \"1w after\" } },\n" \
+	"    { \"name\": \"two\", \"kind\": \"COUNT_IN_WINDOW\", \"benefits\": [\"KONTANTHJAELP\"], \"required\": 2, \"window\": { \"to\": \"3m\" } },\n" \
+	"    { \"name\": \"one\", \"kind\": \"COUNT_IN_WINDOW\", \"benefits\": [\"KONTANTHJAELP\"], \"window\": { \"to\": \"6m\" } },\n" \
+	"    { \"name\": \"rep\", \"kind\": \"COUNT_IN_WINDOW\", \"benefits\": [\"KONTANTHJAELP\", \"SYGEDAGPENGE\"], \"required\": 4, \"repeat_months\": 12 },\n" \
+	"    { \"name\": \"already\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"6m\" }, \"member_of\": \"old-share\" }\n" \
+	"  ]\n}\n"
+#define NAT_NEW "{\n  \"id\": \"t-new\",\n  \"kind\": \"national\",\n  \"effective\": { \"from\": \"2020-01-01\", \"to\": \"2029-12-31\" },\n" \
+	"  \"obligations\": [\n" \
+	"    { \"name\": \"four\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 4, \"window\": { \"to\": \"6m\" } }\n" \
+	"  ]\n}\n"
+#define NAT_LATER "{\n  \"id\": \"t-later\",\n  \"kind\": \"national\",\n  \"effective\": { \"from\": \"2030-01-01\" },\n" \
+	"  \"obligations\": [\n" \
+	"    { \"name\": \"later\", \"kind\": \"COUNT_IN_WINDOW\", \"benefits\": [\"KONTANTHJAELP\"], \"required\": 3, \"window\": { \"to\": \"6m\" } }\n" \
+	"  ]\n}\n"
+
+/* The overlay t-ov with `keys` (top-level lines, each ending in ",\n"). */
+static const char *overlay_with(char *buf, size_t len, const char *keys)
+{
+	snprintf(buf, len,
+		 "{\n  \"id\": \"t-ov\",\n  \"kind\": \"overlay\",\n"
+		 "  \"effective\": { \"from\": \"2017-09-01\", \"to\": \"2020-12-31\" },\n"
+		 "  \"benefits\": [\"KONTANTHJAELP\", \"SYGEDAGPENGE\"],\n"
+		 "  \"aggregates\": [\n"
+		 "    { \"name\": \"avg-kontanthjaelp\", \"kind\": \"AVERAGE\", \"key\": \"MUNICIPALITY\" },\n"
+		 "    { \"name\": \"avg-sygedagpenge\", \"kind\": \"AVERAGE\", \"required\": 4, \"key\": \"MUNICIPALITY\", \"reporting_period\": \"month\" },\n"
+		 "    { \"name\": \"avg\", \"kind\": \"SHARE\", \"share\": 50, \"key\": \"MUNICIPALITY\" }\n"
+		 "  ],\n"
+		 "%s"
+		 "  \"obligations\": []\n}\n", keys);
+	return buf;
+}
+
+static void test_overlay_keys_load_into_the_model(void **state)
+{
+	tmpdir *t = *state;
+	char text[4096];
+	cd_rules *r;
+	const cd_ruleset *ov, *other;
+	const cd_obdef *m;
+	put_file(t, "old.json", NAT_OLD);
+	put_file(t, "new.json", NAT_NEW);
+	put_file(t, "later.json", NAT_LATER);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	put_file(t, "ov.json", overlay_with(text, sizeof(text),
+		"  \"allowed_municipalities\": [\"813\", \"0825\"],\n"
+		"  \"lifts_kinds\": [\"FIRST_WITHIN\", \"MAX_GAP\"],\n"
+		"  \"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"min_required\": 2, \"member_of\": \"avg-{benefit}\" },\n"));
+	put_file(t, "other.json", "{ \"id\": \"t-other\", \"kind\": \"overlay\", \"effective\": { \"from\": \"2018-01-01\" }, \"obligations\": [] }\n");
+	r = load_ok(t);
+	ov = cd_rules_find(r, "t-ov");
+	other = cd_rules_find(r, "t-other");
+	assert_non_null(ov);
+	assert_int_equal(ov->lifts_kinds, CD_BIT(CD_FIRST_WITHIN) | CD_BIT(CD_MAX_GAP));
+	assert_int_equal(ov->members_kind, CD_COUNT_IN_WINDOW);
+	assert_int_equal(ov->members_min_required, 2);
+	assert_string_equal(ov->members_of, "avg-{benefit}");
+	assert_int_equal(ov->n_allowed, 2);
+	assert_true(cd_ruleset_allows(ov, "813"));
+	assert_true(cd_ruleset_allows(ov, "0825"));
+	assert_false(cd_ruleset_allows(ov, "825"));
+	assert_false(cd_ruleset_allows(ov, "101"));
+	assert_true(cd_ruleset_allows(other, "101"));           /* no list: anywhere */
+	assert_int_equal(other->lifts_kinds, 0);
+	assert_int_equal(other->members_kind, 0);
+	assert_int_equal(other->n_nmembers, 0);
+
+	assert_true(cd_rules_lifted(&ov, 1, CD_FIRST_WITHIN));
+	assert_true(cd_rules_lifted(&ov, 1, CD_MAX_GAP));
+	assert_false(cd_rules_lifted(&ov, 1, CD_COUNT_IN_WINDOW));
+	assert_false(cd_rules_lifted(&other, 1, CD_FIRST_WITHIN));
+	assert_false(cd_rules_lifted(NULL, 0, CD_FIRST_WITHIN));
+
+	/* two (K), rep (K, S) and four (K, S: the overlay's benefits); not one (n = 1), not
+	 * already (a member of its own), not later (t-later's periods start after the overlay's). */
+	assert_int_equal(ov->n_nmembers, 5);
+	m = cd_rules_national_member(&ov, 1, ob(r, "t-old/two"), CD_KONTANTHJAELP);
+	assert_non_null(m);
+	assert_string_equal(m->id, "t-old/two");
+	assert_string_equal(m->name, "two");
+	assert_string_equal(m->aggregate, "t-ov/avg-kontanthjaelp");
+	assert_int_equal(m->agg_kind, CD_AGG_AVERAGE);
+	assert_int_equal(m->agg_key, CD_AGG_KEY_MUNICIPALITY);
+	assert_int_equal(m->exempt_scope, 0);
+	assert_int_equal(m->required, 2);
+	assert_int_equal(m->kind, CD_COUNT_IN_WINDOW);
+	assert_int_equal(m->to.n, 3);
+	assert_int_equal(m->to.unit, 'm');
+	assert_int_equal(m->filter.forms, ob(r, "t-old/two")->filter.forms);
+	assert_ptr_equal(m->legal_ref, ob(r, "t-old/two")->legal_ref);  /* borrowed */
+	assert_string_equal(ob(r, "t-old/two")->aggregate, "");       /* the national one is untouched */
+	assert_null(cd_rules_national_member(&ov, 1, ob(r, "t-old/two"), CD_SYGEDAGPENGE));
+	m = cd_rules_national_member(&ov, 1, ob(r, "t-old/rep"), CD_SYGEDAGPENGE);
+	assert_non_null(m);
+	assert_string_equal(m->aggregate, "t-ov/avg-sygedagpenge");
+	assert_int_equal(m->repeat_months, 12);
+	assert_string_equal(cd_rules_national_member(&ov, 1, ob(r, "t-old/rep"), CD_KONTANTHJAELP)->aggregate,
+			    "t-ov/avg-kontanthjaelp");
+	assert_string_equal(cd_rules_national_member(&ov, 1, ob(r, "t-new/four"), CD_SYGEDAGPENGE)->aggregate,
+			    "t-ov/avg-sygedagpenge");
+	assert_null(cd_rules_national_member(&ov, 1, ob(r, "t-new/four"), CD_DAGPENGE));
+	assert_null(cd_rules_national_member(&ov, 1, ob(r, "t-old/one"), CD_KONTANTHJAELP));
+	assert_null(cd_rules_national_member(&ov, 1, ob(r, "t-old/already"), CD_KONTANTHJAELP));
+	assert_null(cd_rules_national_member(&ov, 1, ob(r, "t-old/first"), CD_KONTANTHJAELP));
+	assert_null(cd_rules_national_member(&ov, 1, ob(r, "t-later/later"), CD_KONTANTHJAELP));
+	assert_null(cd_rules_national_member(&other, 1, ob(r, "t-old/two"), CD_KONTANTHJAELP));
+	assert_null(cd_rules_national_member(NULL, 0, ob(r, "t-old/two"), CD_KONTANTHJAELP));
+	assert_string_equal(ob(r, "t-old/already")->aggregate, "t-old/old-share");
+	cd_rules_free(r);
+
+	/* min_required defaults to 1; a member_of without "{benefit}" names one aggregate for all. */
+	put_file(t, "ov.json", overlay_with(text, sizeof(text),
+		"  \"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg-kontanthjaelp\" },\n"));
+	r = load_ok(t);
+	ov = cd_rules_find(r, "t-ov");
+	assert_int_equal(ov->members_min_required, 1);
+	assert_int_equal(ov->n_allowed, 0);
+	assert_int_equal(ov->n_nmembers, 6);                  /* and one (K) */
+	assert_string_equal(cd_rules_national_member(&ov, 1, ob(r, "t-old/one"), CD_KONTANTHJAELP)->aggregate,
+			    "t-ov/avg-kontanthjaelp");
+	assert_string_equal(cd_rules_national_member(&ov, 1, ob(r, "t-new/four"), CD_SYGEDAGPENGE)->aggregate,
+			    "t-ov/avg-kontanthjaelp");
+	cd_rules_free(r);
+}
+
+static void test_overlay_key_errors_name_file_line_and_field(void **state)
+{
+	static const struct { const char *line, *field, *extra; } cases[] = {
+		{ "\"lifts_kinds\": [\"FIRST_WITHN\"]", "lifts_kinds", "unknown kind 'FIRST_WITHN' (FIRST_WITHIN, COUNT_IN_WINDOW" },
+		{ "\"lifts_kinds\": [7]", "lifts_kinds", "(not a string)" },
+		{ "\"lifts_kinds\": []", "lifts_kinds", "non-empty" },
+		{ "\"lifts_kinds\": \"FIRST_WITHIN\"", "lifts_kinds", "array" },
+		{ "\"national_members\": [\"COUNT_IN_WINDOW\"]", "national_members", "expected {" },
+		{ "\"national_members\": { \"kind\": \"COUNT\", \"member_of\": \"avg\" }", "national_members.kind", "'COUNT'" },
+		{ "\"national_members\": { \"member_of\": \"avg\" }", "national_members.kind", "is required" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\" }", "national_members.member_of", "is required" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg\", \"min\": 2 }",
+		  "national_members.min", "unknown field" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg\", \"min_required\": 0 }",
+		  "national_members.min_required", "1 … 100" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg\", \"min_required\": \"2\" }",
+		  "national_members.min_required", NULL },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": 7 }", "national_members.member_of",
+		  "{benefit}" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg-{benefit}-{benefit}\" }",
+		  "national_members.member_of", "at most one" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"t-ov/avg\" }",
+		  "national_members.member_of", "'t-ov/avg'" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"Avg-{benefit}\" }",
+		  "national_members.member_of", "lowercase" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg-{benefit}x\" }",
+		  "national_members.member_of", "no aggregate 'avg-kontanthjaelpx'" },
+		{ "\"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"no-such\" }",
+		  "national_members.member_of", "no aggregate 'no-such'" },
+		{ "\"lifts_kinds\": [\"COUNT_IN_WINDOW\"], \"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg\" }",
+		  "national_members.kind", "lifted" },
+		{ "\"allowed_municipalities\": []", "allowed_municipalities", "non-empty" },
+		{ "\"allowed_municipalities\": \"813\"", "allowed_municipalities", "array" },
+		{ "\"allowed_municipalities\": [\"81\"]", "allowed_municipalities", "'81'" },
+		{ "\"allowed_municipalities\": [\"813\", \"8130a\"]", "allowed_municipalities", "'8130a'" },
+		{ "\"allowed_municipalities\": [813]", "allowed_municipalities", "''" },
+		{ "\"allowed_municipalities\": [\"813\", \"810\", \"813\"]", "allowed_municipalities", "'813' is listed twice" },
+	};
+	tmpdir *t = *state;
+	char keys[1024], text[4096], msg[1024], field[96];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(keys, sizeof(keys), "  %s,\n", cases[i].line);
+		overlay_with(text, sizeof(text), keys);
+		bad_ruleset(t, text, msg, sizeof(msg));
+		print_message("case %zu: %s\n  -> %s\n", i, cases[i].line, msg);
+		assert_msg_at(t, msg, "bad.json", line_of(text, cases[i].line));
+		snprintf(field, sizeof(field), "field '%s'", cases[i].field);
+		assert_msg_has(msg, field);
+		if (cases[i].extra)
+			assert_msg_has(msg, cases[i].extra);
+	}
+}
+
+/*
+ * An AVERAGE that states "required" is owed exactly that by every member: one
+ * declared with member_of, and one an overlay's national_members makes. Without
+ * it, members owe their own counts (D21).
+ */
+static void test_an_average_with_required_refuses_a_member_owing_another_count(void **state)
+{
+	tmpdir *t = *state;
+	char text[4096], msg[1024];
+	cd_rules *r;
+
+	nat_top(text, sizeof(text), AGGS,
+		"{ \"name\": \"m2\", \"kind\": \"COUNT_IN_WINDOW\", \"required\": 2, \"window\": { \"to\": \"3m\" }, \"member_of\": \"avg\" }");
+	bad_ruleset(t, text, msg, sizeof(msg));
+	print_message("member_of -> %s\n", msg);
+	assert_msg_at(t, msg, "bad.json", line_of(text, "\"m2\""));
+	assert_msg_has(msg, "obligations[0] 'm2'");
+	assert_msg_has(msg, "field 'member_of'");
+	assert_msg_has(msg, "owes 2");
+	assert_msg_has(msg, "'t-national/avg' requires 3");
+
+	/* national_members: t-old/two (n = 2) would join avg-sygedagpenge (required 4) … */
+	put_file(t, "old.json", NAT_OLD);
+	put_file(t, "overlays.json", EMPTY_OVERLAYS);
+	put_file(t, "ov.json", overlay_with(text, sizeof(text),
+		"  \"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"member_of\": \"avg-sygedagpenge\" },\n"));
+	load_must_fail(t, NULL, msg, sizeof(msg));
+	print_message("national_members -> %s\n", msg);
+	assert_msg_at(t, msg, "ov.json", line_of(text, "\"avg-sygedagpenge\", \"kind\""));
+	assert_msg_has(msg, "aggregates[1]");
+	assert_msg_has(msg, "field 'required'");
+	assert_msg_has(msg, "t-old/two");
+	assert_msg_names_file(t, msg, "old.json");
+	/* … but with min_required 4 only counts of 4 join it: it loads. */
+	put_file(t, "ov.json", overlay_with(text, sizeof(text),
+		"  \"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"min_required\": 3, \"member_of\": \"avg-sygedagpenge\" },\n"));
+	r = load_ok(t);
+	assert_int_equal(cd_rules_find(r, "t-ov")->n_nmembers, 2);   /* rep (K, S); already is a member */
+	cd_rules_free(r);
+
+	/* An AVERAGE without "required": members owing 2 and 4 load. */
+	put_file(t, "ov.json", overlay_with(text, sizeof(text),
+		"  \"national_members\": { \"kind\": \"COUNT_IN_WINDOW\", \"min_required\": 2, \"member_of\": \"avg-kontanthjaelp\" },\n"));
+	r = load_ok(t);
+	assert_int_equal(cd_rules_find_aggregate(r, "t-ov/avg-kontanthjaelp")->required, 0);
+	assert_int_equal(cd_rules_national_member((const cd_ruleset *const[]){ cd_rules_find(r, "t-ov") }, 1,
+						  ob(r, "t-old/two"), CD_KONTANTHJAELP)->required, 2);
+	assert_int_equal(cd_rules_national_member((const cd_ruleset *const[]){ cd_rules_find(r, "t-ov") }, 1,
+						  ob(r, "t-old/rep"), CD_KONTANTHJAELP)->required, 4);
+	cd_rules_free(r);
+}
+
+/* allowed_municipalities: enabling the overlay anywhere else, by overlays.json or --overlays, is refused. */
+static void test_enabling_an_overlay_outside_its_allowed_municipalities_fails_naming_the_municipality(void **state)
+{
+	tmpdir *t = *state;
+	char text[4096], msg[1024], ovpath[1024];
+	const char *cfg = "{\n  \"overlays\": [\n"
+			  "    { \"overlay\": \"t-other\", \"municipalities\": [\"101\"] },\n"
+			  "    { \"overlay\": \"t-ov\",\n"
+			  "      \"municipalities\": [\"813\", \"101\"] }\n"
+			  "  ]\n}\n";
+	const cd_ruleset *out[4];
+	cd_rules *r;
+	cd_err err = { { 0 }, 0 };
+
+	put_file(t, "ov.json", overlay_with(text, sizeof(text), "  \"allowed_municipalities\": [\"810\", \"813\"],\n"));
+	put_file(t, "other.json", "{ \"id\": \"t-other\", \"kind\": \"overlay\", \"effective\": { \"from\": \"2018-01-01\" }, \"obligations\": [] }\n");
+	put_file(t, "overlays.json", cfg);
+	load_must_fail(t, NULL, msg, sizeof(msg));
+	print_message("%s\n", msg);
+	snprintf(ovpath, sizeof(ovpath), "%s/ov.json", t->dir);
+	assert_msg_at(t, msg, "overlays.json", line_of(cfg, "[\"813\", \"101\"]"));
+	assert_msg_has(msg, "overlays[1]");
+	assert_msg_has(msg, "field 'municipalities'");
+	assert_msg_has(msg, "'t-ov' may not be enabled for municipality 101");
+	assert_msg_has(msg, ovpath);
+	assert_msg_has(msg, "allows only 810, 813 (allowed_municipalities)");
+
+	/* Inside the list it loads; --overlays is held to the same list. */
+	put_file(t, "overlays.json", "{ \"overlays\": [ { \"overlay\": \"t-ov\", \"municipalities\": [\"813\", \"810\"] } ] }\n");
+	r = load_ok(t);
+	assert_int_equal(cd_rules_overlays(r, "813", CD_KONTANTHJAELP, D("2018-01-01"), false, out, 4), 1);
+	assert_int_equal(cd_rules_set_overlays(r, "t-other@101,t-ov@101", &err), -1);
+	print_message("%s\n", err.msg);
+	assert_msg_has(err.msg, "overlay 't-ov@101'");
+	assert_msg_has(err.msg, "t-ov may not be enabled for municipality 101");
+	assert_msg_has(err.msg, ovpath);
+	assert_msg_has(err.msg, "allows only 810, 813");
+	/* the configuration in force is unchanged */
+	assert_int_equal(cd_rules_overlays(r, "813", CD_KONTANTHJAELP, D("2018-01-01"), false, out, 4), 1);
+	assert_int_equal(cd_rules_overlays(r, "101", CD_KONTANTHJAELP, D("2018-01-01"), false, out, 4), 0);
+	assert_int_equal(cd_rules_set_overlays(r, "t-other@101,t-ov@810", &err), 0);
+	assert_int_equal(cd_rules_overlays(r, "810", CD_KONTANTHJAELP, D("2018-01-01"), false, out, 4), 1);
+	assert_int_equal(cd_rules_overlays(r, "813", CD_KONTANTHJAELP, D("2018-01-01"), false, out, 4), 0);
 	cd_rules_free(r);
 }
 
@@ -1760,6 +2205,7 @@ int main(void)
 		cmocka_unit_test(test_hjoerring_dagpenge_gets_the_frikommune_overlay_by_seasonal_flag),
 		cmocka_unit_test(test_hjoerring_overlay_does_not_apply_before_its_start_or_to_other_benefits),
 		cmocka_unit_test(test_hedensted_overlay_applies_to_any_benefit_from_2020_01_01),
+		cmocka_unit_test(test_nordjylland_overlay_as_shipped),
 		cmocka_unit_test(test_set_overlays_none_disables_every_overlay),
 		cmocka_unit_test(test_set_overlays_list_enables_exactly_those_pairs),
 		cmocka_unit_test(test_set_overlays_rejects_a_bad_item_naming_it_and_keeps_the_old_configuration),
@@ -1774,6 +2220,10 @@ int main(void)
 		T(test_bad_default_category_transition_or_no_obligations_fail_naming_the_field),
 		T(test_overlay_with_national_only_keys_fails_naming_the_key_and_its_line),
 		T(test_overlay_may_define_aggregates_and_members),
+		T(test_overlay_keys_load_into_the_model),
+		T(test_overlay_key_errors_name_file_line_and_field),
+		T(test_an_average_with_required_refuses_a_member_owing_another_count),
+		T(test_enabling_an_overlay_outside_its_allowed_municipalities_fails_naming_the_municipality),
 		T(test_one_name_may_be_defined_twice_only_for_exclusive_periods),
 		T(test_merges_json_is_read_and_applied_from_its_date),
 		T(test_bad_merges_json_fails_naming_file_line_and_field),
