@@ -665,7 +665,7 @@ static int say_member(emitter *em, cd_obst *ob, const cd_obdef *def, int outcome
 	 * live, its old and new keys may be counted in different partitions of the
 	 * aggregate stage, and only the old one knows it. */
 	if (ob->agg && outcome && ob->agg_key != key_hash)
-		say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, benefit, "", 0);
+		say_member(em, ob, def, CD_MEMBER_UNDECIDED, CD_DATE_NONE, 0, 0, benefit, "", 0);
 	ob->agg = (uint8_t)outcome;
 	ob->agg_due = outcome ? due : CD_DATE_NONE;
 	ob->agg_held = outcome ? held : 0;
