@@ -139,9 +139,12 @@ static void describe_aggregate(const cd_aggdef *a, char *buf, size_t len)
 	if (a->kind == CD_AGG_SHARE)
 		n = (size_t)snprintf(buf, len, "SHARE: at least %d %% of the decided members met, per %s and %s",
 				     a->share_pct, key, per);
-	else
+	else if (a->required > 0)
 		n = (size_t)snprintf(buf, len, "AVERAGE: at least %d conversations per decided member, per %s and %s",
 				     a->required, key, per);
+	else   /* each member owes its own obligation's count; the cohort owes their sum (D21) */
+		n = (size_t)snprintf(buf, len, "AVERAGE: on average at least each decided member's own count of "
+				     "conversations, per %s and %s", key, per);
 	if (a->scope && n < len)
 		snprintf(buf + n, len - n, "; an Exemption of scope %s leaves a member out (counted as not met)",
 			 cd_scope_name(a->scope));
