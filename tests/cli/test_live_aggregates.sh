@@ -182,3 +182,26 @@ standing "$W/wall-live.jsonl" >"$W/wall-live.standing"
 cmp -s "$W/wall-replay.standing" "$W/wall-live.standing" ||
   { diff "$W/wall-replay.standing" "$W/wall-live.standing" | head >&2; fail "wall clock: cohorts stand elsewhere than in replay"; }
 echo "wall clock: $(wc -l <"$W/wall-live.standing") cohorts stand as replay --until leaves them"
+live_cleanup
+LIVE_PIDS=()
+
+# ---- 4. the North Jutland averages --------------------------------------------------------
+# frikommune-nordjylland enabled for Frederikshavn and Hjørring (2017-09 … 2020): their
+# count obligations are members of an AVERAGE per benefit, counted by the stage as
+# replay counts them.
+unset REDIS_PORT
+NJ=(--overlays frikommune-nordjylland@813,frikommune-nordjylland@860)
+"$CONTACTD" synth --citizens 1500 --years 2 --from 2018-01-01 --seed 13 --format pb --output "$W/nj.pb" 2>/dev/null ||
+  fail "synth (nordjylland) failed"
+"$CONTACTD" replay "${NJ[@]}" --input "$W/nj.pb" --output "$W/replay.jsonl" 2>/dev/null || fail "replay (nordjylland) failed"
+want=$(sort -u "$W/replay.jsonl" | wc -l)
+n_agg=$(grep -c '"aggregate"' "$W/replay.jsonl" || true)
+grep -q '"aggregateId":"frikommune-nordjylland/average-' "$W/replay.jsonl" ||
+  fail "replay gave no frikommune-nordjylland average events: the log tests too little"
+broker_start "$P"
+redis_start "$W/redis4"
+run_start njproc "${NJ[@]}" "${GROUP_TIMING[@]}"
+run_start njstage --stage aggregates "${NJ[@]}" "${GROUP_TIMING[@]}"
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/nj.pb" 2>"$W/produce4.log" || fail "produce (nordjylland) failed"
+settled "$(produced_by "$W/produce4.log")" 120
+compare "frikommune-nordjylland averages"
