@@ -2,10 +2,12 @@
 # demo-live.sh — the live pipeline on its embedded default, on one machine:
 #   a private redis-server (AOF, ops/redis.conf settings) on a free loopback port,
 #   `contactd run` with no broker configured (librdkafka's mock cluster in-process,
-#   event clock), a demo producer streaming a synthetic population over three
-#   simulated years from 2024-07-01 (dk-2024, the 2025 benefit merge and the law in
-#   force today, dk-2026), then the outputs read back from the output topics with a
-#   summary.
+#   event clock), the aggregate stage (`contactd run --stage aggregates`, counting
+#   the 75 % shares from the members topic of that cluster), a demo producer
+#   streaming a synthetic population over three simulated years from 2024-07-01
+#   (dk-2024, the 2025 benefit merge and the law in force today, dk-2026), then the
+#   outputs read back from the output topics with a summary, and the shares' live
+#   figures (`contactd aggregates`).
 # Everything it starts is stopped on exit. Work files: build/demo-live/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,9 @@ for _ in $(seq 200); do [ -s "$OUT/run.out" ] && break; sleep 0.05; done
 brokers=$(head -1 "$OUT/run.out")
 [ -n "$brokers" ] || { echo "demo: the processor did not start; see $OUT/run.log" >&2; exit 1; }
 echo "demo: contactd run (embedded mock cluster at $brokers, event clock)"
+"$BIN" run --stage aggregates --brokers "$brokers" --redis "127.0.0.1:$port" >"$OUT/stage.out" 2>"$OUT/stage.log" &
+pids+=($!)
+echo "demo: contactd run --stage aggregates (the 75 % shares, from contact.members.v1)"
 
 echo "demo: streaming $CITIZENS synthetic citizens over 3 simulated years ..."
 "$BIN" synth --citizens "$CITIZENS" --years 3 --from 2024-07-01 --seed 2026 --format pb 2>/dev/null |
@@ -56,7 +61,24 @@ for _ in $(seq 600); do
 done
 echo "demo: processed $done_n of $produced records"
 
+# The stage has caught up when it has committed every member record the processor
+# wrote (a partition's next offset counts its records) and its outboxes are empty.
+members=$(kcat -b "$brokers" -C -t contact.members.v1 -e -q -f 'x\n' 2>/dev/null | wc -l)
+echo "demo: waiting for the aggregate stage ($members member records) ..."
+for _ in $(seq 600); do
+  done_n=0 waiting=0
+  for p in $(seq 0 7); do
+    o=$(redis-cli -p "$port" HGET "contactd:{a$p}:meta" off:contact.members.v1)
+    w=$(redis-cli -p "$port" LLEN "contactd:{a$p}:outbox")
+    done_n=$((done_n + ${o:-0})) waiting=$((waiting + ${w:-0}))
+  done
+  [ "$done_n" -ge "$members" ] && [ "$waiting" -eq 0 ] && break
+  kill -0 "${pids[2]}" 2>/dev/null || { echo "demo: the aggregate stage stopped; see $OUT/stage.log" >&2; exit 1; }
+  sleep 0.5
+done
+
 echo "demo: reading the output topics ..."
 "$BIN" consume --brokers "$brokers" --idle-ms 4000 --output "$OUT/outputs.jsonl" --summary
 echo
-echo "demo: outputs in $OUT/outputs.jsonl; processor log in $OUT/run.log"
+echo "demo: $(grep -c '"aggregate"' "$OUT/outputs.jsonl" || true) aggregate events among them (contact.aggregates.v1)"
+echo "demo: outputs in $OUT/outputs.jsonl; processor log in $OUT/run.log, aggregate stage log in $OUT/stage.log"
