@@ -506,6 +506,26 @@ static int one(proc *x, part *pt, const rd_kafka_message_t *m, cd_err *err)
 	return rc;
 }
 
+/*
+ * A partition whose stored state does not decode (a bad restore, a hand edit, a
+ * bug) is refused, as the processor refuses one whose state Redis lost: paused
+ * and logged, never a crash loop, never counted around. The other partitions go
+ * on. docs/operations.md says how to rebuild it.
+ */
+static void refuse(proc *x, part *pt, const rd_kafka_message_t *m, const char *why)
+{
+	char ps[16];
+	rd_kafka_topic_partition_list_t *one = rd_kafka_topic_partition_list_new(1);
+	snprintf(ps, sizeof(ps), "%d", (int)pt->p);
+	cd_log(CD_LOG_ERROR, "aggregate partition refused: its state in Redis does not decode; restore it, or delete "
+	       "its keys and rebuild it with --reset-state", "partition", ps, "error", why, NULL);
+	rd_kafka_topic_partition_list_add(one, rd_kafka_topic_name(m->rkt), pt->p);
+	rd_kafka_pause_partitions(x->rk, one);
+	rd_kafka_topic_partition_list_destroy(one);
+	pt->refused = true;
+	proc_pend_drop(pt);
+}
+
 int agg_process_batch(proc *x, part *pt, cd_err *err)
 {
 	pending *pd = &pt->pend;
@@ -515,10 +535,13 @@ int agg_process_batch(proc *x, part *pt, cd_err *err)
 		return 0;
 	cd_redis_batch_clear(x->batch);
 	if (!pt->agg && load(x, pt, err) < 0) {
-		if (err->retriable)
+		if (err->retriable) {
 			proc_redis_trouble(x, err);
-		proc_pend_drop(pt);
-		return -1;
+			proc_pend_drop(pt);
+			return -1;
+		}
+		refuse(x, pt, pd->m[0], err->msg);
+		return 0;
 	}
 	for (size_t i = 0; i < pd->n && rc == 0; i++) {
 		rd_kafka_message_t *m = pd->m[i];

@@ -501,9 +501,9 @@ int cd_run_main(int argc, char **argv)
 	snprintf(n[6], sizeof(n[6]), "%llu", (unsigned long long)x->n_offset_resets);
 	snprintf(n[7], sizeof(n[7]), "%llu", (unsigned long long)x->n_members);
 	snprintf(n[8], sizeof(n[8]), "%llu", (unsigned long long)x->n_aggregates);
-	cd_log(CD_LOG_INFO, "stopped", "stage", x->cfg.stage == CD_STAGE_AGGREGATES ? "aggregates" : "citizens",
-	       "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3], "quarantined", n[4],
-	       "undeliverable", n[5], "offset_resets", n[6], "member_records", n[7], "aggregate_events", n[8], NULL);
+	cd_log(CD_LOG_INFO, "stopped", "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3],
+	       "quarantined", n[4], "undeliverable", n[5], "offset_resets", n[6], "member_records", n[7],
+	       "aggregate_events", n[8], "stage", x->cfg.stage == CD_STAGE_AGGREGATES ? "aggregates" : "citizens", NULL);
 out:
 	teardown(x);
 	free(x);

@@ -488,20 +488,27 @@ static int reevaluate(cd_aggregator *a, cohort *c, cd_instant at, cd_agg_fn fn, 
 
 	c->dirty = false;
 	c->changed = true;
-	if (c->cur.n == 0)
-		return 0;   /* nothing is said of a cohort without decided members; the last event stands (D45) */
-	status = judge(c, &c->cur, &required, &held) ? CD_AGG_MET : CD_AGG_BREACHED;
-	if (status == c->last_status && required == c->last_required && held == c->last_held)
-		return 0;
 	was = c->last;
 	was_status = c->last_status;
 	was_required = c->last_required;
 	was_held = c->last_held;
+	if (c->cur.n == 0) {
+		/* every member left (late cancellations): what was said no longer stands, and
+		 * nothing is owed; members that come back are evaluated anew (D45) */
+		if (!was_status)
+			return 0;
+		memset(&c->last, 0, sizeof(c->last));
+		c->last_status = c->last_required = c->last_held = 0;
+		return emit(a, c, CD_AGG_RETRACTED, &was, was_required, was_held, was_status, at, fn, ctx, err);
+	}
+	status = judge(c, &c->cur, &required, &held) ? CD_AGG_MET : CD_AGG_BREACHED;
+	if (status == c->last_status && required == c->last_required && held == c->last_held)
+		return 0;
 	c->last = c->cur;
 	c->last_status = status;
 	c->last_required = required;
 	c->last_held = held;
-	if (status != was_status &&
+	if (was_status && status != was_status &&
 	    emit(a, c, CD_AGG_RETRACTED, &was, was_required, was_held, was_status, at, fn, ctx, err) < 0)
 		return -1;
 	return emit(a, c, status, &c->cur, required, held, 0, at, fn, ctx, err);

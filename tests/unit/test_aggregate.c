@@ -761,14 +761,22 @@ static void test_reevaluation_without_status_change(void **state)
 	feed(a, KOMMUNE, "101", 1, CD_MEMBER_MET, "2027-02-01", 2, CD_DAGPENGE);
 	advance(a, "2027-04-05T00:00:00Z", s);
 	assert_int_equal(s->n, 2);
-	/* every member leaves: nothing is said (the last event stands) */
+	/* every member leaves: the standing MET is retracted, and nothing stands (D45) */
 	for (int k = 1; k <= 4; k++)
 		feed(a, KOMMUNE, "101", k, CD_MEMBER_UNDECIDED, NULL, 0, CD_DAGPENGE);
 	advance(a, "2027-04-06T00:00:00Z", s);
-	assert_int_equal(s->n, 2);
+	assert_int_equal(s->n, 3);
+	assert_rec(&s->r[2], CD_AGG_RETRACTED, 4, 3, 1, 0, 3, 3, "2027-04-06T00:00:00Z");
+	advance(a, "2027-04-07T00:00:00Z", s);
+	assert_int_equal(s->n, 3);
+	/* one comes back: evaluated anew, with no RETRACTED of what was already retracted */
+	feed(a, KOMMUNE, "101", 2, CD_MEMBER_LAPSED, "2027-02-01", 0, CD_DAGPENGE);
+	advance(a, "2027-04-08T00:00:00Z", s);
+	assert_int_equal(s->n, 4);
+	assert_rec(&s->r[3], CD_AGG_BREACHED, 1, 0, 1, 0, 1, 0, "2027-04-08T00:00:00Z");
 	/* an earlier t does not move the clock back */
 	advance(a, "2027-01-01T00:00:00Z", s);
-	assert_true(cd_agg_clock(a) == at("2027-04-06T00:00:00Z"));
+	assert_true(cd_agg_clock(a) == at("2027-04-08T00:00:00Z"));
 	cd_agg_free(a);
 	free(s);
 }
