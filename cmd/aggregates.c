@@ -60,6 +60,7 @@ static const struct option longopts[] = {
 	/* only the engine options that change what the stage's state means */
 	{ "rules", required_argument, NULL, CD_OPT_RULES },
 	{ "overlays-config", required_argument, NULL, CD_OPT_OVERLAYS_CONFIG },
+	{ "overlays", required_argument, NULL, CD_OPT_OVERLAYS },
 	{ "grace", required_argument, NULL, CD_OPT_GRACE },
 	{ "warn-days", required_argument, NULL, CD_OPT_WARN },
 	CD_OPT_LOG_LEVEL_LONGOPT,
@@ -200,6 +201,8 @@ static void usage(FILE *f)
 		"      --rules DIR           the stage's ruleset directory (default $CONTACTD_RULES, else the\n"
 		"                            installed one)\n"
 		"      --overlays-config F   the stage's overlay configuration (default DIR/overlays.json)\n"
+		"      --overlays SPEC       'none' or OVERLAY@MUNI,... as the stage takes them (overlays change\n"
+		"                            no aggregate figure: accepted so that the stage's options can be reused)\n"
 		"      --grace DAYS          the stage's grace, %ld … %ld: sets the evaluation instants (default %ld)\n"
 		"      --warn-days DAYS      the stage's warning lead time, %ld … %ld (default %ld)\n"
 		"      --log-level LEVEL     debug, info, warn, error (default info)\n"
@@ -520,7 +523,8 @@ int cmd_aggregates(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "options exclude each other", "option", "--open", "other", "--closed", NULL);
 		goto out;
 	}
-	if (cd_rules_load(o.eo.rules_dir, o.eo.overlays_config, &o.eo.rules, &err) < 0) {
+	if (cd_rules_load(o.eo.rules_dir, o.eo.overlays_config, &o.eo.rules, &err) < 0 ||
+	    (o.eo.overlays && cd_rules_set_overlays(o.eo.rules, o.eo.overlays, &err) < 0)) {
 		cd_log(CD_LOG_ERROR, "cannot load the rules", "rules", o.eo.rules_dir, "error", err.msg, NULL);
 		goto out;
 	}
