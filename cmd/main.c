@@ -29,6 +29,7 @@ static const command commands[] = {
 	{ "devbroker", cmd_devbroker, "start a standalone mock Kafka cluster with the default topics" },
 	{ "produce", cmd_produce, "produce an event log into the input topic, keyed by citizen" },
 	{ "consume", cmd_consume, "consume the output topics into a file (replay's output format)" },
+	{ "aggregates", cmd_aggregates, "the aggregate stage's cohorts as they stand in Redis: counts, share, still needed" },
 	{ "replay", cmd_replay, "replay an event log through the rules; outputs on stdout" },
 	{ "rules check", cmd_rules, "validate a ruleset directory (default ./rules)" },
 	{ "rules list", cmd_rules, "show which rules apply to which municipality, benefit and dates" },
