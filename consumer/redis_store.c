@@ -1408,8 +1408,14 @@ int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 		freeReplyObject(page);
 		page = NULL;
 	} while (strcmp(cursor, "0") != 0);
-	if (*n > 1)
+	if (*n > 1) {
+		size_t k = 1;
 		qsort(*ps, *n, sizeof(**ps), cmp_i32);
+		for (size_t i = 1; i < *n; i++)      /* SCAN may return a key more than once */
+			if ((*ps)[i] != (*ps)[k - 1])
+				(*ps)[k++] = (*ps)[i];
+		*n = k;
+	}
 	rc = 0;
 out:
 	if (rc < 0) {

@@ -81,4 +81,7 @@ echo "demo: reading the output topics ..."
 "$BIN" consume --brokers "$brokers" --idle-ms 4000 --output "$OUT/outputs.jsonl" --summary
 echo
 echo "demo: $(grep -c '"aggregate"' "$OUT/outputs.jsonl" || true) aggregate events among them (contact.aggregates.v1)"
+echo
+echo "demo: the 75 % share of municipality 101 as the aggregate stage counts it (contactd aggregates --key 101):"
+"$BIN" aggregates --redis "127.0.0.1:$port" --key 101 --log-level warn
 echo "demo: outputs in $OUT/outputs.jsonl; processor log in $OUT/run.log, aggregate stage log in $OUT/stage.log"
