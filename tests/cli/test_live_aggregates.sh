@@ -92,6 +92,16 @@ settled "$(produced_by "$W/produce1.log")" 120
 [ "$(redis-cli -p "$REDIS_PORT" --scan --pattern 'contactd:{a*}:members' | wc -l)" -gt 0 ] ||
   fail "the stage keeps no members in Redis"
 compare "one processor and one stage"
+# A record on the members topic that the stage cannot read goes to the dead-letter topic
+# with the reason, and counting goes on.
+printf 'not a member record' | kcat -P -b "$BROKERS" -t contact.members.v1 -p 0 || fail "kcat could not produce"
+limit=$((SECONDS + 30))
+until kcat -b "$BROKERS" -C -t contact.dlq.v1 -e -q -f '%h\n' 2>/dev/null |
+    grep -q '__connect.errors.topic=contact.members.v1.*__connect.errors.stage=decode'; do
+  [ "$SECONDS" -lt "$limit" ] || fail "the stage did not set the bad member record aside on the dead-letter topic"
+  sleep 0.5
+done
+kill -0 "$STAGE_PID" 2>/dev/null || fail "the stage died on a bad member record"
 kill -TERM "$STAGE_PID"
 rc=0
 wait "$STAGE_PID" || rc=$?
