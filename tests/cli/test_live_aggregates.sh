@@ -7,7 +7,12 @@
 # re-evaluations after late conversations included) and the same per-citizen ones.
 #   1. one processor and one stage;
 #   2. two processors and two stages, the log streaming in while a stage and a
-#      processor are each killed with SIGKILL mid-stream and started again.
+#      processor are each killed with SIGKILL mid-stream and started again, and
+#      Redis is restarted under them;
+#   3. the wall clock: cohorts stand where replay --until leaves them;
+#   4. the North Jutland averages (frikommune-nordjylland);
+# and, after 1, a bad record on the members topic (dead-lettered) and a stage
+# partition whose stored state does not decode (refused, the others go on).
 # Repeats are allowed, differences are not: the distinct lines equal replay's, and
 # there are as many distinct event ids as distinct lines.
 # CRASH_SEED=N repeats a run's kill delays.
@@ -169,6 +174,12 @@ kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the stream ended before the second k
 kill -9 "$PROC_A"
 echo "killed processor A $ms ms later"
 run_start procA2 --batch-size 50 "${FAST_GROUP[@]}"
+# and Redis restarts under all four (AOF, appendfsync always: nothing acknowledged is lost)
+sleep 1
+kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the stream ended before Redis restarted: it tested little"
+redis_stop
+redis_start "$W/redis2"
+echo "restarted Redis"
 wait "$PRODUCE_PID" || fail "produce failed"
 settled "$(produced_by "$W/produce2.log")" 120
 compare "two processors and two stages, with SIGKILLs"
