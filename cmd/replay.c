@@ -15,8 +15,8 @@
  * to the aggregator (state/aggregate), whose clock is the all-citizen clock:
  * it advances after every all-citizen ClockTick has advanced every citizen,
  * and at --until, and its AggregateEvents go into the same output stream.
- * --no-aggregates leaves the aggregator out (the live processor has no
- * aggregate stage yet, so comparisons with it replay without one).
+ * --no-aggregates leaves the aggregator out (to compare with a live run
+ * that had no aggregate stage).
  *
  * Bad records are reported on stderr (position, event_id, stage, error) and
  * skipped; only lost framing, an unwritable output or a member the aggregator
@@ -346,7 +346,7 @@ static void usage(FILE *f)
 		   "                           else stderr): breaches by rule and municipality, cohorts of the\n"
 		   "                           aggregates by status, explained examples\n"
 		   "      --no-aggregates      evaluate no aggregate obligations (dk-2026 shares, averages): no\n"
-		   "                           AggregateEvents, as the live processor today\n");
+		   "                           AggregateEvents, as a live run without the aggregate stage\n");
 	cd_opt_engine_usage(f);
 }
 
