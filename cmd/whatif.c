@@ -331,8 +331,10 @@ static int apply_both(whatif *w, const cd_event *ev, const char *event_id, const
 	for (int k = 0; k < 2; k++) {
 		if (cd_driver_apply(w->s[k].drv, ev, err) == 0)
 			continue;
-		if (cd_driver_failed(w->s[k].drv))
+		if (cd_driver_failed(w->s[k].drv)) {
+			cd_log(CD_LOG_ERROR, "what-if stopped", "side", names[k], "error", err->msg, NULL);
 			return -1;
+		}
 		/* Each side may refuse what the other takes (its own limits): it says so and goes on. */
 		w->s[k].refused++;
 		cd_log(CD_LOG_WARN, "record skipped", "side", names[k], "input", w->o->input, "position", pos,
@@ -341,7 +343,10 @@ static int apply_both(whatif *w, const cd_event *ev, const char *event_id, const
 	return 0;
 }
 
-/* Every record of rd through both drivers; the citizens named are remembered. -1: lost framing or a sink. */
+/*
+ * Every record of rd through both drivers; the citizens named are remembered.
+ * -1 (logged) when the framing was lost, a driver failed or memory ran out.
+ */
 static int run(whatif *w, cd_log_reader *rd, cd_err *err)
 {
 	char pos[128];
@@ -365,7 +370,7 @@ static int run(whatif *w, cd_log_reader *rd, cd_err *err)
 			cd_log(CD_LOG_WARN, "record skipped", "input", w->o->input, "position", pos, "event_id",
 			       msg ? msg->event_id : "", "stage", cd_codec_stage_name(stage), "error", err->msg, NULL);
 		} else if (ev.citizen_id_len && idset_add(&w->ids, ev.citizen_id, ev.citizen_id_len) < 0) {
-			cd_err_set(err, 0, "out of memory for the citizens' ids");
+			cd_log(CD_LOG_ERROR, "what-if stopped", "error", "out of memory for the citizens' ids", NULL);
 			rc = -1;
 		} else {
 			rc = apply_both(w, &ev, msg->event_id, pos, err);
@@ -955,11 +960,8 @@ int cmd_whatif(int argc, char **argv)
 	}
 	if (!(rd = cd_log_reader_new(inf, o.input, o.in_fmt, o.eo[0].max_record)))
 		goto out;
-	if (run(&w, rd, &err) < 0) {
-		if (err.msg[0])
-			cd_log(CD_LOG_ERROR, "what-if stopped", "error", err.msg, NULL);
+	if (run(&w, rd, &err) < 0)
 		goto out;
-	}
 	for (int k = 0; o.until != CD_INSTANT_NONE && k < 2; k++)
 		if (cd_driver_advance_all(w.s[k].drv, o.until, &err) < 0) {
 			cd_log(CD_LOG_ERROR, "advancing to --until failed", "side", k ? "B" : "A", "error", err.msg, NULL);
