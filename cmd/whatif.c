@@ -14,7 +14,7 @@
  * status each citizen's record says alerting services were last told (OPEN,
  * PAUSED, MET, BREACHED, LAPSED, CANCELLED with its reason), or that it was
  * never opened. An instance is (period, obligation id); the same log gives
- * both sides the same periods (decisions.md D70–D74). Nothing is kept per
+ * both sides the same periods (decisions.md D70–D75). Nothing is kept per
  * output: the stores hold the records anyway, and the only extra memory per
  * citizen is its id, kept to walk the stores at the end (they cannot be
  * walked), in citizen-id order so that the report does not depend on the
