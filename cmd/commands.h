@@ -22,5 +22,7 @@ int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 /* The live aggregate stage's cohorts as they stand in Redis, read only (cmd/aggregates.c). */
 int cmd_aggregates(int argc, char **argv);
+/* One event log under two rule configurations, A and B, and what differs (cmd/whatif.c). */
+int cmd_whatif(int argc, char **argv);
 
 #endif

@@ -177,6 +177,28 @@ int cd_opt_engine_option(cd_opt_engine *o, int c, const char *arg)
 	return -1;
 }
 
+int cd_opt_engine_option_as(cd_opt_engine *o, int c, const char *arg, const char *name)
+{
+	static const struct { int c; const char *key; } bounded[] = {
+		{ CD_OPT_GRACE, "grace" }, { CD_OPT_WARN, "warn-days" }, { CD_OPT_MAX_EVENTS, "max-events" },
+		{ CD_OPT_MAX_OBLIGATIONS, "max-obligations" }, { CD_OPT_MAX_RECORD, "max-record-bytes" },
+	};
+	long v, lo, hi;
+	int t;
+	cd_err err;
+
+	/* Checked here under `name`, so that cd_opt_engine_option below cannot refuse it under its own. */
+	for (size_t i = 0; i < sizeof(bounded) / sizeof(bounded[0]); i++)
+		if (bounded[i].c == c) {
+			cd_opt_run_int(bounded[i].key, NULL, &lo, &hi);
+			if (cd_opt_long(name, arg, lo, hi, &v) < 0)
+				return -1;
+		}
+	if (c == CD_OPT_LAW_TRANSITION && cd_config_enum_option("law-transition", arg, &t, &err) < 0)
+		return cd_opt_bad(name, arg, "period-start or commencement");
+	return cd_opt_engine_option(o, c, arg);
+}
+
 int cd_opt_engine_open(cd_opt_engine *o, cd_engine **out, cd_err *err)
 {
 	*out = NULL;

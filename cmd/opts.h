@@ -120,6 +120,13 @@ typedef struct cd_opt_engine {
 void cd_opt_engine_init(cd_opt_engine *o);
 /* One getopt_long result: 0 when it was an engine option and valid; -1 otherwise (a bad value logged). */
 int cd_opt_engine_option(cd_opt_engine *o, int c, const char *arg);
+/*
+ * cd_opt_engine_option for an engine option given under another name: a
+ * command that configures a second engine (`contactd whatif`'s --b-grace,
+ * --b-overlays …) passes the shared option's getopt value c and the name the
+ * user typed, which a refused value's error line then names.
+ */
+int cd_opt_engine_option_as(cd_opt_engine *o, int c, const char *arg, const char *name);
 /* Loads the rules and creates the engine (*out owned by the caller; the rules stay in o). */
 int cd_opt_engine_open(cd_opt_engine *o, cd_engine **out, cd_err *err);
 /* Frees the rules (after the engine that uses them). */
