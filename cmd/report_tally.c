@@ -657,7 +657,8 @@ int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 		x->month = (int)(mn % 12) + 1;
 		x->n = re->n;
 	}
-	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_row);
+	if (r->n_rows)
+		qsort(r->rows, r->n_rows, sizeof(*r->rows), by_row);
 
 	for (i = 0; i < t->n_names; i++)
 		if (per_rule[i].due)
@@ -670,7 +671,8 @@ int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 			r->rules[r->n_rules].rule = t->names[i];
 			r->rules[r->n_rules++].n = per_rule[i];
 		}
-	qsort(r->rules, r->n_rules, sizeof(*r->rules), by_rule);
+	if (r->n_rules)
+		qsort(r->rules, r->n_rules, sizeof(*r->rules), by_rule);
 
 	if (t->n_cohorts && !(r->cohorts = calloc(t->n_cohorts, sizeof(*r->cohorts))))
 		goto oom;
