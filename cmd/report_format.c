@@ -448,7 +448,7 @@ static void tile(FILE *f, const char *id, const char *field, uint64_t v, const c
 static void chart_months(FILE *f, const month_tot *mt, size_t n)
 {
 	const int W = 1140, H = 330, L = 56, R = 16, T = 18, B = 64;
-	double pw = W - L - R, ph = H - T - B, step = n ? pw / (double)n : pw, bw = step * 0.72;
+	double pw = W - L - R, ph = H - T - B, step = n ? pw / (double)n : pw, bw = step * 0.72 < 64 ? step * 0.72 : 64;
 	size_t every = n > 36 ? (n + 35) / 36 : 1;
 	char b[48];
 
