@@ -270,8 +270,8 @@ static void usage(FILE *f)
 		   "      --format F           csv, json or html (default csv)\n"
 		   "  -o, --output FILE        '-' is stdout (default '-')\n"
 		   "      --title TEXT         the HTML page's title\n"
-		   "      --max-instances N    obligation instances followed, 1 … 1000000000 (default %ld; about\n"
-		   "                           57 bytes each): more is an error, never a wrong count\n"
+		   "      --max-instances N    obligation instances followed, 1 … 1000000000 (default %ld,\n"
+		   "                           40 to 80 bytes each): more is an error, never a wrong count\n"
 		   "      --stats              at the end, also log the instance table's size\n"
 		   "engine options (with --input):\n",
 		DEFAULT_MAX_INSTANCES);

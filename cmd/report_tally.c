@@ -1,10 +1,13 @@
 /*
  * report_tally.c — outputs in, compliance figures out (report_tally.h).
  *
- * Instances live in one open-addressing table of 40-byte slots keyed by a
- * 128-bit XXH3 hash of (citizen id, NUL, period start, obligation id): no
- * string of an instance is kept, so the table costs the same for any id
- * length, and at most 70 % full it is about 57 bytes per instance. Names that
+ * Instances live in one open-addressing table (linear probing) of 32-byte
+ * slots keyed by 96 bits of an XXH3-128 hash of (citizen id, NUL, period
+ * start, obligation id): no string of an instance is kept, so a slot costs
+ * the same for any id length. The table doubles when it would be more than
+ * 80 % full: 40 to 80 bytes per instance (and 120 while it doubles). Two
+ * names colliding in 96 bits is a chance of about n² / 2^97 (10^-15 for ten
+ * million instances). Names that
  * many instances share (municipalities, rules) are interned once and referred
  * to by a 16-bit index. Rows, rules and cohorts are few: uthash.
  *
@@ -27,7 +30,6 @@
 #define uthash_nonfatal_oom(obj) (t->oom = 1)
 #include <uthash.h>
 
-enum { F_RETRACTED = 1 };       /* a breach of it was retracted */
 enum { OUT_MET, OUT_BREACHED, OUT_LAPSED, OUT_EXEMPTED, OUT_CANCELLED, OUT_OPEN };
 
 #define EX_PER_RULE 3           /* breach examples followed per rule */
@@ -35,17 +37,31 @@ enum { OUT_MET, OUT_BREACHED, OUT_LAPSED, OUT_EXEMPTED, OUT_CANCELLED, OUT_OPEN 
 #define EXPLANATION_MAX 1000
 #define NAMES_MAX (CD_REPORT_MAX_MUNIS + CD_REPORT_MAX_RULES + 2)   /* interned names, "(other)"s included */
 
+/* An instance's name: 96 bits of its XXH3-128 hash ({0, 0}: an empty slot). */
+typedef struct ikey {
+	uint64_t lo;
+	uint32_t hi;
+} ikey;
+
 typedef struct inst {
-	uint64_t h[2];           /* the name's hash; {0, 0}: an empty slot */
+	uint64_t h;              /* key.lo */
+	uint32_t h2;             /* key.hi */
 	cd_date due_dl, due_br;  /* the due date the latest deadline event / the latest BREACHED carried */
 	uint16_t rule, muni;     /* interned names */
 	uint16_t held_dl, held_br;
 	uint8_t benefit;         /* the latest deadline event's (a RETRACTED names the breach's) */
-	uint8_t dl, br;          /* the latest deadline / breach status; 0: none yet */
+	uint8_t st;              /* ST_DL: the latest deadline status, ST_BR: the latest breach status (0: none yet) */
 	uint8_t reason;          /* the latest CANCELLED's reason */
-	uint8_t flags;
 } inst;
-_Static_assert(sizeof(inst) == 40, "an instance costs 40 bytes");
+_Static_assert(sizeof(inst) == 32, "an instance costs 32 bytes");
+
+/* inst.st: three fields in a byte */
+#define ST_DL(s) ((s)->st & 7)
+#define ST_BR(s) (((s)->st >> 3) & 3)
+#define ST_RETRACTED 0x20       /* a breach of it was retracted */
+static void set_dl(inst *s, int v) { s->st = (uint8_t)((s->st & ~7) | (v & 7)); }
+static void set_br(inst *s, int v) { s->st = (uint8_t)((s->st & ~0x18) | (v & 3) << 3); }
+_Static_assert(CD_DL_LAPSED < 8 && CD_BR_RETRACTED < 4, "statuses fit inst.st");
 
 typedef struct name {
 	UT_hash_handle hh;
@@ -68,7 +84,7 @@ typedef struct cohort_e {
 } cohort_e;
 
 typedef struct example {
-	uint64_t h[2];
+	ikey k;
 	uint16_t rule, muni;
 	uint8_t benefit;
 	cd_date due;
@@ -214,7 +230,7 @@ static int intern(cd_tally *t, name **head, uint16_t *count, uint16_t *other, si
 
 /* ---- the instance table ------------------------------------------------------------- */
 
-static void name_hash(const cd_output *o, uint64_t h[2])
+static ikey name_hash(const cd_output *o)
 {
 	char buf[CD_MAX_ID_LEN + CD_MAX_OBLIGATION_ID_LEN + 8];
 	size_t cl = strlen(o->citizen_id), ol = strlen(o->obligation_id), n = 0;
@@ -240,18 +256,22 @@ static void name_hash(const cd_output *o, uint64_t h[2])
 		x = XXH3_128bits_digest(st);
 		XXH3_freeState(st);
 	}
-	h[0] = x.low64;
-	h[1] = x.high64;
-	if (!h[0] && !h[1])
-		h[0] = 1;            /* {0, 0} marks an empty slot */
+	if (!x.low64 && !(uint32_t)x.high64)
+		x.low64 = 1;         /* {0, 0} marks an empty slot */
+	return (ikey){ x.low64, (uint32_t)x.high64 };
 }
 
-static inst *slot_of(inst *tab, size_t cap, const uint64_t h[2])
+static bool empty(const inst *s)
+{
+	return !s->h && !s->h2;
+}
+
+static inst *slot_of(inst *tab, size_t cap, ikey k)
 {
 	size_t mask = cap - 1;
-	for (size_t k = (size_t)h[0] & mask;; k = (k + 1) & mask)
-		if ((tab[k].h[0] == h[0] && tab[k].h[1] == h[1]) || (!tab[k].h[0] && !tab[k].h[1]))
-			return &tab[k];
+	for (size_t i = (size_t)k.lo & mask;; i = (i + 1) & mask)
+		if ((tab[i].h == k.lo && tab[i].h2 == k.hi) || empty(&tab[i]))
+			return &tab[i];
 }
 
 static int grow(cd_tally *t)
@@ -261,8 +281,8 @@ static int grow(cd_tally *t)
 	if (!tab)
 		return -1;
 	for (size_t i = 0; i < t->cap; i++)
-		if (t->tab[i].h[0] || t->tab[i].h[1])
-			*slot_of(tab, cap, t->tab[i].h) = t->tab[i];
+		if (!empty(&t->tab[i]))
+			*slot_of(tab, cap, (ikey){ t->tab[i].h, t->tab[i].h2 }) = t->tab[i];
 	free(t->tab);
 	t->tab = tab;
 	t->cap = cap;
@@ -270,13 +290,13 @@ static int grow(cd_tally *t)
 }
 
 /* The instance named h, or NULL. */
-static inst *find(const cd_tally *t, const uint64_t h[2])
+static inst *find(const cd_tally *t, ikey k)
 {
 	inst *s;
 	if (!t->cap)
 		return NULL;
-	s = slot_of(t->tab, t->cap, h);
-	return s->h[0] || s->h[1] ? s : NULL;
+	s = slot_of(t->tab, t->cap, k);
+	return empty(s) ? NULL : s;
 }
 
 /* ---- outputs ------------------------------------------------------------------------- */
@@ -326,7 +346,7 @@ static void follow_example(cd_tally *t, const inst *s, const cd_output *o)
 	e = &t->ex[t->n_ex];
 	if (!(e->explanation = strndup(o->explanation ? o->explanation : "", EXPLANATION_MAX)))
 		return;                      /* an example less: nothing is counted wrong */
-	memcpy(e->h, s->h, sizeof(e->h));
+	e->k = (ikey){ s->h, s->h2 };
 	e->rule = s->rule;
 	e->muni = s->muni;
 	e->benefit = (uint8_t)o->benefit;
@@ -340,7 +360,7 @@ static void follow_example(cd_tally *t, const inst *s, const cd_output *o)
 static void drop_example(cd_tally *t, const inst *s)
 {
 	for (size_t i = 0; i < t->n_ex; i++)
-		if (t->ex[i].h[0] == s->h[0] && t->ex[i].h[1] == s->h[1]) {
+		if (t->ex[i].k.lo == s->h && t->ex[i].k.hi == s->h2) {
 			free(t->ex[i].explanation);
 			t->ex_per_rule[t->ex[i].rule]--;
 			memmove(&t->ex[i], &t->ex[i + 1], (t->n_ex - i - 1) * sizeof(t->ex[0]));
@@ -351,29 +371,30 @@ static void drop_example(cd_tally *t, const inst *s)
 
 int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 {
-	uint64_t h[2];
+	ikey k;
 	inst *s;
 
 	t->outputs++;
 	if (!ruleset_selected(&t->f, o->obligation_id) || !muni_selected(&t->f, o->muni ? o->muni : ""))
 		return 0;
-	name_hash(o, h);
-	s = find(t, h);
+	k = name_hash(o);
+	s = find(t, k);
 	if (!s) {
 		char rule[CD_MAX_OBLIGATION_ID_LEN + 1];
 		int mi, ri;
 		if (t->n >= t->max_instances)
 			return cd_err_set(err, 0, "more than %zu obligation instances (--max-instances)", t->max_instances);
-		if ((t->n + 1) * 10 > t->cap * 7 && grow(t) < 0)
+		if ((t->n + 1) * 5 > t->cap * 4 && grow(t) < 0)     /* at most 80 % full */
 			return cd_err_set(err, 0, "out of memory for %zu obligation instances", t->n + 1);
 		rule_of(o, rule, sizeof(rule));
 		mi = intern(t, &t->munis_h, &t->n_munis, &t->other_muni, CD_REPORT_MAX_MUNIS, o->muni ? o->muni : "");
 		ri = intern(t, &t->rules_h, &t->n_rules, &t->other_rule, CD_REPORT_MAX_RULES, rule);
 		if (mi < 0 || ri < 0)
 			return cd_err_set(err, 0, "out of memory");
-		s = slot_of(t->tab, t->cap, h);
+		s = slot_of(t->tab, t->cap, k);
 		memset(s, 0, sizeof(*s));
-		memcpy(s->h, h, sizeof(s->h));
+		s->h = k.lo;
+		s->h2 = k.hi;
 		s->due_dl = s->due_br = CD_DATE_NONE;
 		s->muni = (uint16_t)mi;
 		s->rule = (uint16_t)ri;
@@ -381,20 +402,20 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 		t->n++;
 	}
 	if (o->is_breach) {
-		s->br = (uint8_t)o->status;
+		set_br(s, o->status);
 		if (o->status == CD_BR_BREACHED) {
 			s->due_br = o->due;
 			s->held_br = clamp16(o->held);
 			follow_example(t, s, o);
 		} else if (o->status == CD_BR_RETRACTED) {
-			s->flags |= F_RETRACTED;
+			s->st |= ST_RETRACTED;
 			drop_example(t, s);
 		}
-		if (!s->dl)
+		if (!ST_DL(s))
 			s->benefit = (uint8_t)o->benefit;
 		return 0;
 	}
-	s->dl = (uint8_t)o->status;
+	set_dl(s, o->status);
 	s->benefit = (uint8_t)o->benefit;
 	s->due_dl = o->due;          /* none while PAUSED: a paused window has not closed in any month */
 	s->held_dl = clamp16(o->held);
@@ -466,9 +487,9 @@ int cd_tally_aggregate(cd_tally *t, const cd_agg_output *a, cd_err *err)
 
 static int outcome(const inst *s)
 {
-	if (s->br == CD_BR_BREACHED)
+	if (ST_BR(s) == CD_BR_BREACHED)
 		return OUT_BREACHED;
-	switch (s->dl) {
+	switch (ST_DL(s)) {
 	case CD_DL_MET:
 		return OUT_MET;
 	case CD_DL_LAPSED:
@@ -559,7 +580,7 @@ static int pick_examples(cd_tally *t, cd_report *r, const cd_report_counts *per_
 		return -1;
 	for (size_t i = 0; i < t->n_ex; i++) {
 		const example *e = &t->ex[i];
-		const inst *s = find(t, e->h);
+		const inst *s = find(t, e->k);
 		if (s && outcome(s) == OUT_BREACHED && kept(&t->f, s->benefit, due_of(s, OUT_BREACHED)))
 			order[n++] = i;
 	}
@@ -613,7 +634,7 @@ int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 		cd_date due;
 		int y, m, d;
 		uint64_t key;
-		if (!s->h[0] && !s->h[1])
+		if (empty(s))
 			continue;
 		out = outcome(s);
 		due = due_of(s, out);
@@ -639,7 +660,7 @@ int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 		}
 		{
 			int held = out == OUT_BREACHED ? s->held_br : s->held_dl;
-			bool retracted = s->flags & F_RETRACTED;
+			bool retracted = s->st & ST_RETRACTED;
 			count(&re->n, out, held, retracted);
 			count(&per_rule[s->rule], out, held, retracted);
 			count(&r->total, out, held, retracted);

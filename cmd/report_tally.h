@@ -7,8 +7,8 @@
  * obligation id). For each the tally keeps only its latest deadline status and
  * its latest breach status, apart, so that the result does not depend on how
  * the deadline and breach streams were interleaved (the live topics are two
- * topics); its due date, held count, benefit, rule and municipality; in 40
- * bytes, under a 128-bit hash of its name. Memory is therefore bounded by the
+ * topics); its due date, held count, benefit, rule and municipality; in 32
+ * bytes, under a 96-bit hash of its name. Memory is therefore bounded by the
  * number of instances (and by `max_instances`), never by the number of
  * outputs. At the end each instance counts once, by its final outcome, in the
  * row (municipality, benefit, month of its due date) it belongs to
