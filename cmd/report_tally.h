@@ -12,7 +12,7 @@
  * number of instances (and by `max_instances`), never by the number of
  * outputs. At the end each instance counts once, by its final outcome, in the
  * row (municipality, benefit, month of its due date) it belongs to
- * (decisions.md D60–D66):
+ * (decisions.md D60–D68):
  *
  *   breached     its latest breach event is BREACHED (a RETRACTED takes it back)
  *   met_on_time  else its latest deadline event is MET (MET is only ever said
