@@ -370,6 +370,9 @@ static void follow_example(cd_tally *t, const inst *s, const cd_output *o)
 	example *e;
 	if (t->ex_per_rule[s->rule] >= EX_PER_RULE || t->n_ex == EX_MAX)
 		return;
+	for (size_t i = 0; i < t->n_ex; i++)
+		if (t->ex[i].k.lo == s->h && t->ex[i].k.hi == s->h2)
+			return;                  /* the same breach said again (a relay's resend) */
 	e = &t->ex[t->n_ex];
 	if (!(e->explanation = strndup(o->explanation ? o->explanation : "", EXPLANATION_MAX)))
 		return;                      /* an example less: nothing is counted wrong */
