@@ -20,6 +20,8 @@ int cmd_devbroker(int argc, char **argv);
 int cmd_produce(int argc, char **argv);
 /* The output topics into a file in replay's output format (cmd/consume.c). */
 int cmd_consume(int argc, char **argv);
+/* Compliance per municipality × benefit × month, from a log, an output file or the topics (cmd/report.c). */
+int cmd_report(int argc, char **argv);
 /* The live aggregate stage's cohorts as they stand in Redis, read only (cmd/aggregates.c). */
 int cmd_aggregates(int argc, char **argv);
 /* One event log under two rule configurations, A and B, and what differs (cmd/whatif.c). */

@@ -32,6 +32,7 @@ static const command commands[] = {
 	{ "aggregates", cmd_aggregates, "the aggregate stage's cohorts as they stand in Redis: counts, share, still needed" },
 	{ "replay", cmd_replay, "replay an event log through the rules; outputs on stdout" },
 	{ "whatif", cmd_whatif, "one event log under two rule configurations: breaches, lapses and citizens that differ" },
+	{ "report", cmd_report, "compliance per municipality, benefit and month: CSV, JSON or an HTML page" },
 	{ "rules check", cmd_rules, "validate a ruleset directory (default ./rules)" },
 	{ "rules list", cmd_rules, "show which rules apply to which municipality, benefit and dates" },
 	{ "synth", cmd_synth, "write a synthetic population's event log (demo, benchmarks)" },

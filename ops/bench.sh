@@ -16,6 +16,13 @@
 #      replayed with and without the aggregate stage: the cost it adds, and the
 #      share-member outcomes per second of that added time, against the
 #      replay's own rate (the stage must not be the bottleneck).
+#   3c. Report (run just before the figures): `contactd report --input` over the binary log (the same log as
+#      3), `--format csv -o /dev/null`, under /usr/bin/time -v: seconds and peak
+#      RSS against the issue's target (under 30 s on one core), and what the
+#      report adds to the replay's memory (its tally of obligation instances).
+#      Then streaming: a small population's outputs (BENCH_REPORT_CITIZENS,
+#      default 20000) reported with `--outputs` once and four times over (four
+#      times the length, the same instances): the peak RSS must not grow.
 #   5. Last, runs ops/bench-live.sh (the live pipeline: throughput, latency,
 #      Redis memory, ceilings; see there) and adds its figures to the block.
 #   6. Cost per history length: one citizen's log (build/release/bench/history:
@@ -33,6 +40,8 @@
 # (default 10000000; the log is cut there), BENCH_SEED (default 1),
 # BENCH_DATA (default bench-data), BENCH_AGG_CITIZENS (default 200000: the dk-2026
 # population of the aggregates figure), BENCH_AGGREGATES=0 (skips it),
+# BENCH_REPORT=0 (skips the report's figures), BENCH_REPORT_CITIZENS (default 20000:
+# the population of its streaming check),
 # BENCH_LIVE=0 (skips the live benchmark; its
 # own BENCH_LIVE_* settings are in ops/bench-live.sh), BENCH_HISTORY=0 (skips
 # the cost per history length), BENCH_CALLGRIND=0 (its wall times only).
@@ -190,6 +199,39 @@ if [[ ${BENCH_AGGREGATES:-1} != 0 ]]; then
 	aggregates_cost
 fi
 
+# ---- 3c. contactd report: over the binary log, and streaming -------------------------
+# Sets REPORT (the lines of its figures).
+REPORT=""
+TARGET_REPORT_S=30
+report_cost() {
+	local log=$WORK/report.log n=${BENCH_REPORT_CITIZENS:-20000} small out w rss inst table one four events
+	echo "bench: report --input ($PB)" >&2
+	measure "$log" "$BIN" report --input "$PB" --format csv -o /dev/null --stats
+	w=$WALL rss=$RSS_KB
+	inst=$(logval "$log" "report done" instances)
+	events=$(logval "$log" "report done" records)
+	table=$(logval "$log" "report stats" instance_table_bytes)
+	# streaming: the same outputs once and four times over (four times the log, the same instances)
+	small=$DATA/report-c$n-s$SEED.pb
+	out=$DATA/report-c$n-s$SEED.out.pb
+	if [[ ! -s $out.done ]]; then
+		echo "bench: generating $small and its outputs ($n citizens)" >&2
+		"$BIN" synth --citizens "$n" --seed "$SEED" --format pb --output "$small" 2>/dev/null &&
+			"$BIN" replay --input "$small" --output "$out" --output-format pb 2>/dev/null && touch "$out.done"
+	fi
+	echo "bench: report --outputs, once and four times over ($out)" >&2
+	measure "$WORK/report-once.log" "$BIN" report --outputs "$out" -o /dev/null
+	one=$RSS_KB
+	local o1 i1
+	o1=$(logval "$WORK/report-once.log" "report done" outputs)
+	i1=$(logval "$WORK/report-once.log" "report done" instances)
+	measure "$WORK/report-four.log" "$BIN" report --outputs <(cat "$out" "$out" "$out" "$out") -o /dev/null
+	four=$RSS_KB
+	REPORT="report:        contactd report --input (binary) --format csv: $events events in $w s = $(eps "$events" "$w") events/s   target < $TARGET_REPORT_S s (one core): $(verdict "$(awk -v w="$w" -v t="$TARGET_REPORT_S" 'BEGIN { print (w < t) ? "ok" : "no" }')")
+               peak RSS $((rss / 1024)) MiB (replay's $((B_RSS_KB / 1024)) MiB): $inst obligation instances, table $((table / 1048576)) MiB = $((inst ? table / inst : 0)) B/instance
+streaming:     report --outputs, $n citizens: $o1 outputs ($i1 instances) peak RSS $((one / 1024)) MiB; four times over ($((o1 * 4)) outputs, the same instances) $((four / 1024)) MiB   target: memory independent of the log's length: $(verdict "$(awk -v a="$one" -v b="$four" 'BEGIN { print (b <= a + 8192) ? "ok" : "no" }')")"
+}
+
 # ---- 6. cost per history length (one citizen); figures below ----------------------
 # Sets HIST (the lines of its block).
 HIST=""
@@ -258,6 +300,9 @@ fi
 
 # ---- 4. figures --------------------------------------------------------------------
 eps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
+if [[ ${BENCH_REPORT:-1} != 0 ]]; then
+	report_cost
+fi
 B_EPS=$(eps "$B_RECORDS" "$B_WALL")
 J_EPS=$(eps "$J_RECORDS" "$J_WALL")
 RSS_KB=$((B_RSS_KB > J_RSS_KB ? B_RSS_KB : J_RSS_KB))
@@ -281,6 +326,7 @@ memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citiz
 outputs:       $B_DEADLINES deadline events, $B_BREACHES breach events (binary run); skipped: binary $B_SKIPPED, JSON $J_SKIPPED
 timer:         $([[ $TIMER == gnu ]] && echo "/usr/bin/time -v" || echo "VmHWM polled from /proc")
 ${AGG}
+${REPORT}
 EOF
 if [[ -n $HIST ]]; then
 	printf '\n==== cost per history length (one citizen, bench/history; replay --max-events 8000) ====\n%s\n' "$HIST"

@@ -25,6 +25,8 @@ PKGS=(
   time                     # /usr/bin/time -v: peak memory in the benchmarks
   linux-perf               # perf record, when the live benchmark is asked for a profile
   valgrind                 # callgrind: instructions per record in the history benchmark
+  chromium                 # headless: renders `contactd report --format html` in its test
+  fonts-dejavu-core        # the font that page names, so its screenshot has text to show
 )
 
 if [ "${1:-}" = "--list" ]; then

@@ -1,0 +1,777 @@
+/*
+ * report_tally.c — outputs in, compliance figures out (report_tally.h).
+ *
+ * Instances live in one open-addressing table (linear probing) of 32-byte
+ * slots keyed by 96 bits of an XXH3-128 hash of (citizen id, NUL, period
+ * start, obligation id): no string of an instance is kept, so a slot costs
+ * the same for any id length. The table doubles when it would be more than
+ * 80 % full: 40 to 80 bytes per instance (and 120 while it doubles). Two
+ * names colliding in 96 bits is a chance of about n² / 2^97 (10^-15 for ten
+ * million instances). Names that
+ * many instances share (municipalities, rules) are interned once and referred
+ * to by a 16-bit index. Rows, rules and cohorts are few: uthash.
+ *
+ * Two statuses per instance, one per stream: the deadline stream's latest and
+ * the breach stream's latest. Within one stream a citizen's outputs keep their
+ * order (a replay file, and one Kafka partition per citizen per topic), but the
+ * live topics interleave the two streams arbitrarily; the final outcome is a
+ * function of the two latest statuses only, so it does not depend on that
+ * interleaving (decisions.md D61).
+ */
+#include "cmd/report_tally.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <xxhash.h>
+
+/* uthash: an allocation failure leaves the table as it was and sets `oom`. */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (t->oom = 1)
+#include <uthash.h>
+
+enum { OUT_MET, OUT_BREACHED, OUT_LAPSED, OUT_EXEMPTED, OUT_CANCELLED, OUT_OPEN };
+
+#define EX_PER_RULE 3           /* breach examples followed per rule */
+#define EX_MAX 512              /* … and in all */
+#define EXPLANATION_MAX 1000
+#define NAMES_MAX (CD_REPORT_MAX_MUNIS + CD_REPORT_MAX_RULES + 2)   /* interned names, "(other)"s included */
+
+/* An instance's name: 96 bits of its XXH3-128 hash ({0, 0}: an empty slot). */
+typedef struct ikey {
+	uint64_t lo;
+	uint32_t hi;
+} ikey;
+
+typedef struct inst {
+	uint64_t h;              /* key.lo */
+	uint32_t h2;             /* key.hi */
+	cd_date due_dl, due_br;  /* the due date the latest deadline event / the latest BREACHED carried */
+	uint16_t rule, muni;     /* interned names */
+	uint16_t held_dl, held_br;
+	uint8_t benefit;         /* the latest deadline event's (a RETRACTED names the breach's) */
+	uint8_t st;              /* ST_DL: the latest deadline status, ST_BR: the latest breach status (0: none yet) */
+	uint8_t reason;          /* the latest CANCELLED's reason */
+} inst;
+_Static_assert(sizeof(inst) == 32, "an instance costs 32 bytes");
+
+/* inst.st: three fields in a byte */
+#define ST_DL(s) ((s)->st & 7)
+#define ST_BR(s) (((s)->st >> 3) & 3)
+#define ST_RETRACTED 0x20       /* a breach of it was retracted */
+static void set_dl(inst *s, int v) { s->st = (uint8_t)((s->st & ~7) | (v & 7)); }
+static void set_br(inst *s, int v) { s->st = (uint8_t)((s->st & ~0x18) | (v & 3) << 3); }
+_Static_assert(CD_DL_LAPSED < 8 && CD_BR_RETRACTED < 4, "statuses fit inst.st");
+
+typedef struct name {
+	UT_hash_handle hh;
+	uint32_t idx;
+	char s[];
+} name;
+
+typedef struct row_e {
+	UT_hash_handle hh;
+	uint64_t key;            /* muni << 40 | benefit << 32 | month number */
+	cd_report_counts n;
+} row_e;
+
+#define COHORT_KEY_LEN (CD_MAX_OBLIGATION_ID_LEN + CD_MAX_AKASSE_LEN + 24)
+
+typedef struct cohort_e {
+	UT_hash_handle hh;
+	char k[COHORT_KEY_LEN];
+	cd_report_cohort c;
+} cohort_e;
+
+typedef struct example {
+	ikey k;
+	uint16_t rule, muni;
+	uint8_t benefit;
+	cd_date due;
+	char obligation_id[CD_MAX_OBLIGATION_ID_LEN + 1];
+	char *explanation;
+} example;
+
+struct cd_tally {
+	cd_report_filter f;
+	size_t max_instances;
+	inst *tab;
+	size_t cap, n;           /* cap a power of two, or 0 */
+	name *munis_h, *rules_h; /* uthash heads */
+	char **names;            /* every interned name, by idx */
+	size_t n_names, cap_names;
+	uint16_t n_munis, n_rules;
+	uint16_t other_muni, other_rule;   /* "(other)", interned when first needed; 0xffff: not yet */
+	cohort_e *cohorts;
+	size_t n_cohorts;
+	uint64_t cohorts_dropped, outputs;
+	example ex[EX_MAX];
+	size_t n_ex;
+	uint8_t *ex_per_rule;    /* by name idx (a rule's): examples followed */
+	int oom;
+};
+
+static void table_free(inst *tab, size_t cap);
+
+void cd_report_filter_init(cd_report_filter *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->from = f->to = CD_DATE_NONE;
+}
+
+uint64_t cd_report_decided(const cd_report_counts *c)
+{
+	return c->met + c->breached + c->lapsed;
+}
+
+double cd_report_share(const cd_report_counts *c)
+{
+	uint64_t d = cd_report_decided(c);
+	return d ? (double)c->met / (double)d : -1.0;
+}
+
+cd_tally *cd_tally_new(const cd_report_filter *f, size_t max_instances)
+{
+	cd_tally *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->f = *f;
+	t->max_instances = max_instances;
+	t->other_muni = t->other_rule = 0xffff;
+	if (!(t->ex_per_rule = calloc(NAMES_MAX, 1))) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void cd_tally_free(cd_tally *t)
+{
+	name *nm, *tmp;
+	cohort_e *c, *ct;
+	if (!t)
+		return;
+	HASH_ITER(hh, t->munis_h, nm, tmp) {
+		HASH_DEL(t->munis_h, nm);
+		free(nm);
+	}
+	HASH_ITER(hh, t->rules_h, nm, tmp) {
+		HASH_DEL(t->rules_h, nm);
+		free(nm);
+	}
+	HASH_ITER(hh, t->cohorts, c, ct) {
+		HASH_DEL(t->cohorts, c);
+		free(c);
+	}
+	for (size_t i = 0; i < t->n_names; i++)
+		free(t->names[i]);
+	free(t->names);
+	for (size_t i = 0; i < t->n_ex; i++)
+		free(t->ex[i].explanation);
+	free(t->ex_per_rule);
+	table_free(t->tab, t->cap);
+	free(t);
+}
+
+size_t cd_tally_instances(const cd_tally *t)
+{
+	return t->n;
+}
+
+size_t cd_tally_bytes(const cd_tally *t)
+{
+	return t->cap * sizeof(inst);
+}
+
+/* ---- names ------------------------------------------------------------------------ */
+
+/* The index of s among the names of *head, added if new; `other` past `max` distinct. -1: out of memory. */
+static int intern(cd_tally *t, name **head, uint16_t *count, uint16_t *other, size_t max, const char *s)
+{
+	name *nm;
+	size_t len = strlen(s);
+
+	HASH_FIND(hh, *head, s, len, nm);
+	if (nm)
+		return (int)nm->idx;
+	if (*count >= max) {
+		if (*other == 0xffff) {
+			int o = intern(t, head, count, other, max + 1, "(other)");
+			if (o < 0)
+				return -1;
+			*other = (uint16_t)o;
+		}
+		return *other;
+	}
+	if (t->n_names == t->cap_names) {
+		size_t cap = t->cap_names ? 2 * t->cap_names : 64;
+		char **p = realloc(t->names, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		t->names = p;
+		t->cap_names = cap;
+	}
+	if (!(nm = malloc(sizeof(*nm) + len + 1)))
+		return -1;
+	if (!(t->names[t->n_names] = strdup(s))) {
+		free(nm);
+		return -1;
+	}
+	memcpy(nm->s, s, len + 1);
+	nm->idx = (uint32_t)t->n_names;
+	HASH_ADD(hh, *head, s[0], len, nm);
+	if (t->oom) {
+		free(nm);
+		free(t->names[t->n_names]);
+		return -1;
+	}
+	t->n_names++;
+	(*count)++;
+	return (int)nm->idx;
+}
+
+/* ---- the instance table ------------------------------------------------------------- */
+
+static ikey name_hash(const cd_output *o)
+{
+	char buf[CD_MAX_ID_LEN + CD_MAX_OBLIGATION_ID_LEN + 8];
+	size_t cl = strlen(o->citizen_id), ol = strlen(o->obligation_id), n = 0;
+	XXH128_hash_t x;
+	int32_t ps = o->period_start;
+
+	if (cl + ol + 5 <= sizeof(buf)) {
+		memcpy(buf, o->citizen_id, cl + 1);
+		n = cl + 1;
+		memcpy(buf + n, &ps, 4);
+		n += 4;
+		memcpy(buf + n, o->obligation_id, ol);
+		n += ol;
+		x = XXH3_128bits(buf, n);
+	} else {                     /* longer than the engine makes them: hashed in pieces, the same name either way */
+		XXH3_state_t *st = XXH3_createState();
+		if (!st)
+			abort();             /* a few hundred bytes: nothing sane is left to do */
+		XXH3_128bits_reset(st);
+		XXH3_128bits_update(st, o->citizen_id, cl + 1);
+		XXH3_128bits_update(st, &ps, 4);
+		XXH3_128bits_update(st, o->obligation_id, ol);
+		x = XXH3_128bits_digest(st);
+		XXH3_freeState(st);
+	}
+	if (!x.low64 && !(uint32_t)x.high64)
+		x.low64 = 1;         /* {0, 0} marks an empty slot */
+	return (ikey){ x.low64, (uint32_t)x.high64 };
+}
+
+static bool empty(const inst *s)
+{
+	return !s->h && !s->h2;
+}
+
+static inst *slot_of(inst *tab, size_t cap, ikey k)
+{
+	size_t mask = cap - 1;
+	for (size_t i = (size_t)k.lo & mask;; i = (i + 1) & mask)
+		if ((tab[i].h == k.lo && tab[i].h2 == k.hi) || empty(&tab[i]))
+			return &tab[i];
+}
+
+/*
+ * The table's memory: zeroed pages straight from the kernel, asked for as huge
+ * pages where the kernel gives them on request (transparent huge pages,
+ * "madvise"). Every output is a lookup at a random place in a table of up to
+ * hundreds of megabytes; with 4 KiB pages most of them also miss the TLB,
+ * which was half of the lookup's time.
+ */
+static inst *table_new(size_t cap)
+{
+	void *p = mmap(NULL, cap * sizeof(inst), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, cap * sizeof(inst), MADV_HUGEPAGE);   /* advice: without it, ordinary pages */
+#endif
+	return p;
+}
+
+static void table_free(inst *tab, size_t cap)
+{
+	if (tab)
+		munmap(tab, cap * sizeof(inst));
+}
+
+static int grow(cd_tally *t)
+{
+	size_t cap = t->cap ? 2 * t->cap : 1024;
+	inst *tab = table_new(cap);
+	if (!tab)
+		return -1;
+	for (size_t i = 0; i < t->cap; i++)
+		if (!empty(&t->tab[i]))
+			*slot_of(tab, cap, (ikey){ t->tab[i].h, t->tab[i].h2 }) = t->tab[i];
+	table_free(t->tab, t->cap);
+	t->tab = tab;
+	t->cap = cap;
+	return 0;
+}
+
+/* The instance named h, or NULL. */
+static inst *find(const cd_tally *t, ikey k)
+{
+	inst *s;
+	if (!t->cap)
+		return NULL;
+	s = slot_of(t->tab, t->cap, k);
+	return empty(s) ? NULL : s;
+}
+
+/* ---- outputs ------------------------------------------------------------------------- */
+
+static bool muni_selected(const cd_report_filter *f, const char *muni)
+{
+	if (!f->n_munis)
+		return true;
+	for (size_t i = 0; i < f->n_munis; i++)
+		if (!strcmp(f->munis[i], muni))
+			return true;
+	return false;
+}
+
+static bool ruleset_selected(const cd_report_filter *f, const char *id)
+{
+	return !f->ruleset || !strncmp(id, f->ruleset, strlen(f->ruleset));
+}
+
+/* The rule an instance belongs to: its definition id, or its id less an instance suffix ("-3"). */
+static void rule_of(const cd_output *o, char *buf, size_t len)
+{
+	size_t n;
+	if (o->definition_id && *o->definition_id) {
+		snprintf(buf, len, "%s", o->definition_id);
+		return;
+	}
+	snprintf(buf, len, "%s", o->obligation_id);
+	n = strlen(buf);
+	while (n && buf[n - 1] >= '0' && buf[n - 1] <= '9')
+		n--;
+	if (n && n < strlen(buf) && buf[n - 1] == '-')
+		buf[n - 1] = '\0';
+}
+
+static uint16_t clamp16(int v)
+{
+	return v < 0 ? 0 : v > 0xffff ? 0xffff : (uint16_t)v;
+}
+
+/* Follows a BREACHED as an example of its rule (at most EX_PER_RULE per rule, EX_MAX in all). */
+static void follow_example(cd_tally *t, const inst *s, const cd_output *o)
+{
+	example *e;
+	if (t->ex_per_rule[s->rule] >= EX_PER_RULE || t->n_ex == EX_MAX)
+		return;
+	for (size_t i = 0; i < t->n_ex; i++)
+		if (t->ex[i].k.lo == s->h && t->ex[i].k.hi == s->h2)
+			return;                  /* the same breach said again (a relay's resend) */
+	e = &t->ex[t->n_ex];
+	if (!(e->explanation = strndup(o->explanation ? o->explanation : "", EXPLANATION_MAX)))
+		return;                      /* an example less: nothing is counted wrong */
+	e->k = (ikey){ s->h, s->h2 };
+	e->rule = s->rule;
+	e->muni = s->muni;
+	e->benefit = (uint8_t)o->benefit;
+	e->due = o->due;
+	snprintf(e->obligation_id, sizeof(e->obligation_id), "%s", o->obligation_id);
+	t->ex_per_rule[s->rule]++;
+	t->n_ex++;
+}
+
+/* A RETRACTED: the breach is no example any more, which makes room for another of its rule. */
+static void drop_example(cd_tally *t, const inst *s)
+{
+	for (size_t i = 0; i < t->n_ex; i++)
+		if (t->ex[i].k.lo == s->h && t->ex[i].k.hi == s->h2) {
+			free(t->ex[i].explanation);
+			t->ex_per_rule[t->ex[i].rule]--;
+			memmove(&t->ex[i], &t->ex[i + 1], (t->n_ex - i - 1) * sizeof(t->ex[0]));
+			t->n_ex--;
+			return;
+		}
+}
+
+int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
+{
+	ikey k;
+	inst *s;
+
+	t->outputs++;
+	if (!ruleset_selected(&t->f, o->obligation_id) || !muni_selected(&t->f, o->muni ? o->muni : ""))
+		return 0;
+	k = name_hash(o);
+	s = find(t, k);
+	if (!s) {
+		char rule[CD_MAX_OBLIGATION_ID_LEN + 1];
+		int mi, ri;
+		if (t->n >= t->max_instances)
+			return cd_err_set(err, 0, "more than %zu obligation instances (--max-instances)", t->max_instances);
+		if ((t->n + 1) * 5 > t->cap * 4 && grow(t) < 0)     /* at most 80 % full */
+			return cd_err_set(err, 0, "out of memory for %zu obligation instances", t->n + 1);
+		rule_of(o, rule, sizeof(rule));
+		mi = intern(t, &t->munis_h, &t->n_munis, &t->other_muni, CD_REPORT_MAX_MUNIS, o->muni ? o->muni : "");
+		ri = intern(t, &t->rules_h, &t->n_rules, &t->other_rule, CD_REPORT_MAX_RULES, rule);
+		if (mi < 0 || ri < 0)
+			return cd_err_set(err, 0, "out of memory");
+		s = slot_of(t->tab, t->cap, k);
+		memset(s, 0, sizeof(*s));
+		s->h = k.lo;
+		s->h2 = k.hi;
+		s->due_dl = s->due_br = CD_DATE_NONE;
+		s->muni = (uint16_t)mi;
+		s->rule = (uint16_t)ri;
+		s->benefit = (uint8_t)o->benefit;
+		t->n++;
+	}
+	if (o->is_breach) {
+		set_br(s, o->status);
+		if (o->status == CD_BR_BREACHED) {
+			s->due_br = o->due;
+			s->held_br = clamp16(o->held);
+			follow_example(t, s, o);
+		} else if (o->status == CD_BR_RETRACTED) {
+			s->st |= ST_RETRACTED;
+			drop_example(t, s);
+		}
+		if (!ST_DL(s))
+			s->benefit = (uint8_t)o->benefit;
+		return 0;
+	}
+	set_dl(s, o->status);
+	s->benefit = (uint8_t)o->benefit;
+	s->due_dl = o->due;          /* none while PAUSED: a paused window has not closed in any month */
+	s->held_dl = clamp16(o->held);
+	if (o->status == CD_DL_CANCELLED)
+		s->reason = (uint8_t)o->cancel_reason;
+	return 0;
+}
+
+/* ---- aggregates ------------------------------------------------------------------------ */
+
+int cd_tally_aggregate(cd_tally *t, const cd_agg_output *a, cd_err *err)
+{
+	char k[COHORT_KEY_LEN];
+	cohort_e *c;
+	cd_report_cohort *r;
+	int n;
+
+	t->outputs++;
+	if (!ruleset_selected(&t->f, a->aggregate_id))
+		return 0;
+	if (t->f.n_munis && (a->key_kind != CD_AGG_KEY_MUNICIPALITY || !muni_selected(&t->f, a->key)))
+		return 0;
+	n = snprintf(k, sizeof(k), "%s%c%d%c%s%c%d", a->aggregate_id, 0, a->key_kind, 0, a->key, 0,
+		     (int)a->period_start);
+	if (n < 0 || (size_t)n >= sizeof(k))
+		return 0;                    /* longer than any the engine makes: not a cohort of ours */
+	memset(k + n, 0, sizeof(k) - (size_t)n);
+	HASH_FIND(hh, t->cohorts, k, sizeof(k), c);
+	if (!c) {
+		if (t->n_cohorts >= CD_REPORT_MAX_COHORTS) {
+			t->cohorts_dropped++;
+			return 0;
+		}
+		if (!(c = calloc(1, sizeof(*c))))
+			return cd_err_set(err, 0, "out of memory");
+		memcpy(c->k, k, sizeof(k));
+		snprintf(c->c.aggregate_id, sizeof(c->c.aggregate_id), "%s", a->aggregate_id);
+		snprintf(c->c.key, sizeof(c->c.key), "%s", a->key);
+		c->c.key_kind = a->key_kind;
+		c->c.period_start = a->period_start;
+		HASH_ADD(hh, t->cohorts, k, sizeof(c->k), c);
+		if (t->oom) {
+			free(c);
+			return cd_err_set(err, 0, "out of memory");
+		}
+		t->n_cohorts++;
+	}
+	r = &c->c;
+	/* A WARNING says where a cohort stands only until it is evaluated. */
+	if (a->status == CD_AGG_WARNING && (r->status == CD_AGG_MET || r->status == CD_AGG_BREACHED))
+		return 0;
+	r->status = a->status == CD_AGG_RETRACTED ? 0 : a->status;
+	r->period_end = a->period_end;
+	r->kind = a->kind;
+	r->members = a->members;
+	r->met = a->met;
+	r->lapsed = a->lapsed;
+	r->exempted = a->exempted;
+	r->required = a->required;
+	r->held = a->held;
+	r->benefits = 0;
+	for (size_t i = 0; i < a->n_by_benefit; i++)
+		if (a->by_benefit[i].members > 0 && a->by_benefit[i].benefit >= 0 && a->by_benefit[i].benefit < 32)
+			r->benefits |= 1u << a->by_benefit[i].benefit;
+	return 0;
+}
+
+/* ---- the end ------------------------------------------------------------------------------ */
+
+static int outcome(const inst *s)
+{
+	if (ST_BR(s) == CD_BR_BREACHED)
+		return OUT_BREACHED;
+	switch (ST_DL(s)) {
+	case CD_DL_MET:
+		return OUT_MET;
+	case CD_DL_LAPSED:
+		return OUT_LAPSED;
+	case CD_DL_CANCELLED:
+		return s->reason == CD_CANCEL_EXEMPTED ? OUT_EXEMPTED : OUT_CANCELLED;
+	default:
+		return OUT_OPEN;
+	}
+}
+
+/*
+ * The due date an instance is counted by: the one its latest word carried (the
+ * breach's when it stands breached). None for an instance PAUSED at the end, or
+ * cancelled while paused: its window closed in no month (D63).
+ */
+static cd_date due_of(const inst *s, int out)
+{
+	return out == OUT_BREACHED ? s->due_br : s->due_dl;
+}
+
+static void count(cd_report_counts *c, int out, int held, bool retracted)
+{
+	c->due++;
+	switch (out) {
+	case OUT_MET: c->met++; break;
+	case OUT_BREACHED: c->breached++; break;
+	case OUT_LAPSED: c->lapsed++; break;
+	case OUT_EXEMPTED: c->exempted++; break;
+	case OUT_CANCELLED: c->cancelled++; break;
+	default: c->open++; break;
+	}
+	if (out == OUT_MET || out == OUT_BREACHED || out == OUT_LAPSED)
+		c->held += (uint64_t)held;
+	if (retracted)
+		c->retracted++;
+}
+
+static bool kept(const cd_report_filter *f, int benefit, cd_date due)
+{
+	if (f->benefits && (benefit < 0 || benefit >= 32 || !(f->benefits & (1u << benefit))))
+		return false;
+	if (f->from != CD_DATE_NONE && due < f->from)
+		return false;
+	if (f->to != CD_DATE_NONE && due > f->to)
+		return false;
+	return true;
+}
+
+static int by_row(const void *a, const void *b)
+{
+	const cd_report_row *x = a, *y = b;
+	int c = strcmp(x->muni, y->muni);
+	if (c)
+		return c;
+	if (x->benefit != y->benefit)
+		return x->benefit < y->benefit ? -1 : 1;
+	if (x->year != y->year)
+		return x->year < y->year ? -1 : 1;
+	return x->month < y->month ? -1 : x->month > y->month;
+}
+
+static int by_rule(const void *a, const void *b)
+{
+	return strcmp(((const cd_report_rule *)a)->rule, ((const cd_report_rule *)b)->rule);
+}
+
+static int by_cohort(const void *a, const void *b)
+{
+	const cd_report_cohort *x = a, *y = b;
+	int c = strcmp(x->aggregate_id, y->aggregate_id);
+	if (c)
+		return c;
+	if (x->key_kind != y->key_kind)
+		return x->key_kind < y->key_kind ? -1 : 1;
+	if ((c = strcmp(x->key, y->key)))
+		return c;
+	return x->period_start < y->period_start ? -1 : x->period_start > y->period_start;
+}
+
+/* Examples: a standing breach of each rule in turn, the rules with most breaches first. */
+static int pick_examples(cd_tally *t, cd_report *r, const cd_report_counts *per_rule)
+{
+	size_t order[EX_MAX], n = 0;
+	bool used[EX_MAX] = { false };
+
+	if (!(r->examples = calloc(CD_REPORT_EXAMPLES, sizeof(*r->examples))))
+		return -1;
+	for (size_t i = 0; i < t->n_ex; i++) {
+		const example *e = &t->ex[i];
+		const inst *s = find(t, e->k);
+		if (s && outcome(s) == OUT_BREACHED && kept(&t->f, s->benefit, due_of(s, OUT_BREACHED)))
+			order[n++] = i;
+	}
+	/* stable by the rule's breaches, descending: insertion sort over at most EX_MAX */
+	for (size_t i = 1; i < n; i++) {
+		size_t v = order[i], j = i;
+		while (j > 0 && per_rule[t->ex[order[j - 1]].rule].breached < per_rule[t->ex[v].rule].breached) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = v;
+	}
+	for (int round = 0; round < EX_PER_RULE && r->n_examples < CD_REPORT_EXAMPLES; round++) {
+		uint8_t taken[NAMES_MAX] = { 0 };
+		for (size_t i = 0; i < n && r->n_examples < CD_REPORT_EXAMPLES; i++) {
+			example *e = &t->ex[order[i]];
+			cd_report_example *x;
+			if (used[order[i]] || taken[e->rule])
+				continue;
+			used[order[i]] = true;
+			taken[e->rule] = 1;
+			x = &r->examples[r->n_examples++];
+			x->muni = t->names[e->muni];
+			x->rule = t->names[e->rule];
+			x->benefit = e->benefit;
+			x->due = e->due;
+			memcpy(x->obligation_id, e->obligation_id, sizeof(x->obligation_id));
+			x->explanation = e->explanation;
+			e->explanation = NULL;       /* the report's now */
+		}
+	}
+	return 0;
+}
+
+int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
+{
+	row_e *rows = NULL, *re, *rt;
+	cd_report_counts *per_rule;
+	cohort_e *c, *ct;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	r->outputs = t->outputs;
+	r->instances = t->n;
+	r->cohorts_dropped = t->cohorts_dropped;
+	if (!(per_rule = calloc(t->n_names + 1, sizeof(*per_rule))))
+		return cd_err_set(err, 0, "out of memory");
+	for (i = 0; i < t->cap; i++) {
+		const inst *s = &t->tab[i];
+		int out;
+		cd_date due;
+		int y, m, d;
+		uint64_t key;
+		if (empty(s))
+			continue;
+		out = outcome(s);
+		due = due_of(s, out);
+		if (due == CD_DATE_NONE) {
+			r->undated++;
+			continue;
+		}
+		if (!kept(&t->f, s->benefit, due))
+			continue;
+		cd_date_to_ymd(due, &y, &m, &d);
+		key = (uint64_t)s->muni << 40 | (uint64_t)s->benefit << 32 | (uint32_t)(y * 12 + m - 1);
+		HASH_FIND(hh, rows, &key, sizeof(key), re);
+		if (!re) {
+			if (!(re = calloc(1, sizeof(*re))))
+				goto oom;
+			re->key = key;
+			HASH_ADD(hh, rows, key, sizeof(re->key), re);
+			if (t->oom) {
+				free(re);
+				goto oom;
+			}
+			r->n_rows++;
+		}
+		{
+			int held = out == OUT_BREACHED ? s->held_br : s->held_dl;
+			bool retracted = s->st & ST_RETRACTED;
+			count(&re->n, out, held, retracted);
+			count(&per_rule[s->rule], out, held, retracted);
+			count(&r->total, out, held, retracted);
+		}
+	}
+	if (r->n_rows && !(r->rows = calloc(r->n_rows, sizeof(*r->rows))))
+		goto oom;
+	i = 0;
+	HASH_ITER(hh, rows, re, rt) {
+		cd_report_row *x = &r->rows[i++];
+		uint32_t mn = (uint32_t)re->key;
+		x->muni = t->names[re->key >> 40];
+		x->benefit = (int)((re->key >> 32) & 0xff);
+		x->year = (int)(mn / 12);
+		x->month = (int)(mn % 12) + 1;
+		x->n = re->n;
+	}
+	if (r->n_rows)
+		qsort(r->rows, r->n_rows, sizeof(*r->rows), by_row);
+
+	for (i = 0; i < t->n_names; i++)
+		if (per_rule[i].due)
+			r->n_rules++;
+	if (r->n_rules && !(r->rules = calloc(r->n_rules, sizeof(*r->rules))))
+		goto oom;
+	r->n_rules = 0;
+	for (i = 0; i < t->n_names; i++)
+		if (per_rule[i].due) {
+			r->rules[r->n_rules].rule = t->names[i];
+			r->rules[r->n_rules++].n = per_rule[i];
+		}
+	if (r->n_rules)
+		qsort(r->rules, r->n_rules, sizeof(*r->rules), by_rule);
+
+	if (t->n_cohorts && !(r->cohorts = calloc(t->n_cohorts, sizeof(*r->cohorts))))
+		goto oom;
+	HASH_ITER(hh, t->cohorts, c, ct) {
+		const cd_report_cohort *x = &c->c;
+		if (t->f.benefits && !(x->benefits & t->f.benefits))
+			continue;
+		if ((t->f.from != CD_DATE_NONE && x->period_end < t->f.from) ||
+		    (t->f.to != CD_DATE_NONE && x->period_end > t->f.to))
+			continue;
+		r->cohorts[r->n_cohorts++] = *x;
+	}
+	if (r->n_cohorts)
+		qsort(r->cohorts, r->n_cohorts, sizeof(*r->cohorts), by_cohort);
+
+	if (pick_examples(t, r, per_rule) < 0)
+		goto oom;
+	/* the names rows, rules and examples point to are the report's now */
+	r->strings = t->names;
+	r->n_strings = t->n_names;
+	t->names = NULL;
+	t->n_names = t->cap_names = 0;
+	HASH_ITER(hh, rows, re, rt) {
+		HASH_DEL(rows, re);
+		free(re);
+	}
+	free(per_rule);
+	return 0;
+oom:
+	HASH_ITER(hh, rows, re, rt) {
+		HASH_DEL(rows, re);
+		free(re);
+	}
+	free(per_rule);
+	cd_report_free(r);
+	return cd_err_set(err, 0, "out of memory");
+}
+
+void cd_report_free(cd_report *r)
+{
+	free(r->rows);
+	free(r->rules);
+	free(r->cohorts);
+	for (size_t i = 0; i < r->n_examples; i++)
+		free(r->examples[i].explanation);
+	free(r->examples);
+	for (size_t i = 0; i < r->n_strings; i++)
+		free(r->strings[i]);
+	free(r->strings);
+	memset(r, 0, sizeof(*r));
+}
