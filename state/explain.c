@@ -582,6 +582,8 @@ static int obligation_convs(ctx *k, const inst *in, cd_xob *xo, const inst *cons
 	if (hi != CD_DATE_NONE)
 		hi += CD_EXPLAIN_NEAR_DAYS;
 	xo->cv0 = x->n_conv;
+	if (in->ws == CD_DATE_NONE)
+		return 0;                   /* no window yet: nothing could count, and its status says so */
 	for (size_t i = 0; i < c->n_ev; i++) {
 		const cd_hev *h = &c->ev[i];
 		cd_xconv *xc;
@@ -694,6 +696,8 @@ static void obligation_why(ctx *k, const inst *in, cd_xob *xo)
 		else
 			sayf(&s, "cancelled (%s): the period ended on %s (event %s) before it was decided: never "
 				 "breached", cd_cancel_reason_name(in->reason), D(in->end.date, a), ev_id(c, in->end.ev));
+		if (agg && in->reason != CD_CANCEL_EXEMPTED)
+			sayf(&s, "; it leaves %s, which does not count it", agg);
 		break;
 	default:
 		sayf(&s, "?");
@@ -953,7 +957,7 @@ static int timeline(ctx *k)
 		} else if (ended >= 0) {
 			t->fx = CD_FX_ENDED;
 			t->period = ended;
-		} else if (t->fx != CD_FX_NONE && t->fx != CD_FX_IGNORED)
+		} else if (t->fx != CD_FX_IGNORED)
 			t->period = running_at(e, i);
 		s = say_on(t->what, sizeof(t->what));
 		entry_facts(c, h, &s);
@@ -1118,6 +1122,12 @@ int cd_explain(cd_engine *e, const cd_citizen *c, cd_instant at, cd_explanation 
 			if (not_opened(&k, p, xp, ovl[i], ovl, n_ovl, p->benefit, xp->category_used, false,
 				       xp->national) < 0)
 				goto out;
+		if (!xp->n_ob && !xp->n_no && xp->national) {
+			size_t n = strlen(xp->benefit_why);
+			say s = say_on(xp->benefit_why + n, sizeof(xp->benefit_why) - n);
+			sayf(&s, "%sno obligation of %s%s applies to %s", n ? "; " : "", xp->national->id,
+			     n_ovl ? " or its overlays" : "", cd_benefit_name(p->benefit));
+		}
 	}
 	if (exemptions(&k) < 0 || timeline(&k) < 0)
 		goto out;

@@ -550,8 +550,9 @@ static const inst *taker(const cd_engine *e, const inst *in, size_t ci)
 /* How many conversations before ci pass a scan over [from, to]: its place among them, less one. */
 static int passing_before(const cd_engine *e, const inst *in, size_t ci, cd_date from, cd_date to, bool joint)
 {
+	cvrange r = eng_cv_range(e, from, to, &in->end);   /* the stretch the scan itself covers */
 	int n = 0;
-	for (size_t j = 0; j < ci; j++)
+	for (size_t j = r.lo; j < ci && j < r.hi; j++)
 		n += why_scan(e, in, j, from, to, joint) == CD_WHY_COUNTED;
 	return n;
 }
@@ -582,7 +583,7 @@ static eng_why why_window_kind(const cd_engine *e, const inst *in, size_t ci)
 		return w;
 	}
 	/* Only the first candidate decides: the one counted, or (D15) one of the wrong form. */
-	for (size_t j = 0; j < ci; j++) {
+	for (size_t j = eng_cv_range(e, in->ws, in->we, &in->end).lo; j < ci; j++) {
 		if (why_scan(e, in, j, in->ws, in->we, joint) || (rule->kind == CD_JOINT_IN_WINDOW && taker(e, in, j)))
 			continue;
 		w.by_conv = (int)j;
