@@ -22,5 +22,7 @@ int cmd_produce(int argc, char **argv);
 int cmd_consume(int argc, char **argv);
 /* The live aggregate stage's cohorts as they stand in Redis, read only (cmd/aggregates.c). */
 int cmd_aggregates(int argc, char **argv);
+/* Why one citizen's obligations stand as they do, from a log or from Redis (cmd/explain.c). */
+int cmd_explain(int argc, char **argv);
 
 #endif

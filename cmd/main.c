@@ -31,6 +31,7 @@ static const command commands[] = {
 	{ "consume", cmd_consume, "consume the output topics into a file (replay's output format)" },
 	{ "aggregates", cmd_aggregates, "the aggregate stage's cohorts as they stand in Redis: counts, share, still needed" },
 	{ "replay", cmd_replay, "replay an event log through the rules; outputs on stdout" },
+	{ "explain", cmd_explain, "why one citizen's obligations stand as they do (from a log or from Redis)" },
 	{ "rules check", cmd_rules, "validate a ruleset directory (default ./rules)" },
 	{ "rules list", cmd_rules, "show which rules apply to which municipality, benefit and dates" },
 	{ "synth", cmd_synth, "write a synthetic population's event log (demo, benchmarks)" },
