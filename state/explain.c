@@ -923,21 +923,51 @@ static void entry_facts(const cd_citizen *c, const cd_hev *h, say *s)
 	}
 }
 
+/* Who counted which conversation: (history entry, instance) pairs in history order. */
+typedef struct counted_by {
+	size_t ev, in;
+} counted_by;
+
+static int by_ev(const void *a, const void *b)
+{
+	const counted_by *p = a, *q = b;
+	if (p->ev != q->ev)
+		return p->ev < q->ev ? -1 : 1;
+	return p->in < q->in ? -1 : p->in > q->in;
+}
+
 static int timeline(ctx *k)
 {
 	cd_engine *e = k->e;
 	const cd_citizen *c = k->c;
 	cd_explanation *x = k->x;
-	char f[128];
+	counted_by *by = NULL;
+	size_t n_by = 0, cap_by = 0, at = 0;
+	char f[CD_EXPLAIN_TEXT];
 
+	/* the instances' own counted lists (every instance, whatever the listing shows) */
+	for (size_t q = 0; q < e->n_in; q++)
+		for (size_t j = 0; j < e->in[q].n_cnt; j++) {
+			counted_by *b = PUSH(by, n_by, cap_by);
+			if (!b) {
+				free(by);
+				return oom(k);
+			}
+			b->ev = (size_t)e->cv[e->counted[e->in[q].cnt0 + j]].ev;
+			b->in = q;
+		}
+	if (n_by > 1)
+		qsort(by, n_by, sizeof(*by), by_ev);
 	for (size_t i = 0; i < c->n_ev; i++) {
 		const cd_hev *h = &c->ev[i];
 		cd_xev *t;
 		long started = -1, ended = -1;
 		say s;
 
-		if (!(t = PUSH(x->tl, x->n_tl, x->cap_tl)))
+		if (!(t = PUSH(x->tl, x->n_tl, x->cap_tl))) {
+			free(by);
 			return oom(k);
+		}
 		t->ev = i;
 		t->fx = k->fx[i];
 		t->period = t->period2 = -1;
@@ -1000,16 +1030,11 @@ static int timeline(ctx *k)
 		default:
 			if (h->kind == CD_EV_CONVERSATION && !(h->flags & CD_HF_VOIDED)) {
 				say w = say_on(f, sizeof(f));
-				size_t n = 0;
-				for (size_t j = 0; j < x->n_conv; j++)
-					if (x->conv[j].ev == i && x->conv[j].why == CD_WHY_COUNTED)
-						n++;
-				for (size_t j = 0; j < x->n_ob; j++)
-					for (size_t m = 0; m < x->ob[j].n_cv; m++)
-						if (x->conv[x->ob[j].cv0 + m].ev == i &&
-						    x->conv[x->ob[j].cv0 + m].why == CD_WHY_COUNTED)
-							sayf(&w, "%s%s", w.n ? ", " : "", x->ob[j].oid);
-				if (x->conv && n)
+				for (; at < n_by && by[at].ev < i; at++)
+					;
+				for (; at < n_by && by[at].ev == i; at++)
+					sayf(&w, "%s%s", w.n ? ", " : "", e->in[by[at].in].oid);
+				if (w.n)
 					sayf(&s, ": counted by %s", f);
 				else if (e->cs_of[i] && e->cs[e->cs_of[i] - 1].voided)
 					sayf(&s, ": voided");
@@ -1021,6 +1046,7 @@ static int timeline(ctx *k)
 			}
 		}
 	}
+	free(by);
 	return 0;
 }
 
