@@ -26,5 +26,7 @@ int cmd_report(int argc, char **argv);
 int cmd_aggregates(int argc, char **argv);
 /* One event log under two rule configurations, A and B, and what differs (cmd/whatif.c). */
 int cmd_whatif(int argc, char **argv);
+/* Why one citizen's obligations stand as they do, from a log or from Redis (cmd/explain.c). */
+int cmd_explain(int argc, char **argv);
 
 #endif

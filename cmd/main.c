@@ -33,6 +33,7 @@ static const command commands[] = {
 	{ "replay", cmd_replay, "replay an event log through the rules; outputs on stdout" },
 	{ "whatif", cmd_whatif, "one event log under two rule configurations: breaches, lapses and citizens that differ" },
 	{ "report", cmd_report, "compliance per municipality, benefit and month: CSV, JSON or an HTML page" },
+	{ "explain", cmd_explain, "why one citizen's obligations stand as they do (from a log or from Redis)" },
 	{ "rules check", cmd_rules, "validate a ruleset directory (default ./rules)" },
 	{ "rules list", cmd_rules, "show which rules apply to which municipality, benefit and dates" },
 	{ "synth", cmd_synth, "write a synthetic population's event log (demo, benchmarks)" },

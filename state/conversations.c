@@ -220,3 +220,39 @@ bool eng_before_end(const conv *cv, const endinfo *end)
 	return end->ev < 0 || cv->ev < end->ev;
 }
 
+
+/* ---- why not (explain.c) -------------------------------------------------- */
+
+/* eng_passes, saying which test fails; test_explain.c checks that the two agree. */
+uint8_t eng_filter_why(const conv *cv, uint8_t held_by, uint8_t forms, bool need_joint)
+{
+	if (!(held_by & CD_BIT(cv->held_by)))
+		return CD_WHY_HELD_BY;
+	if (!(forms & CD_BIT(cv->form)))
+		return CD_WHY_FORM;
+	if (need_joint && !(cv->joint && (cv->held_by == CD_JOBCENTER || cv->held_by == CD_OTHER_ACTOR)))
+		return CD_WHY_NOT_JOINT;
+	return CD_WHY_COUNTED;
+}
+
+uint8_t eng_conv_fate(const cd_engine *e, size_t ev, size_t *ci, int *by)
+{
+	const cslot *s = &e->cs[e->cs_of[ev] - 1];
+	size_t a = 0, b = e->n_cv;
+
+	if (s->voided)
+		return CD_WHY_VOIDED;
+	if (s->last != (int)ev) {
+		*by = s->last;
+		return CD_WHY_SUPERSEDED;
+	}
+	while (a < b) {                     /* e->cv is in history order, whatever the dates */
+		size_t m = a + (b - a) / 2;
+		if (e->cv[m].ev < (int)ev)
+			a = m + 1;
+		else
+			b = m;
+	}
+	*ci = a;
+	return CD_WHY_COUNTED;
+}

@@ -9,7 +9,8 @@
  *   engine.c         the public API: apply / advance, and the diff of instances
  *                    against emitted states into outputs
  * Nothing here is for use outside state/engine*.c, state/periods.c,
- * state/conversations.c and state/obligations.c.
+ * state/conversations.c and state/obligations.c, and state/explain.c, which
+ * runs the same evaluation and reads what it left (never changing it).
  */
 #ifndef CD_STATE_ENGINE_INT_H
 #define CD_STATE_ENGINE_INT_H
@@ -20,6 +21,7 @@
 
 #include "state/citizen.h"
 #include "state/engine.h"
+#include "state/explain.h"
 #include "state/rules.h"
 #include "util/buf.h"
 
@@ -97,7 +99,15 @@ typedef struct exempt {
 	cd_date date;
 	uint8_t scope;           /* enum cd_scope */
 	bool revoked;
+	int ev;                  /* its history entry (explain.c) */
 } exempt;
+
+/* Where an obligation's period (or, for joint obligations, its opt-in) ends. */
+typedef struct endinfo {
+	int ev;                  /* -1: not ended */
+	cd_date date;
+	uint8_t reason;
+} endinfo;
 
 typedef struct inst {
 	const cd_obdef *def;     /* what is reported (a mirror reports the overlay's definition) */
@@ -115,14 +125,13 @@ typedef struct inst {
 	cd_instant decided_at;   /* a share member: its decision instant (§4.1); NONE while unknown */
 	int met_conv;            /* conv index that met it (MAX_GAP anchors), -1 */
 	char oid[CD_MAX_OBLIGATION_ID_LEN + 1];
+	/* What its evaluation saw, kept for explain.c (eng_why_not); nothing else reads them. */
+	uint32_t stamp;          /* its allocation context (evctx.stamp) */
+	uint8_t widen;           /* forms its context added */
+	bool in_addition;        /* its context leaves taken conversations out of counts */
+	bool paused;             /* finalize's `paused` */
+	endinfo end;             /* finalize's end */
 } inst;
-
-/* Where an obligation's period (or, for joint obligations, its opt-in) ends. */
-typedef struct endinfo {
-	int ev;                  /* -1: not ended */
-	cd_date date;
-	uint8_t reason;
-} endinfo;
 
 struct cd_engine {
 	const cd_rules *rules;
@@ -159,6 +168,7 @@ struct cd_engine {
 	size_t n_tk, cap_tk;
 	uint64_t *st;            /* emitted states by (period, obligation id): see index_states */
 	size_t n_st, cap_st;     /* slots in use (a power of two), allocated */
+	uint8_t *fx;             /* explain.c: what each history entry did (enum cd_fx), NULL otherwise */
 	const char *cnt_ptrs[MAX_COUNTED_LIST];
 	char explain[1024];     /* one explanation: description, legal reference, basis, aggregate */
 	/* the evaluation in progress */
@@ -217,6 +227,14 @@ bool eng_qualifies(const conv *cv, const cd_obdef *d, uint8_t widen, bool need_j
 void eng_qcur_open(cd_engine *e, qcur *q, const cd_obdef *d, uint8_t widen, bool joint, cvrange r);
 bool eng_qcur_next(qcur *q, size_t *i);
 bool eng_before_end(const conv *cv, const endinfo *end);
+/* Why cv fails the filter eng_passes applies (enum cd_why), CD_WHY_COUNTED when it passes. */
+uint8_t eng_filter_why(const conv *cv, uint8_t held_by, uint8_t forms, bool need_joint);
+/*
+ * What became of history entry ev, a conversation (explain.c): CD_WHY_COUNTED
+ * with *ci its index in e->cv when it is live, else CD_WHY_VOIDED or
+ * CD_WHY_SUPERSEDED (*by: the history index of the version that replaced it).
+ */
+uint8_t eng_conv_fate(const cd_engine *e, size_t ev, size_t *ci, int *by);
 
 /* ---- obligations.c -------------------------------------------------------- */
 
@@ -236,6 +254,14 @@ typedef struct evctx {
 	const struct evctx *national; /* the national ruleset's context, for mirrors (D17) */
 } evctx;
 
+/* Why instance `in` did not count conversation ci (an index in e->cv): see eng_why_not. */
+typedef struct eng_why {
+	uint8_t why;             /* enum cd_why */
+	int n;                   /* a slot or ordinal (cd_xconv.n) */
+	const inst *by;          /* TAKEN: the joint instance that took it, NULL when not known */
+	int by_conv;             /* ALREADY_MET, DECIDED: the conversation (index in e->cv) that decided; -1 */
+} eng_why;
+
 /*
  * One row per kind. `eval` computes the instances of `rule` in a period and
  * reports them as `def` (they differ for a mirror, D17); the cadence and
@@ -249,11 +275,19 @@ typedef struct ob_kind {
 	bool repeats;            /* may take repeat_months */
 	const char *(*check)(const cd_obdef *d, const char **field);
 	void (*eval)(cd_engine *e, const evctx *x, const cd_obdef *def, const cd_obdef *rule);
+	eng_why (*why)(const cd_engine *e, const inst *in, size_t ci);
 } ob_kind;
 
 /* The row of a kind; row 0 (no kind: a mirror's own definition) for anything else. */
 const ob_kind *eng_kind_of(int kind);
 /* Evaluates every obligation of every period of c at clock t into e->in. */
 void eng_evaluate(cd_engine *e, const cd_citizen *c, cd_instant t);
+/*
+ * After eng_evaluate: why instance `in` (in e->in) did or did not count live
+ * conversation ci, by the tests its kind's evaluator makes (explain.c).
+ */
+eng_why eng_why_not(const cd_engine *e, const inst *in, size_t ci);
+/* The law reaching running period p from national ruleset nat (--law-transition commencement), or NULL. */
+const cd_ruleset *eng_law_reaching(const cd_engine *e, const cd_ruleset *nat, const period *p);
 
 #endif

@@ -69,6 +69,10 @@ static inst *inst_new(cd_engine *e, const evctx *x, const cd_obdef *def, const c
 	in->cnt0 = e->n_counted;
 	in->opened_at = in->breach_at = in->warn_lead_at = in->warn_pace_at = in->decided_at = CD_INSTANT_NONE;
 	in->met_conv = -1;
+	in->stamp = x->stamp;
+	in->widen = x->widen;
+	in->in_addition = x->in_addition;
+	in->end = (endinfo){ -1, CD_DATE_NONE, 0 };
 	{
 		cd_sb b = cd_sb_on(in->oid, sizeof(in->oid));
 		cd_sb_puts(&b, def->id);
@@ -184,6 +188,8 @@ static void finalize(cd_engine *e, inst *in, bool met, cd_date eff_due, bool pau
 	int lead = e->cfg.warn_lead_days;
 	cd_date bd;
 
+	in->paused = paused;
+	in->end = *end;
 	in->due = paused ? CD_DATE_NONE : eff_due;
 	if (in->def->aggregate[0] && !paused && eff_due != CD_DATE_NONE) {
 		/* Decided at the start of D + 1 + grace, whatever its outcome (§4.1). */
@@ -496,6 +502,162 @@ static void eval_count(cd_engine *e, const evctx *x, const cd_obdef *def, const 
 		eval_window_kind(e, x, def, rule);
 }
 
+/* ---- why a conversation did not count (explain.c) -------------------------- */
+
+/*
+ * One function per kind, next to its evaluator and making the same tests in
+ * the same order, on what the evaluation left: the instance (its window, end,
+ * context) and the conversations it counted. They change nothing.
+ */
+static eng_why why_is(uint8_t why)
+{
+	return (eng_why){ why, 0, NULL, -1 };
+}
+
+static bool counted_by(const cd_engine *e, const inst *in, size_t ci)
+{
+	for (size_t j = 0; j < in->n_cnt; j++)
+		if ((size_t)e->counted[in->cnt0 + j] == ci)
+			return true;
+	return false;
+}
+
+/* The tests of a scan over [from, to] (NONE: open) before in's end, with in's filter. */
+static uint8_t why_scan(const cd_engine *e, const inst *in, size_t ci, cd_date from, cd_date to, bool joint)
+{
+	const conv *cv = &e->cv[ci];
+	if (from == CD_DATE_NONE)
+		return CD_WHY_NO_WINDOW;
+	if (cv->date < from)
+		return CD_WHY_BEFORE_WINDOW;
+	if (to != CD_DATE_NONE && cv->date > to)
+		return CD_WHY_AFTER_WINDOW;
+	if (!eng_before_end(cv, &in->end))
+		return CD_WHY_AFTER_END;
+	return eng_filter_why(cv, in->rule->filter.held_by, (uint8_t)(in->rule->filter.forms | in->widen), joint);
+}
+
+/* The joint instance of in's allocation, evaluated before in, that took ci (take() counts what it takes). */
+static const inst *taker(const cd_engine *e, const inst *in, size_t ci)
+{
+	for (const inst *o = e->in; o < in; o++)
+		if (o->p == in->p && o->stamp == in->stamp &&
+		    (o->rule->kind == CD_JOINT_IN_WINDOW || o->rule->kind == CD_JOINT_AT_ORDINAL) && counted_by(e, o, ci))
+			return o;
+	return NULL;
+}
+
+/* How many conversations before ci pass a scan over [from, to]: its place among them, less one. */
+static int passing_before(const cd_engine *e, const inst *in, size_t ci, cd_date from, cd_date to, bool joint)
+{
+	cvrange r = eng_cv_range(e, from, to, &in->end);   /* the stretch the scan itself covers */
+	int n = 0;
+	for (size_t j = r.lo; j < ci && j < r.hi; j++)
+		n += why_scan(e, in, j, from, to, joint) == CD_WHY_COUNTED;
+	return n;
+}
+
+static eng_why why_count(const cd_engine *e, const inst *in, size_t ci)
+{
+	eng_why w = why_is(CD_WHY_COUNTED);
+	if (counted_by(e, in, ci) || (w.why = why_scan(e, in, ci, in->ws, in->we, false)))
+		return w;
+	if (in->in_addition) {
+		w.by = taker(e, in, ci);
+		if (w.by || in->n_cnt == (size_t)in->held)
+			w.why = CD_WHY_TAKEN;      /* taken by a joint instance no longer reported when not found */
+	}
+	return w;                          /* else counted, past the MAX_COUNTED_LIST kept */
+}
+
+static eng_why why_window_kind(const cd_engine *e, const inst *in, size_t ci)
+{
+	const cd_obdef *rule = in->rule;
+	bool joint = rule->kind == CD_JOINT_IN_WINDOW || rule->joint;
+	eng_why w = why_is(CD_WHY_COUNTED);
+
+	if (counted_by(e, in, ci) || (w.why = why_scan(e, in, ci, in->ws, in->we, joint)))
+		return w;
+	if (rule->kind == CD_JOINT_IN_WINDOW && (w.by = taker(e, in, ci))) {
+		w.why = CD_WHY_TAKEN;
+		return w;
+	}
+	/* Only the first candidate decides: the one counted, or (D15) one of the wrong form. */
+	for (size_t j = eng_cv_range(e, in->ws, in->we, &in->end).lo; j < ci; j++) {
+		if (why_scan(e, in, j, in->ws, in->we, joint) || (rule->kind == CD_JOINT_IN_WINDOW && taker(e, in, j)))
+			continue;
+		w.by_conv = (int)j;
+		w.why = in->n_cnt ? CD_WHY_ALREADY_MET : CD_WHY_DECIDED;
+		return w;
+	}
+	w.why = CD_WHY_FIRST_FORM;
+	return w;
+}
+
+static eng_why why_schedule(const cd_engine *e, const inst *in, size_t ci)
+{
+	eng_why w = why_is(CD_WHY_COUNTED);
+	if (counted_by(e, in, ci) || (w.why = why_scan(e, in, ci, in->p->start, CD_DATE_NONE, false)))
+		return w;
+	w.n = passing_before(e, in, ci, in->p->start, CD_DATE_NONE, false) + 1;
+	if (w.n > in->rule->slots)
+		w.why = CD_WHY_BEYOND_SLOTS;
+	else if (w.n != in->k)
+		w.why = CD_WHY_OTHER_SLOT;
+	else if (in->we != CD_DATE_NONE && e->cv[ci].date > in->we)
+		w.why = CD_WHY_LATE;
+	else
+		w.why = CD_WHY_NOT_JOINT;     /* the slot must be joint */
+	return w;
+}
+
+static eng_why why_ordinal(const cd_engine *e, const inst *in, size_t ci)
+{
+	const cd_obdef *rule = in->rule;
+	eng_why w = why_is(CD_WHY_COUNTED);
+	int max_ord = 0;
+
+	if (counted_by(e, in, ci) || (w.why = why_scan(e, in, ci, in->p->start, CD_DATE_NONE, false)))
+		return w;
+	for (int b = 15; b > 0 && !max_ord; b--)
+		if (rule->ordinals & CD_BIT(b))
+			max_ord = b;
+	w.n = passing_before(e, in, ci, in->p->start, CD_DATE_NONE, false) + 1;
+	if (in->n_cnt && (size_t)e->counted[in->cnt0] < ci) {
+		w.why = CD_WHY_ALREADY_MET;
+		w.by_conv = e->counted[in->cnt0];
+	} else if (w.n > max_ord) {
+		w.why = CD_WHY_AFTER_ORDINALS;
+		w.n = max_ord;
+	} else if (!(rule->ordinals & CD_BIT(w.n)))
+		w.why = CD_WHY_WRONG_ORDINAL;
+	else if (!eng_qualifies(&e->cv[ci], rule, in->widen, true))
+		w.why = CD_WHY_NOT_JOINT;
+	else if (in->we != CD_DATE_NONE && e->cv[ci].date > in->we)
+		w.why = CD_WHY_AFTER_WINDOW;
+	else {
+		w.why = CD_WHY_TAKEN;
+		w.by = taker(e, in, ci);
+	}
+	return w;
+}
+
+static eng_why why_gap(const cd_engine *e, const inst *in, size_t ci)
+{
+	eng_why w = why_is(CD_WHY_COUNTED);
+	if (counted_by(e, in, ci) || (w.why = why_scan(e, in, ci, in->ws, in->we, false)))
+		return w;
+	w.why = CD_WHY_ALREADY_MET;        /* the first in the gap met it */
+	w.by_conv = in->met_conv;
+	return w;
+}
+
+eng_why eng_why_not(const cd_engine *e, const inst *in, size_t ci)
+{
+	const ob_kind *k = eng_kind_of(in->rule->kind);
+	return k->why ? k->why(e, in, ci) : why_is(CD_WHY_COUNTED);
+}
+
 /* ---- obligation kinds ----------------------------------------------------- */
 
 static const char *need_window_to(const cd_obdef *d, const char **field)
@@ -533,16 +695,17 @@ static const char *need_gap(const cd_obdef *d, const char **field)
 }
 
 static const ob_kind kinds[] = {
-	[0] = { "?", false, CD_KIND_DEADLINE, false, false, NULL, NULL },
+	[0] = { "?", false, CD_KIND_DEADLINE, false, false, NULL, NULL, NULL },
 	[CD_FIRST_WITHIN] = { "FIRST_WITHIN", false, CD_KIND_DEADLINE, false, false, need_window_to,
-			      eval_window_kind },
-	[CD_COUNT_IN_WINDOW] = { "COUNT_IN_WINDOW", false, CD_KIND_DEADLINE, true, true, need_count, eval_count },
+			      eval_window_kind, why_window_kind },
+	[CD_COUNT_IN_WINDOW] = { "COUNT_IN_WINDOW", false, CD_KIND_DEADLINE, true, true, need_count, eval_count,
+				 why_count },
 	[CD_JOINT_IN_WINDOW] = { "JOINT_IN_WINDOW", true, CD_KIND_DEADLINE, false, false, need_window_to,
-				 eval_window_kind },
+				 eval_window_kind, why_window_kind },
 	[CD_JOINT_AT_ORDINAL] = { "JOINT_AT_ORDINAL", true, CD_KIND_DEADLINE, false, false, need_ordinals,
-				  eval_ordinal },
-	[CD_SCHEDULE] = { "SCHEDULE", false, CD_KIND_CADENCE, false, false, need_slots, eval_schedule },
-	[CD_MAX_GAP] = { "MAX_GAP", false, CD_KIND_CADENCE, false, false, need_gap, eval_gaps },
+				  eval_ordinal, why_ordinal },
+	[CD_SCHEDULE] = { "SCHEDULE", false, CD_KIND_CADENCE, false, false, need_slots, eval_schedule, why_schedule },
+	[CD_MAX_GAP] = { "MAX_GAP", false, CD_KIND_CADENCE, false, false, need_gap, eval_gaps, why_gap },
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 _Static_assert(N_KINDS == CD_OB_KIND_MAX + 1, "one row per obligation kind");
@@ -648,7 +811,7 @@ static void eval_ruleset(cd_engine *e, evctx *x, const cd_ruleset *rs, const cd_
  * configurable, gives this benefit obligations at all, and the period is
  * still running at the start of its first day. NULL otherwise.
  */
-static const cd_ruleset *law_reaching(const cd_engine *e, const cd_ruleset *nat, const period *p)
+const cd_ruleset *eng_law_reaching(const cd_engine *e, const cd_ruleset *nat, const period *p)
 {
 	const cd_ruleset *next;
 	if (e->cfg.law_transition != CD_LAW_COMMENCEMENT || !nat)
@@ -726,7 +889,7 @@ void eng_evaluate(cd_engine *e, const cd_citizen *c, cd_instant t)
 	for (size_t pi = 0; pi < e->n_per; pi++) {
 		const period *p = &e->per[pi];
 		const cd_ruleset *nat = cd_rules_national(e->rules, p->start);
-		const cd_ruleset *next = law_reaching(e, nat, p);
+		const cd_ruleset *next = eng_law_reaching(e, nat, p);
 		const cd_ruleset *ovl[CD_MAX_OVERLAYS];
 		size_t n_ovl = cd_rules_overlays(e->rules, p->muni, p->benefit, p->start, p->seasonal, ovl,
 						 CD_MAX_OVERLAYS);

@@ -97,18 +97,22 @@ static void period_resume(cd_engine *e, period *p, const cd_hev *h, int i)
  * that input's date, outputs name the new benefit. Merges do not chain, so a
  * period is renamed at most once.
  */
-static void period_rename(period *p, int benefit, cd_date d)
+static bool period_rename(period *p, int benefit, cd_date d)
 {
 	if (benefit == p->benefit || p->shown_from != CD_DATE_NONE)
-		return;
+		return false;
 	p->shown_benefit = (uint8_t)benefit;
 	p->shown_from = d;
+	return true;
 }
 
 uint8_t eng_benefit_on(const period *p, cd_date d)
 {
 	return p->shown_from != CD_DATE_NONE && d >= p->shown_from ? p->shown_benefit : p->benefit;
 }
+
+/* What entry i did, for explain.c (starts and ends it reads from the periods). */
+#define FX(what) do { if (e->fx) e->fx[i] = (uint8_t)(what); } while (0)
 
 void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 {
@@ -127,6 +131,8 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 		int hb = h->kind == CD_EV_REGISTRATION || h->kind == CD_EV_BENEFIT_CHANGE
 				 ? cd_rules_merged_benefit(e->rules, h->benefit, h->date) : CD_BENEFIT_NONE;
 
+		FX(CD_FX_NONE);
+
 		switch (h->kind) {
 		case CD_EV_REGISTRATION:
 			if (hb == CD_DAGPENGE) {
@@ -137,7 +143,9 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 						period_resume(e, pp, h, (int)i);
 						cur = paused;
 						paused = -1;
-					}
+						FX(CD_FX_RESUMED);
+					} else
+						FX(CD_FX_ALREADY);
 					continue;                /* already registered (D1) */
 				}
 				period_end(e, pc, (int)i, h->date,
@@ -148,7 +156,7 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 				period_start_dagpenge(e, np, h);
 			} else {
 				if (pc && cd_rules_merged_benefit(e->rules, pc->benefit, h->date) == hb) {
-					period_rename(pc, hb, h->date);
+					FX(period_rename(pc, hb, h->date) ? CD_FX_RENAMED : CD_FX_ALREADY);
 					continue;                /* D1 */
 				}
 				period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
@@ -167,6 +175,7 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 				interval_close(e, pc, h->date);
 				paused = cur;
 				cur = -1;
+				FX(CD_FX_PAUSED);
 			} else if (pc) {
 				period_end(e, pc, (int)i, h->date, pc->benefit == CD_DAGPENGE
 							       ? CD_CANCEL_PERIOD_ENDED : CD_CANCEL_DEREGISTERED);
@@ -174,14 +183,17 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 			} else if (pp && (h->flags & CD_HF_ENDS_DP)) {
 				period_end(e, pp, (int)i, h->date, CD_CANCEL_PERIOD_ENDED);
 				paused = -1;
-			}
+			} else
+				FX(CD_FX_IGNORED);
 			break;
 
 		case CD_EV_BENEFIT_CHANGE: {
 			int curb = pc ? pc->benefit : pp ? CD_DAGPENGE : CD_BENEFIT_NONE;
 			if (hb == CD_BENEFIT_NONE || hb == cd_rules_merged_benefit(e->rules, curb, h->date)) {
-				if (pc && hb != CD_BENEFIT_NONE)
-					period_rename(pc, hb, h->date);
+				if (pc && hb != CD_BENEFIT_NONE && period_rename(pc, hb, h->date))
+					FX(CD_FX_RENAMED);
+				else
+					FX(pc || pp ? CD_FX_CATEGORY : CD_FX_IGNORED);
 				continue;                        /* a category change */
 			}
 			period_end(e, pc, (int)i, h->date, CD_CANCEL_BENEFIT_SHIFT);
@@ -201,15 +213,18 @@ void eng_derive_periods(cd_engine *e, const cd_citizen *c)
 		case CD_EV_EXEMPTION: {
 			/* The period running on its date; a paused dagpenge period still runs (rules.md §3.3). */
 			period *t = pc ? pc : pp;
-			if (!t)
+			if (!t) {
+				FX(CD_FX_IGNORED);
 				break;
+			}
 			if (GROW(e->ex, e->n_ex, e->cap_ex, e->n_ex + 1) < 0)
 				eng_oom();
 			if (!t->n_ex)
 				t->ex0 = e->n_ex;
 			/* Only one period runs at a time, so each period's entries are contiguous. */
 			assert(t->ex0 + t->n_ex == e->n_ex);
-			e->ex[e->n_ex++] = (exempt){ h->date, h->scope, (h->flags & CD_HF_REVOKED) != 0 };
+			e->ex[e->n_ex++] = (exempt){ h->date, h->scope, (h->flags & CD_HF_REVOKED) != 0, (int)i };
+			FX(CD_FX_EXEMPTION);
 			t->n_ex++;
 			break;
 		}
