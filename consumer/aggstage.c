@@ -464,10 +464,10 @@ static int one(proc *x, part *pt, const rd_kafka_message_t *m, cd_err *err)
 		return proc_set_aside(x, m, "size", "record exceeds max-record-bytes", err);
 	if (cd_members_decode(m->payload, m->len, &r, &msg, err) < 0)
 		return proc_set_aside(x, m, "decode", err->msg, err);
-	if (r.source >= MAX_PARTS) {
+	if (r.source >= MAX_PARTS || (r.watermark && r.source_partitions > MAX_PARTS)) {
 		cd_members_free(msg);
-		return proc_set_aside(x, m, "validate", "member record: 'source_partition' is beyond what the stage handles",
-				      err);
+		return proc_set_aside(x, m, "validate", "member record: 'source_partition' or 'source_partitions' is "
+				      "beyond what the stage handles", err);
 	}
 	if (!r.watermark && r.m.outcome != CD_MEMBER_UNDECIDED) {
 		/* what the aggregator would refuse later, refused now, while there is a record to set aside */
