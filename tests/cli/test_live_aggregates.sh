@@ -107,6 +107,18 @@ until kcat -b "$BROKERS" -C -t contact.dlq.v1 -e -q -f '%h\n' 2>/dev/null |
   sleep 0.5
 done
 kill -0 "$STAGE_PID" 2>/dev/null || fail "the stage died on a bad member record"
+# … and so does a well-formed watermark that names more input partitions than the stage handles
+printf 'source_partition: 0 seq: 999999 has_clock: true clock: 1 watermark { source_partitions: 2000 }' |
+  protoc --encode=contact.v1.MemberRecord -I"$HERE/../../proto" -I/usr/include "$HERE/../../proto/contact/v1/members.proto" \
+  >"$W/wm.bin" || fail "protoc could not encode the watermark"
+kcat -P -b "$BROKERS" -t contact.members.v1 -p 1 "$W/wm.bin" || fail "kcat could not produce"
+limit=$((SECONDS + 30))
+until kcat -b "$BROKERS" -C -t contact.dlq.v1 -e -q -f '%h\n' 2>/dev/null |
+    grep -q '__connect.errors.stage=validate.*source_partitions'; do
+  [ "$SECONDS" -lt "$limit" ] || fail "the stage did not set aside a watermark naming 2000 input partitions"
+  sleep 0.5
+done
+kill -0 "$STAGE_PID" 2>/dev/null || fail "the stage died on a watermark naming 2000 input partitions"
 kill -TERM "$STAGE_PID"
 rc=0
 wait "$STAGE_PID" || rc=$?
