@@ -32,21 +32,21 @@ LOG=tests/fixtures/report-small.jsonl
 ENGINE=(--warn-days 0 --grace 0 --overlays none)
 
 cat >"$W/expected.csv" <<'EOF'
-kind,municipality,benefit,month,rule,due,met_on_time,breached,lapsed,exempted,cancelled,open,decided,share_on_time,retracted,conversations,conversations_per_obligation,aggregate_id,key,period_start,period_end,status,members,met,required,held
-total,,,,,12,6,3,1,1,1,0,10,0.6000,1,11,1.10,,,,,,,,,
-obligations,101,KONTANTHJAELP,2026-07,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,,,,,,,,,
-obligations,101,KONTANTHJAELP,2026-08,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,,,,,,,,,
-obligations,101,KONTANTHJAELP,2026-12,,1,1,0,0,0,0,0,1,1.0000,0,4,4.00,,,,,,,,,
-obligations,101,KONTANTHJAELP,2027-02,,1,0,0,0,1,0,0,0,,0,0,,,,,,,,,,
-obligations,147,KONTANTHJAELP,2026-07,,2,2,0,0,0,0,0,2,1.0000,1,2,1.00,,,,,,,,,
-obligations,147,KONTANTHJAELP,2026-08,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,,,,,,,,,
-obligations,147,KONTANTHJAELP,2026-12,,1,0,0,1,0,0,0,1,0.0000,0,2,2.00,,,,,,,,,
-obligations,147,KONTANTHJAELP,2027-02,,1,0,0,0,0,1,0,0,,0,0,,,,,,,,,,
-rule,,,,dk-2026/first-within,8,5,3,0,0,0,0,8,0.6250,1,5,0.62,,,,,,,,,
-rule,,,,dk-2026/four-in-six,4,1,0,1,1,1,0,2,0.5000,0,6,3.00,,,,,,,,,
-aggregate,101,,2026-12,,,,,0,0,,,,,,,,dk-2026/kommune-share,kommune:101,2026-10-01,2026-12-31,MET,1,1,1,1
-aggregate,101,,2027-03,,,,,0,1,,,,,,,,dk-2026/kommune-share,kommune:101,2027-01-01,2027-03-31,BREACHED,1,0,1,0
-aggregate,147,,2026-12,,,,,1,0,,,,,,,,dk-2026/kommune-share,kommune:147,2026-10-01,2026-12-31,BREACHED,1,0,1,0
+kind,municipality,benefit,month,rule,due,met_on_time,breached,lapsed,exempted,cancelled,open,decided,share_on_time,retracted,conversations,conversations_per_obligation,late_changes,aggregate_id,key,period_start,period_end,status,members,met,required,held
+total,,,,,12,6,3,1,1,1,0,10,0.6000,1,11,1.10,0,,,,,,,,,
+obligations,101,KONTANTHJAELP,2026-07,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,0,,,,,,,,,
+obligations,101,KONTANTHJAELP,2026-08,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,0,,,,,,,,,
+obligations,101,KONTANTHJAELP,2026-12,,1,1,0,0,0,0,0,1,1.0000,0,4,4.00,0,,,,,,,,,
+obligations,101,KONTANTHJAELP,2027-02,,1,0,0,0,1,0,0,0,,0,0,,0,,,,,,,,,
+obligations,147,KONTANTHJAELP,2026-07,,2,2,0,0,0,0,0,2,1.0000,1,2,1.00,0,,,,,,,,,
+obligations,147,KONTANTHJAELP,2026-08,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,0,,,,,,,,,
+obligations,147,KONTANTHJAELP,2026-12,,1,0,0,1,0,0,0,1,0.0000,0,2,2.00,0,,,,,,,,,
+obligations,147,KONTANTHJAELP,2027-02,,1,0,0,0,0,1,0,0,,0,0,,0,,,,,,,,,
+rule,,,,dk-2026/first-within,8,5,3,0,0,0,0,8,0.6250,1,5,0.62,0,,,,,,,,,
+rule,,,,dk-2026/four-in-six,4,1,0,1,1,1,0,2,0.5000,0,6,3.00,0,,,,,,,,,
+aggregate,101,,2026-12,,,,,0,0,,,,,,,,,dk-2026/kommune-share,kommune:101,2026-10-01,2026-12-31,MET,1,1,1,1
+aggregate,101,,2027-03,,,,,0,1,,,,,,,,,dk-2026/kommune-share,kommune:101,2027-01-01,2027-03-31,BREACHED,1,0,1,0
+aggregate,147,,2026-12,,,,,1,0,,,,,,,,,dk-2026/kommune-share,kommune:147,2026-10-01,2026-12-31,BREACHED,1,0,1,0
 EOF
 
 same_csv() {  # what the report printed ($1) against what was counted by hand ($2)
@@ -133,25 +133,25 @@ check_total() {  # NAME WANT ARGS…
   [ "$(total_of "$W/f.csv")" = "$want" ] || fail "$name: total is '$(total_of "$W/f.csv")', expected '$want'"
 }
 # 147: b1, b2, b4 first-within met; b3 breached; b1 four-in-six lapsed; b4 cancelled: 3 of 5
-check_total "--municipality 147" "total,,,,,6,3,1,1,0,1,0,5,0.6000,1,5,1.00,,,,,,,,," --municipality 147
+check_total "--municipality 147" "total,,,,,6,3,1,1,0,1,0,5,0.6000,1,5,1.00,0,,,,,,,,," --municipality 147
 [ "$(grep -c '^obligations,147,' "$W/f.csv")" -eq 4 ] && ! grep -q '^obligations,101,' "$W/f.csv" || fail "--municipality 147 must keep 147's rows only"
-[ "$(grep '^aggregate,' "$W/f.csv" | cut -d, -f19 | tr '\n' ' ')" = "kommune:147 " ] || fail "--municipality 147 must keep 147's cohort only"
+[ "$(grep '^aggregate,' "$W/f.csv" | cut -d, -f20 | tr '\n' ' ')" = "kommune:147 " ] || fail "--municipality 147 must keep 147's cohort only"
 check_total "--municipality 101,147" "$(total_of "$W/expected.csv")" --municipality 101,147
-check_total "--benefit DAGPENGE" "total,,,,,0,0,0,0,0,0,0,0,,0,0,,,,,,,,,," --benefit DAGPENGE
+check_total "--benefit DAGPENGE" "total,,,,,0,0,0,0,0,0,0,0,,0,0,,0,,,,,,,,," --benefit DAGPENGE
 [ "$(wc -l <"$W/f.csv")" -eq 2 ] || fail "--benefit DAGPENGE must leave no rows and no cohorts"
 check_total "--benefit kontanthjaelp" "$(total_of "$W/expected.csv")" --benefit kontanthjaelp
-check_total "--ruleset dk-2026/four-in-six" "total,,,,,4,1,0,1,1,1,0,2,0.5000,0,6,3.00,,,,,,,,," --ruleset dk-2026/four-in-six
+check_total "--ruleset dk-2026/four-in-six" "total,,,,,4,1,0,1,1,1,0,2,0.5000,0,6,3.00,0,,,,,,,,," --ruleset dk-2026/four-in-six
 ! grep -q '^aggregate,' "$W/f.csv" || fail "--ruleset dk-2026/four-in-six names no aggregate"
 check_total "--ruleset dk-2026" "$(total_of "$W/expected.csv")" --ruleset dk-2026
-check_total "--ruleset dk-2024" "total,,,,,0,0,0,0,0,0,0,0,,0,0,,,,,,,,,," --ruleset dk-2024
+check_total "--ruleset dk-2024" "total,,,,,0,0,0,0,0,0,0,0,,0,0,,0,,,,,,,,," --ruleset dk-2024
 # August: a3, b4 met, a4, b3 breached
-check_total "--from/--to 2026-08" "total,,,,,4,2,2,0,0,0,0,4,0.5000,0,2,0.50,,,,,,,,," --from 2026-08 --to 2026-08
+check_total "--from/--to 2026-08" "total,,,,,4,2,2,0,0,0,0,4,0.5000,0,2,0.50,0,,,,,,,,," --from 2026-08 --to 2026-08
 ! grep -q '^aggregate,' "$W/f.csv" || fail "no cohort's period ends in August"
-check_total "--from 2026-08-10 --to 2026-08-10" "total,,,,,4,2,2,0,0,0,0,4,0.5000,0,2,0.50,,,,,,,,," --from 2026-08-10 --to 2026-08-10
+check_total "--from 2026-08-10 --to 2026-08-10" "total,,,,,4,2,2,0,0,0,0,4,0.5000,0,2,0.50,0,,,,,,,,," --from 2026-08-10 --to 2026-08-10
 # the four-in-six months, and the three cohorts, whose periods end 2026-12-31 and 2027-03-31
-check_total "--from 2026-12-31" "total,,,,,4,1,0,1,1,1,0,2,0.5000,0,6,3.00,,,,,,,,," --from 2026-12-31 --to 2027-03-31
+check_total "--from 2026-12-31" "total,,,,,4,1,0,1,1,1,0,2,0.5000,0,6,3.00,0,,,,,,,,," --from 2026-12-31 --to 2027-03-31
 [ "$(grep -c '^aggregate,' "$W/f.csv")" -eq 3 ] || fail "--from 2026-12-31 --to 2027-03-31 must keep the three cohorts"
-check_total "combined" "total,,,,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,,,,,,,,," --municipality 147 --benefit KONTANTHJAELP --ruleset dk-2026/first --from 2026-08
+check_total "combined" "total,,,,,2,1,1,0,0,0,0,2,0.5000,0,1,0.50,0,,,,,,,,," --municipality 147 --benefit KONTANTHJAELP --ruleset dk-2026/first --from 2026-08
 # filters apply to --input as to --outputs
 "$CONTACTD" report --input "$LOG" "${ENGINE[@]}" --municipality 147 -o "$W/fi.csv" 2>/dev/null || fail "report --input --municipality failed"
 "$CONTACTD" report --outputs "$W/out.jsonl" --municipality 147 -o "$W/fo.csv" 2>/dev/null || fail "report --outputs --municipality failed"
