@@ -62,7 +62,8 @@ typedef struct ikey {
 typedef struct inst {
 	uint64_t h;              /* key.lo */
 	uint32_t h2;             /* key.hi */
-	cd_date due_dl, due_br;  /* the due date the latest deadline event / the latest BREACHED carried */
+	cd_date due_dl, due_br;  /* the due date the latest deadline event / the latest BREACHED carried;
+				    due_dl with ST_UNDATED: the day the instance last said it had none */
 	uint16_t rule, muni;     /* interned names */
 	uint16_t held_dl, held_br;
 	uint8_t benefit;         /* the latest deadline event's (a RETRACTED names the breach's) */
@@ -75,6 +76,7 @@ _Static_assert(sizeof(inst) == 32, "an instance costs 32 bytes");
 #define ST_DL(s) ((s)->st & 7)
 #define ST_BR(s) (((s)->st >> 3) & 3)
 #define ST_RETRACTED 0x20       /* a breach of it was retracted */
+#define ST_UNDATED 0x40         /* no due date (paused, cancelled while paused): due_dl is the day of that word */
 static void set_dl(inst *s, int v) { s->st = (uint8_t)((s->st & ~7) | (v & 7)); }
 static void set_br(inst *s, int v) { s->st = (uint8_t)((s->st & ~0x18) | (v & 3) << 3); }
 _Static_assert(CD_DL_LAPSED < 8 && CD_BR_RETRACTED < 4, "statuses fit inst.st");
@@ -136,6 +138,7 @@ struct cd_tally {
 	cd_instant clock;        /* the latest as_of / detected_at seen */
 	cd_instant next_day;     /* the clock's next local midnight: the cutoff moves then */
 	cd_date cutoff;          /* instances due before it are settled; CD_DATE_NONE: none yet */
+	ikey last_late;          /* the instance of the output just taken, if it was a late one ({0, 0}: not) */
 	int oom;
 };
 
@@ -298,7 +301,9 @@ static int outcome(const inst *s)
  */
 static cd_date due_of(const inst *s, int out)
 {
-	return out == OUT_BREACHED ? s->due_br : s->due_dl;
+	if (out == OUT_BREACHED)
+		return s->due_br;
+	return s->st & ST_UNDATED ? CD_DATE_NONE : s->due_dl;
 }
 
 static void count(cd_report_counts *c, int out, int held, bool retracted)
@@ -374,13 +379,19 @@ static int tally_inst(cd_tally *t, const inst *s)
 	return 0;
 }
 
-/* Past the horizon: due (as it would be counted) before the cutoff (D69). */
+/*
+ * Past the horizon (D69): due (as it would be counted) before the cutoff; or,
+ * without a due date, undated since before it (paused, or cancelled while
+ * paused, for longer than the horizon: such instances would otherwise pile up).
+ */
 static bool settleable(const cd_tally *t, const inst *s)
 {
 	cd_date due;
 	if (t->cutoff == CD_DATE_NONE)
 		return false;
 	due = due_of(s, outcome(s));
+	if (due == CD_DATE_NONE && (s->st & ST_UNDATED))
+		due = s->due_dl;
 	return due != CD_DATE_NONE && due < t->cutoff;
 }
 
@@ -654,14 +665,18 @@ static int names_of(cd_tally *t, const cd_output *o, int *mi, int *ri)
  * as a late change in the row of its own municipality, benefit and due date,
  * never as an obligation; a late RETRACTED also ends its breach's example.
  */
-static int late_change(cd_tally *t, const cd_output *o, ikey k, cd_err *err)
+static int late_change(cd_tally *t, const cd_output *o, ikey k, ikey prev, cd_err *err)
 {
 	cd_report_counts *c;
 	int mi, ri;
+	bool again = prev.lo == k.lo && prev.hi == k.hi;
 
-	t->late++;
 	if (o->is_breach && o->status == CD_BR_RETRACTED)
 		drop_example(t, k);
+	t->last_late = k;
+	if (again)
+		return 0;            /* one late input's outputs for one instance (a RETRACTED and its MET) are one change */
+	t->late++;
 	if (!kept(&t->f, o->benefit, o->due))
 		return 0;
 	if (names_of(t, o, &mi, &ri) < 0 || !(c = row_counts(t, (uint16_t)mi, o->benefit, o->due)))
@@ -674,12 +689,14 @@ static int late_change(cd_tally *t, const cd_output *o, ikey k, cd_err *err)
 
 int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 {
-	ikey k;
+	ikey k, prev;
 	inst *s;
 	bool settled = false;
 
 	t->outputs++;
 	advance(t, o->as_of);        /* the stream's clock, whatever the filters keep */
+	prev = t->last_late;
+	t->last_late = (ikey){ 0, 0 };
 	if (!ruleset_selected(&t->f, o->obligation_id) || !muni_selected(&t->f, o->muni ? o->muni : ""))
 		return 0;
 	k = name_hash(o);
@@ -693,7 +710,7 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 		settled = true;      /* late, whatever due date this output brings */
 	}
 	if (settled || (!s && t->cutoff != CD_DATE_NONE && o->due != CD_DATE_NONE && o->due < t->cutoff))
-		return late_change(t, o, k, err);
+		return late_change(t, o, k, prev, err);
 	if (!s) {
 		int mi, ri;
 		if (t->n >= t->max_instances && t->settle_days && rebuild(t, t->cap) < 0)   /* a sweep may make room */
@@ -732,6 +749,11 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 	set_dl(s, o->status);
 	s->benefit = (uint8_t)o->benefit;
 	s->due_dl = o->due;          /* none while PAUSED: a paused window has not closed in any month */
+	s->st &= (uint8_t)~ST_UNDATED;
+	if (o->due == CD_DATE_NONE && t->settle_days && o->as_of != CD_INSTANT_NONE) {
+		s->due_dl = cd_cph_date(o->as_of);   /* since when: so that it settles too */
+		s->st |= ST_UNDATED;
+	}
 	s->held_dl = clamp16(o->held);
 	if (o->status == CD_DL_CANCELLED)
 		s->reason = (uint8_t)o->cancel_reason;

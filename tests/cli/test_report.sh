@@ -183,6 +183,48 @@ refused "--until without --input" 'until applies to --input only' --outputs "$W/
 refused "--max-instances 0" 'option=--max-instances value=0' --outputs "$W/out.jsonl" --max-instances 0
 # a bound is an error, never a wrong count
 refused "more instances than --max-instances" 'more than 5 obligation instances (--max-instances)' --outputs "$W/out.jsonl" --max-instances 5
+# ---- the settle horizon (D69) --------------------------------------------------------------------
+# tests/fixtures/report-settle.jsonl: s1 (147, AKTIVITETSPARAT 07-06) first-within due 07-13, breached at
+# the 07-20 tick; s2 registers 09-01 and meets its own 09-03 (the stream clock reaches 09-03); then a
+# conversation of s1 dated 07-10 is recorded 09-05: RETRACTED and MET, 54 days after the due date.
+SETTLE=tests/fixtures/report-settle.jsonl
+row_of() { grep "^obligations,147,KONTANTHJAELP,$2," "$1" | cut -d, -f6-18; }   # due … late_changes
+# never settled: the retraction counts, the month is met (and retracted)
+"$CONTACTD" report --input "$SETTLE" "${ENGINE[@]}" --settle-days 0 -o "$W/s0.csv" 2>"$W/s0.err" || { cat "$W/s0.err" >&2; fail "--settle-days 0 failed"; }
+[ "$(row_of "$W/s0.csv" 2026-07)" = "1,1,0,0,0,0,0,1,1.0000,1,1,1.00,0" ] || fail "--settle-days 0: 2026-07 is '$(row_of "$W/s0.csv" 2026-07)', expected met"
+# the default horizon (180 days) is far: the same figures
+"$CONTACTD" report --input "$SETTLE" "${ENGINE[@]}" -o "$W/s180.csv" 2>/dev/null || fail "report of $SETTLE failed"
+cmp -s "$W/s0.csv" "$W/s180.csv" || fail "the default horizon must not settle $SETTLE"
+# 30 days: s1 was settled breached when the clock passed 08-12; the retraction (its RETRACTED and its MET,
+# one change) is a late change of July, not lost, not counted twice
+for src in "--input $SETTLE ${ENGINE[*]}" "--outputs $W/settle-out.jsonl"; do
+  [ -s "$W/settle-out.jsonl" ] || "$CONTACTD" replay --input "$SETTLE" "${ENGINE[@]}" --output "$W/settle-out.jsonl" 2>/dev/null
+  # shellcheck disable=SC2086
+  "$CONTACTD" report $src --settle-days 30 -o "$W/s30.csv" 2>"$W/s30.err" || { cat "$W/s30.err" >&2; fail "--settle-days 30 ($src) failed"; }
+  [ "$(row_of "$W/s30.csv" 2026-07)" = "1,0,1,0,0,0,0,1,0.0000,0,0,0.00,1" ] || fail "--settle-days 30 ($src): 2026-07 is '$(row_of "$W/s30.csv" 2026-07)', expected breached with one late change"
+  [ "$(row_of "$W/s30.csv" 2026-09)" = "1,1,0,0,0,0,0,1,1.0000,0,1,1.00,0" ] || fail "--settle-days 30 ($src): 2026-09 is '$(row_of "$W/s30.csv" 2026-09)'"
+  [ "$(grep '^total,' "$W/s30.csv" | cut -d, -f6,18)" = "2,1" ] || fail "--settle-days 30 ($src): total is '$(grep '^total,' "$W/s30.csv")'"
+  expect_grep 'instances=2 rows=2 undated=0 cohorts=0 settled=1 late_changes=1' "$W/s30.err"
+done
+refused "--settle-days -1" 'option=--settle-days value=-1' --outputs "$W/out.jsonl" --settle-days -1
+
+# Memory: the same 2,000 citizens over 2 years, and over 6 (three consecutive 2-year logs of those ids,
+# other seeds). synth --years spreads a fixed number of citizens over its span, so it does not make a
+# longer log of one population. The instance table's peak (--stats) must not grow with the log under the
+# default horizon (< 1.5 x), and does grow without one (> 2 x).
+for i in 1 2 3; do
+  "$CONTACTD" synth --citizens 2000 --years 2 --from $((2017 + 2 * i))-01-01 --seed "$i" --output "$W/mem$i.pb" 2>/dev/null || fail "synth failed"
+done
+cat "$W/mem1.pb" "$W/mem2.pb" "$W/mem3.pb" >"$W/mem6y.pb"
+peak() {  # LOG SETTLE-DAYS
+  "$CONTACTD" report --input "$1" --settle-days "$2" --stats -o /dev/null 2>"$W/peak.err" || { cat "$W/peak.err" >&2; fail "report --stats of $1 failed"; }
+  sed -n 's/.*msg="report stats".* peak_instances=\([0-9]*\).*/\1/p' "$W/peak.err"
+}
+p2=$(peak "$W/mem1.pb" 180) p6=$(peak "$W/mem6y.pb" 180) q2=$(peak "$W/mem1.pb" 0) q6=$(peak "$W/mem6y.pb" 0)
+echo "test_report: peak instances, 2 years / 6 years: settle 180 days $p2 / $p6, never $q2 / $q6" >&2
+[ -n "$p2" ] && [ -n "$q6" ] || fail "--stats logs no peak_instances"
+[ $((p6 * 2)) -lt $((p2 * 3)) ] || fail "with the default horizon the peak grew with the log: $p2 -> $p6"
+[ "$q6" -gt $((q2 * 2)) ] || fail "without a horizon the peak should grow with the log: $q2 -> $q6"
 "$CONTACTD" report --help >"$W/help" || fail "--help failed"
 expect_grep 'usage: contactd report' "$W/help"
 expect_grep 'municipality LIST' "$W/help"
