@@ -1,7 +1,7 @@
 /*
  * report.c — `contactd report`: compliance per municipality × benefit × month
  * (issue 10; docs/report.md says what every figure means, decisions.md
- * D60–D68 why).
+ * D60–D69 why).
  *
  * Three sources, one tally (cmd/report_tally.c):
  *   --input LOG      the log through the engine here (cmd/driver.c, as

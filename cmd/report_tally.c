@@ -662,10 +662,13 @@ static int names_of(cd_tally *t, const cd_output *o, int *mi, int *ri)
 
 /*
  * An output for an instance settled (or first seen past its horizon): counted
- * as a late change in the row of its own municipality, benefit and due date,
+ * as a late change in the row of its own municipality and benefit and of `due`
+ * (the output's, or the one its instance was settled by when it has none),
  * never as an obligation; a late RETRACTED also ends its breach's example.
+ * Without any due date (settled undated, and undated still) it is in no row:
+ * the rule's and the total's only.
  */
-static int late_change(cd_tally *t, const cd_output *o, ikey k, ikey prev, cd_err *err)
+static int late_change(cd_tally *t, const cd_output *o, ikey k, ikey prev, cd_date due, cd_err *err)
 {
 	cd_report_counts *c;
 	int mi, ri;
@@ -677,11 +680,15 @@ static int late_change(cd_tally *t, const cd_output *o, ikey k, ikey prev, cd_er
 	if (again)
 		return 0;            /* one late input's outputs for one instance (a RETRACTED and its MET) are one change */
 	t->late++;
-	if (!kept(&t->f, o->benefit, o->due))
+	if (!kept(&t->f, o->benefit, due))
 		return 0;
-	if (names_of(t, o, &mi, &ri) < 0 || !(c = row_counts(t, (uint16_t)mi, o->benefit, o->due)))
+	if (names_of(t, o, &mi, &ri) < 0)
 		return cd_err_set(err, 0, "out of memory");
-	c->late_changes++;
+	if (due != CD_DATE_NONE) {
+		if (!(c = row_counts(t, (uint16_t)mi, o->benefit, due)))
+			return cd_err_set(err, 0, "out of memory");
+		c->late_changes++;
+	}
 	t->per_rule[ri].late_changes++;
 	t->total.late_changes++;
 	return 0;
@@ -692,6 +699,7 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 	ikey k, prev;
 	inst *s;
 	bool settled = false;
+	cd_date settled_due = CD_DATE_NONE;
 
 	t->outputs++;
 	advance(t, o->as_of);        /* the stream's clock, whatever the filters keep */
@@ -705,12 +713,14 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 		/* settled now, as a sweep would have: where sweeps fall changes no figure */
 		if (settle(t, s) < 0)
 			return cd_err_set(err, 0, "out of memory");
+		settled_due = due_of(s, outcome(s));
 		remove_slot(t, s);
 		s = NULL;
 		settled = true;      /* late, whatever due date this output brings */
 	}
-	if (settled || (!s && t->cutoff != CD_DATE_NONE && o->due != CD_DATE_NONE && o->due < t->cutoff))
-		return late_change(t, o, k, prev, err);
+	/* not in the table and due past the horizon, or undated (new instances open with a due date) */
+	if (settled || (!s && t->cutoff != CD_DATE_NONE && (o->due == CD_DATE_NONE || o->due < t->cutoff)))
+		return late_change(t, o, k, prev, o->due != CD_DATE_NONE ? o->due : settled_due, err);
 	if (!s) {
 		int mi, ri;
 		if (t->n >= t->max_instances && t->settle_days && rebuild(t, t->cap) < 0)   /* a sweep may make room */

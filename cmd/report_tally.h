@@ -65,7 +65,7 @@ typedef struct cd_report_counts {
 	uint64_t met, breached, lapsed, exempted, cancelled, open;
 	uint64_t retracted;          /* of them, instances with a breach that was retracted */
 	uint64_t held;               /* conversations held, summed over met, breached and lapsed */
-	uint64_t late_changes;       /* outputs for instances already settled (D69): not in `due` */
+	uint64_t late_changes;       /* late inputs' outputs for settled instances (D69): not in `due` */
 } cd_report_counts;
 
 /* decided = met + breached + lapsed: the denominator of the share on time (D62). */
@@ -119,7 +119,7 @@ typedef struct cd_report {
 	uint64_t outputs;            /* records taken (outputs of every kind) */
 	uint64_t instances;          /* instances counted: settled, and in the table at the end (before the filters) */
 	uint64_t settled;            /* of them, settled before the end (D69) */
-	uint64_t late_changes;       /* outputs for settled instances, before the filters */
+	uint64_t late_changes;       /* late changes, before the filters */
 	uint64_t undated;            /* instances without a due date at the end (paused, cancelled while paused): in no row */
 	uint64_t cohorts_dropped;    /* cohorts past CD_REPORT_MAX_COHORTS */
 	char **strings;              /* owned: the names rows and rules point to */

@@ -1,5 +1,5 @@
 # `contactd report` counts a hand-written population by hand-counted figures
-# (docs/report.md, decisions.md D60–D66), from each source alike, with its filters.
+# (docs/report.md, decisions.md D60–D69), from each source alike, with its filters.
 #
 # tests/fixtures/report-small.jsonl: dk-2026 KONTANTHJAELP, grace 0, warnings off, no
 # overlays. Due dates from rules.md §5 dk-2026 (first-within: first contact + 7 days;
