@@ -1,7 +1,7 @@
 /*
  * report.c — `contactd report`: compliance per municipality × benefit × month
  * (issue 10; docs/report.md says what every figure means, decisions.md
- * D60–D68 why).
+ * D60–D69 why).
  *
  * Three sources, one tally (cmd/report_tally.c):
  *   --input LOG      the log through the engine here (cmd/driver.c, as
@@ -16,7 +16,8 @@
  * JSON, or one self-contained HTML page.
  *
  * Memory is the driver's (with --input) plus the tally's, which grows with
- * obligation instances, not with the length of the log (report_tally.h).
+ * the obligation instances due within the settle horizon (--settle-days,
+ * D69), not with the length of the log (report_tally.h).
  */
 #include "cmd/commands.h"
 
@@ -36,6 +37,7 @@
 #include "util/log.h"
 
 #define DEFAULT_MAX_INSTANCES 50000000L
+#define DEFAULT_SETTLE_DAYS 180L
 
 /* ---- --input: the driver's outputs into the tally ---------------------------------------- */
 
@@ -64,6 +66,7 @@ static int count_aggregate(void *ctx, const cd_agg_output *a)
 enum {
 	OPT_INPUT_FORMAT = CD_OPT_OWN, OPT_UNTIL, OPT_OUTPUTS, OPT_DEADLINE, OPT_BREACH, OPT_AGGREGATE, OPT_IDLE,
 	OPT_MUNI, OPT_BENEFIT, OPT_RULESET, OPT_FROM, OPT_TO, OPT_FORMAT, OPT_TITLE, OPT_MAX_INSTANCES, OPT_STATS,
+	OPT_SETTLE_DAYS,
 };
 
 static const struct option longopts[] = {
@@ -86,6 +89,7 @@ static const struct option longopts[] = {
 	{ "title", required_argument, NULL, OPT_TITLE },
 	{ "max-instances", required_argument, NULL, OPT_MAX_INSTANCES },
 	{ "stats", no_argument, NULL, OPT_STATS },
+	{ "settle-days", required_argument, NULL, OPT_SETTLE_DAYS },
 	CD_OPT_ENGINE_LONGOPTS,
 	CD_OPT_LOG_LEVEL_LONGOPT,
 	CD_OPT_HELP_LONGOPT,
@@ -100,7 +104,7 @@ typedef struct report_opts {
 	cd_kv kv[CD_KAFKA_MAX_KV];
 	cd_report_filter f;
 	cd_report_format fmt;
-	long max_instances;
+	long max_instances, settle_days;
 	int stats;
 	cd_opt_engine eo;
 	int engine_opts;             /* an engine option was given (they need --input) */
@@ -235,6 +239,8 @@ static int parse_option(void *ctx, int c, char *arg)
 	case OPT_STATS:
 		o->stats = 1;
 		return 0;
+	case OPT_SETTLE_DAYS:
+		return cd_opt_long("--settle-days", arg, 0, 36500, &o->settle_days);
 	default:
 		o->engine_opts = 1;
 		return cd_opt_engine_option(&o->eo, c, arg);
@@ -272,9 +278,13 @@ static void usage(FILE *f)
 		   "      --title TEXT         the HTML page's title\n"
 		   "      --max-instances N    obligation instances followed, 1 … 1000000000 (default %ld,\n"
 		   "                           40 to 80 bytes each): more is an error, never a wrong count\n"
-		   "      --stats              at the end, also log the instance table's size\n"
+		   "      --settle-days N      settle an obligation due more than N days before the stream clock\n"
+		   "                           (the latest as_of seen): count it then and forget it, so memory does\n"
+		   "                           not grow with the log; later outputs for it are late_changes\n"
+		   "                           (default %ld; 0: never settle, count everything at the end)\n"
+		   "      --stats              at the end, also log the instance table's size and peak\n"
 		   "engine options (with --input):\n",
-		DEFAULT_MAX_INSTANCES);
+		DEFAULT_MAX_INSTANCES, DEFAULT_SETTLE_DAYS);
 	cd_opt_engine_usage(f);
 }
 
@@ -365,6 +375,7 @@ int cmd_report(int argc, char **argv)
 	o.until = CD_INSTANT_NONE;
 	o.output = "-";
 	o.max_instances = DEFAULT_MAX_INSTANCES;
+	o.settle_days = DEFAULT_SETTLE_DAYS;
 	o.bk = (cd_report_brokers){ .deadline_topic = CD_TOPIC_DEADLINES, .breach_topic = CD_TOPIC_BREACHES,
 				    .aggregate_topic = CD_TOPIC_AGGREGATES, .idle_ms = 10000, .kv = o.kv };
 	cd_report_filter_init(&o.f);
@@ -398,7 +409,7 @@ int cmd_report(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "bad option value", "option", "--from", "expected", "not after --to", NULL);
 		goto out;
 	}
-	if (!(t = cd_tally_new(&o.f, (size_t)o.max_instances))) {
+	if (!(t = cd_tally_new(&o.f, (size_t)o.max_instances, (int)o.settle_days))) {
 		cd_log(CD_LOG_ERROR, "cannot start", "error", "out of memory", NULL);
 		goto out;
 	}
@@ -434,7 +445,7 @@ int cmd_report(int argc, char **argv)
 		}
 	}
 	{
-		char num[8][32];
+		char num[10][32];
 		snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)n.records);
 		snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)n.skipped);
 		snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)rep.outputs);
@@ -442,8 +453,11 @@ int cmd_report(int argc, char **argv)
 		snprintf(num[4], sizeof(num[4]), "%zu", rep.n_rows);
 		snprintf(num[5], sizeof(num[5]), "%llu", (unsigned long long)rep.undated);
 		snprintf(num[6], sizeof(num[6]), "%zu", rep.n_cohorts);
+		snprintf(num[8], sizeof(num[8]), "%llu", (unsigned long long)rep.settled);
+		snprintf(num[9], sizeof(num[9]), "%llu", (unsigned long long)rep.late_changes);
 		cd_log(CD_LOG_INFO, "report done", "source", source, "records", num[0], "skipped", num[1], "outputs", num[2],
-		       "instances", num[3], "rows", num[4], "undated", num[5], "cohorts", num[6], NULL);
+		       "instances", num[3], "rows", num[4], "undated", num[5], "cohorts", num[6], "settled", num[8],
+		       "late_changes", num[9], NULL);
 		if (rep.cohorts_dropped) {
 			snprintf(num[7], sizeof(num[7]), "%llu", (unsigned long long)rep.cohorts_dropped);
 			cd_log(CD_LOG_WARN, "more aggregate cohorts than the report keeps: some are left out", "dropped",
@@ -454,8 +468,11 @@ int cmd_report(int argc, char **argv)
 			snprintf(num[0], sizeof(num[0]), "%zu", bytes);
 			snprintf(num[1], sizeof(num[1]), "%zu", inst);
 			snprintf(num[2], sizeof(num[2]), "%zu", inst ? bytes / inst : 0);
+			snprintf(num[3], sizeof(num[3]), "%zu", cd_tally_peak_instances(t));
+			snprintf(num[4], sizeof(num[4]), "%ld", o.settle_days);
+			/* instances: in the table at the end; peak_instances: the most it held at once */
 			cd_log(CD_LOG_INFO, "report stats", "instance_table_bytes", num[0], "instances", num[1],
-			       "bytes_per_instance", num[2], NULL);
+			       "bytes_per_instance", num[2], "peak_instances", num[3], "settle_days", num[4], NULL);
 		}
 	}
 	status = 0;

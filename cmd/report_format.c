@@ -158,17 +158,17 @@ static const char *per_str(const cd_report_counts *c, char *buf, size_t len)
 /* ---- CSV --------------------------------------------------------------------------------- */
 
 #define CSV_HEADER "kind,municipality,benefit,month,rule,due,met_on_time,breached,lapsed,exempted,cancelled,open," \
-		   "decided,share_on_time,retracted,conversations,conversations_per_obligation," \
+		   "decided,share_on_time,retracted,conversations,conversations_per_obligation,late_changes," \
 		   "aggregate_id,key,period_start,period_end,status,members,met,required,held\n"
 
 static void csv_counts(FILE *f, const cd_report_counts *c)
 {
 	char s[32], p[32];
-	fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s,%llu,%llu,%s", (unsigned long long)c->due,
+	fprintf(f, "%llu,%llu,%llu,%llu,%llu,%llu,%llu,%llu,%s,%llu,%llu,%s,%llu", (unsigned long long)c->due,
 		(unsigned long long)c->met, (unsigned long long)c->breached, (unsigned long long)c->lapsed,
 		(unsigned long long)c->exempted, (unsigned long long)c->cancelled, (unsigned long long)c->open,
 		(unsigned long long)cd_report_decided(c), share_str(c, s, sizeof(s)), (unsigned long long)c->retracted,
-		(unsigned long long)c->held, per_str(c, p, sizeof(p)));
+		(unsigned long long)c->held, per_str(c, p, sizeof(p)), (unsigned long long)c->late_changes);
 }
 
 static void write_csv(FILE *f, const cd_report *r)
@@ -201,7 +201,7 @@ static void write_csv(FILE *f, const cd_report *r)
 		fputs("aggregate,", f);
 		if (c->key_kind == CD_AGG_KEY_MUNICIPALITY)
 			csv_str(f, c->key);
-		fprintf(f, ",,%04d-%02d,,,,,%d,%d,,,,,,,,", y, m, c->lapsed, c->exempted);
+		fprintf(f, ",,%04d-%02d,,,,,%d,%d,,,,,,,,,", y, m, c->lapsed, c->exempted);
 		csv_str(f, c->aggregate_id);
 		fputc(',', f);
 		csv_str(f, key);
@@ -231,6 +231,7 @@ static void json_counts(FILE *f, const cd_report_counts *c)
 		fputs("\"conversations_per_obligation\":null", f);
 	else
 		fprintf(f, "\"conversations_per_obligation\":%.2f", (double)c->held / (double)d);
+	fprintf(f, ",\"late_changes\":%llu", (unsigned long long)c->late_changes);
 }
 
 static void json_filters(FILE *f, const cd_report_filter *flt)
@@ -280,8 +281,9 @@ static void write_json(FILE *f, const cd_report *r, const cd_report_meta *m)
 	json_str(f, m->source_name);
 	fputs("},\n\"filters\":", f);
 	json_filters(f, m->filter);
-	fprintf(f, ",\n\"outputs\":%llu,\"instances\":%llu,\"undated\":%llu,\n\"total\":{",
-		(unsigned long long)r->outputs, (unsigned long long)r->instances, (unsigned long long)r->undated);
+	fprintf(f, ",\n\"outputs\":%llu,\"instances\":%llu,\"undated\":%llu,\"settled\":%llu,\"late_changes\":%llu,\n\"total\":{",
+		(unsigned long long)r->outputs, (unsigned long long)r->instances, (unsigned long long)r->undated,
+		(unsigned long long)r->settled, (unsigned long long)r->late_changes);
 	json_counts(f, &r->total);
 	fputs("},\n\"rows\":[", f);
 	for (size_t i = 0; i < r->n_rows; i++) {
@@ -358,6 +360,7 @@ static void add_counts(cd_report_counts *a, const cd_report_counts *b)
 	a->open += b->open;
 	a->retracted += b->retracted;
 	a->held += b->held;
+	a->late_changes += b->late_changes;
 }
 
 /* "1 234 567" with thin spaces, for people; data-value attributes keep the plain number. */
@@ -431,10 +434,13 @@ static void html_counts_cells(FILE *f, const cd_report_counts *c)
 			share_colour(s), pct(s, b, sizeof(b)));
 	per_str(c, b, sizeof(b));
 	fprintf(f, "<td data-field=\"conversations_per_obligation\" data-value=\"%s\">%s</td>", b, *b ? b : "–");
+	fprintf(f, "<td data-field=\"late_changes\" data-value=\"%llu\">%s</td>", (unsigned long long)c->late_changes,
+		num(c->late_changes, b, sizeof(b)));
 }
 
 #define COUNTS_HEAD "<th>due</th><th>met on time</th><th>breached</th><th>lapsed</th><th>exempted</th>" \
-		    "<th>cancelled</th><th>open</th><th>share on time</th><th>conversations per obligation</th>"
+		    "<th>cancelled</th><th>open</th><th>share on time</th><th>conversations per obligation</th>" \
+		    "<th>late changes</th>"
 
 static void tile(FILE *f, const char *id, const char *field, uint64_t v, const char *label)
 {
@@ -845,6 +851,10 @@ static int write_html(FILE *f, const cd_report *r, const cd_report_meta *m)
 		(unsigned long long)r->outputs, (unsigned long long)r->instances);
 	if (r->undated)
 		fprintf(f, " (%llu had no due date at the end, paused or cancelled while paused, and are in no month)", (unsigned long long)r->undated);
+	if (r->settled)
+		fprintf(f, "; %llu were settled before the end (due beyond the settle horizon: counted by their outcome "
+			   "then), and %llu outputs came for settled ones (late changes)", (unsigned long long)r->settled,
+			(unsigned long long)r->late_changes);
 	fputs(". Each instance counts once, by its final outcome. Made by contactd report; the CSV and JSON forms "
 	      "hold every municipality × benefit × month (docs/report.md).</p>\n</main>\n</body></html>\n", f);
 	free(mt);

@@ -31,6 +31,15 @@ static int date_field(const char *s, const char *field, bool required, cd_date *
 	return 0;
 }
 
+/* A Timestamp as the stream clock takes it (D69): none when absent or out of range. */
+static cd_instant instant_of(const Google__Protobuf__Timestamp *ts)
+{
+	if (!ts || ts->seconds > INT64_C(9000000000) || ts->seconds < -INT64_C(9000000000) || ts->nanos < 0 ||
+	    ts->nanos >= 1000000000)
+		return CD_INSTANT_NONE;
+	return cd_instant_from_ts(ts->seconds, ts->nanos);
+}
+
 /* What a deadline and a breach event share. 0, or -1 (err) when the tally could not count it. */
 static int citizen_output(const char *citizen_id, const char *muni, int benefit, const Contact__V1__ObligationState *ob,
 			  const char *explanation, const char *what, cd_output *o, cd_err *err)
@@ -79,6 +88,7 @@ int cd_report_take_output(cd_tally *t, const Contact__V1__Output *m, cd_err *err
 			return 1;
 		o.status = d->status;
 		o.cancel_reason = d->cancel_reason;
+		o.as_of = instant_of(d->as_of);
 		break;
 	}
 	case CONTACT__V1__OUTPUT__OUTPUT_BREACH: {
@@ -91,6 +101,7 @@ int cd_report_take_output(cd_tally *t, const Contact__V1__Output *m, cd_err *err
 		o.is_breach = true;
 		o.status = b->status;
 		o.breach_kind = b->kind;
+		o.as_of = instant_of(b->detected_at);
 		break;
 	}
 	case CONTACT__V1__OUTPUT__OUTPUT_AGGREGATE: {

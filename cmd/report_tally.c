@@ -17,6 +17,19 @@
  * live topics interleave the two streams arbitrarily; the final outcome is a
  * function of the two latest statuses only, so it does not depend on that
  * interleaving (decisions.md D61).
+ *
+ * Settling (D69): the stream clock is the latest as_of / detected_at seen;
+ * the cutoff, settle_days before its day, only moves forward. An instance
+ * whose counted due date is before the cutoff is settled: counted into the
+ * rows as the end would count it, and taken out of the table. That happens
+ * in sweeps, when the table would grow (it is rebuilt without the settled
+ * ones, and doubles only if it would still be more than 60 % full, so sweeps
+ * cost O(1) per insert over time), and whenever an output finds its instance
+ * past the cutoff still in the table: so where a sweep happens to fall
+ * changes no figure. An output for an instance not in the table whose due
+ * date is before the cutoff is a late change: counted as such in its month's
+ * row, never as an obligation (the instance was settled, or first seen after
+ * its horizon; which, the tally cannot know without memory per instance).
  */
 #include "cmd/report_tally.h"
 
@@ -25,6 +38,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <xxhash.h>
+
+#include "state/date.h"
 
 /* uthash: an allocation failure leaves the table as it was and sets `oom`. */
 #define HASH_NONFATAL_OOM 1
@@ -47,7 +62,8 @@ typedef struct ikey {
 typedef struct inst {
 	uint64_t h;              /* key.lo */
 	uint32_t h2;             /* key.hi */
-	cd_date due_dl, due_br;  /* the due date the latest deadline event / the latest BREACHED carried */
+	cd_date due_dl, due_br;  /* the due date the latest deadline event / the latest BREACHED carried;
+				    due_dl with ST_UNDATED: the day the instance last said it had none */
 	uint16_t rule, muni;     /* interned names */
 	uint16_t held_dl, held_br;
 	uint8_t benefit;         /* the latest deadline event's (a RETRACTED names the breach's) */
@@ -60,6 +76,7 @@ _Static_assert(sizeof(inst) == 32, "an instance costs 32 bytes");
 #define ST_DL(s) ((s)->st & 7)
 #define ST_BR(s) (((s)->st >> 3) & 3)
 #define ST_RETRACTED 0x20       /* a breach of it was retracted */
+#define ST_UNDATED 0x40         /* no due date (paused, cancelled while paused): due_dl is the day of that word */
 static void set_dl(inst *s, int v) { s->st = (uint8_t)((s->st & ~7) | (v & 7)); }
 static void set_br(inst *s, int v) { s->st = (uint8_t)((s->st & ~0x18) | (v & 3) << 3); }
 _Static_assert(CD_DL_LAPSED < 8 && CD_BR_RETRACTED < 4, "statuses fit inst.st");
@@ -89,6 +106,7 @@ typedef struct example {
 	uint16_t rule, muni;
 	uint8_t benefit;
 	cd_date due;
+	bool settled;            /* its instance was settled standing breached, and kept by the filters */
 	char obligation_id[CD_MAX_OBLIGATION_ID_LEN + 1];
 	char *explanation;
 } example;
@@ -109,6 +127,18 @@ struct cd_tally {
 	example ex[EX_MAX];
 	size_t n_ex;
 	uint8_t *ex_per_rule;    /* by name idx (a rule's): examples followed */
+	/* the counts so far: settled instances, late changes; the end adds the table's */
+	row_e *rows;
+	cd_report_counts *per_rule;   /* by name idx (a rule's), NAMES_MAX */
+	cd_report_counts total;
+	uint64_t undated, settled, late;
+	size_t peak;             /* the most instances the table held at once */
+	/* the settle horizon (D69) */
+	int settle_days;         /* 0: never settle */
+	cd_instant clock;        /* the latest as_of / detected_at seen */
+	cd_instant next_day;     /* the clock's next local midnight: the cutoff moves then */
+	cd_date cutoff;          /* instances due before it are settled; CD_DATE_NONE: none yet */
+	ikey last_late;          /* the instance of the output just taken, if it was a late one ({0, 0}: not) */
 	int oom;
 };
 
@@ -131,7 +161,7 @@ double cd_report_share(const cd_report_counts *c)
 	return d ? (double)c->met / (double)d : -1.0;
 }
 
-cd_tally *cd_tally_new(const cd_report_filter *f, size_t max_instances)
+cd_tally *cd_tally_new(const cd_report_filter *f, size_t max_instances, int settle_days)
 {
 	cd_tally *t = calloc(1, sizeof(*t));
 	if (!t)
@@ -139,7 +169,11 @@ cd_tally *cd_tally_new(const cd_report_filter *f, size_t max_instances)
 	t->f = *f;
 	t->max_instances = max_instances;
 	t->other_muni = t->other_rule = 0xffff;
-	if (!(t->ex_per_rule = calloc(NAMES_MAX, 1))) {
+	t->settle_days = settle_days;
+	t->clock = t->next_day = CD_INSTANT_NONE;
+	t->cutoff = CD_DATE_NONE;
+	if (!(t->ex_per_rule = calloc(NAMES_MAX, 1)) || !(t->per_rule = calloc(NAMES_MAX, sizeof(*t->per_rule)))) {
+		free(t->ex_per_rule);
 		free(t);
 		return NULL;
 	}
@@ -150,8 +184,14 @@ void cd_tally_free(cd_tally *t)
 {
 	name *nm, *tmp;
 	cohort_e *c, *ct;
+	row_e *re, *rt;
 	if (!t)
 		return;
+	HASH_ITER(hh, t->rows, re, rt) {
+		HASH_DEL(t->rows, re);
+		free(re);
+	}
+	free(t->per_rule);
 	HASH_ITER(hh, t->munis_h, nm, tmp) {
 		HASH_DEL(t->munis_h, nm);
 		free(nm);
@@ -177,6 +217,11 @@ void cd_tally_free(cd_tally *t)
 size_t cd_tally_instances(const cd_tally *t)
 {
 	return t->n;
+}
+
+size_t cd_tally_peak_instances(const cd_tally *t)
+{
+	return t->peak;
 }
 
 size_t cd_tally_bytes(const cd_tally *t)
@@ -231,7 +276,142 @@ static int intern(cd_tally *t, name **head, uint16_t *count, uint16_t *other, si
 	return (int)nm->idx;
 }
 
+/* ---- outcomes ------------------------------------------------------------------------ */
+
+static int outcome(const inst *s)
+{
+	if (ST_BR(s) == CD_BR_BREACHED)
+		return OUT_BREACHED;
+	switch (ST_DL(s)) {
+	case CD_DL_MET:
+		return OUT_MET;
+	case CD_DL_LAPSED:
+		return OUT_LAPSED;
+	case CD_DL_CANCELLED:
+		return s->reason == CD_CANCEL_EXEMPTED ? OUT_EXEMPTED : OUT_CANCELLED;
+	default:
+		return OUT_OPEN;
+	}
+}
+
+/*
+ * The due date an instance is counted by: the one its latest word carried (the
+ * breach's when it stands breached). None for an instance PAUSED at the end, or
+ * cancelled while paused: its window closed in no month (D63).
+ */
+static cd_date due_of(const inst *s, int out)
+{
+	if (out == OUT_BREACHED)
+		return s->due_br;
+	return s->st & ST_UNDATED ? CD_DATE_NONE : s->due_dl;
+}
+
+static void count(cd_report_counts *c, int out, int held, bool retracted)
+{
+	c->due++;
+	switch (out) {
+	case OUT_MET: c->met++; break;
+	case OUT_BREACHED: c->breached++; break;
+	case OUT_LAPSED: c->lapsed++; break;
+	case OUT_EXEMPTED: c->exempted++; break;
+	case OUT_CANCELLED: c->cancelled++; break;
+	default: c->open++; break;
+	}
+	if (out == OUT_MET || out == OUT_BREACHED || out == OUT_LAPSED)
+		c->held += (uint64_t)held;
+	if (retracted)
+		c->retracted++;
+}
+
+static bool kept(const cd_report_filter *f, int benefit, cd_date due)
+{
+	if (f->benefits && (benefit < 0 || benefit >= 32 || !(f->benefits & (1u << benefit))))
+		return false;
+	if (f->from != CD_DATE_NONE && due < f->from)
+		return false;
+	if (f->to != CD_DATE_NONE && due > f->to)
+		return false;
+	return true;
+}
+
+/* The counts of row (muni, benefit, month of due), made when new. NULL: out of memory. */
+static cd_report_counts *row_counts(cd_tally *t, uint16_t muni, int benefit, cd_date due)
+{
+	int y, m, d;
+	uint64_t key;
+	row_e *re;
+
+	cd_date_to_ymd(due, &y, &m, &d);
+	key = (uint64_t)muni << 40 | (uint64_t)(uint8_t)benefit << 32 | (uint32_t)(y * 12 + m - 1);
+	HASH_FIND(hh, t->rows, &key, sizeof(key), re);
+	if (re)
+		return &re->n;
+	if (!(re = calloc(1, sizeof(*re))))
+		return NULL;
+	re->key = key;
+	HASH_ADD(hh, t->rows, key, sizeof(re->key), re);
+	if (t->oom) {
+		free(re);
+		return NULL;
+	}
+	return &re->n;
+}
+
+/* Counts one instance by its outcome now: the end's counting, and a settlement's. 0 / -1 (out of memory). */
+static int tally_inst(cd_tally *t, const inst *s)
+{
+	int out = outcome(s), held = out == OUT_BREACHED ? s->held_br : s->held_dl;
+	cd_date due = due_of(s, out);
+	bool retracted = s->st & ST_RETRACTED;
+	cd_report_counts *c;
+
+	if (due == CD_DATE_NONE) {
+		t->undated++;
+		return 0;
+	}
+	if (!kept(&t->f, s->benefit, due))
+		return 0;
+	if (!(c = row_counts(t, s->muni, s->benefit, due)))
+		return -1;
+	count(c, out, held, retracted);
+	count(&t->per_rule[s->rule], out, held, retracted);
+	count(&t->total, out, held, retracted);
+	return 0;
+}
+
+/*
+ * Past the horizon (D69): due (as it would be counted) before the cutoff; or,
+ * without a due date, undated since before it (paused, or cancelled while
+ * paused, for longer than the horizon: such instances would otherwise pile up).
+ */
+static bool settleable(const cd_tally *t, const inst *s)
+{
+	cd_date due;
+	if (t->cutoff == CD_DATE_NONE)
+		return false;
+	due = due_of(s, outcome(s));
+	if (due == CD_DATE_NONE && (s->st & ST_UNDATED))
+		due = s->due_dl;
+	return due != CD_DATE_NONE && due < t->cutoff;
+}
+
+/* The stream clock moves to `at` if later; the cutoff with its day. */
+static void advance(cd_tally *t, cd_instant at)
+{
+	cd_date day;
+	if (!t->settle_days || at == CD_INSTANT_NONE || at <= t->clock)
+		return;
+	t->clock = at;
+	if (t->next_day != CD_INSTANT_NONE && at < t->next_day)
+		return;
+	day = cd_cph_date(at);
+	t->next_day = cd_cph_midnight(day + 1);
+	t->cutoff = day - t->settle_days;
+}
+
 /* ---- the instance table ------------------------------------------------------------- */
+
+static int settle(cd_tally *t, const inst *s);
 
 static ikey name_hash(const cd_output *o)
 {
@@ -301,19 +481,71 @@ static void table_free(inst *tab, size_t cap)
 		munmap(tab, cap * sizeof(inst));
 }
 
-static int grow(cd_tally *t)
+/* The table anew with `cap` slots, less the instances past the horizon, which are settled. 0 / -1. */
+static int rebuild(cd_tally *t, size_t cap)
 {
-	size_t cap = t->cap ? 2 * t->cap : 1024;
 	inst *tab = table_new(cap);
+	size_t n = 0;
 	if (!tab)
 		return -1;
-	for (size_t i = 0; i < t->cap; i++)
-		if (!empty(&t->tab[i]))
-			*slot_of(tab, cap, (ikey){ t->tab[i].h, t->tab[i].h2 }) = t->tab[i];
+	for (size_t i = 0; i < t->cap; i++) {
+		const inst *s = &t->tab[i];
+		if (empty(s))
+			continue;
+		if (settleable(t, s)) {
+			if (settle(t, s) < 0) {
+				table_free(tab, cap);
+				return -1;       /* the report fails: what was settled is no matter */
+			}
+			continue;
+		}
+		*slot_of(tab, cap, (ikey){ s->h, s->h2 }) = *s;
+		n++;
+	}
 	table_free(t->tab, t->cap);
 	t->tab = tab;
 	t->cap = cap;
+	t->n = n;
 	return 0;
+}
+
+/*
+ * Room for one more: a sweep, where a horizon is set and the table is not
+ * new; it doubles only when the instances left would fill it past 60 %, so
+ * that at least a fifth of it fills before the next sweep (a sweep is O(cap)).
+ */
+static int make_room(cd_tally *t)
+{
+	size_t left = 0;
+	if (!t->cap)
+		return rebuild(t, 1024);
+	if (t->settle_days && t->cutoff != CD_DATE_NONE) {
+		for (size_t i = 0; i < t->cap; i++)
+			if (!empty(&t->tab[i]) && !settleable(t, &t->tab[i]))
+				left++;
+		return rebuild(t, (left + 1) * 5 > t->cap * 3 ? 2 * t->cap : t->cap);
+	}
+	return rebuild(t, 2 * t->cap);
+}
+
+/* Takes the instance at s out of the table (linear probing: the run after it moves back). */
+static void remove_slot(cd_tally *t, inst *s)
+{
+	size_t mask = t->cap - 1, i = (size_t)(s - t->tab), j = i;
+	for (;;) {
+		size_t home;
+		j = (j + 1) & mask;
+		if (empty(&t->tab[j]))
+			break;
+		home = (size_t)t->tab[j].h & mask;
+		/* tab[j] may fill the hole at i unless its home lies cyclically in (i, j] */
+		if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
+			t->tab[i] = t->tab[j];
+			i = j;
+		}
+	}
+	memset(&t->tab[i], 0, sizeof(t->tab[i]));
+	t->n--;
 }
 
 /* The instance named h, or NULL. */
@@ -381,16 +613,17 @@ static void follow_example(cd_tally *t, const inst *s, const cd_output *o)
 	e->muni = s->muni;
 	e->benefit = (uint8_t)o->benefit;
 	e->due = o->due;
+	e->settled = false;
 	snprintf(e->obligation_id, sizeof(e->obligation_id), "%s", o->obligation_id);
 	t->ex_per_rule[s->rule]++;
 	t->n_ex++;
 }
 
 /* A RETRACTED: the breach is no example any more, which makes room for another of its rule. */
-static void drop_example(cd_tally *t, const inst *s)
+static void drop_example(cd_tally *t, ikey k)
 {
 	for (size_t i = 0; i < t->n_ex; i++)
-		if (t->ex[i].k.lo == s->h && t->ex[i].k.hi == s->h2) {
+		if (t->ex[i].k.lo == k.lo && t->ex[i].k.hi == k.hi) {
 			free(t->ex[i].explanation);
 			t->ex_per_rule[t->ex[i].rule]--;
 			memmove(&t->ex[i], &t->ex[i + 1], (t->n_ex - i - 1) * sizeof(t->ex[0]));
@@ -399,27 +632,104 @@ static void drop_example(cd_tally *t, const inst *s)
 		}
 }
 
+/*
+ * Settles s: counted by its outcome now, as the end would count it. A standing
+ * breach keeps its example, marked settled (the instance will not be found
+ * again). The caller takes s out of the table. 0 / -1 (out of memory).
+ */
+static int settle(cd_tally *t, const inst *s)
+{
+	int out = outcome(s);
+	if (tally_inst(t, s) < 0)
+		return -1;
+	t->settled++;
+	if (out == OUT_BREACHED)
+		for (size_t i = 0; i < t->n_ex; i++)
+			if (t->ex[i].k.lo == s->h && t->ex[i].k.hi == s->h2)
+				t->ex[i].settled = kept(&t->f, s->benefit, due_of(s, out));
+	return 0;
+}
+
+/* The interned municipality and rule of an output. -1: out of memory. */
+static int names_of(cd_tally *t, const cd_output *o, int *mi, int *ri)
+{
+	char rule[CD_MAX_OBLIGATION_ID_LEN + 1];
+	rule_of(o, rule, sizeof(rule));
+	*mi = intern(t, &t->munis_h, &t->n_munis, &t->other_muni, CD_REPORT_MAX_MUNIS, o->muni ? o->muni : "");
+	*ri = intern(t, &t->rules_h, &t->n_rules, &t->other_rule, CD_REPORT_MAX_RULES, rule);
+	return *mi < 0 || *ri < 0 ? -1 : 0;
+}
+
+/*
+ * An output for an instance settled (or first seen past its horizon): counted
+ * as a late change in the row of its own municipality and benefit and of `due`
+ * (the output's, or the one its instance was settled by when it has none),
+ * never as an obligation; a late RETRACTED also ends its breach's example.
+ * Without any due date (settled undated, and undated still) it is in no row:
+ * the rule's and the total's only.
+ */
+static int late_change(cd_tally *t, const cd_output *o, ikey k, ikey prev, cd_date due, cd_err *err)
+{
+	cd_report_counts *c;
+	int mi, ri;
+	bool again = prev.lo == k.lo && prev.hi == k.hi;
+
+	if (o->is_breach && o->status == CD_BR_RETRACTED)
+		drop_example(t, k);
+	t->last_late = k;
+	if (again)
+		return 0;            /* one late input's outputs for one instance (a RETRACTED and its MET) are one change */
+	t->late++;
+	if (!kept(&t->f, o->benefit, due))
+		return 0;
+	if (names_of(t, o, &mi, &ri) < 0)
+		return cd_err_set(err, 0, "out of memory");
+	if (due != CD_DATE_NONE) {
+		if (!(c = row_counts(t, (uint16_t)mi, o->benefit, due)))
+			return cd_err_set(err, 0, "out of memory");
+		c->late_changes++;
+	}
+	t->per_rule[ri].late_changes++;
+	t->total.late_changes++;
+	return 0;
+}
+
 int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 {
-	ikey k;
+	ikey k, prev;
 	inst *s;
+	bool settled = false;
+	cd_date settled_due = CD_DATE_NONE;
 
 	t->outputs++;
+	advance(t, o->as_of);        /* the stream's clock, whatever the filters keep */
+	prev = t->last_late;
+	t->last_late = (ikey){ 0, 0 };
 	if (!ruleset_selected(&t->f, o->obligation_id) || !muni_selected(&t->f, o->muni ? o->muni : ""))
 		return 0;
 	k = name_hash(o);
 	s = find(t, k);
+	if (s && settleable(t, s)) {
+		/* settled now, as a sweep would have: where sweeps fall changes no figure */
+		if (settle(t, s) < 0)
+			return cd_err_set(err, 0, "out of memory");
+		settled_due = due_of(s, outcome(s));
+		remove_slot(t, s);
+		s = NULL;
+		settled = true;      /* late, whatever due date this output brings */
+	}
+	/* not in the table and due past the horizon, or undated (new instances open with a due date) */
+	if (settled || (!s && t->cutoff != CD_DATE_NONE && (o->due == CD_DATE_NONE || o->due < t->cutoff)))
+		return late_change(t, o, k, prev, o->due != CD_DATE_NONE ? o->due : settled_due, err);
 	if (!s) {
-		char rule[CD_MAX_OBLIGATION_ID_LEN + 1];
 		int mi, ri;
+		if (t->n >= t->max_instances && t->settle_days && rebuild(t, t->cap) < 0)   /* a sweep may make room */
+			return cd_err_set(err, 0, "out of memory");
 		if (t->n >= t->max_instances)
 			return cd_err_set(err, 0, "more than %zu obligation instances (--max-instances)", t->max_instances);
-		if ((t->n + 1) * 5 > t->cap * 4 && grow(t) < 0)     /* at most 80 % full */
+		if ((t->n + 1) * 5 > t->cap * 4 && make_room(t) < 0)     /* at most 80 % full */
 			return cd_err_set(err, 0, "out of memory for %zu obligation instances", t->n + 1);
-		rule_of(o, rule, sizeof(rule));
-		mi = intern(t, &t->munis_h, &t->n_munis, &t->other_muni, CD_REPORT_MAX_MUNIS, o->muni ? o->muni : "");
-		ri = intern(t, &t->rules_h, &t->n_rules, &t->other_rule, CD_REPORT_MAX_RULES, rule);
-		if (mi < 0 || ri < 0)
+		if (names_of(t, o, &mi, &ri) < 0)
 			return cd_err_set(err, 0, "out of memory");
 		s = slot_of(t->tab, t->cap, k);
 		memset(s, 0, sizeof(*s));
@@ -429,7 +739,8 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 		s->muni = (uint16_t)mi;
 		s->rule = (uint16_t)ri;
 		s->benefit = (uint8_t)o->benefit;
-		t->n++;
+		if (++t->n > t->peak)
+			t->peak = t->n;
 	}
 	if (o->is_breach) {
 		set_br(s, o->status);
@@ -439,7 +750,7 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 			follow_example(t, s, o);
 		} else if (o->status == CD_BR_RETRACTED) {
 			s->st |= ST_RETRACTED;
-			drop_example(t, s);
+			drop_example(t, (ikey){ s->h, s->h2 });
 		}
 		if (!ST_DL(s))
 			s->benefit = (uint8_t)o->benefit;
@@ -448,6 +759,11 @@ int cd_tally_output(cd_tally *t, const cd_output *o, cd_err *err)
 	set_dl(s, o->status);
 	s->benefit = (uint8_t)o->benefit;
 	s->due_dl = o->due;          /* none while PAUSED: a paused window has not closed in any month */
+	s->st &= (uint8_t)~ST_UNDATED;
+	if (o->due == CD_DATE_NONE && t->settle_days && o->as_of != CD_INSTANT_NONE) {
+		s->due_dl = cd_cph_date(o->as_of);   /* since when: so that it settles too */
+		s->st |= ST_UNDATED;
+	}
 	s->held_dl = clamp16(o->held);
 	if (o->status == CD_DL_CANCELLED)
 		s->reason = (uint8_t)o->cancel_reason;
@@ -515,60 +831,6 @@ int cd_tally_aggregate(cd_tally *t, const cd_agg_output *a, cd_err *err)
 
 /* ---- the end ------------------------------------------------------------------------------ */
 
-static int outcome(const inst *s)
-{
-	if (ST_BR(s) == CD_BR_BREACHED)
-		return OUT_BREACHED;
-	switch (ST_DL(s)) {
-	case CD_DL_MET:
-		return OUT_MET;
-	case CD_DL_LAPSED:
-		return OUT_LAPSED;
-	case CD_DL_CANCELLED:
-		return s->reason == CD_CANCEL_EXEMPTED ? OUT_EXEMPTED : OUT_CANCELLED;
-	default:
-		return OUT_OPEN;
-	}
-}
-
-/*
- * The due date an instance is counted by: the one its latest word carried (the
- * breach's when it stands breached). None for an instance PAUSED at the end, or
- * cancelled while paused: its window closed in no month (D63).
- */
-static cd_date due_of(const inst *s, int out)
-{
-	return out == OUT_BREACHED ? s->due_br : s->due_dl;
-}
-
-static void count(cd_report_counts *c, int out, int held, bool retracted)
-{
-	c->due++;
-	switch (out) {
-	case OUT_MET: c->met++; break;
-	case OUT_BREACHED: c->breached++; break;
-	case OUT_LAPSED: c->lapsed++; break;
-	case OUT_EXEMPTED: c->exempted++; break;
-	case OUT_CANCELLED: c->cancelled++; break;
-	default: c->open++; break;
-	}
-	if (out == OUT_MET || out == OUT_BREACHED || out == OUT_LAPSED)
-		c->held += (uint64_t)held;
-	if (retracted)
-		c->retracted++;
-}
-
-static bool kept(const cd_report_filter *f, int benefit, cd_date due)
-{
-	if (f->benefits && (benefit < 0 || benefit >= 32 || !(f->benefits & (1u << benefit))))
-		return false;
-	if (f->from != CD_DATE_NONE && due < f->from)
-		return false;
-	if (f->to != CD_DATE_NONE && due > f->to)
-		return false;
-	return true;
-}
-
 static int by_row(const void *a, const void *b)
 {
 	const cd_report_row *x = a, *y = b;
@@ -611,7 +873,7 @@ static int pick_examples(cd_tally *t, cd_report *r, const cd_report_counts *per_
 	for (size_t i = 0; i < t->n_ex; i++) {
 		const example *e = &t->ex[i];
 		const inst *s = find(t, e->k);
-		if (s && outcome(s) == OUT_BREACHED && kept(&t->f, s->benefit, due_of(s, OUT_BREACHED)))
+		if (s ? outcome(s) == OUT_BREACHED && kept(&t->f, s->benefit, due_of(s, OUT_BREACHED)) : e->settled)
 			order[n++] = i;
 	}
 	/* stable by the rule's breaches, descending: insertion sort over at most EX_MAX */
@@ -647,59 +909,27 @@ static int pick_examples(cd_tally *t, cd_report *r, const cd_report_counts *per_
 
 int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 {
-	row_e *rows = NULL, *re, *rt;
-	cd_report_counts *per_rule;
+	row_e *re, *rt;
 	cohort_e *c, *ct;
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
+	/* what is still in the table counts as it stands now; the settled were counted already */
+	for (i = 0; i < t->cap; i++)
+		if (!empty(&t->tab[i]) && tally_inst(t, &t->tab[i]) < 0)
+			goto oom;
 	r->outputs = t->outputs;
-	r->instances = t->n;
+	r->instances = t->n + t->settled;
+	r->settled = t->settled;
+	r->late_changes = t->late;
+	r->undated = t->undated;
+	r->total = t->total;
 	r->cohorts_dropped = t->cohorts_dropped;
-	if (!(per_rule = calloc(t->n_names + 1, sizeof(*per_rule))))
-		return cd_err_set(err, 0, "out of memory");
-	for (i = 0; i < t->cap; i++) {
-		const inst *s = &t->tab[i];
-		int out;
-		cd_date due;
-		int y, m, d;
-		uint64_t key;
-		if (empty(s))
-			continue;
-		out = outcome(s);
-		due = due_of(s, out);
-		if (due == CD_DATE_NONE) {
-			r->undated++;
-			continue;
-		}
-		if (!kept(&t->f, s->benefit, due))
-			continue;
-		cd_date_to_ymd(due, &y, &m, &d);
-		key = (uint64_t)s->muni << 40 | (uint64_t)s->benefit << 32 | (uint32_t)(y * 12 + m - 1);
-		HASH_FIND(hh, rows, &key, sizeof(key), re);
-		if (!re) {
-			if (!(re = calloc(1, sizeof(*re))))
-				goto oom;
-			re->key = key;
-			HASH_ADD(hh, rows, key, sizeof(re->key), re);
-			if (t->oom) {
-				free(re);
-				goto oom;
-			}
-			r->n_rows++;
-		}
-		{
-			int held = out == OUT_BREACHED ? s->held_br : s->held_dl;
-			bool retracted = s->st & ST_RETRACTED;
-			count(&re->n, out, held, retracted);
-			count(&per_rule[s->rule], out, held, retracted);
-			count(&r->total, out, held, retracted);
-		}
-	}
+	r->n_rows = HASH_COUNT(t->rows);
 	if (r->n_rows && !(r->rows = calloc(r->n_rows, sizeof(*r->rows))))
 		goto oom;
 	i = 0;
-	HASH_ITER(hh, rows, re, rt) {
+	HASH_ITER(hh, t->rows, re, rt) {
 		cd_report_row *x = &r->rows[i++];
 		uint32_t mn = (uint32_t)re->key;
 		x->muni = t->names[re->key >> 40];
@@ -712,15 +942,15 @@ int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 		qsort(r->rows, r->n_rows, sizeof(*r->rows), by_row);
 
 	for (i = 0; i < t->n_names; i++)
-		if (per_rule[i].due)
+		if (t->per_rule[i].due || t->per_rule[i].late_changes)
 			r->n_rules++;
 	if (r->n_rules && !(r->rules = calloc(r->n_rules, sizeof(*r->rules))))
 		goto oom;
 	r->n_rules = 0;
 	for (i = 0; i < t->n_names; i++)
-		if (per_rule[i].due) {
+		if (t->per_rule[i].due || t->per_rule[i].late_changes) {
 			r->rules[r->n_rules].rule = t->names[i];
-			r->rules[r->n_rules++].n = per_rule[i];
+			r->rules[r->n_rules++].n = t->per_rule[i];
 		}
 	if (r->n_rules)
 		qsort(r->rules, r->n_rules, sizeof(*r->rules), by_rule);
@@ -739,25 +969,15 @@ int cd_tally_finish(cd_tally *t, cd_report *r, cd_err *err)
 	if (r->n_cohorts)
 		qsort(r->cohorts, r->n_cohorts, sizeof(*r->cohorts), by_cohort);
 
-	if (pick_examples(t, r, per_rule) < 0)
+	if (pick_examples(t, r, t->per_rule) < 0)
 		goto oom;
 	/* the names rows, rules and examples point to are the report's now */
 	r->strings = t->names;
 	r->n_strings = t->n_names;
 	t->names = NULL;
 	t->n_names = t->cap_names = 0;
-	HASH_ITER(hh, rows, re, rt) {
-		HASH_DEL(rows, re);
-		free(re);
-	}
-	free(per_rule);
 	return 0;
 oom:
-	HASH_ITER(hh, rows, re, rt) {
-		HASH_DEL(rows, re);
-		free(re);
-	}
-	free(per_rule);
 	cd_report_free(r);
 	return cd_err_set(err, 0, "out of memory");
 }

@@ -10,9 +10,10 @@
  * topics); its due date, held count, benefit, rule and municipality; in 32
  * bytes, under a 96-bit hash of its name. Memory is therefore bounded by the
  * number of instances (and by `max_instances`), never by the number of
- * outputs. At the end each instance counts once, by its final outcome, in the
- * row (municipality, benefit, month of its due date) it belongs to
- * (decisions.md D60–D68):
+ * outputs; with a settle horizon, by the instances due within it (D69). Each
+ * instance counts once, by its final outcome (at the end, or when it is
+ * settled), in the row (municipality, benefit, month of its due date) it
+ * belongs to (decisions.md D60–D69):
  *
  *   breached     its latest breach event is BREACHED (a RETRACTED takes it back)
  *   met_on_time  else its latest deadline event is MET (MET is only ever said
@@ -64,6 +65,7 @@ typedef struct cd_report_counts {
 	uint64_t met, breached, lapsed, exempted, cancelled, open;
 	uint64_t retracted;          /* of them, instances with a breach that was retracted */
 	uint64_t held;               /* conversations held, summed over met, breached and lapsed */
+	uint64_t late_changes;       /* late inputs' outputs for settled instances (D69): not in `due` */
 } cd_report_counts;
 
 /* decided = met + breached + lapsed: the denominator of the share on time (D62). */
@@ -115,7 +117,9 @@ typedef struct cd_report {
 	size_t n_examples;
 	cd_report_counts total;
 	uint64_t outputs;            /* records taken (outputs of every kind) */
-	uint64_t instances;          /* instances known (before the filters of the end) */
+	uint64_t instances;          /* instances counted: settled, and in the table at the end (before the filters) */
+	uint64_t settled;            /* of them, settled before the end (D69) */
+	uint64_t late_changes;       /* late changes, before the filters */
 	uint64_t undated;            /* instances without a due date at the end (paused, cancelled while paused): in no row */
 	uint64_t cohorts_dropped;    /* cohorts past CD_REPORT_MAX_COHORTS */
 	char **strings;              /* owned: the names rows and rules point to */
@@ -126,8 +130,14 @@ void cd_report_free(cd_report *r);
 
 typedef struct cd_tally cd_tally;
 
-/* `f` is copied. max_instances bounds the instance table. NULL when out of memory. */
-cd_tally *cd_tally_new(const cd_report_filter *f, size_t max_instances);
+/*
+ * `f` is copied. max_instances bounds the instance table. settle_days: an
+ * instance due more than this many days before the stream clock (the latest
+ * as_of / detected_at seen) is settled: counted by its outcome then and taken
+ * out of the table; a later output for it is a late change (D69). 0: never
+ * settle. NULL when out of memory.
+ */
+cd_tally *cd_tally_new(const cd_report_filter *f, size_t max_instances, int settle_days);
 void cd_tally_free(cd_tally *t);
 
 /*
@@ -142,8 +152,9 @@ int cd_tally_aggregate(cd_tally *t, const cd_agg_output *a, cd_err *err);
 /* Applies the filters and counts. *out is the caller's (cd_report_free). 0 / -1 (out of memory). */
 int cd_tally_finish(cd_tally *t, cd_report *out, cd_err *err);
 
-/* Instances known, and the bytes the instance table holds (for --stats). */
+/* Instances in the table now, the most it held at once, and the bytes it holds (for --stats). */
 size_t cd_tally_instances(const cd_tally *t);
+size_t cd_tally_peak_instances(const cd_tally *t);
 size_t cd_tally_bytes(const cd_tally *t);
 
 #endif
