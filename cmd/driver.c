@@ -139,7 +139,7 @@ static int save(cd_driver *d, const char *id, size_t len, cd_err *err)
 {
 	cd_buf_reset(&d->rec);
 	if (cd_citizen_encode(&d->cit, &d->rec) < 0)
-		return cd_err_set(err, 0, "citizen '%.*s' record exceeds the record limit", (int)len, id);
+		return cd_err_set(err, 0, "the citizen's record exceeds the record limit");   /* no id: it is logged */
 	return cd_memstore_put(d->store, id, len, (const uint8_t *)d->rec.data, d->rec.len, d->cit.next_fire, err);
 }
 

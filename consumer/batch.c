@@ -333,7 +333,8 @@ static int slots_to_batch(proc *x, cd_err *err)
 		cd_buf_reset(&rec);
 		if (cd_citizen_encode(&s->c, &rec) < 0 ||
 		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0)
-			result = cd_err_set(err, 0, "citizen '%s' record exceeds the limits", s->id);
+			result = cd_err_set(err, 0, "a citizen's record exceeds the limits (citizen_hash %016llx)",
+					    (unsigned long long)XXH3_64bits(s->id, strlen(s->id)));
 	}
 	cd_buf_release(&rec);
 	return result;

@@ -745,8 +745,8 @@ int cd_redis_load(cd_redis *r, int32_t p, const char *const *ids, size_t n, cd_b
 			goto out;
 		}
 		if (cd_buf_append(&recs[i], e->str, e->len) < 0) {
-			cd_err_set(err, 0, "citizen '%s': record of %zu bytes exceeds the buffer maximum (%zu)", ids[i],
-				   e->len, recs[i].max);
+			cd_err_set(err, 0, "a citizen's record of %zu bytes (MGET item %zu) exceeds the buffer maximum (%zu)",
+				   e->len, i, recs[i].max);
 			goto out;
 		}
 		found[i] = 1;

@@ -467,9 +467,9 @@ static int check_room(emitter *em, cd_err *err)
 		if (!find_state(e, c, &e->in[i], &hint))
 			fresh++;
 	if (c->n_ob + fresh > e->cfg.max_obligations)
-		return cd_err_set(err, 0, "citizen '%s' would have %zu obligation states, more than the limit of %zu "
-				  "(limits.max_obligations_per_citizen)", em->cid, c->n_ob + fresh,
-				  e->cfg.max_obligations);
+		/* no citizen id in the message: it ends up in logs (the caller knows whose it is) */
+		return cd_err_set(err, 0, "the citizen would have %zu obligation states, more than the limit of %zu "
+				  "(limits.max_obligations_per_citizen)", c->n_ob + fresh, e->cfg.max_obligations);
 	if (fresh && cd_citizen_reserve_obs(c, c->n_ob + fresh) < 0)
 		eng_oom();
 	return 0;
@@ -766,7 +766,7 @@ static int diff(emitter *em, cd_err *err)
 		bool opened_now = !ob;
 
 		if (!ob && !(ob = open_state(em, in)))
-			return cd_err_set(err, 0, "citizen '%s' record is too large", em->cid);
+			return cd_err_set(err, 0, "the citizen's record is too large");
 		ob->flags |= CD_OF_SEEN;
 		transition(em, ob, in, opened_now);
 		warn(em, ob, in);
@@ -885,8 +885,8 @@ int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *cid, const cd_event
 	if (seen(c, ev->event_id, ev->event_id_len))
 		return 1;
 	if (c->n_ev >= e->cfg.max_events)
-		return cd_err_set(err, 0, "citizen '%s' history is full: %zu events (limits.max_events_per_citizen); "
-				  "event '%.*s' not applied", cid, c->n_ev, (int)ev->event_id_len, ev->event_id);
+		return cd_err_set(err, 0, "the citizen's history is full: %zu events (limits.max_events_per_citizen); "
+				  "event '%.*s' not applied", c->n_ev, (int)ev->event_id_len, ev->event_id);
 	pos = history_insert(c, ev, err);
 	if (pos < 0)
 		return -1;

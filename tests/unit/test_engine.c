@@ -107,10 +107,11 @@ static void test_history_limit_names_the_limit(void **state)
 	cfg.max_events = 1;
 	e = cd_engine_new(rules, &cfg);
 	cd_citizen_init(&c);
-	assert_int_equal(cd_engine_apply(e, &c, "p1", &a, NULL, NULL, &err), 0);
-	assert_int_equal(cd_engine_apply(e, &c, "p1", &b, NULL, NULL, &err), -1);
+	assert_int_equal(cd_engine_apply(e, &c, "citizen-x9", &a, NULL, NULL, &err), 0);
+	assert_int_equal(cd_engine_apply(e, &c, "citizen-x9", &b, NULL, NULL, &err), -1);
 	assert_non_null(strstr(err.msg, "history is full"));
 	assert_non_null(strstr(err.msg, "e2"));
+	assert_null(strstr(err.msg, "citizen-x9"));   /* messages are logged: they name the event, never the citizen */
 	assert_int_equal(c.n_ev, 1);
 	cd_citizen_release(&c);
 	cd_engine_free(e);
