@@ -39,18 +39,14 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define PASSWORD_ENV "CONTACTD_REDIS_PASSWORD"
 
 /* ---- options --------------------------------------------------------------------- */
 
-enum { OPT_REDIS = CD_OPT_OWN, OPT_REDIS_USER, OPT_REDIS_DB, OPT_REDIS_PREFIX, OPT_KEY, OPT_PERIOD,
+enum { OPT_KEY = CD_OPT_OWN, OPT_PERIOD,
        OPT_AGGREGATE, OPT_OPEN, OPT_CLOSED, OPT_FORMAT };
 
 static const struct option longopts[] = {
-	{ "redis", required_argument, NULL, OPT_REDIS },
-	{ "redis-user", required_argument, NULL, OPT_REDIS_USER },
-	{ "redis-db", required_argument, NULL, OPT_REDIS_DB },
-	{ "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
+	CD_OPT_REDIS_LONGOPTS,
 	{ "key", required_argument, NULL, OPT_KEY },
 	{ "period", required_argument, NULL, OPT_PERIOD },
 	{ "aggregate", required_argument, NULL, OPT_AGGREGATE },
@@ -111,29 +107,13 @@ static int parse_period(const char *s, char *kind, cd_date *start)
 static int parse_option(void *ctx, int c, char *arg)
 {
 	agg_opts *o = ctx;
-	cd_err err;
-	long v;
 
 	switch (c) {
-	case OPT_REDIS:
-		if (cd_config_set(&o->cfg, "redis", arg, "command line", &err) < 0)
-			return cd_opt_bad("--redis", arg, "HOST:PORT or [IPv6]:PORT, port 1 … 65535");
-		return 0;
-	case OPT_REDIS_USER:
-		return cd_config_set(&o->cfg, "redis-user", arg, "command line", &err) < 0
-			       ? cd_opt_bad("--redis-user", arg, "an ACL user name")
-			       : 0;
-	case OPT_REDIS_DB:
-		if (cd_opt_long_as_run("redis-db", arg, &v) < 0)
-			return -1;
-		o->cfg.redis_db = (int)v;
-		return 0;
-	case OPT_REDIS_PREFIX:
-		if (strchr(arg, '{') || strchr(arg, '}'))
-			return cd_opt_bad("--redis-prefix", arg, "a prefix without '{' or '}' (they make hash tags)");
-		return cd_config_set(&o->cfg, "redis-prefix", arg, "command line", &err) < 0
-			       ? cd_opt_bad("--redis-prefix", arg, "a key prefix")
-			       : 0;
+	case CD_OPT_REDIS:
+	case CD_OPT_REDIS_USER:
+	case CD_OPT_REDIS_DB:
+	case CD_OPT_REDIS_PREFIX:
+		return cd_opt_redis_option(&o->cfg, c, arg);
 	case OPT_KEY:
 		o->key_kind = 0;
 		o->key = arg;
@@ -187,7 +167,7 @@ static void usage(FILE *f)
 		"the member records still waiting for it.\n"
 		"      --redis HOST:PORT     the stage's Redis ([::1]:6379 for IPv6; default 127.0.0.1:6379)\n"
 		"      --redis-user USER     Redis ACL user (default: none); the password is read from\n"
-		"                            $" PASSWORD_ENV " only, never from the command line\n"
+		"                            $" CD_OPT_REDIS_PASSWORD_ENV " only, never from the command line\n"
 		"      --redis-db N          Redis database number, %ld … %ld (default 0)\n"
 		"      --redis-prefix P      prefix of every Redis key (default contactd)\n"
 		"      --key K               one key: a code (101, A901: either kind) or kommune:101, akasse:A901\n"
@@ -501,7 +481,6 @@ static int print_text(FILE *f, const row *rows, size_t n)
 int cmd_aggregates(int argc, char **argv)
 {
 	agg_opts o = { 0 };
-	cd_redis_opts ro;
 	cd_redis *redis = NULL;
 	cd_aggregator **aggs = NULL;
 	stage_part *sp = NULL;
@@ -510,7 +489,6 @@ int cmd_aggregates(int argc, char **argv)
 	collect x = { .o = &o };
 	cd_err err = { "", 0 };
 	char addr[300];
-	const char *password = getenv(PASSWORD_ENV);
 	int rc, status = 1;
 
 	cd_config_init(&o.cfg);
@@ -533,30 +511,15 @@ int cmd_aggregates(int argc, char **argv)
 		goto out;
 	}
 
-	cd_redis_opts_default(&ro);
-	ro.host = o.cfg.redis_host;
-	ro.port = o.cfg.redis_port;
-	ro.user = *o.cfg.redis_user ? o.cfg.redis_user : NULL;
-	ro.password = password && *password ? password : NULL;
-	ro.db = o.cfg.redis_db;
-	ro.prefix = o.cfg.redis_prefix;
-	ro.tag = 'a';
-	snprintf(addr, sizeof(addr), strchr(ro.host, ':') ? "[%s]:%d" : "%s:%d", ro.host, ro.port);
-	if (!(redis = cd_redis_new(&ro))) {
-		cd_log(CD_LOG_ERROR, "out of memory", NULL);
+	if (!(redis = cd_opt_redis_open(&o.cfg, 'a', addr, sizeof(addr))))
 		goto out;
-	}
-	if (cd_redis_connect(redis, &err) < 0) {
-		cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, NULL);
-		goto out;
-	}
 	if (cd_redis_partitions(redis, &parts, &n_parts, &err) < 0) {
 		cd_log(CD_LOG_ERROR, "cannot list the aggregate stage's partitions", "redis", addr, "error", err.msg, NULL);
 		goto out;
 	}
 	if (!n_parts) {
 		cd_log(CD_LOG_ERROR, "no aggregate stage in Redis (is --redis-prefix or --redis-db the stage's?)",
-		       "redis", addr, "prefix", ro.prefix, NULL);
+		       "redis", addr, "prefix", o.cfg.redis_prefix, NULL);
 		goto out;
 	}
 	if (!(aggs = calloc(n_parts, sizeof(*aggs))) || !(sp = calloc(n_parts, sizeof(*sp)))) {

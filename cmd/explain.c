@@ -40,21 +40,17 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define PASSWORD_ENV "CONTACTD_REDIS_PASSWORD"
 
 /* ---- options --------------------------------------------------------------------- */
 
-enum { OPT_INPUT_FORMAT = CD_OPT_OWN, OPT_UNTIL, OPT_REDIS, OPT_REDIS_USER, OPT_REDIS_DB, OPT_REDIS_PREFIX,
+enum { OPT_INPUT_FORMAT = CD_OPT_OWN, OPT_UNTIL,
        OPT_JSON, OPT_FORMAT };
 
 static const struct option longopts[] = {
 	{ "input", required_argument, NULL, 'i' },
 	{ "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
 	{ "until", required_argument, NULL, OPT_UNTIL },
-	{ "redis", required_argument, NULL, OPT_REDIS },
-	{ "redis-user", required_argument, NULL, OPT_REDIS_USER },
-	{ "redis-db", required_argument, NULL, OPT_REDIS_DB },
-	{ "redis-prefix", required_argument, NULL, OPT_REDIS_PREFIX },
+	CD_OPT_REDIS_LONGOPTS,
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "format", required_argument, NULL, OPT_FORMAT },
 	CD_OPT_ENGINE_LONGOPTS,
@@ -76,8 +72,6 @@ typedef struct explain_opts {
 static int parse_option(void *ctx, int c, char *arg)
 {
 	explain_opts *o = ctx;
-	cd_err err;
-	long v;
 
 	switch (c) {
 	case 'i':
@@ -89,26 +83,13 @@ static int parse_option(void *ctx, int c, char *arg)
 		if (cd_instant_parse_rfc3339(arg, strlen(arg), &o->until) < 0)
 			return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");
 		return 0;
-	case OPT_REDIS:
-		if (cd_config_set(&o->cfg, "redis", arg, "command line", &err) < 0)
-			return cd_opt_bad("--redis", arg, "HOST:PORT or [IPv6]:PORT, port 1 … 65535");
+	case CD_OPT_REDIS:
 		o->redis = 1;
-		return 0;
-	case OPT_REDIS_USER:
-		return cd_config_set(&o->cfg, "redis-user", arg, "command line", &err) < 0
-			       ? cd_opt_bad("--redis-user", arg, "an ACL user name")
-			       : 0;
-	case OPT_REDIS_DB:
-		if (cd_opt_long_as_run("redis-db", arg, &v) < 0)
-			return -1;
-		o->cfg.redis_db = (int)v;
-		return 0;
-	case OPT_REDIS_PREFIX:
-		if (strchr(arg, '{') || strchr(arg, '}'))
-			return cd_opt_bad("--redis-prefix", arg, "a prefix without '{' or '}' (they make hash tags)");
-		return cd_config_set(&o->cfg, "redis-prefix", arg, "command line", &err) < 0
-			       ? cd_opt_bad("--redis-prefix", arg, "a key prefix")
-			       : 0;
+		return cd_opt_redis_option(&o->cfg, c, arg);
+	case CD_OPT_REDIS_USER:
+	case CD_OPT_REDIS_DB:
+	case CD_OPT_REDIS_PREFIX:
+		return cd_opt_redis_option(&o->cfg, c, arg);
 	case OPT_JSON:
 		o->json = 1;
 		return 0;
@@ -139,7 +120,7 @@ static void usage(FILE *f)
 		"      --until TIMESTAMP     first advance every citizen's clock to this RFC 3339 instant\n"
 		"      --redis HOST:PORT     instead, the live processor's Redis ([::1]:6379 for IPv6)\n"
 		"      --redis-user USER     Redis ACL user (default: none); the password is read from\n"
-		"                            $" PASSWORD_ENV " only, never from the command line\n"
+		"                            $" CD_OPT_REDIS_PASSWORD_ENV " only, never from the command line\n"
 		"      --redis-db N          Redis database number, %ld … %ld (default 0)\n"
 		"      --redis-prefix P      prefix of every Redis key (default contactd)\n"
 		"      --json                one JSON document (stable field names) instead of text\n"
@@ -206,8 +187,6 @@ out:
 /* The citizen from Redis, read only: 1 found, 0 not, -1 failed (logged). */
 static int from_redis(explain_opts *o, const char *id, cd_citizen *c, cd_instant *floor)
 {
-	const char *password = getenv(PASSWORD_ENV);
-	cd_redis_opts ro;
 	cd_redis *redis = NULL;
 	int32_t *parts = NULL;
 	size_t n_parts = 0;
@@ -217,29 +196,15 @@ static int from_redis(explain_opts *o, const char *id, cd_citizen *c, cd_instant
 	int rc = -1;
 
 	cd_buf_init(&rec, (size_t)64 << 20);
-	cd_redis_opts_default(&ro);
-	ro.host = o->cfg.redis_host;
-	ro.port = o->cfg.redis_port;
-	ro.user = *o->cfg.redis_user ? o->cfg.redis_user : NULL;
-	ro.password = password && *password ? password : NULL;
-	ro.db = o->cfg.redis_db;
-	ro.prefix = o->cfg.redis_prefix;
-	snprintf(addr, sizeof(addr), strchr(ro.host, ':') ? "[%s]:%d" : "%s:%d", ro.host, ro.port);
-	if (!(redis = cd_redis_new(&ro))) {
-		cd_log(CD_LOG_ERROR, "out of memory", NULL);
+	if (!(redis = cd_opt_redis_open(&o->cfg, 'p', addr, sizeof(addr))))
 		goto out;
-	}
-	if (cd_redis_connect(redis, &err) < 0) {
-		cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, NULL);
-		goto out;
-	}
 	if (cd_redis_partitions(redis, &parts, &n_parts, &err) < 0) {
 		cd_log(CD_LOG_ERROR, "cannot list the processor's partitions", "redis", addr, "error", err.msg, NULL);
 		goto out;
 	}
 	if (!n_parts)
 		cd_log(CD_LOG_WARN, "no processor state in Redis (is --redis-prefix or --redis-db the processor's?)",
-		       "redis", addr, "prefix", ro.prefix, NULL);
+		       "redis", addr, "prefix", o->cfg.redis_prefix, NULL);
 	rc = 0;
 	for (size_t i = 0; i < n_parts && rc == 0; i++) {
 		int found = 0;

@@ -244,3 +244,63 @@ void cd_opt_engine_usage(FILE *f)
 		lo[0], hi[0], d.grace_days, lo[1], hi[1], d.warn_lead_days, lo[2], hi[2], d.max_events,
 		d.max_obligations, def);
 }
+
+/* ---- Redis (the tools that read live state) --------------------------------------- */
+
+int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
+{
+	cd_err err;
+	long v;
+
+	switch (c) {
+	case CD_OPT_REDIS:
+		return cd_config_set(cfg, "redis", arg, "command line", &err) < 0
+			       ? cd_opt_bad("--redis", arg, "HOST:PORT or [IPv6]:PORT, port 1 … 65535")
+			       : 0;
+	case CD_OPT_REDIS_USER:
+		return cd_config_set(cfg, "redis-user", arg, "command line", &err) < 0
+			       ? cd_opt_bad("--redis-user", arg, "an ACL user name")
+			       : 0;
+	case CD_OPT_REDIS_DB:
+		if (cd_opt_long_as_run("redis-db", arg, &v) < 0)
+			return -1;
+		cfg->redis_db = (int)v;
+		return 0;
+	case CD_OPT_REDIS_PREFIX:
+		if (strchr(arg, '{') || strchr(arg, '}'))
+			return cd_opt_bad("--redis-prefix", arg, "a prefix without '{' or '}' (they make hash tags)");
+		return cd_config_set(cfg, "redis-prefix", arg, "command line", &err) < 0
+			       ? cd_opt_bad("--redis-prefix", arg, "a key prefix")
+			       : 0;
+	default:
+		return -1;
+	}
+}
+
+cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len)
+{
+	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV);
+	cd_redis_opts ro;
+	cd_redis *redis;
+	cd_err err = { "", 0 };
+
+	cd_redis_opts_default(&ro);
+	ro.host = cfg->redis_host;
+	ro.port = cfg->redis_port;
+	ro.user = *cfg->redis_user ? cfg->redis_user : NULL;
+	ro.password = password && *password ? password : NULL;
+	ro.db = cfg->redis_db;
+	ro.prefix = cfg->redis_prefix;
+	ro.tag = tag;
+	snprintf(addr, len, strchr(ro.host, ':') ? "[%s]:%d" : "%s:%d", ro.host, ro.port);
+	if (!(redis = cd_redis_new(&ro))) {
+		cd_log(CD_LOG_ERROR, "out of memory", NULL);
+		return NULL;
+	}
+	if (cd_redis_connect(redis, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, NULL);
+		cd_redis_free(redis);
+		return NULL;
+	}
+	return redis;
+}

@@ -32,7 +32,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "consumer/config.h"
 #include "consumer/kafka.h"
+#include "consumer/redis_store.h"
 #include "proto/eventlog.h"
 #include "state/engine.h"
 #include "state/rules.h"
@@ -42,9 +44,16 @@
 enum {
 	CD_OPT_LOG_LEVEL = 1001, CD_OPT_RULES, CD_OPT_OVERLAYS_CONFIG, CD_OPT_OVERLAYS, CD_OPT_GRACE, CD_OPT_WARN,
 	CD_OPT_MAX_EVENTS, CD_OPT_MAX_OBLIGATIONS, CD_OPT_MAX_RECORD, CD_OPT_LAW_TRANSITION,
+	CD_OPT_REDIS, CD_OPT_REDIS_USER, CD_OPT_REDIS_DB, CD_OPT_REDIS_PREFIX,
 	CD_OPT_OWN = 1100,
 };
 
+/* The tools that read live state from Redis (aggregates, explain): --redis, --redis-user, --redis-db, --redis-prefix. */
+#define CD_OPT_REDIS_LONGOPTS \
+	{ "redis", required_argument, NULL, CD_OPT_REDIS }, \
+	{ "redis-user", required_argument, NULL, CD_OPT_REDIS_USER }, \
+	{ "redis-db", required_argument, NULL, CD_OPT_REDIS_DB }, \
+	{ "redis-prefix", required_argument, NULL, CD_OPT_REDIS_PREFIX }
 #define CD_OPT_HELP_LONGOPT { "help", no_argument, NULL, 'h' }
 #define CD_OPT_LOG_LEVEL_LONGOPT { "log-level", required_argument, NULL, CD_OPT_LOG_LEVEL }
 #define CD_OPT_ENGINE_LONGOPTS \
@@ -133,5 +142,19 @@ int cd_opt_engine_open(cd_opt_engine *o, cd_engine **out, cd_err *err);
 void cd_opt_engine_release(cd_opt_engine *o);
 /* Prints the --help lines of the engine options and --log-level, bounds and defaults included. */
 void cd_opt_engine_usage(FILE *f);
+
+/*
+ * The Redis options (CD_OPT_REDIS_LONGOPTS), set on run's configuration table so
+ * that they take run's forms and bounds. 0, or -1 once cd_opt_bad said why.
+ */
+int cd_opt_redis_option(cd_config *cfg, int c, const char *arg);
+#define CD_OPT_REDIS_PASSWORD_ENV "CONTACTD_REDIS_PASSWORD"
+/*
+ * Connects, read only by intent, to the Redis cfg names (the password from
+ * CONTACTD_REDIS_PASSWORD only, never the command line), with hash tag `tag`
+ * ('p' the processor's keys, 'a' the aggregate stage's). addr receives
+ * "host:port" for messages. NULL once the reason is logged.
+ */
+cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len);
 
 #endif
