@@ -2,7 +2,7 @@
 # run.sh — runs the whole test suite against build/$MODE (default asan):
 # every cmocka binary build/$MODE/tests/test_*, then the command-line tests in
 # tests/cli/*.sh. Prints one closing line: "tests: N passed, N failed, N skipped".
-# Exits non-zero when anything failed.
+# Exits non-zero when anything failed; what each failure printed is repeated at the end.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MODE=${MODE:-asan}
@@ -41,7 +41,7 @@ for t in "$BUILD"/tests/test_*; do
   passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
   if [ "$rc" -ne 0 ]; then
     failures+=("$name")
-    printf '%s\n' "$out" | tail -60
+    printf '%s\n' "$out" | tail -60 >"$CD_WORK/failed.$name.log"
   fi
   printf '%-28s %4d passed %3d failed %3d skipped\n' "$name" "$p" "$f" "$s"
 done
@@ -54,11 +54,17 @@ for t in tests/cli/test_*.sh; do
     printf '%-28s pass\n' "$name"
   else
     failed=$((failed + 1)); failures+=("$name")
-    printf '%s\n' "$out" | tail -40
+    printf '%s\n' "$out" | tail -40 >"$CD_WORK/failed.$name.log"
     printf '%-28s FAIL\n' "$name"
   fi
 done
 
+# What each failure said comes last, next to the count: CI keeps only the end of the output.
+for name in "${failures[@]}"; do
+  [ -f "$CD_WORK/failed.$name.log" ] || continue
+  echo "---- $name, its last lines:"
+  cat "$CD_WORK/failed.$name.log"
+done
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "tests: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -154,9 +154,6 @@ unset REDIS_PORT
 broker_start "$P"
 redis_start "$W/redis2"
 FAST_GROUP=(-X session.timeout.ms=3000 -X heartbeat.interval.ms=500 -X linger.ms=500)
-"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" --rate 400 2>"$W/produce2.log" &
-PRODUCE_PID=$!
-LIVE_PIDS+=("$PRODUCE_PID")
 run_start procA --batch-size 50 "${FAST_GROUP[@]}"
 PROC_A=$RUN_PID
 run_start procB --batch-size 50 "${FAST_GROUP[@]}"
@@ -167,17 +164,22 @@ run_start stageB --stage aggregates --batch-size 50 "${FAST_GROUP[@]}"
 fences() { redis-cli -p "$REDIS_PORT" EVAL "local f = 0
   for p = 0, $((P - 1)) do f = f + (tonumber(redis.call('HGET', 'contactd:{$1' .. p .. '}:meta', 'fence')) or 0) end
   return f" 0; }
-# once the stages hold their partitions and count, kill one of them, then a processor
-limit=$((SECONDS + 30))
+# once the stages hold their partitions, the log streams in (about 17 s at 400 records/s)
+# and, while it does, one stage is killed, then a processor, then Redis restarts. The
+# stream starts only now, so that a slow start cannot use it up before the kills.
+limit=$((SECONDS + 60))
 while [ "$(fences a)" -lt "$P" ]; do
   [ "$SECONDS" -lt "$limit" ] || fail "the stages did not take the members partitions"
   sleep 0.2
 done
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" --rate 400 2>"$W/produce2.log" &
+PRODUCE_PID=$!
+LIVE_PIDS+=("$PRODUCE_PID")
 ms=$((1000 + RANDOM % 3001))
 sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 kill -0 "$PRODUCE_PID" 2>/dev/null || fail "the stream ended before the first kill: it tested little"
 kill -9 "$STAGE_A"
-echo "killed stage A $ms ms after the stages took their partitions"
+echo "killed stage A $ms ms after the stream began"
 sleep 1
 run_start stageA2 --stage aggregates --batch-size 50 "${FAST_GROUP[@]}"
 ms=$((500 + RANDOM % 2001))
