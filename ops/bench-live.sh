@@ -16,19 +16,28 @@
 #      the partitions by one EVAL, polled every 0.1 s) reach the topic's end
 #      offsets: events/s = records / elapsed. Repeated with appendfsync everysec
 #      on an emptied Redis and a new group (BENCH_LIVE_EVERYSEC=0 skips it).
+#      Run 1 is also the rebuild figure (a new deployment processing the topic
+#      from the beginning), and gives per event: Redis's CPU, contactd's CPU,
+#      and Redis round trips (contactd's calls by INFO commandstats; it waits
+#      for each reply, so calls are round trips).
 #   2. Latency. build/release/bench/latency produces Registrations of fresh
 #      citizens at BENCH_LIVE_RATE/s for BENCH_LIVE_LATENCY_S seconds to topics
 #      of their own, through a processor (event clock, appendfsync always) that
 #      has already taken its partitions, and times each input's first output
-#      on the deadline topic (ops/bench/latency.c): p50/p90/p99/max. That
+#      on the deadline topic (ops/bench/latency.c): p50/p90/p99/max; then
+#      the same at BENCH_LIVE_RATE_HIGH/s (default 20,000). That
 #      processor gets -X fetch.wait.max.ms=10 (the mock broker's fetch wait; below).
 #   3. Redis memory per citizen: after run 1 has drained (SIGTERM), used_memory
 #      minus the empty server's, over the citizen records (keys *:c:*).
 #   4. Ceilings, same broker and server: kcat alone reading the input topic;
 #      redis-benchmark -P 16 SET, and EVALSHA of a SET+ZADD script (one
-#      citizen update, as the commit script does per record).
+#      citizen update, as the commit script does per record); and the Redis
+#      write ceiling as contactd writes: one client, one call at a time, each
+#      call writing as many records (SET + ZADD) of run 1's mean record size
+#      as run 1's commits held on average.
 #   5. Targets printed next to the figures (not asserted): live throughput
-#      >= 100,000 events/s and >= half of the lower ceiling.
+#      >= 100,000 events/s and >= half of the lower ceiling (kcat, or the
+#      Redis writes as contactd makes them); latency p99 <= 50 ms at 2,000/s.
 #   6. The aggregate stage: a population with dk-2026 periods
 #      (BENCH_LIVE_AGG_CITIZENS, default 50000; 0 skips), on topics of its
 #      own, through a processor without share members (--members-topic "")
@@ -52,6 +61,7 @@ CITIZENS=${BENCH_LIVE_CITIZENS:-100000}
 SEED=${BENCH_SEED:-1}
 PARTS=${BENCH_LIVE_PARTITIONS:-64}
 RATE=${BENCH_LIVE_RATE:-2000}
+RATE_HIGH=${BENCH_LIVE_RATE_HIGH:-20000}
 LAT_S=${BENCH_LIVE_LATENCY_S:-15}
 EVERYSEC=${BENCH_LIVE_EVERYSEC:-1}
 RUN_ARGS=${BENCH_LIVE_RUN_ARGS:-}
@@ -63,6 +73,7 @@ LAT_TOPICS=(bench.latency.events bench.latency.deadlines bench.latency.breaches 
 AGG_TOPICS=(bench.agg.events bench.agg.members bench.agg.aggregates)
 AGG_CITIZENS=${BENCH_LIVE_AGG_CITIZENS:-50000}
 TARGET_EPS=100000
+TARGET_P99_MS=50
 RUN_TIMEOUT_S=240
 
 die() { echo "bench-live: $*" >&2; exit 1; }
@@ -169,11 +180,13 @@ run_stop() {
 	wait "$RUN_PID" 2>/dev/null || true
 }
 stat_of() { grep 'msg=stopped' "$1" | tail -1 | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-redis_calls() {  # the processor's round trips since CONFIG RESETSTAT (commands inside scripts aside)
+redis_calls() {  # the processor's calls since CONFIG RESETSTAT (commands inside scripts aside), by command
 	R info commandstats | tr -d '\r' | sed -n 's/^cmdstat_\([^:]*\):calls=\([0-9]*\),.*/\1 \2/p' |
 		grep -E '^(evalsha|mget|zrangebyscore|lrange|llen|hmget|hincrby) ' | sort -k2 -nr |
 		awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'
 }
+# Their sum: contactd sends one command and waits for its reply, so this is its round trips.
+redis_round_trips() { sed 's/[^0-9 ,]//g' <<<"$1" | tr ',' '\n' | awk '{ s += $NF } END { print s + 0 }'; }
 
 # throughput NAME GROUP [PREFIX TOPIC END TAG RUN-ARGS…] → T_* figures (default: the main input)
 throughput() {
@@ -209,6 +222,7 @@ throughput() {
 	T_CPU=$(cpu_s "$RUN_PID")
 	T_RCPU=$(calc %.2f "$(cpu_s "$REDIS_PID") - $rcpu0")
 	T_CALLS=$(redis_calls)
+	T_RT=$(redis_round_trips "$T_CALLS")
 	T_RW=$(( $(aof_rewrites) - rw0 ))
 	if [[ -n $perf_pid ]]; then
 		kill -INT "$perf_pid" 2>/dev/null || true
@@ -222,13 +236,15 @@ throughput() {
 # ---- 1. throughput, appendfsync always -----------------------------------------------------
 throughput always bench-live-always
 A_N=$T_N A_S=$T_S A_EPS=$T_EPS A_FIRST=$T_FIRST_S A_STEADY=$T_STEADY A_CPU=$T_CPU A_RCPU=$T_RCPU
-A_CALLS=$T_CALLS A_OUT=$T_OUT A_COMMITS=$T_COMMITS A_RW=$T_RW
+A_CALLS=$T_CALLS A_RT=$T_RT A_OUT=$T_OUT A_COMMITS=$T_COMMITS A_RW=$T_RW
 
 # ---- 3. memory per citizen (the drained state of run 1) -------------------------------------
 MEM1=$(mem_used)
 KEYS_ALL=$(R dbsize)
 KEYS_CIT=$(R --scan --pattern 'contactd:*:c:*' | wc -l)
 MEM_PER=$(calc %.0f "($MEM1 - $MEM0) / ($KEYS_CIT > 0 ? $KEYS_CIT : 1)")
+# The mean size of a citizen record (a sample of 2,000): the ceiling below writes records of it.
+REC_BYTES=$(R --scan --pattern 'contactd:*:c:*' | awk 'NR <= 2000' | sed 's/^/STRLEN /' | R | awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 200 }')
 
 # ---- 1b. throughput, appendfsync everysec -------------------------------------------------------
 E_EPS=""
@@ -259,10 +275,16 @@ sleep 1
 LAT_LINE=$("$LATENCY" --brokers "$BROKERS" --topic "${LAT_TOPICS[0]}" --out-topic "${LAT_TOPICS[1]}" \
 	--rate "$RATE" --seconds "$LAT_S" --warmup-s 1 --tag "$$" 2>"$WORK/latency-tool.log") ||
 	say "WARNING: latency: not every input got an output ($LAT_LINE)"
+# and at ten times the rate (other citizens), through the same processor
+say "latency: $RATE_HIGH events/s for ${LAT_S}s through the same processor"
+LAT_HIGH_LINE=$("$LATENCY" --brokers "$BROKERS" --topic "${LAT_TOPICS[0]}" --out-topic "${LAT_TOPICS[1]}" \
+	--rate "$RATE_HIGH" --seconds "$LAT_S" --warmup-s 1 --tag "$$-high" 2>"$WORK/latency-high-tool.log") ||
+	say "WARNING: latency at $RATE_HIGH/s: not every input got an output ($LAT_HIGH_LINE)"
 run_stop
 R flushall >/dev/null
-lat_val() { sed -n "s/.* $1 \([0-9.]*\) ms.*/\1/p" <<<"$LAT_LINE"; }
+lat_val() { sed -n "s/.* $1 \([0-9.]*\) ms.*/\1/p" <<<"${2:-$LAT_LINE}"; }
 L_P50=$(lat_val p50) L_P90=$(lat_val p90) L_P99=$(lat_val p99) L_MAX=$(lat_val max)
+H_P50=$(lat_val p50 "$LAT_HIGH_LINE") H_P99=$(lat_val p99 "$LAT_HIGH_LINE")
 
 # ---- 4b. ceiling (b): redis-benchmark on the same server (appendfsync always) ------------------------
 say "redis-benchmark -P 16: SET, EVALSHA SET+ZADD"
@@ -272,9 +294,22 @@ SHA=$(R script load "redis.call('SET', KEYS[1], ARGV[1]) redis.call('ZADD', KEYS
 VAL=$(printf 'v%.0s' $(seq 200))
 RB_LUA=$(redis-benchmark -p "$PORT" -q --csv -n 500000 -P 16 -r 100000 \
 	evalsha "$SHA" 2 "bench:c:__rand_int__" bench:timers "$VAL" __rand_int__ "m__rand_int__" 2>/dev/null | rb_rps)
+# The write ceiling as contactd writes: one client, one script call at a time (-c 1 -P 1),
+# each writing as many records of the measured mean size as a commit of run 1 did
+# (SET + ZADD each, as the commit script does per citizen; outputs and offsets aside).
+PER_COMMIT=$(( A_COMMITS > 0 ? A_N / A_COMMITS : 1 ))
+PER_COMMIT=$(( PER_COMMIT > 0 ? PER_COMMIT : 1 ))
+say "redis-benchmark -c 1 -P 1: EVALSHA of $PER_COMMIT records of $REC_BYTES bytes"
+SHA_K=$(R script load "for i = 1, tonumber(ARGV[3]) do local k = KEYS[1] .. ':' .. i
+  redis.call('SET', k, ARGV[1]) redis.call('ZADD', KEYS[2], ARGV[2], k) end return 1")
+VAL_K=$(head -c "$REC_BYTES" /dev/zero | tr '\0' 'v')
+RB_REAL=$(redis-benchmark -p "$PORT" -q --csv -n 3000 -c 1 -P 1 -r 100000 \
+	evalsha "$SHA_K" 2 "bench:c:__rand_int__" bench:timers "$VAL_K" __rand_int__ "$PER_COMMIT" 2>/dev/null | rb_rps)
+RB_REAL_EPS=$(( RB_REAL * PER_COMMIT ))
 R flushall >/dev/null
 
 verdict() { [[ $1 -ge $2 ]] && echo met || echo MISSED; }
+verdict_le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a != "" && a + 0 <= b) ? "met" : "MISSED" }'; }
 
 # ---- 6. the aggregate stage ------------------------------------------------------------------------
 AGG=""
@@ -306,8 +341,8 @@ if [[ $AGG_CITIZENS != 0 ]]; then
 fi
 
 # ---- figures ------------------------------------------------------------------------------------------
-LOWER=$((KCAT_EPS < RB_LUA ? KCAT_EPS : RB_LUA))
-LOWER_WHAT=$([[ $KCAT_EPS -le $RB_LUA ]] && echo kcat || echo "redis EVALSHA")
+LOWER=$((KCAT_EPS < RB_REAL_EPS ? KCAT_EPS : RB_REAL_EPS))
+LOWER_WHAT=$([[ $KCAT_EPS -le $RB_REAL_EPS ]] && echo kcat || echo "redis writes as contactd makes them")
 HALF=$((LOWER / 2))
 cat <<EOF
 live:          (load average at start: $LOAD0; other work on this machine skews these figures)
@@ -316,12 +351,17 @@ live-always:   $A_N events in $A_S s = $A_EPS events/s (appendfsync always; from
                target >= $TARGET_EPS events/s: $(verdict "$A_EPS" $TARGET_EPS); >= half the lower ceiling ($LOWER_WHAT $LOWER / 2 = $HALF): $(verdict "$A_EPS" $HALF)
                $A_COMMITS commits, $A_OUT outputs; CPU: contactd $A_CPU s, redis-server $A_RCPU s; AOF rewrites during the run: $A_RW
                redis calls: $A_CALLS
+               per event: Redis CPU $(calc %.1f "$A_RCPU * 1000000 / ($A_N > 0 ? $A_N : 1)") µs, contactd CPU $(calc %.1f "$A_CPU * 1000000 / ($A_N > 0 ? $A_N : 1)") µs; $(calc %.1f "$A_RT * 1000 / ($A_N > 0 ? $A_N : 1)") Redis round trips per 1,000 events ($(calc %.0f "$A_N / ($A_COMMITS > 0 ? $A_COMMITS : 1)") events per commit)
+rebuild:       the whole topic from the beginning by a new deployment (new group, empty Redis): $A_N events in $A_S s
 ${E_EPS:+live-everysec: $E_N events in $E_S s = $E_EPS events/s (appendfsync everysec; first commit after $E_FIRST s, $E_STEADY events/s from there)
                $E_COMMITS commits; CPU: contactd $E_CPU s, redis-server $E_RCPU s; AOF rewrites during the run: $E_RW
-}latency:       p50 $L_P50 ms, p90 $L_P90 ms, p99 $L_P99 ms, max $L_MAX ms (input produced -> first output on the deadline topic; appendfsync always)
+}latency:       at $RATE events/s: p50 $L_P50 ms, p90 $L_P90 ms, p99 $L_P99 ms, max $L_MAX ms (input produced -> first output on the deadline topic; appendfsync always)   target p99 <= $TARGET_P99_MS ms: $(verdict_le "$L_P99" $TARGET_P99_MS)
                ${LAT_LINE#latency: }
+               at $RATE_HIGH events/s: p50 $H_P50 ms, p99 $H_P99 ms
+               ${LAT_HIGH_LINE#latency: }
 redis-memory:  $(( (MEM1 - MEM0) / 1048576 )) MiB over the empty server for $KEYS_CIT citizen records = $MEM_PER B/citizen (used_memory; $KEYS_ALL keys in all)
 ceilings:      kcat alone: $END_SUM records in $KCAT_S s = $KCAT_EPS records/s (same broker and topic)
                redis-benchmark -P 16 (appendfsync always): SET $RB_SET req/s; EVALSHA SET+ZADD $RB_LUA calls/s
+               redis writes as contactd makes them (-c 1 -P 1, appendfsync always): EVALSHA of $PER_COMMIT records of $REC_BYTES B, $RB_REAL calls/s = $RB_REAL_EPS records/s
 ${AGG}
 EOF

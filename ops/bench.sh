@@ -23,6 +23,12 @@
 #      Then streaming: a small population's outputs (BENCH_REPORT_CITIZENS,
 #      default 20000) reported with `--outputs` once and four times over (four
 #      times the length, the same instances): the peak RSS must not grow.
+#   3d. Instructions per event, which do not depend on the machine's noise: the
+#      replay of `contactd synth --citizens 10000 --years 3 --seed 7 --format pb`
+#      (about 94,000 records) under valgrind's callgrind, less the instructions
+#      of replaying one record (start-up, rules), over the records; against the
+#      target (<= 5,000), with the functions of largest self cost (the profile
+#      that says what limits it). BENCH_CALLGRIND=0 skips it.
 #   5. Last, runs ops/bench-live.sh (the live pipeline: throughput, latency,
 #      Redis memory, ceilings; see there) and adds its figures to the block.
 #   6. Cost per history length: one citizen's log (build/release/bench/history:
@@ -44,7 +50,8 @@
 # the population of its streaming check),
 # BENCH_LIVE=0 (skips the live benchmark; its
 # own BENCH_LIVE_* settings are in ops/bench-live.sh), BENCH_HISTORY=0 (skips
-# the cost per history length), BENCH_CALLGRIND=0 (its wall times only).
+# the cost per history length), BENCH_CALLGRIND=0 (no callgrind: the history
+# figures in wall time only, and no instructions per event).
 # Replay is single-threaded: one core.
 set -euo pipefail
 
@@ -61,7 +68,9 @@ BIN=build/release/contactd
 DECODE=build/release/bench/decode
 HISTORY=build/release/bench/history
 INPUT_COST=build/release/bench/input_cost
-TARGET_EPS=500000
+TARGET_EPS=1000000
+TARGET_INSTR=5000
+TARGET_JSON_SHARE=80
 TARGET_BYTES=1024
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -232,6 +241,29 @@ report_cost() {
 streaming:     report --outputs, $n citizens: $o1 outputs ($i1 instances) peak RSS $((one / 1024)) MiB; four times over ($((o1 * 4)) outputs, the same instances) $((four / 1024)) MiB   target: memory independent of the log's length: $(verdict "$(awk -v a="$one" -v b="$four" 'BEGIN { print (b <= a + 8192) ? "ok" : "no" }')")"
 }
 
+# ---- 3d. instructions per event (callgrind) -----------------------------------------
+# Sets INSTR (the lines of its figures).
+INSTR=""
+instructions_per_event() {
+	local file=$DATA/cg-c10000-y3-s7.pb out=$WORK/cg.out one=$WORK/cg-one.jsonl base total rec per top
+	if [[ ! -s $file.done ]]; then
+		"$BIN" synth --citizens 10000 --years 3 --seed 7 --format pb --output "$file" 2>/dev/null && touch "$file.done"
+	fi
+	echo "bench: replay under callgrind ($file)" >&2
+	printf '{"eventId":"cg-1","citizenId":"cg-1","occurredAt":"2020-01-06T09:00:00Z","registration":{"benefit":"BENEFIT_DAGPENGE","municipalityCode":"101"}}\n' >"$one"
+	base=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$BIN" replay --input "$one" --output /dev/null \
+		--output-format pb 2>&1 | awk '/Collected :/ { print $NF }')
+	total=$(valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN" replay --input "$file" --output /dev/null \
+		--output-format pb 2>"$WORK/cg.log"; awk '/Collected :/ { print $NF }' "$WORK/cg.log")
+	rec=$(grep 'msg="replay done"' "$WORK/cg.log" | tr ' ' '\n' | awk -F= '$1 == "records" { print $2 }')
+	[[ -n $base && -n $total && -n $rec && $rec -gt 0 ]] || { INSTR="instructions:  FAILED (callgrind: $(tail -1 "$WORK/cg.log"))"; return; }
+	per=$(( (total - base) / rec ))
+	top=$(callgrind_annotate "$out" 2>/dev/null | grep -v 'PROGRAM TOTALS' | sed -n 's/^ *[0-9,]* *( *\([0-9.]*%\)) *[^ ]*:\([^ ]*\).*/\2 \1/p' |
+		head -10 | sed "s/\.lto_priv\.[0-9]*//" | paste -sd, - | sed "s/,/, /g")
+	INSTR="instructions:  replay of synth --citizens 10000 --years 3 --seed 7 (pb) under callgrind: $((total - base)) instructions for $rec events = $per per event (start-up's $base excluded)   target <= $TARGET_INSTR: $(verdict "$([[ $per -le $TARGET_INSTR ]] && echo ok || echo no)")
+               largest self costs: $top"
+}
+
 # ---- 6. cost per history length (one citizen); figures below ----------------------
 # Sets HIST (the lines of its block).
 HIST=""
@@ -290,6 +322,9 @@ verdict() { if [[ $1 == ok ]]; then echo "met"; else echo "MISSED"; fi; }
 if [[ ${BENCH_HISTORY:-1} != 0 && -x $HISTORY ]]; then
 	history_cost
 fi
+if [[ ${BENCH_CALLGRIND:-1} != 0 ]] && command -v valgrind >/dev/null; then
+	instructions_per_event
+fi
 
 # ---- 5. the live pipeline, last (ops/bench-live.sh; BENCH_LIVE=0 skips it); figures below
 LIVE=""
@@ -310,6 +345,10 @@ RSS_MIB=$((RSS_KB / 1024))
 RSS_PER=$((RSS_KB * 1024 / B_CITIZENS))
 STORE_PER=$((B_STORE / B_CITIZENS))
 eps_ok=$([[ $B_EPS -ge $TARGET_EPS ]] && echo ok || echo no)
+# JSON replay against JSON decode alone (the decoder's rate is the ceiling of the replay's)
+J_SHARE=""
+J_DEC_EPS=$(sed -n 's/.* = \([0-9]*\) records\/s.*/\1/p' <<<"$DEC_JSON")
+[[ -n $J_DEC_EPS && $J_DEC_EPS -gt 0 ]] && J_SHARE=$((J_EPS * 100 / J_DEC_EPS))
 mem_ok=$([[ $RSS_PER -lt $TARGET_BYTES ]] && echo ok || echo no)
 
 cat <<EOF
@@ -320,8 +359,9 @@ generation:    binary $GEN_PB s, JSON $GEN_JSON s (contactd synth)
 ${DEC_PB:+decode-only:   binary ${DEC_PB#decode: }
                json   ${DEC_JSON#decode: }
 }replay-binary: $B_RECORDS events in $B_WALL s = $B_EPS events/s (one core)   target >= $TARGET_EPS events/s: $(verdict "$eps_ok")
-replay-json:   $J_RECORDS events in $J_WALL s = $J_EPS events/s (one core)
-memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citizen (store: $STORE_PER B/citizen)   target < $TARGET_BYTES B/citizen: $(verdict "$mem_ok")
+replay-json:   $J_RECORDS events in $J_WALL s = $J_EPS events/s (one core)${J_SHARE:+, $J_SHARE % of JSON decode alone   target >= $TARGET_JSON_SHARE %: $(verdict "$([[ $J_SHARE -ge $TARGET_JSON_SHARE ]] && echo ok || echo no)")}
+${INSTR:+$INSTR
+}memory:        peak RSS $RSS_MIB MiB for $B_CITIZENS citizens = $RSS_PER B/citizen (store: $STORE_PER B/citizen)   target < $TARGET_BYTES B/citizen: $(verdict "$mem_ok")
                (peak RSS binary $((B_RSS_KB / 1024)) MiB, JSON $((J_RSS_KB / 1024)) MiB; store $((B_STORE / 1048576)) MiB)
 outputs:       $B_DEADLINES deadline events, $B_BREACHES breach events (binary run); skipped: binary $B_SKIPPED, JSON $J_SKIPPED
 timer:         $([[ $TIMER == gnu ]] && echo "/usr/bin/time -v" || echo "VmHWM polled from /proc")
