@@ -84,6 +84,23 @@ int cd_event_check_text(const char *text, size_t n, const char *prefix, const ch
 	const uint8_t *s = (const uint8_t *)text;
 	size_t i = 0;
 
+	/*
+	 * Printable ASCII eight bytes at a time (ids are, and every string of an
+	 * event is checked two or three times: the byte loop was 2 % of replay).
+	 * A word passes only when no byte is >= 0x7f (+1 carries into the top
+	 * bit) and none is < 0x20 (the borrow test, exact about whether any is).
+	 * Whatever fails goes to the byte loop below, which finds the same first
+	 * fault and writes the same message as without this.
+	 */
+	while (n - i >= 8) {
+		const uint64_t ones = UINT64_C(0x0101010101010101), highs = ones * 0x80;
+		uint64_t w;
+
+		memcpy(&w, s + i, 8);
+		if ((((w + ones) | w) & highs) || ((w - ones * 0x20) & ~w & highs))
+			break;
+		i += 8;
+	}
 	while (i < n) {
 		uint8_t c, lo = 0x80, hi = 0xbf;
 		size_t len;
