@@ -509,12 +509,6 @@ static inline void w_bytes(wr *w, unsigned field, const char *s, size_t n)
 	w->p += n;
 }
 
-static inline void w_str(wr *w, unsigned field, const char *s)
-{
-	if (s)
-		w_bytes(w, field, s, strlen(s));
-}
-
 /* int32 and enums: negative values are sign-extended to 64 bits, as protobuf does. */
 static inline void w_int32(wr *w, unsigned field, int32_t v)
 {
@@ -544,13 +538,38 @@ static void w_wrap(wr *w, unsigned field, uint8_t *start)
 	w->p += h.p - hdr;
 }
 
-static size_t bound_of(const cd_output *o)
+/*
+ * The lengths of an output's strings, measured once: they size the buffer and
+ * are written with the strings (measuring twice was half of the strlen calls
+ * of replay). A NULL string has length 0 and, like "", writes nothing.
+ */
+typedef struct out_lens {
+	size_t event_id, citizen_id, muni, ruleset_id, obligation_id, legal_ref;
+	size_t definition_id, aggregate_id, caused_by, explanation;
+} out_lens;
+
+static size_t slen(const char *s)
+{
+	return s ? strlen(s) : 0;
+}
+
+static size_t bound_of(const cd_output *o, out_lens *l)
 {
 	size_t n = 256 + 4 * 16;
-	n += strlen(o->citizen_id) + strlen(o->muni) + strlen(o->obligation_id) + strlen(o->ruleset_id);
-	n += (o->legal_ref ? strlen(o->legal_ref) : 0) + strlen(o->caused_by) + strlen(o->explanation);
-	n += o->definition_id ? strlen(o->definition_id) : 0;
-	n += o->aggregate_id ? strlen(o->aggregate_id) : 0;
+
+	l->event_id = slen(o->event_id);
+	l->citizen_id = slen(o->citizen_id);
+	l->muni = slen(o->muni);
+	l->ruleset_id = slen(o->ruleset_id);
+	l->obligation_id = slen(o->obligation_id);
+	l->legal_ref = slen(o->legal_ref);
+	l->definition_id = slen(o->definition_id);
+	l->aggregate_id = slen(o->aggregate_id);
+	l->caused_by = slen(o->caused_by);
+	l->explanation = slen(o->explanation);
+	n += l->citizen_id + l->muni + l->obligation_id + l->ruleset_id;
+	n += l->legal_ref + l->caused_by + l->explanation;
+	n += l->definition_id + l->aggregate_id;
 	for (size_t i = 0; i < o->n_counted; i++)
 		n += strlen(o->counted[i]) + 12;
 	return 2 * n;   /* room for the moves of w_wrap, generously */
@@ -558,7 +577,8 @@ static size_t bound_of(const cd_output *o)
 
 static int pack_direct(const cd_output *o, int wrapped, cd_buf *out, cd_err *err)
 {
-	size_t bound = bound_of(o);
+	out_lens l;
+	size_t bound = bound_of(o, &l);
 	uint8_t *base, *ev, *ob, *ts;
 	int64_t secs;
 	int32_t nanos;
@@ -569,19 +589,19 @@ static int pack_direct(const cd_output *o, int wrapped, cd_buf *out, cd_err *err
 	base = (uint8_t *)out->data + out->len;
 	w.p = base;
 	ev = w.p;
-	w_str(&w, 1, o->event_id);
-	w_str(&w, 2, o->citizen_id);
-	w_str(&w, 3, o->muni);
+	w_bytes(&w, 1, o->event_id, l.event_id);
+	w_bytes(&w, 2, o->citizen_id, l.citizen_id);
+	w_bytes(&w, 3, o->muni, l.muni);
 	w_int32(&w, 4, o->benefit);
 	w_int32(&w, 5, o->status);
 	if (o->is_breach)
 		w_int32(&w, 6, o->breach_kind);
 	ob = w.p;
-	w_str(&w, 1, o->ruleset_id);
+	w_bytes(&w, 1, o->ruleset_id, l.ruleset_id);
 	w_int32(&w, 2, o->ruleset_version);
-	w_str(&w, 3, o->obligation_id);
+	w_bytes(&w, 3, o->obligation_id, l.obligation_id);
 	w_int32(&w, 4, o->severity);
-	w_str(&w, 5, o->legal_ref);
+	w_bytes(&w, 5, o->legal_ref, l.legal_ref);
 	w_date(&w, 6, o->window_start);
 	w_date(&w, 7, o->due);
 	w_int32(&w, 8, o->required);
@@ -595,13 +615,13 @@ static int pack_direct(const cd_output *o, int wrapped, cd_buf *out, cd_err *err
 	}
 	w_date(&w, 11, o->period_start);
 	w_date(&w, 12, o->window_end);
-	w_str(&w, 13, o->definition_id);
-	w_str(&w, 14, o->aggregate_id);     /* "" / NULL and basis 0 write nothing: old outputs keep their bytes */
+	w_bytes(&w, 13, o->definition_id, l.definition_id);
+	w_bytes(&w, 14, o->aggregate_id, l.aggregate_id);     /* "" / NULL and basis 0 write nothing: old outputs keep their bytes */
 	w_int32(&w, 15, o->basis);
 	w_wrap(&w, o->is_breach ? 7 : 6, ob);
 	if (!o->is_breach)
 		w_int32(&w, 7, o->cancel_reason);
-	w_str(&w, 8, o->caused_by);
+	w_bytes(&w, 8, o->caused_by, l.caused_by);
 	ts = w.p;
 	cd_instant_to_ts(o->as_of, &secs, &nanos);
 	if (secs) {
@@ -610,7 +630,7 @@ static int pack_direct(const cd_output *o, int wrapped, cd_buf *out, cd_err *err
 	}
 	w_int32(&w, 2, nanos);
 	w_wrap(&w, 9, ts);
-	w_str(&w, 10, o->explanation);
+	w_bytes(&w, 10, o->explanation, l.explanation);
 	if (wrapped)
 		w_wrap(&w, o->is_breach ? 2 : 1, ev);
 	assert((size_t)(w.p - base) <= bound);
