@@ -191,6 +191,7 @@ struct cd_redis {
 	redisReplyObjectFunctions fn;      /* hiredis' defaults with a guarded createArray */
 	redisReplyObjectFunctions *base_fn;/* hiredis' defaults (static in libhiredis) */
 	int too_big;                       /* set by the createArray guard */
+	size_t unread;                     /* commits sent whose replies are not read yet */
 	/* scratch for one command, reused: argv[i] points into scratch, a batch or a reply */
 	const char **argv;
 	size_t *argl;
@@ -318,6 +319,7 @@ static void rs_drop(cd_redis *r)
 		redisFree(r->c);
 		r->c = NULL;
 	}
+	r->unread = 0;           /* replies still owed die with the connection */
 }
 
 int cd_redis_connected(const cd_redis *r)
@@ -480,15 +482,12 @@ static int too_big(cd_redis *r, const char *what, cd_err *err)
  * *out: 0, and the caller owns *out (freeReplyObject), error replies included;
  * -1 when the connection failed or the reply was too large (then no context).
  */
-static int rs_call(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl,
-		   redisReply **out, cd_err *err)
+/* Sends one command, reply not read (rs_recv reads it). 0 / -1. */
+static int rs_send(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl, cd_err *err)
 {
 	redisContext *c = r->c;
-	void *reply = NULL;
-	size_t got = 0;
 	int done = 0;
 
-	*out = NULL;
 	if (!c)
 		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", r->o.host, r->o.port, what);
 	if (argc > INT_MAX)
@@ -500,8 +499,23 @@ static int rs_call(cd_redis *r, const char *what, size_t argc, const char **argv
 		if (redisBufferWrite(c, &done) != REDIS_OK)
 			return conn_fail(r, what, err);
 	} while (!done);
+	return 0;
+}
+
+/* Reads the next reply (of the oldest command sent and not yet read): 0 with *out / -1. */
+static int rs_recv(cd_redis *r, const char *what, redisReply **out, cd_err *err)
+{
+	redisContext *c = r->c;
+	void *reply = NULL;
+	size_t got = 0;
+
+	*out = NULL;
+	if (!c)
+		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", r->o.host, r->o.port, what);
 	r->too_big = 0;
-	for (;;) {
+	if (redisGetReplyFromReader(c, &reply) != REDIS_OK)   /* already read with an earlier reply */
+		return r->too_big ? too_big(r, what, err) : conn_fail(r, what, err);
+	while (!reply) {
 		size_t before = c->reader->len;
 		if (redisBufferRead(c) != REDIS_OK)
 			return conn_fail(r, what, err);
@@ -510,11 +524,21 @@ static int rs_call(cd_redis *r, const char *what, size_t argc, const char **argv
 			return too_big(r, what, err);
 		if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
 			return r->too_big ? too_big(r, what, err) : conn_fail(r, what, err);
-		if (reply)
-			break;
 	}
 	*out = reply;
 	return 0;
+}
+
+static int rs_call(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl,
+		   redisReply **out, cd_err *err)
+{
+	*out = NULL;
+	if (r->unread)   /* its reply would be a commit's */
+		return cd_err_set(err, 0, "redis '%s:%d' %s: %zu commit replies are still to be read", r->o.host,
+				  r->o.port, what, r->unread);
+	if (rs_send(r, what, argc, argv, argl, err) < 0)
+		return -1;
+	return rs_recv(r, what, out, err);
 }
 
 /* rs_call with the arguments built by args_begin/arg. */
@@ -995,11 +1019,10 @@ static int fenced(int32_t p, int64_t token, const char *what, cd_err *err)
 	return CD_REDIS_FENCED;
 }
 
-int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err)
+/* Builds the EVALSHA of commit_lua for b in r's argument scratch. 0 / -1. */
+static int commit_args(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err)
 {
-	redisReply *rep = NULL;
 	size_t nargs, bytes;
-	int rc = -1;
 
 	nargs = 3 + 3 + b->n_rec + b->n_hashes + 7 + 3 * b->n_rec + b->n_out + 2 * (b->n_off + b->n_meta) +
 		4 * b->n_hop;
@@ -1061,21 +1084,71 @@ int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch 
 		arg(r, batch_ptr(b, x->val), x->val_len);
 	}
 	assert(r->argc == nargs);
+	return 0;
+}
 
-	if (eval_script(r, "EVALSHA commit", commit_lua, r->commit_sha, &rep, err) < 0)
-		goto out;
-	if (reply_is_error(rep, "FENCED")) {
-		rc = fenced(p, token, "commit", err);
-		goto out;
+/* The reply of a fenced script ("commit", "outbox trim"): 0, -1, or CD_REDIS_FENCED. Frees rep. */
+static int script_reply(cd_redis *r, int32_t p, int64_t token, const char *what, redisReply *rep, cd_err *err)
+{
+	int rc = 0;
+	if (reply_is_error(rep, "FENCED"))
+		rc = fenced(p, token, what, err);
+	else if (rep->type != REDIS_REPLY_INTEGER) {
+		char w[32];
+		snprintf(w, sizeof(w), "EVALSHA %s", what);
+		rc = reply_fail(r, rep, w, err);
 	}
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		reply_fail(r, rep, "EVALSHA commit", err);
-		goto out;
-	}
-	rc = 0;
-out:
 	freeReplyObject(rep);
 	return rc;
+}
+
+int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err)
+{
+	redisReply *rep = NULL;
+
+	if (commit_args(r, p, token, b, err) < 0 ||
+	    eval_script(r, "EVALSHA commit", commit_lua, r->commit_sha, &rep, err) < 0)
+		return -1;
+	return script_reply(r, p, token, "commit", rep, err);
+}
+
+int cd_redis_commit_send(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err)
+{
+	if (commit_args(r, p, token, b, err) < 0 || rs_send(r, "EVALSHA commit", r->argc, r->argv, r->argl, err) < 0)
+		return -1;
+	r->unread++;
+	return 0;
+}
+
+int cd_redis_sent_recv(cd_redis *r, int32_t p, int64_t token, const char *what, cd_err *err)
+{
+	redisReply *rep = NULL;
+
+	if (r->unread == 0)
+		return cd_err_set(err, 0, "redis %s: no reply is owed", what);
+	r->unread--;
+	if (rs_recv(r, what, &rep, err) < 0)
+		return -1;
+	if (reply_is_error(rep, "NOSCRIPT")) {
+		/* The scripts are loaded on connecting; gone now (SCRIPT FLUSH, or a failover
+		 * to a server that never had them). The call did not happen: connecting again
+		 * loads them, and recovery reads the position back from Redis. */
+		freeReplyObject(rep);
+		rs_drop(r);
+		return cd_err_set(err, 1, "redis '%s:%d' EVALSHA %s: the script is not loaded (NOSCRIPT)", r->o.host,
+				  r->o.port, what);
+	}
+	return script_reply(r, p, token, what, rep, err);
+}
+
+size_t cd_redis_unread(const cd_redis *r)
+{
+	return r->unread;
+}
+
+void cd_redis_disconnect(cd_redis *r)
+{
+	rs_drop(r);
 }
 
 /* ---- timers and outbox ---------------------------------------------------------------- */
@@ -1207,11 +1280,8 @@ out:
 	return rc;
 }
 
-int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err)
+static int trim_args(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err)
 {
-	redisReply *rep = NULL;
-	int rc = -1;
-
 	if (k > INT64_MAX)
 		k = INT64_MAX;
 	if (args_begin(r, 7, 2 * (r->prefix_len + KEY_ROOM) + 3 * NUM_ROOM, err) < 0)
@@ -1223,20 +1293,26 @@ int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err
 	arg_key(r, p, "outbox");
 	argf(r, "%" PRId64, token);
 	argf(r, "%zu", k);
-	if (eval_script(r, "EVALSHA outbox trim", trim_lua, r->trim_sha, &rep, err) < 0)
-		goto out;
-	if (reply_is_error(rep, "FENCED")) {
-		rc = fenced(p, token, "outbox trim", err);
-		goto out;
-	}
-	if (rep->type != REDIS_REPLY_INTEGER) {
-		reply_fail(r, rep, "EVALSHA outbox trim", err);
-		goto out;
-	}
-	rc = 0;
-out:
-	freeReplyObject(rep);
-	return rc;
+	return 0;
+}
+
+int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err)
+{
+	redisReply *rep = NULL;
+
+	if (trim_args(r, p, token, k, err) < 0 ||
+	    eval_script(r, "EVALSHA outbox trim", trim_lua, r->trim_sha, &rep, err) < 0)
+		return -1;
+	return script_reply(r, p, token, "outbox trim", rep, err);
+}
+
+int cd_redis_trim_send(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err)
+{
+	if (trim_args(r, p, token, k, err) < 0 ||
+	    rs_send(r, "EVALSHA outbox trim", r->argc, r->argv, r->argl, err) < 0)
+		return -1;
+	r->unread++;
+	return 0;
 }
 
 int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err)

@@ -114,6 +114,23 @@ int cd_redis_batch_empty(const cd_redis_batch *b);
 
 /* Commits b for partition p with fencing token `token`. 0, -1, or CD_REDIS_FENCED. */
 int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err);
+/*
+ * Commits and outbox trims in two halves, so that several partitions' writes
+ * travel together and Redis makes them durable with one fsync (appendfsync
+ * always syncs once per event-loop turn, whatever it ran in it): _send writes
+ * the call and returns (b may be cleared); cd_redis_sent_recv reads the reply
+ * of the oldest call sent and not yet read, in sending order ("commit" or
+ * "outbox trim" names it): 0, -1, or CD_REDIS_FENCED. Nothing else may be
+ * called on r while replies are owed (cd_redis_unread). A connection error
+ * drops them: whether those calls happened is then read back from Redis (each
+ * is atomic, a commit's offsets included).
+ */
+int cd_redis_commit_send(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err);
+int cd_redis_trim_send(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err);
+int cd_redis_sent_recv(cd_redis *r, int32_t p, int64_t token, const char *what, cd_err *err);
+size_t cd_redis_unread(const cd_redis *r);
+/* Closes the connection (replies owed are dropped); cd_redis_connect opens it again. */
+void cd_redis_disconnect(cd_redis *r);
 
 /* ---- timers and outbox -------------------------------------------------------- */
 

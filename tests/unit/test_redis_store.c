@@ -544,6 +544,128 @@ static void test_a_commit_after_the_script_cache_was_flushed_reloads_the_script(
 	cd_redis_free(r);
 }
 
+/*
+ * Commits and trims sent ahead of their replies (the loop sends a turn's writes
+ * together): the replies come back in sending order, each saying what happened
+ * to its own call (a fenced one in the middle changes nothing and stops no other),
+ * and while replies are owed no other command may go on the connection.
+ */
+static void test_sent_commits_and_trims_reply_in_order_each_for_itself(void **state)
+{
+	cd_redis *w = open_store(srv.port, NULL, 0), *r = open_store(srv.port, NULL, 0);
+	cd_redis_batch *b1 = cd_redis_batch_new(), *b2 = cd_redis_batch_new(), *b3 = cd_redis_batch_new();
+	int64_t t1 = take(r, 1), t2 = take(r, 2), t3, next;
+	cd_instant floor;
+	cd_buf rec;
+	cd_err err;
+	(void)state;
+
+	cd_buf_init(&rec, 1 << 20);
+	assert_int_equal(cd_redis_batch_record(b1, "c1", "one", 3, T0), 0);
+	assert_int_equal(cd_redis_batch_outbox(b1, "o1", 2), 0);
+	assert_int_equal(cd_redis_batch_outbox(b1, "o2", 2), 0);
+	assert_int_equal(cd_redis_batch_offset(b1, "contact.events.v1", 11), 0);
+	assert_int_equal(cd_redis_batch_record(b2, "c2", "two", 3, T0), 0);
+	assert_int_equal(cd_redis_batch_offset(b2, "contact.events.v1", 22), 0);
+	assert_int_equal(cd_redis_batch_record(b3, "c3", "three", 5, T0), 0);
+	assert_int_equal(cd_redis_batch_offset(b3, "contact.events.v1", 33), 0);
+
+	/* partition 2 is taken by another holder before its commit goes: that one is fenced */
+	t3 = take(r, 2);
+	assert_true(t3 > t2);
+	assert_int_equal(cd_redis_commit_send(w, 1, t1, b1, &err), 0);
+	assert_int_equal(cd_redis_commit_send(w, 2, t2, b2, &err), 0);
+	assert_int_equal(cd_redis_trim_send(w, 1, t1, 1, &err), 0);
+	assert_int_equal(cd_redis_commit_send(w, 3, 1, b3, &err), 0);    /* partition 3: never taken */
+	assert_int_equal(cd_redis_unread(w), 4);
+	/* a command of its own would read a commit's reply: refused, nothing lost */
+	assert_int_equal(cd_redis_outbox_len(w, 1, &(size_t){ 0 }, &err), -1);
+	assert_non_null(strstr(err.msg, "still to be read"));
+
+	assert_int_equal(cd_redis_sent_recv(w, 1, t1, "commit", &err), 0);
+	assert_int_equal(cd_redis_sent_recv(w, 2, t2, "commit", &err), CD_REDIS_FENCED);
+	assert_non_null(strstr(err.msg, "partition 2 commit: fenced"));
+	assert_int_equal(cd_redis_sent_recv(w, 1, t1, "outbox trim", &err), 0);
+	assert_int_equal(cd_redis_sent_recv(w, 3, 1, "commit", &err), CD_REDIS_FENCED);
+	assert_int_equal(cd_redis_unread(w), 0);
+	assert_int_equal(cd_redis_sent_recv(w, 3, 1, "commit", &err), -1);   /* none owed */
+
+	assert_int_equal(get(r, 1, "c1", &rec), 1);
+	assert_string_equal(rec.data, "one");
+	assert_int_equal(outbox_len(r, 1), 1);                              /* o1 trimmed, o2 left */
+	assert_int_equal(cd_redis_position(r, 1, "contact.events.v1", &next, &floor, &err), 0);
+	assert_int_equal(next, 11);
+	assert_int_equal(get(r, 2, "c2", &rec), 0);
+	assert_int_equal(cd_redis_position(r, 2, "contact.events.v1", &next, &floor, &err), 0);
+	assert_int_equal(next, -1);
+	/* the connection is usable again */
+	assert_int_equal(outbox_len(w, 1), 1);
+
+	cd_buf_release(&rec);
+	cd_redis_batch_free(b1);
+	cd_redis_batch_free(b2);
+	cd_redis_batch_free(b3);
+	cd_redis_free(w);
+	cd_redis_free(r);
+}
+
+/*
+ * A sent commit whose script the server no longer has (SCRIPT FLUSH, a failover)
+ * did not happen: a retriable error, and the connection is closed so that
+ * connecting again loads the scripts; the commit then goes through.
+ */
+static void test_a_sent_commit_after_the_script_cache_was_flushed_is_retriable(void **state)
+{
+	cd_redis *w = open_store(srv.port, NULL, 0), *r = open_store(srv.port, NULL, 0);
+	cd_redis_batch *b = cd_redis_batch_new();
+	int64_t t = take(r, 4);
+	redisReply *rep;
+	cd_buf rec;
+	cd_err err;
+	(void)state;
+
+	cd_buf_init(&rec, 1 << 20);
+	assert_int_equal(cd_redis_batch_record(b, "c1", "v", 1, T0), 0);
+	rep = raw(srv.port, "SCRIPT FLUSH");
+	freeReplyObject(rep);
+	assert_int_equal(cd_redis_commit_send(w, 4, t, b, &err), 0);
+	assert_int_equal(cd_redis_sent_recv(w, 4, t, "commit", &err), -1);
+	assert_int_equal(err.retriable, 1);
+	assert_non_null(strstr(err.msg, "NOSCRIPT"));
+	assert_false(cd_redis_connected(w));
+	assert_int_equal(get(r, 4, "c1", &rec), 0);
+	if (cd_redis_connect(w, &err) < 0)
+		fail_msg("connect: %s", err.msg);
+	assert_int_equal(cd_redis_commit_send(w, 4, t, b, &err), 0);
+	assert_int_equal(cd_redis_sent_recv(w, 4, t, "commit", &err), 0);
+	assert_int_equal(get(r, 4, "c1", &rec), 1);
+	cd_buf_release(&rec);
+	cd_redis_batch_free(b);
+	cd_redis_free(w);
+	cd_redis_free(r);
+}
+
+/* A server that goes away while replies are owed: a retriable error, and none is owed any more. */
+static void test_replies_owed_when_the_server_dies_are_a_retriable_error(void **state)
+{
+	cd_redis *w = open_store(srv.port, NULL, 0);
+	cd_redis_batch *b = cd_redis_batch_new();
+	int64_t t = take(w, 7);
+	cd_err err;
+	(void)state;
+
+	assert_int_equal(cd_redis_batch_record(b, "c1", "v", 1, T0), 0);
+	cd_test_redis_kill(&srv);
+	/* the send may still reach the socket's buffer; the reply cannot come */
+	if (cd_redis_commit_send(w, 7, t, b, &err) == 0)
+		assert_int_equal(cd_redis_sent_recv(w, 7, t, "commit", &err), -1);
+	assert_int_equal(err.retriable, 1);
+	assert_int_equal(cd_redis_unread(w), 0);
+	assert_false(cd_redis_connected(w));
+	cd_redis_batch_free(b);
+	cd_redis_free(w);
+}
+
 static void test_a_batch_of_5000_records_commits_in_one_call(void **state)
 {
 	enum { N = 5000 };
@@ -962,6 +1084,9 @@ int main(void)
 		cmocka_unit_test_setup(test_a_commit_that_cannot_complete_writes_nothing, setup),
 		cmocka_unit_test_setup(test_hash_operations_commit_with_the_rest_under_the_stage_tag, setup),
 		cmocka_unit_test_setup(test_a_commit_after_the_script_cache_was_flushed_reloads_the_script, setup),
+		cmocka_unit_test_setup(test_sent_commits_and_trims_reply_in_order_each_for_itself, setup),
+		cmocka_unit_test_setup(test_a_sent_commit_after_the_script_cache_was_flushed_is_retriable, setup),
+		cmocka_unit_test_setup(test_replies_owed_when_the_server_dies_are_a_retriable_error, setup),
 		cmocka_unit_test_setup(test_a_batch_of_5000_records_commits_in_one_call, setup),
 		cmocka_unit_test_setup(test_a_cleared_batch_is_empty_and_reusable, setup),
 		cmocka_unit_test_setup(test_committed_state_survives_a_redis_restart_and_the_client_reconnects, setup),
