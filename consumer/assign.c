@@ -258,6 +258,10 @@ void proc_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_
 	bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 	cd_err err;
 
+	/* The loop reads every reply before it polls; should one still be owed, it belongs
+	 * to the ownership being changed now. */
+	if (x->n_sent)
+		proc_commits_finish(x);
 	if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (take(x, list, &err) < 0) {
 			cd_log(CD_LOG_WARN, "cannot take partitions yet: retrying with backoff", "error", err.msg, NULL);
@@ -302,6 +306,8 @@ void proc_recover_redis(proc *x)
 	rd_kafka_topic_partition_list_t *asg = NULL;
 	cd_err err;
 
+	if (x->n_sent)
+		proc_commits_finish(x);            /* with Redis down: drops them, read back below */
 	if (rd_kafka_assignment(x->rk, &asg) || !asg)
 		return;
 	rd_kafka_pause_partitions(x->rk, asg);

@@ -359,10 +359,9 @@ void proc_pend_drop(part *pt)
 	pt->pend.n = 0;
 }
 
-/* Commits the batch for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced: partition dropped). */
-int proc_commit(proc *x, part *pt, cd_err *err)
+/* The held citizens and the members' sequence number into the batch. 0 / -1. */
+static int batch_finish(proc *x, part *pt, cd_err *err)
 {
-	int rc;
 	if (slots_to_batch(x, err) < 0)
 		return -1;
 	if (pt->mseq != pt->mseq_committed) {
@@ -371,6 +370,26 @@ int proc_commit(proc *x, part *pt, cd_err *err)
 		if (cd_redis_batch_meta(x->batch, "mseq", v) < 0)
 			return cd_err_set(err, 1, "out of memory");
 	}
+	return 0;
+}
+
+/* A commit of pt is acknowledged: what it numbered is said for good. */
+static void committed(proc *x, part *pt)
+{
+	pt->mseq_committed = pt->mseq;
+	pt->outbox_maybe = true;
+	x->n_commits++;
+	x->redis_backoff_ms = 0;                 /* Redis works again: the next trouble starts small */
+}
+
+/* Commits the batch for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced: partition dropped). */
+int proc_commit(proc *x, part *pt, cd_err *err)
+{
+	int rc;
+	if (x->n_sent && proc_commits_finish(x) < 0)
+		return cd_err_set(err, 1, "%s", x->redis_cause);
+	if (batch_finish(x, pt, err) < 0)
+		return -1;
 	if (cd_redis_batch_empty(x->batch))
 		return 0;
 	rc = cd_redis_commit(x->redis, pt->p, pt->token, x->batch, err);
@@ -386,11 +405,120 @@ int proc_commit(proc *x, part *pt, cd_err *err)
 		proc_redis_trouble(x, err);
 		return -1;
 	}
-	pt->mseq_committed = pt->mseq;
-	pt->outbox_maybe = true;
-	x->n_commits++;
-	x->redis_backoff_ms = 0;                 /* Redis works again: the next trouble starts small */
+	committed(x, pt);
 	return 0;
+}
+
+/*
+ * Queues the batch for pt: it is sent with the pass's other writes, and its
+ * reply read, by proc_commits_finish. Sent at the end, not now: a write sent
+ * now would make the next partition's reads wait for its fsync. pt keeps the
+ * batch (x->batch becomes pt's spare one). 1 queued; 0 nothing to commit; -1.
+ */
+static int commit_queue(proc *x, part *pt, cd_err *err)
+{
+	cd_redis_batch *next;
+	if (batch_finish(x, pt, err) < 0)
+		return -1;
+	if (cd_redis_batch_empty(x->batch))
+		return 0;
+	next = x->n_spare ? x->spare[--x->n_spare] : cd_redis_batch_new();
+	if (!next)
+		return cd_err_set(err, 1, "out of memory");
+	pt->qbatch = x->batch;
+	x->batch = next;
+	for (size_t i = 0; i < x->n_slots; i++)
+		x->slots[i].dirty = false;
+	pt->sent = true;
+	x->sent[x->n_sent++] = (sent_call){ pt->p, false };
+	return 1;
+}
+
+/* Sends the queued writes on the commit connection (connected if it is not): how many
+ * went; fewer than queued with err set (the connection is then closed). */
+static size_t send_queued(proc *x, cd_err *err)
+{
+	size_t i;
+	if (!cd_redis_connected(x->wredis) && cd_redis_connect(x->wredis, err) < 0)
+		return 0;
+	for (i = 0; i < x->n_sent; i++) {
+		part *pt = &x->parts[x->sent[i].p];
+		int rc = x->sent[i].trim ? cd_redis_trim_send(x->wredis, pt->p, pt->token, pt->head_entries, err)
+					 : cd_redis_commit_send(x->wredis, pt->p, pt->token, pt->qbatch, err);
+		if (rc < 0)
+			break;
+	}
+	return i;
+}
+
+/* pt's queued batch, sent or dropped: kept cleared for reuse, or freed. */
+static void batch_release(proc *x, part *pt)
+{
+	if (x->n_spare < SPARE_BATCHES) {
+		cd_redis_batch_clear(pt->qbatch);
+		x->spare[x->n_spare++] = pt->qbatch;
+	} else
+		cd_redis_batch_free(pt->qbatch);
+	pt->qbatch = NULL;
+}
+
+/* Progress for lag tools: the offsets of pt's pending inputs, now stored in Redis. */
+static void offsets_store(part *pt)
+{
+	for (size_t i = 0; i < pt->pend.n; i++)
+		rd_kafka_offset_store(pt->pend.m[i]->rkt, pt->pend.m[i]->partition, pt->pend.m[i]->offset + 1);
+}
+
+int proc_commits_finish(proc *x)
+{
+	cd_err serr;
+	size_t went = 0;
+	/* Redis down already: nothing goes (recovery reads back what did). Every reply owed
+	 * is read, even after an error reply: such a reply (OOM, say) leaves the connection
+	 * good, and each call succeeded or failed on its own. */
+	if (!x->redis_down && (went = send_queued(x, &serr)) < x->n_sent)
+		proc_redis_trouble(x, &serr);
+	for (size_t i = 0; i < x->n_sent; i++) {
+		part *pt = &x->parts[x->sent[i].p];
+		cd_err err;
+		int rc = -1;
+		if (i < went && cd_redis_unread(x->wredis))
+			rc = cd_redis_sent_recv(x->wredis, pt->p, pt->token, x->sent[i].trim ? "outbox trim" : "commit",
+						&err);
+		else
+			cd_err_set(&err, 1, "%s", x->redis_cause);
+		if (x->sent[i].trim) {
+			pt->trim_sent = false;
+			if (!pt->owned)
+				continue;
+			if (rc == CD_REDIS_FENCED)
+				proc_part_lost(pt, err.msg);
+			else if (rc < 0) {
+				if (!x->redis_down)
+					proc_redis_trouble(x, &err);   /* recovery relays the head again */
+			} else
+				proc_trimmed(pt);
+			continue;
+		}
+		pt->sent = false;
+		batch_release(x, pt);
+		if (!pt->owned) {
+			/* lost meanwhile (fenced on an earlier reply): nothing of it is ours */
+		} else if (rc == CD_REDIS_FENCED) {
+			proc_part_lost(pt, err.msg);
+		} else if (rc < 0) {
+			/* Unknown whether it happened: recovery reads the position back from Redis. */
+			pt->mseq = pt->mseq_committed;
+			if (!x->redis_down)
+				proc_redis_trouble(x, &err);
+		} else {
+			committed(x, pt);
+			offsets_store(pt);
+		}
+		proc_pend_drop(pt);
+	}
+	x->n_sent = 0;
+	return x->redis_down ? -1 : 0;
 }
 
 /* ---- clocks ----------------------------------------------------------------------- */
@@ -643,13 +771,17 @@ next:
 		}
 		start = end;
 	}
-	if (rc == 0)
-		rc = proc_commit(x, pt, err);
 	if (rc == 0) {
-		/* Progress for lag tools: the offsets now stored in Redis. */
-		for (size_t i = 0; i < pd->n; i++)
-			rd_kafka_offset_store(pd->m[i]->rkt, pd->m[i]->partition, pd->m[i]->offset + 1);
+		/* queued: sent, its reply read and pd settled with the other partitions' (proc_commits_finish) */
+		rc = commit_queue(x, pt, err);
+		if (rc == 1) {
+			slots_reset(x);
+			free(ids);
+			return 0;
+		}
 	}
+	if (rc == 0)
+		offsets_store(pt);
 	if (rc != -2)
 		proc_pend_drop(pt);
 	slots_reset(x);

@@ -11,6 +11,8 @@
  *            output and each bad input into an outbox entry (outbox.c), then
  *            commit records + timers + outbox + offsets + tick floor in ONE
  *            fenced Lua call (redis_store.c). Nothing reaches Kafka before.
+ *            The commits of one turn of the loop are queued and sent together
+ *            at its end (proc_commits_finish): one fsync for all of them.
  *            The clocks fire citizens the same way.
  *   relay.c  produce the head of p's outbox with the idempotent producer and
  *            trim it once every entry is delivered; a crash in between sends
@@ -162,7 +164,8 @@ static int setup(proc *x, cd_err *err)
 	ro.prefix = x->cfg.redis_prefix;
 	ro.tag = x->cfg.stage == CD_STAGE_AGGREGATES ? 'a' : 'p';
 	x->redis = cd_redis_new(&ro);
-	if (!x->redis)
+	x->wredis = cd_redis_new(&ro);          /* connected on the first commit */
+	if (!x->redis || !x->wredis)
 		return cd_err_set(err, 0, "out of memory");
 	for (int backoff = BACKOFF_FIRST_MS; cd_redis_connect(x->redis, err) < 0;) {
 		if (proc_stopping)
@@ -260,7 +263,10 @@ static void teardown(proc *x)
 	for (int i = 0; i < MAX_PARTS; i++) {
 		proc_pend_drop(&x->parts[i]);
 		free(x->parts[i].pend.m);
+		cd_redis_batch_free(x->parts[i].qbatch);
 	}
+	for (size_t i = 0; i < x->n_spare; i++)
+		cd_redis_batch_free(x->spare[i]);
 	for (size_t i = 0; i < x->cap_slots; i++)
 		cd_citizen_release(&x->slots[i].c);
 	free(x->slots);
@@ -272,6 +278,7 @@ static void teardown(proc *x)
 	agg_free_all(x);
 	cd_redis_batch_free(x->batch);
 	cd_redis_free(x->redis);
+	cd_redis_free(x->wredis);
 	cd_engine_free(x->eng);
 	cd_rules_free(x->rules);
 	cd_buf_release(&x->entry);
@@ -309,6 +316,8 @@ static bool drained(proc *x)
 		if (pt->owned && !pt->refused && (pt->in_flight || pt->pend.n || pt->outbox_maybe))
 			return false;
 	}
+	if (x->n_sent)
+		return false;
 	return rd_kafka_outq_len(cd_producer_handle(x->prod)) == 0;
 }
 
@@ -346,10 +355,12 @@ static int loop(proc *x)
 {
 	cd_err err;
 	int64_t drain_until = 0;
+	bool relaying = false;       /* some partition's head is out, its delivery not yet reported */
 
 	x->next_timer_ms = cd_clock_mono_ms() + x->cfg.timer_interval_ms;
 	for (;;) {
 		rd_kafka_message_t *m;
+		bool idle;
 		int64_t t = cd_clock_mono_ms();
 
 		if (proc_stopping && !drain_until) {
@@ -367,8 +378,18 @@ static int loop(proc *x)
 			proc_recover_redis(x);
 		}
 		proc_retry_take(x);
-		m = proc_stopping ? NULL : rd_kafka_consumer_poll(x->rk, POLL_MS);
-		if (m) {
+		/* Everything already fetched, up to POLL_MAX messages, then the batches: one
+		 * message per turn of the loop would make the loop's own work (relays, the
+		 * pass over the partitions) a cost per message. Idle: nothing more was there. */
+		idle = true;
+		for (int k = 0; !proc_stopping && k < POLL_MAX; k++) {
+			/* while outputs await their delivery reports (served by cd_producer_poll
+			 * below), the wait is short: the next head of an outbox waits for them */
+			m = rd_kafka_consumer_poll(x->rk, k > 0 ? 0 : relaying ? 1 : POLL_MS);
+			if (!m)
+				break;
+			if (k == POLL_MAX - 1)
+				idle = false;
 			if (m->err) {
 				if (rd_kafka_fatal_error(x->rk, NULL, 0)) {
 					cd_log(CD_LOG_ERROR, "fatal kafka error", "error", rd_kafka_message_errstr(m), NULL);
@@ -383,12 +404,15 @@ static int loop(proc *x)
 					rd_kafka_message_destroy(m);
 			} else
 				rd_kafka_message_destroy(m);
+			if (x->redis_down)
+				break;      /* a rebalance met Redis trouble: recover first */
 		}
+		t = cd_clock_mono_ms();
 		for (int i = 0; i < MAX_PARTS && !x->redis_down; i++) {
 			part *pt = &x->parts[i];
 			if (!pt->owned || pt->refused)
 				continue;
-			if (pt->pend.n && ((int)pt->pend.n >= x->cfg.batch_size || proc_stopping || !m ||
+			if (pt->pend.n && ((int)pt->pend.n >= x->cfg.batch_size || proc_stopping || idle ||
 					    t - pt->pend.first_ms >= x->cfg.batch_wait_ms)) {
 				int brc = x->cfg.stage == CD_STAGE_AGGREGATES ? agg_process_batch(x, pt, &err)
 									      : proc_process_batch(x, pt, &err);
@@ -396,10 +420,23 @@ static int loop(proc *x)
 					cd_log(CD_LOG_ERROR, "batch failed", "error", err.msg, NULL);
 					return 1;
 				}
+				if (x->n_sent >= QUEUED_MAX)
+					proc_commits_finish(x);
 			}
 			if (!x->redis_down && pt->owned && proc_relay(x, pt, &err) == -1 && !x->redis_down) {
 				cd_log(CD_LOG_ERROR, "relay failed", "error", err.msg, NULL);
 				return 1;
+			}
+		}
+		/* The pass's commits, made durable together; then what they added is relayed at once. */
+		if (!x->n_sent || proc_commits_finish(x) == 0) {
+			for (int i = 0; i < MAX_PARTS && !x->redis_down; i++) {
+				part *pt = &x->parts[i];
+				if (pt->owned && !pt->refused && pt->outbox_maybe && !pt->in_flight &&
+				    proc_relay(x, pt, &err) == -1 && !x->redis_down) {
+					cd_log(CD_LOG_ERROR, "relay failed", "error", err.msg, NULL);
+					return 1;
+				}
 			}
 		}
 		if (!x->cfg.event_clock && x->cfg.stage == CD_STAGE_CITIZENS && t >= x->next_timer_ms && !x->redis_down) {
@@ -420,6 +457,9 @@ static int loop(proc *x)
 			}
 			x->next_timer_ms = t + x->cfg.timer_interval_ms;
 		}
+		relaying = false;
+		for (int i = 0; i < MAX_PARTS && !relaying; i++)
+			relaying = x->parts[i].owned && x->parts[i].in_flight > x->parts[i].delivered;
 		cd_producer_poll(x->prod, proc_stopping ? 5 : 0);
 		if (cd_producer_fatal(x->prod, &err)) {
 			cd_log(CD_LOG_ERROR, "fatal producer error", "error", err.msg, NULL);

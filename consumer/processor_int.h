@@ -33,6 +33,9 @@
 #define BACKOFF_MAX_MS 5000      /* … doubling up to this */
 #define KAFKA_TIMEOUT_MS 10000   /* committed-offset look-ups and seeks */
 #define POLL_MS 20               /* the loop's consumer poll */
+#define POLL_MAX 10000           /* messages taken from the consumer per turn of the loop */
+#define QUEUED_MAX 64            /* commits queued before they are sent: bounds the batches held */
+#define SPARE_BATCHES 8          /* cleared batches kept for reuse */
 
 typedef struct pending {
 	rd_kafka_message_t **m;
@@ -65,7 +68,15 @@ typedef struct part {
 	uint64_t mseq, mseq_committed;
 	cd_instant wm;           /* wall clock: the last watermark said (tags the members said after it) */
 	struct aggpart *agg;     /* stage aggregates: this partition's aggregator and sources (aggstage.c) */
+	bool sent;               /* its batch's commit is queued (qbatch), not yet acknowledged: pend is kept */
+	bool trim_sent;          /* its delivered head's trim is queued, not yet acknowledged */
+	cd_redis_batch *qbatch;  /* the queued commit (owned until its reply is read) */
 } part;
+
+typedef struct sent_call {   /* a write sent on the commit connection, its reply not read yet */
+	int32_t p;
+	bool trim;               /* an outbox trim; else a batch's commit */
+} sent_call;
 
 typedef struct slot {        /* a citizen held during one batch */
 	char id[CD_MAX_ID_LEN + 1];
@@ -80,6 +91,14 @@ typedef struct proc {
 	cd_rules *rules;
 	cd_engine *eng;
 	cd_redis *redis;
+	/* Commits of citizen batches and outbox trims: sent on a connection of their own
+	 * and their replies read once per pass of the loop, so that one fsync covers the
+	 * writes of every partition of the pass (proc_commits_finish). */
+	cd_redis *wredis;
+	sent_call sent[2 * MAX_PARTS];   /* in sending order; at most a commit and a trim per partition */
+	size_t n_sent;
+	cd_redis_batch *spare[SPARE_BATCHES];   /* cleared batches for the next queued commits */
+	size_t n_spare;
 	rd_kafka_t *rk;
 	cd_producer *prod;
 	cd_mock *mock;
@@ -141,8 +160,15 @@ void proc_pend_drop(part *pt);
 
 /* A dead letter for message m (its stage and why): 0, or -1 with err (no memory: the batch fails). */
 int proc_set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, const char *why, cd_err *err);
-/* Commits the batch being built for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced). */
+/* Commits the batch being built for pt. 0; -1 (Redis trouble: x->redis_down set); -2 (fenced).
+ * Commits sent and not yet finished are finished first. */
 int proc_commit(proc *x, part *pt, cd_err *err);
+/* Sends the commits and trims queued, reads their replies (in order) and does what each says: the
+ * partition's inputs are then committed (its head trimmed), lost to another processor
+ * (fenced), or, on Redis trouble, read again after recovery. -1 when Redis is down
+ * (x->redis_down), else 0. */
+int proc_commits_finish(proc *x);
+
 /* Share members' outcomes go to the members topic from now on (the engine's member callback). */
 void proc_members_on(proc *x);
 /* Wall clock, members on: says pt's clock passed t (a watermark), in a commit of its own. */
@@ -158,8 +184,10 @@ void agg_free_all(proc *x);
 
 /* ---- relay.c: outbox → Kafka ---------------------------------------------------------- */
 
-/* Produces the head of pt's outbox and trims it once delivered. 0; -1; -2 (fenced). */
+/* Produces the head of pt's outbox and, once delivered, sends its trim. 0; -1; -2 (fenced). */
 int proc_relay(proc *x, part *pt, cd_err *err);
+/* pt's head is trimmed (the reply of its trim): the next head may go. */
+void proc_trimmed(part *pt);
 /* The producer's delivery report (cd_delivery_fn), opaque is the relay's tag. */
 void proc_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t kerr, const char *reason);
 

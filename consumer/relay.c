@@ -121,6 +121,14 @@ static const char *entry_topic(const proc *x, int kind)
 	}
 }
 
+void proc_trimmed(part *pt)
+{
+	pt->n_undeliverable = 0;                /* they were indices into the batch just trimmed */
+	pt->in_flight = pt->delivered = 0;
+	pt->relay_gen++;
+	pt->outbox_maybe = true;                /* there may be more behind what was trimmed */
+}
+
 int proc_relay(proc *x, part *pt, cd_err *err)
 {
 	cd_buf *entries = NULL;
@@ -137,19 +145,12 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 			pt->outbox_maybe = true;
 			return 0;
 		}
-		rc = cd_redis_outbox_trim(x->redis, pt->p, pt->token, pt->head_entries, err);
-		if (rc == CD_REDIS_FENCED) {
-			proc_part_lost(pt, err->msg);
-			return -2;
-		}
-		if (rc < 0) {
-			proc_redis_trouble(x, err);
-			return -1;
-		}
-		pt->n_undeliverable = 0;                /* they were indices into the batch just trimmed */
-		pt->in_flight = pt->delivered = 0;
-		pt->relay_gen++;
-		pt->outbox_maybe = true;                /* there may be more behind what was trimmed */
+		/* the trim goes with the pass's commits (proc_commits_finish) */
+		if (pt->trim_sent)
+			return 0;
+		pt->trim_sent = true;
+		x->sent[x->n_sent++] = (sent_call){ pt->p, true };
+		return 0;
 	}
 	if (!pt->outbox_maybe)
 		return 0;
