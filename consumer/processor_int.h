@@ -35,7 +35,7 @@
 #define POLL_MS 20               /* the loop's consumer poll */
 #define POLL_MAX 10000           /* messages taken from the consumer per turn of the loop */
 #define QUEUED_MAX 64            /* commits queued before they are sent: bounds the batches held */
-#define SPARE_BATCHES 8          /* cleared batches kept for reuse */
+#define SPARE_BATCHES QUEUED_MAX /* cleared batches kept for reuse: the peak is QUEUED_MAX held anyway */
 
 typedef struct pending {
 	rd_kafka_message_t **m;
