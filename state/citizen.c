@@ -19,6 +19,7 @@
 #include "state/citizen.h"
 
 #include <assert.h>
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,11 +230,40 @@ static void bad(rd *r, const char *field, const char *why)
 	r->p = r->end;           /* nothing more is read */
 }
 
+/*
+ * A varint of up to eight bytes from one 64-bit load: the continuation bits
+ * find its end, then the 7-bit groups close up pairwise (times are deltas in
+ * nanoseconds, seven bytes, dates three). 0 when it is longer or the record
+ * has fewer than eight bytes left: the caller reads it byte by byte.
+ */
+static inline unsigned varint_word(const uint8_t *q, const uint8_t *end, uint64_t *v)
+{
+	uint64_t w, stop, x;
+	if (end - q < 8)
+		return 0;
+	memcpy(&w, q, 8);
+	w = le64toh(w);
+	stop = ~w & UINT64_C(0x8080808080808080);   /* the high bit of each last byte */
+	if (!stop)
+		return 0;
+	x = w & (stop ^ (stop - 1)) & UINT64_C(0x7f7f7f7f7f7f7f7f);
+	x = (x & UINT64_C(0x007f007f007f007f)) | ((x & UINT64_C(0x7f007f007f007f00)) >> 1);
+	x = (x & UINT64_C(0x00003fff00003fff)) | ((x & UINT64_C(0x3fff00003fff0000)) >> 2);
+	x = (x & UINT64_C(0x000000000fffffff)) | ((x & UINT64_C(0x0fffffff00000000)) >> 4);
+	*v = x;
+	return (unsigned)__builtin_ctzll(stop) / 8 + 1;
+}
+
 static inline uint64_t get_v(rd *r, const char *field)
 {
 	uint64_t v = 0;
+	unsigned n;
 	if (r->p < r->end && *r->p < 0x80)       /* most fields fit one byte */
 		return *r->p++;
+	if ((n = varint_word(r->p, r->end, &v)) != 0) {
+		r->p += n;
+		return v;
+	}
 	if (r->field || cd_varint_get(&r->p, r->end, &v) < 0) {
 		bad(r, field, "is truncated or malformed");
 		return 0;
