@@ -382,12 +382,13 @@ static void get_muni(rd *r, char *muni, const char *field)
 		bad(r, field, "is not three or four digits");
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {      /* checked and copied in one pass */
 		if (r->p[i] < '0' || r->p[i] > '9') {
 			bad(r, field, "is not three or four digits");
 			return;
 		}
-	memcpy(muni, r->p, (size_t)n);
+		muni[i] = (char)r->p[i];
+	}
 	muni[n] = '\0';
 	r->p += n;
 }
@@ -459,8 +460,8 @@ static void get_ob(rd *r, cd_citizen *c, cd_obst *o, int version)
 		bad(r, "period_key", "is truncated");
 		return;
 	}
-	for (int k = 0; k < 8; k++)
-		o->pkey |= (uint64_t)r->p[k] << (8 * k);
+	memcpy(&o->pkey, r->p, 8);
+	o->pkey = le64toh(o->pkey);
 	r->p += 8;
 	o->pstart = get_ob_date(r, "period_start");
 	get_str(r, c, &o->oid_off, "obligation_id", CD_MAX_OBLIGATION_ID_LEN,
