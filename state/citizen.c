@@ -295,8 +295,8 @@ static uint8_t get_u8(rd *r, const char *field, uint8_t min, uint8_t max)
 	return *r->p++;
 }
 
-/* A date in [lo, hi], or none. */
-static cd_date get_date(rd *r, const char *field, int64_t lo, int64_t hi, const char *why)
+/* A date in [lo, hi], or none. Inline: four or five per obligation state (the call cost a sixth of it). */
+static inline cd_date get_date(rd *r, const char *field, int64_t lo, int64_t hi, const char *why)
 {
 	uint64_t v = get_v(r, field);
 	int64_t d;
