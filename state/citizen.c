@@ -166,8 +166,9 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 	for (size_t i = 0; i < c->n_ob; i++) {
 		const cd_obst *o = &c->ob[i];
 		const char *oid = cd_citizen_str(c, o->oid_off);
-		for (int k = 0; k < 8; k++)
-			*p++ = (uint8_t)(o->pkey >> (8 * k));
+		uint64_t pkey = htole64(o->pkey);   /* one store, not eight */
+		memcpy(p, &pkey, 8);
+		p += 8;
 		p = w_date(p, o->pstart);
 		p = w_str(p, oid, strlen(oid));
 		*p++ = o->status;
