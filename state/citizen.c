@@ -128,10 +128,7 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 		prev = e->occurred;
 		*p++ = e->kind;
 		*p++ = e->flags;
-		{
-			const char *id = cd_citizen_str(c, e->id_off);
-			p = w_str(p, id, strlen(id));
-		}
+		p = w_str(p, cd_citizen_str(c, e->id_off), e->id_len);   /* every builder sets id_len */
 		switch (e->kind) {
 		case CD_EV_REGISTRATION:
 		case CD_EV_BENEFIT_CHANGE:
