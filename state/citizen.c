@@ -229,10 +229,10 @@ static void bad(rd *r, const char *field, const char *why)
 }
 
 /*
- * A varint of up to eight bytes from one 64-bit load: the continuation bits
- * find its end, then the 7-bit groups close up pairwise (times are deltas in
- * nanoseconds, seven bytes, dates three). 0 when it is longer or the record
- * has fewer than eight bytes left: the caller reads it byte by byte.
+ * A varint of up to nine bytes from one 64-bit load (and the ninth byte): the
+ * continuation bits find its end, then the 7-bit groups close up pairwise
+ * (times are deltas in nanoseconds, seven bytes, dates three, the clock nine).
+ * 0 when it is longer or the record ends first: the caller reads it byte by byte.
  */
 static inline unsigned varint_word(const uint8_t *q, const uint8_t *end, uint64_t *v)
 {
@@ -242,14 +242,18 @@ static inline unsigned varint_word(const uint8_t *q, const uint8_t *end, uint64_
 	memcpy(&w, q, 8);
 	w = le64toh(w);
 	stop = ~w & UINT64_C(0x8080808080808080);   /* the high bit of each last byte */
-	if (!stop)
-		return 0;
-	x = w & (stop ^ (stop - 1)) & UINT64_C(0x7f7f7f7f7f7f7f7f);
+	x = w & (stop ^ (stop - 1)) & UINT64_C(0x7f7f7f7f7f7f7f7f);   /* stop 0: all eight */
 	x = (x & UINT64_C(0x007f007f007f007f)) | ((x & UINT64_C(0x7f007f007f007f00)) >> 1);
 	x = (x & UINT64_C(0x00003fff00003fff)) | ((x & UINT64_C(0x3fff00003fff0000)) >> 2);
 	x = (x & UINT64_C(0x000000000fffffff)) | ((x & UINT64_C(0x0fffffff00000000)) >> 4);
-	*v = x;
-	return (unsigned)__builtin_ctzll(stop) / 8 + 1;
+	if (stop) {
+		*v = x;
+		return (unsigned)__builtin_ctzll(stop) / 8 + 1;
+	}
+	if (end - q < 9 || q[8] >= 0x80)            /* ten bytes, or past the end */
+		return 0;
+	*v = x | (uint64_t)q[8] << 56;               /* nine: an absolute instant (clock, next_fire) */
+	return 9;
 }
 
 static inline uint64_t get_v(rd *r, const char *field)
