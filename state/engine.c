@@ -167,6 +167,23 @@ typedef struct emitter {
 	int failed;
 } emitter;
 
+/*
+ * Eight lowercase hex digits of u, most significant first: its nibbles spread
+ * one to a byte, then each byte made a digit at once ('0' + n, plus 39 more
+ * from 'a' on). A digit at a time was a third of event_id.
+ */
+static void hex8(char *out, uint32_t u)
+{
+	uint64_t x = u;
+	x = (x | x << 16) & UINT64_C(0x0000ffff0000ffff);
+	x = (x | x << 8) & UINT64_C(0x00ff00ff00ff00ff);
+	x = (x | x << 4) & UINT64_C(0x0f0f0f0f0f0f0f0f);            /* nibble i in byte i */
+	x += UINT64_C(0x3030303030303030) +
+	     (((x + UINT64_C(0x0606060606060606)) >> 4) & UINT64_C(0x0101010101010101)) * ('a' - '0' - 10);
+	x = htobe64(x);                                              /* nibble 7 first */
+	memcpy(out, &x, 8);
+}
+
 static void event_id(const emitter *em, const cd_obst *ob, int status, bool breach, char out[33])
 {
 	/* citizen \0 pstart(4) pkey(8) oid \0 transitions(4) status(1) breach(1), little-endian */
@@ -194,11 +211,10 @@ static void event_id(const emitter *em, const cd_obst *ob, int status, bool brea
 	buf[n++] = (uint8_t)status;
 	buf[n++] = breach;
 	h = XXH3_128bits(buf, n);
-	for (int i = 0; i < 16; i++) {
-		static const char hex[] = "0123456789abcdef";
-		out[i] = hex[(h.high64 >> (60 - 4 * i)) & 15];
-		out[16 + i] = hex[(h.low64 >> (60 - 4 * i)) & 15];
-	}
+	hex8(out, (uint32_t)(h.high64 >> 32));
+	hex8(out + 8, (uint32_t)h.high64);
+	hex8(out + 16, (uint32_t)(h.low64 >> 32));
+	hex8(out + 24, (uint32_t)h.low64);
 	out[32] = '\0';
 }
 
