@@ -338,7 +338,7 @@ static int event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_co
 		ev->kind = CD_EV_NONE;
 		break;
 	}
-	return cd_event_validate(ev, err);
+	return cd_event_validate_checked_text(ev, err);   /* checked just above, or on the wire */
 }
 
 int cd_codec_event_from_pb(const Contact__V1__CitizenEvent *m, cd_event *ev, cd_codec_stage *stage,

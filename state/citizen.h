@@ -44,7 +44,7 @@ typedef struct cd_hev {
 	cd_date date;             /* business date: local date of occurred (derived, not stored) */
 	uint32_t id_off;          /* event_id: NUL-terminated in the citizen's string arena */
 	uint32_t conv_off;        /* conversation_id, or 0 (the arena starts with "") */
-	uint8_t id_len;           /* strlen of the event_id (derived) */
+	uint8_t id_len;           /* strlen of the event_id (derived; the encoder writes this many bytes) */
 	uint8_t kind;             /* enum cd_event_kind */
 	uint8_t flags;            /* CD_HF_* */
 	uint8_t benefit, category, form, held_by, reason;

@@ -110,6 +110,12 @@ static inline cd_instant cd_event_time(const cd_event *ev)
 
 /* Checks the rules of decisions.md D28. 0, or -1 with err naming the field. */
 int cd_event_validate(const cd_event *ev, cd_err *err);
+/*
+ * The same for an event whose every string field has passed
+ * cd_event_check_text (the codec checks them all, on the wire or unpacked):
+ * the ids' text is not checked twice. Same results, same messages.
+ */
+int cd_event_validate_checked_text(const cd_event *ev, cd_err *err);
 
 /*
  * The text rule of D28 for one string field: s[0 .. n) is valid UTF-8 and has

@@ -286,6 +286,7 @@ static cd_hev *add_ev(cd_citizen *c, cd_instant occurred, int kind, int flags, c
 	e->kind = (uint8_t)kind;
 	e->flags = (uint8_t)flags;
 	e->id_off = intern(c, id);
+	e->id_len = (uint8_t)strlen(id);   /* as the engine and the decoder set it */
 	e->first_contact = e->first_absence = e->dp_start = CD_DATE_NONE;
 	return e;
 }
