@@ -136,3 +136,39 @@ wait_drained() {
     sleep 0.2
   done
 }
+
+# stage_settled PRODUCED SECONDS (P partitions, the aggregate stage running): every
+# input committed by the processors and every outbox of theirs delivered; then every
+# record on the members topic consumed and committed by the stages, nothing pending
+# there, and their outboxes delivered. The members topic is counted only once the
+# processors' outboxes are empty: counted before, it can miss what is delivered in
+# between, and a stage that has read only the first records would pass.
+# DRAIN_CHECK, when set, is called on each round (a liveness check).
+stage_settled() {
+  local produced=$1 limit=$((SECONDS + $2)) members=0 r s=0 q=0 m=0 w=0 qa=0
+  while :; do
+    "${DRAIN_CHECK:-true}"
+    r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q = 0, 0
+      for p = 0, $((P - 1)) do
+        s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0)
+        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox')
+      end
+      return s .. ' ' .. q" 0)
+    read -r s q <<<"$r"
+    if [ "$s" -ge "$produced" ] && [ "$q" -eq 0 ]; then
+      members=$(kcat -b "$BROKERS" -C -t contact.members.v1 -e -q -f 'x\n' 2>/dev/null | wc -l)
+      r=$(redis-cli -p "$REDIS_PORT" EVAL "local m, w, q = 0, 0, 0
+        for p = 0, $((P - 1)) do
+          m = m + (tonumber(redis.call('HGET', 'contactd:{a' .. p .. '}:meta', 'off:contact.members.v1')) or 0)
+          w = w + redis.call('HLEN', 'contactd:{a' .. p .. '}:pending')
+          q = q + redis.call('LLEN', 'contactd:{a' .. p .. '}:outbox')
+        end
+        return m .. ' ' .. w .. ' ' .. q" 0)
+      read -r m w qa <<<"$r"
+      [ "$m" -ge "$members" ] && [ "$w" -eq 0 ] && [ "$qa" -eq 0 ] && [ "$members" -gt 0 ] && return 0
+    fi
+    [ "$SECONDS" -lt "$limit" ] || fail "not settled after $2 s: $s of $produced inputs, $q outbox entries \
+of the processors; $m of $members member records, $w pending, $qa outbox entries of the stages"
+    sleep 0.5
+  done
+}

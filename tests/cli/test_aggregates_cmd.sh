@@ -16,31 +16,6 @@ P=4
   --output "$W/log.pb" 2>/dev/null || fail "synth failed"
 "$CONTACTD" replay --input "$W/log.pb" --output "$W/replay.jsonl" 2>"$W/replay.log" || fail "replay failed"
 
-count_on() { kcat -b "$BROKERS" -C -t "$1" -e -q -f 'x\n' 2>/dev/null | wc -l; }
-
-# settled PRODUCED SECONDS: every input committed, every member record the processor
-# said consumed and committed by the stage, nothing pending, every outbox empty
-# (test_live_aggregates.sh).
-settled() {
-  local produced=$1 limit=$((SECONDS + $2)) members r
-  while :; do
-    members=$(count_on contact.members.v1)
-    r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q, m, w = 0, 0, 0, 0
-      for p = 0, $((P - 1)) do
-        s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0)
-        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox') + redis.call('LLEN', 'contactd:{a' .. p .. '}:outbox')
-        m = m + (tonumber(redis.call('HGET', 'contactd:{a' .. p .. '}:meta', 'off:contact.members.v1')) or 0)
-        w = w + redis.call('HLEN', 'contactd:{a' .. p .. '}:pending')
-      end
-      return s .. ' ' .. q .. ' ' .. m .. ' ' .. w" 0)
-    read -r s q m w <<<"$r"
-    [ "$s" -ge "$produced" ] && [ "$q" -eq 0 ] && [ "$m" -ge "$members" ] && [ "$w" -eq 0 ] && [ "$members" -gt 0 ] && return 0
-    [ "$SECONDS" -lt "$limit" ] ||
-      fail "not settled after $2 s: $s of $produced inputs, $q outbox entries, $m of $members member records, $w pending"
-    sleep 0.5
-  done
-}
-
 produced_by() { sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$1"; }
 
 broker_start "$P"
@@ -51,7 +26,7 @@ PROC_PID=$RUN_PID
 run_start stage --stage aggregates "${GROUP_TIMING[@]}"
 STAGE_PID=$RUN_PID
 "$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" 2>"$W/produce.log" || fail "produce failed"
-settled "$(produced_by "$W/produce.log")" 120
+stage_settled "$(produced_by "$W/produce.log")" 120
 
 # ---- the figures, while the stage runs ----------------------------------------------------
 agg() { "$CONTACTD" aggregates --redis "$R" "$@"; }

@@ -43,31 +43,6 @@ for l in open(sys.argv[1]):
 sys.exit(1)
 EOF
 
-count_on() { kcat -b "$BROKERS" -C -t "$1" -e -q -f 'x\n' 2>/dev/null | wc -l; }
-
-# settled PRODUCED SECONDS: every input committed, every member record the processors
-# said consumed and committed by the stages, nothing pending, every outbox empty.
-settled() {
-  local produced=$1 limit=$((SECONDS + $2)) members r
-  while :; do
-    "${DRAIN_CHECK:-true}"
-    members=$(count_on contact.members.v1)
-    r=$(redis-cli -p "$REDIS_PORT" EVAL "local s, q, m, w = 0, 0, 0, 0
-      for p = 0, $((P - 1)) do
-        s = s + (tonumber(redis.call('HGET', 'contactd:{p' .. p .. '}:meta', 'off:contact.events.v1')) or 0)
-        q = q + redis.call('LLEN', 'contactd:{p' .. p .. '}:outbox') + redis.call('LLEN', 'contactd:{a' .. p .. '}:outbox')
-        m = m + (tonumber(redis.call('HGET', 'contactd:{a' .. p .. '}:meta', 'off:contact.members.v1')) or 0)
-        w = w + redis.call('HLEN', 'contactd:{a' .. p .. '}:pending')
-      end
-      return s .. ' ' .. q .. ' ' .. m .. ' ' .. w" 0)
-    read -r s q m w <<<"$r"
-    [ "$s" -ge "$produced" ] && [ "$q" -eq 0 ] && [ "$m" -ge "$members" ] && [ "$w" -eq 0 ] && [ "$members" -gt 0 ] && return 0
-    [ "$SECONDS" -lt "$limit" ] ||
-      fail "not settled after $2 s: $s of $produced inputs, $q outbox entries, $m of $members member records, $w pending"
-    sleep 0.5
-  done
-}
-
 compare() {
   local what=$1 total ids
   outputs "$W/live.jsonl"
@@ -92,7 +67,7 @@ run_start proc1 "${GROUP_TIMING[@]}"
 run_start stage1 --stage aggregates "${GROUP_TIMING[@]}"
 STAGE_PID=$RUN_PID
 "$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" 2>"$W/produce1.log" || fail "produce failed"
-settled "$(produced_by "$W/produce1.log")" 120
+stage_settled "$(produced_by "$W/produce1.log")" 120
 # the stage's keys are its own: {aN}, never a citizen's {pN}
 [ "$(redis-cli -p "$REDIS_PORT" --scan --pattern 'contactd:{a*}:members' | wc -l)" -gt 0 ] ||
   fail "the stage keeps no members in Redis"
@@ -195,7 +170,7 @@ redis_stop
 redis_start "$W/redis2"
 echo "restarted Redis"
 wait "$PRODUCE_PID" || fail "produce failed"
-settled "$(produced_by "$W/produce2.log")" 120
+stage_settled "$(produced_by "$W/produce2.log")" 120
 compare "two processors and two stages, with SIGKILLs"
 live_cleanup
 LIVE_PIDS=()
@@ -217,7 +192,7 @@ export CONTACTD_WALL_CLOCK_START=2027-08-01T00:00:00Z
 run_start wallproc --clock wall --timer-interval-ms 200 "${GROUP_TIMING[@]}"
 run_start wallstage --stage aggregates "${GROUP_TIMING[@]}"
 unset CONTACTD_WALL_CLOCK_START
-settled "$(produced_by "$W/produce3.log")" 120
+stage_settled "$(produced_by "$W/produce3.log")" 120
 sleep 2                     # a last watermark after the last input
 outputs "$W/wall-live.jsonl"
 standing() {
@@ -261,5 +236,5 @@ redis_start "$W/redis4"
 run_start njproc "${NJ[@]}" "${GROUP_TIMING[@]}"
 run_start njstage --stage aggregates "${NJ[@]}" "${GROUP_TIMING[@]}"
 "$CONTACTD" produce --brokers "$BROKERS" --input "$W/nj.pb" 2>"$W/produce4.log" || fail "produce (nordjylland) failed"
-settled "$(produced_by "$W/produce4.log")" 120
+stage_settled "$(produced_by "$W/produce4.log")" 120
 compare "frikommune-nordjylland averages"
