@@ -142,10 +142,7 @@ static int parse_option(void *ctx, int c, char *arg)
 		o->closed = 1;
 		return 0;
 	case OPT_FORMAT:
-		if (strcmp(arg, "text") && strcmp(arg, "json"))
-			return cd_opt_bad("--format", arg, "text or json");
-		o->json = !strcmp(arg, "json");
-		return 0;
+		return cd_opt_text_or_json(arg, &o->json);
 	default:
 		return cd_opt_engine_option(&o->eo, c, arg);
 	}

@@ -80,9 +80,7 @@ static int parse_option(void *ctx, int c, char *arg)
 	case OPT_INPUT_FORMAT:
 		return cd_opt_format("--input-format", arg, 1, &o->in_fmt);
 	case OPT_UNTIL:
-		if (cd_instant_parse_rfc3339(arg, strlen(arg), &o->until) < 0)
-			return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");
-		return 0;
+		return cd_opt_until(arg, &o->until);
 	case CD_OPT_REDIS:
 		o->redis = 1;
 		return cd_opt_redis_option(&o->cfg, c, arg);
@@ -94,10 +92,7 @@ static int parse_option(void *ctx, int c, char *arg)
 		o->json = 1;
 		return 0;
 	case OPT_FORMAT:
-		if (strcmp(arg, "text") && strcmp(arg, "json"))
-			return cd_opt_bad("--format", arg, "text or json");
-		o->json = !strcmp(arg, "json");
-		return 0;
+		return cd_opt_text_or_json(arg, &o->json);
 	default:
 		return cd_opt_engine_option(&o->eo, c, arg);
 	}

@@ -304,3 +304,18 @@ cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t l
 	}
 	return redis;
 }
+
+int cd_opt_until(const char *arg, cd_instant *out)
+{
+	if (cd_instant_parse_rfc3339(arg, strlen(arg), out) < 0)
+		return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");
+	return 0;
+}
+
+int cd_opt_text_or_json(const char *arg, int *json)
+{
+	if (strcmp(arg, "text") && strcmp(arg, "json"))
+		return cd_opt_bad("--format", arg, "text or json");
+	*json = !strcmp(arg, "json");
+	return 0;
+}

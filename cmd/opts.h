@@ -95,6 +95,10 @@ int cd_opt_long_as_run(const char *key, const char *arg, long *out);
  * reader's detection) when `input`. 0 / -1 (logged).
  */
 int cd_opt_format(const char *name, const char *arg, int input, cd_log_format *out);
+/* --until: an RFC 3339 instant. 0 / -1 (logged). */
+int cd_opt_until(const char *arg, cd_instant *out);
+/* --format of the tools that print for people or machines: "text" or "json" (*json). 0 / -1 (logged). */
+int cd_opt_text_or_json(const char *arg, int *json);
 /* --log-level: sets the process-wide level. 0 / -1 (logged). */
 int cd_opt_log_level(const char *arg);
 /*

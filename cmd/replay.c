@@ -202,9 +202,7 @@ static int parse_option(void *ctx, int c, char *arg)
 	case OPT_OUTPUT_FORMAT:
 		return cd_opt_format("--output-format", arg, 0, &o->out_fmt);
 	case OPT_UNTIL:
-		if (cd_instant_parse_rfc3339(arg, strlen(arg), &o->until) < 0)
-			return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");
-		return 0;
+		return cd_opt_until(arg, &o->until);
 	case OPT_STATS:
 		o->stats = 1;
 		return 0;

@@ -244,8 +244,8 @@ static int parse_option(void *ctx, int c, char *arg)
 			return cd_opt_bad("--format", arg, "text, json or csv");
 		return 0;
 	case OPT_UNTIL:
-		if (cd_instant_parse_rfc3339(arg, strlen(arg), &o->until) < 0)
-			return cd_opt_bad("--until", arg, "RFC 3339, e.g. 2030-01-01T00:00:00Z");
+		if (cd_opt_until(arg, &o->until) < 0)
+			return -1;
 		o->until_arg = arg;
 		return 0;
 	case OPT_MAX_CITIZENS:
