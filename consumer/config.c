@@ -100,6 +100,9 @@ typedef struct option_def {
 #define ENUM(n, f, d, c, h) { .name = n, .type = T_ENUM, .def = d, .choices = c, FIELD(f), .help = h }
 #define HOSTPORT(n, f, p, d, h) \
 	{ .name = n, .type = T_HOSTPORT, .def = d, FIELD(f), .off2 = offsetof(cd_config, p), .help = h }
+/* a host:port that may be empty (off): lo = 1 */
+#define HOSTPORT_OFF(n, f, p, d, h) \
+	{ .name = n, .type = T_HOSTPORT, .def = d, .lo = 1, FIELD(f), .off2 = offsetof(cd_config, p), .help = h }
 #define LIST(n, f, cnt, d, max, h) \
 	{ .name = n, .type = T_LIST, .def = d, .hi = max, FIELD(f), .off2 = offsetof(cd_config, cnt), .help = h }
 #define KAFKA(n, f, cnt, max, h) \
@@ -149,6 +152,10 @@ static const option_def options[] = {
 	INT("max-obligations", max_obligations, "1000", 1, 1000000, "obligation states per citizen"),
 	INT("max-record-bytes", max_record_bytes, "1048576", 64, 67108864, "largest input record, bytes"),
 	ENUM("log-level", log_level, "info", level_choices, "least severe level logged"),
+	INT("progress-interval", progress_interval, "30", 0, 86400,
+	    "seconds between progress lines at info: rates, lag, outbox depth (0: none)"),
+	HOSTPORT_OFF("metrics-addr", metrics_host, metrics_port, "",
+		     "serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (empty: not served)"),
 	KAFKA("kafka.<property>", kafka, n_kafka, CD_CONFIG_MAX_KAFKA,
 	      "passed to librdkafka, consumer and producer (-X on the command line)"),
 };
@@ -287,6 +294,15 @@ static int set_hostport(cd_config *c, const source *src, const option_def *o, co
 	char **p = str_field(c, o->off), *copy;
 	long v;
 
+	if (!*value && o->lo) {
+		/* empty: off (an option that allows it) */
+		if (!(copy = strdup("")))
+			return fail(err, src, o->name, "out of memory");
+		free(*p);
+		*p = copy;
+		*(int *)(void *)((char *)c + o->off2) = 0;
+		return 0;
+	}
 	if (*value == '[') {
 		host = value + 1;
 		host_end = strchr(host, ']');
@@ -864,6 +880,8 @@ static char *format_value(const cd_config *c, const option_def *o)
 	case T_HOSTPORT: {
 		int port = *(const int *)(const void *)((const char *)c + o->off2);
 		s = s ? s : "";
+		if (!port)
+			return strdup("");
 		return alloc_printf(strchr(s, ':') ? "[%s]:%d" : "%s:%d", s, port);
 	}
 	case T_LIST: {

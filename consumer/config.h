@@ -56,6 +56,9 @@ typedef struct cd_config {
 	int grace, warn_days, max_events, max_obligations, max_record_bytes;
 	int law_transition;              /* enum cd_law_transition (state/engine.h) */
 	int log_level;
+	int progress_interval;           /* seconds; 0: no progress lines */
+	char *metrics_host;              /* "" : no metrics server */
+	int metrics_port;
 	cd_kv kafka[CD_CONFIG_MAX_KAFKA];   /* key without "kafka.", both strings owned */
 	size_t n_kafka;
 	char *config_file;               /* the file read, if any */
