@@ -48,8 +48,14 @@ check() { /usr/bin/python3 tests/cli/k8s_check.py --help-text "$W/help.txt" --me
 check --conf-out "$W/contactd.conf" >"$W/check.out" 2>&1 || { cat "$W/check.out" >&2; fail "the k8s manifests do not agree with contactd"; }
 cat "$W/check.out"
 
-# --check-config loads every source and exits: a bad key or value fails it
-"$CONTACTD" run --config "$W/contactd.conf" --check-config >/dev/null 2>"$W/err" || { cat "$W/err"; fail "the ConfigMap's contactd.conf is rejected"; }
+# --check-config loads every source and exits: a bad key or value fails it. It also
+# reads the password file, which the Secret mounts in the pod: here the environment
+# points redis-password-file at a stand-in, with the mode the kubelet gives it (0400
+# plus group read for fsGroup). No warning either.
+printf 'stand-in\n' >"$W/password" && chmod 0440 "$W/password"
+CONTACTD_REDIS_PASSWORD_FILE="$W/password" "$CONTACTD" run --config "$W/contactd.conf" --check-config >/dev/null 2>"$W/err" ||
+  { cat "$W/err"; fail "the ConfigMap's contactd.conf is rejected"; }
+if grep -E 'level=(warn|error)' "$W/err"; then fail "the ConfigMap's contactd.conf draws a warning"; fi
 printf 'batch-size 0\n' >"$W/bad.conf"
 if "$CONTACTD" run --config "$W/bad.conf" --check-config >/dev/null 2>"$W/err2"; then fail "a bad config file must be rejected"; fi
 expect_grep "bad.conf' line 1: key 'batch-size'" "$W/err2"
