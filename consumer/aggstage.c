@@ -288,8 +288,7 @@ static int on_aggregate(void *ctx, const cd_agg_output *o)
 	    cd_outbox_begin(&x->entry, CD_OUTBOX_AGGREGATE, key, kl, x->value.data, x->value.len, 0) < 0 ||
 	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
 		return -1;
-	x->n_aggregates++;
-	x->n_out++;
+	cd_metrics_output(x->met, CD_MT_AGGREGATES, cd_agg_status_name(o->status));
 	return 0;
 }
 
@@ -482,8 +481,10 @@ static int one(proc *x, part *pt, const rd_kafka_message_t *m, cd_err *err)
 	s = &a->src[r.source];
 	if (r.seq <= s->seq) {
 		cd_members_free(msg);
+		cd_metrics_applied(x->met, 0, pt->p, true);
 		return 0;                       /* seen: a re-sent record */
 	}
+	cd_metrics_applied(x->met, 0, pt->p, false);
 	s->seq = r.seq;
 	s->dirty = true;
 	if (r.watermark) {
@@ -545,19 +546,20 @@ int agg_process_batch(proc *x, part *pt, cd_err *err)
 	}
 	for (size_t i = 0; i < pd->n && rc == 0; i++) {
 		rd_kafka_message_t *m = pd->m[i];
-		x->n_in++;
+		cd_metrics_consumed(x->met, 0, pt->p);
 		rc = one(x, pt, m, err);
 		if (rc == 0 && cd_redis_batch_offset(x->batch, rd_kafka_topic_name(m->rkt), m->offset + 1) < 0)
 			rc = cd_err_set(err, 1, "out of memory");
 	}
 	if (rc == 0)
 		rc = stage_state(x, pt->agg, err);
-	if (rc == 0)
-		rc = proc_commit(x, pt, err);
 	if (rc == 0) {
-		for (size_t i = 0; i < pd->n; i++)
-			rd_kafka_offset_store(pd->m[i]->rkt, pd->m[i]->partition, pd->m[i]->offset + 1);
-	} else {
+		x->batch_inputs = pd->n;
+		rc = proc_commit(x, pt, err);
+	}
+	if (rc == 0)
+		proc_offsets_store(x, pt);
+	else {
 		/* what the aggregator holds is ahead of Redis: read it again before the next batch */
 		agg_part_drop(pt);
 	}

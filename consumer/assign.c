@@ -43,6 +43,11 @@ int proc_topic_index(const proc *x, const char *topic)
 	return -1;
 }
 
+int proc_msg_topic(const proc *x, const rd_kafka_message_t *m)
+{
+	return x->cfg.n_input_topics == 1 ? 0 : proc_topic_index(x, rd_kafka_topic_name(m->rkt));
+}
+
 /* The members topic's sequence number stored with p (members on), so that numbering goes on where it stopped. */
 static int load_mseq(proc *x, part *pt, cd_err *err)
 {
@@ -133,8 +138,10 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 				pt->floor = CD_INSTANT_NONE;
 			}
 			tp->offset = RD_KAFKA_OFFSET_BEGINNING;
-		} else
+		} else {
 			tp->offset = next;
+			cd_metrics_position(x->met, proc_topic_index(x, tp->topic), pt->p, next);
+		}
 	}
 	rd_kafka_topic_partition_list_destroy(committed);
 	return 0;
@@ -263,6 +270,7 @@ void proc_on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t kerr, rd_kafka_topic_
 	if (x->n_sent)
 		proc_commits_finish(x);
 	if (kerr == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		x->joined = true;
 		if (take(x, list, &err) < 0) {
 			cd_log(CD_LOG_WARN, "cannot take partitions yet: retrying with backoff", "error", err.msg, NULL);
 			schedule_take_retry(x);
@@ -325,10 +333,12 @@ void proc_recover_redis(proc *x)
 		cd_log(CD_LOG_WARN, "redis unavailable: consumption paused, retrying", "error", x->redis_cause,
 		       "retry_in_ms", ms, NULL);
 	}
+	proc_monitor_waiting(x, CD_UNREADY_REDIS);     /* the loop waits here: alive, not ready */
 	proc_sleep_unless_stopping(x->redis_backoff_ms);
 	while (!proc_stopping && !cd_redis_connected(x->redis)) {
 		if (cd_redis_connect(x->redis, &err) == 0)
 			break;
+		proc_monitor_waiting(x, CD_UNREADY_REDIS);
 		cd_log(CD_LOG_WARN, "redis still unavailable", "error", err.msg, NULL);
 		x->redis_backoff_ms = proc_backoff_next(x->redis_backoff_ms);
 		proc_sleep_unless_stopping(x->redis_backoff_ms);

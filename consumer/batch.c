@@ -27,6 +27,7 @@
 #include "proto/codec.h"
 #include "proto/members.h"
 #include "state/step.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 /* ---- outputs of the engine ------------------------------------------------------ */
@@ -41,7 +42,7 @@ static int on_output(void *ctx, const cd_output *o)
 			    strlen(o->citizen_id), x->value.data, x->value.len, 0) < 0 ||
 	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
 		return -1;
-	x->n_out++;
+	cd_metrics_output(x->met, o->is_breach ? CD_MT_BREACH : CD_MT_DEADLINE, cd_output_status_name(o));
 	return 0;
 }
 
@@ -79,7 +80,7 @@ static int on_member(void *ctx, const cd_member *m)
 			    m->outcome == CD_MEMBER_UNDECIDED ? NULL : key, kl, x->value.data, x->value.len, 0) < 0 ||
 	    cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len) < 0)
 		return -1;
-	x->n_members++;
+	cd_metrics_member_record(x->met);
 	return 0;
 }
 
@@ -147,7 +148,7 @@ static int dead_letter(proc *x, const rd_kafka_message_t *m, const char *stage, 
 	for (size_t i = 0; i < nh; i++)
 		if (cd_outbox_header(&x->entry, names[i], vals[i], strlen(vals[i])) < 0)
 			return -1;
-	x->n_dlq++;
+	cd_metrics_dead_letter(x->met, proc_msg_topic(x, m), m->partition, stage);
 	return cd_redis_batch_outbox(x->batch, x->entry.data, x->entry.len);
 }
 
@@ -255,6 +256,7 @@ static void quarantine(proc *x, slot *s, int32_t p, const char *why)
 	if (said)
 		return;
 	x->quarantine_said[x->n_quarantined++ % QUARANTINE_SAID] = h;
+	cd_metrics_quarantined(x->met);
 	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen_hash", hs,
 	       "error", why, NULL);
 }
@@ -342,12 +344,13 @@ static int slots_to_batch(proc *x, cd_err *err)
 
 /* ---- committing ------------------------------------------------------------------- */
 
-void proc_part_lost(part *pt, const char *why)
+void proc_part_lost(proc *x, part *pt, const char *why)
 {
 	char p[16];
 	snprintf(p, sizeof(p), "%d", (int)pt->p);
 	cd_log(CD_LOG_WARN, "partition lost: another processor holds it", "partition", p, "reason", why, NULL);
 	pt->owned = false;
+	cd_metrics_fencing_loss(x->met, pt->p);
 	proc_pend_drop(pt);
 	agg_part_drop(pt);
 }
@@ -373,12 +376,12 @@ static int batch_finish(proc *x, part *pt, cd_err *err)
 	return 0;
 }
 
-/* A commit of pt is acknowledged: what it numbered is said for good. */
-static void committed(proc *x, part *pt)
+/* A commit of pt, of `inputs` input records, is acknowledged usec after it was sent: what it numbered is said for good. */
+static void committed(proc *x, part *pt, size_t inputs, int64_t usec)
 {
 	pt->mseq_committed = pt->mseq;
 	pt->outbox_maybe = true;
-	x->n_commits++;
+	cd_metrics_commit(x->met, inputs, usec);
 	x->redis_backoff_ms = 0;                 /* Redis works again: the next trouble starts small */
 }
 
@@ -386,18 +389,23 @@ static void committed(proc *x, part *pt)
 int proc_commit(proc *x, part *pt, cd_err *err)
 {
 	int rc;
+	int64_t t0;
+	size_t inputs = x->batch_inputs;
+
+	x->batch_inputs = 0;
 	if (x->n_sent && proc_commits_finish(x) < 0)
 		return cd_err_set(err, 1, "%s", x->redis_cause);
 	if (batch_finish(x, pt, err) < 0)
 		return -1;
 	if (cd_redis_batch_empty(x->batch))
 		return 0;
+	t0 = cd_clock_mono_us();
 	rc = cd_redis_commit(x->redis, pt->p, pt->token, x->batch, err);
 	cd_redis_batch_clear(x->batch);
 	for (size_t i = 0; i < x->n_slots; i++)
 		x->slots[i].dirty = false;
 	if (rc == CD_REDIS_FENCED) {
-		proc_part_lost(pt, err->msg);
+		proc_part_lost(x, pt, err->msg);
 		return -2;
 	}
 	if (rc < 0) {
@@ -405,7 +413,7 @@ int proc_commit(proc *x, part *pt, cd_err *err)
 		proc_redis_trouble(x, err);
 		return -1;
 	}
-	committed(x, pt);
+	committed(x, pt, inputs, cd_clock_mono_us() - t0);
 	return 0;
 }
 
@@ -462,11 +470,14 @@ static void batch_release(proc *x, part *pt)
 	pt->qbatch = NULL;
 }
 
-/* Progress for lag tools: the offsets of pt's pending inputs, now stored in Redis. */
-static void offsets_store(part *pt)
+/* Progress for lag tools (and the consumer lag metric): the offsets of pt's pending inputs, now stored in Redis. */
+void proc_offsets_store(proc *x, part *pt)
 {
-	for (size_t i = 0; i < pt->pend.n; i++)
-		rd_kafka_offset_store(pt->pend.m[i]->rkt, pt->pend.m[i]->partition, pt->pend.m[i]->offset + 1);
+	for (size_t i = 0; i < pt->pend.n; i++) {
+		const rd_kafka_message_t *m = pt->pend.m[i];
+		rd_kafka_offset_store(m->rkt, m->partition, m->offset + 1);
+		cd_metrics_position(x->met, proc_msg_topic(x, m), m->partition, m->offset + 1);
+	}
 }
 
 int proc_commits_finish(proc *x)
@@ -476,6 +487,7 @@ int proc_commits_finish(proc *x)
 	/* Redis down already: nothing goes (recovery reads back what did). Every reply owed
 	 * is read, even after an error reply: such a reply (OOM, say) leaves the connection
 	 * good, and each call succeeded or failed on its own. */
+	x->commit_sent_us = cd_clock_mono_us();
 	if (!x->redis_down && (went = send_queued(x, &serr)) < x->n_sent)
 		proc_redis_trouble(x, &serr);
 	for (size_t i = 0; i < x->n_sent; i++) {
@@ -492,7 +504,7 @@ int proc_commits_finish(proc *x)
 			if (!pt->owned)
 				continue;
 			if (rc == CD_REDIS_FENCED)
-				proc_part_lost(pt, err.msg);
+				proc_part_lost(x, pt, err.msg);
 			else if (rc < 0) {
 				if (!x->redis_down)
 					proc_redis_trouble(x, &err);   /* recovery relays the head again */
@@ -505,15 +517,15 @@ int proc_commits_finish(proc *x)
 		if (!pt->owned) {
 			/* lost meanwhile (fenced on an earlier reply): nothing of it is ours */
 		} else if (rc == CD_REDIS_FENCED) {
-			proc_part_lost(pt, err.msg);
+			proc_part_lost(x, pt, err.msg);
 		} else if (rc < 0) {
 			/* Unknown whether it happened: recovery reads the position back from Redis. */
 			pt->mseq = pt->mseq_committed;
 			if (!x->redis_down)
 				proc_redis_trouble(x, &err);
 		} else {
-			committed(x, pt);
-			offsets_store(pt);
+			committed(x, pt, pt->pend.n, cd_clock_mono_us() - x->commit_sent_us);
+			proc_offsets_store(x, pt);
 		}
 		proc_pend_drop(pt);
 	}
@@ -697,7 +709,7 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 			slot *s;
 			int arc;
 
-			x->n_in++;
+			cd_metrics_consumed(x->met, proc_msg_topic(x, m), pt->p);
 			if (m->len > (size_t)x->cfg.max_record_bytes) {
 				/* before decoding: a huge record of unknown fields costs memory to decode */
 				char why[128];
@@ -722,6 +734,7 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 			}
 			if (ev.kind == CD_EV_CLOCK_TICK && ev.citizen_id_len == 0) {
 				cd_instant t = cd_event_time(&ev);
+				cd_metrics_applied(x->met, proc_msg_topic(x, m), pt->p, false);   /* as replay counts it */
 				if (!x->cfg.event_clock)
 					goto next;      /* on the wall clock a tick changes nothing */
 				x->at_tick = true;
@@ -763,6 +776,8 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 					    x->cfg.event_clock ? CD_INSTANT_NONE : proc_wall_now(), &ev, on_output, x, err);
 			if (arc < 0)
 				rc = proc_set_aside(x, m, "apply", err->msg, err);
+			else
+				cd_metrics_applied(x->met, proc_msg_topic(x, m), pt->p, arc == 1);
 next:
 			if (msg)
 				protobuf_c_message_free_unpacked(&msg->base, NULL);
@@ -781,7 +796,7 @@ next:
 		}
 	}
 	if (rc == 0)
-		offsets_store(pt);
+		proc_offsets_store(x, pt);
 	if (rc != -2)
 		proc_pend_drop(pt);
 	slots_reset(x);

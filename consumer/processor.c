@@ -144,6 +144,9 @@ static int setup(proc *x, cd_err *err)
 			return cd_err_set(err, 0, "stage aggregates needs members-topic");
 	}
 	x->members = x->cfg.stage == CD_STAGE_CITIZENS && *x->cfg.members_topic;
+	/* the endpoints answer from here on: alive while Redis is awaited, not ready */
+	if (proc_monitor_start(x, err) < 0)
+		return -1;
 	cd_engine_config_default(&ecfg);
 	ecfg.grace_days = x->cfg.grace;
 	ecfg.law_transition = x->cfg.law_transition;
@@ -173,6 +176,7 @@ static int setup(proc *x, cd_err *err)
 		if (!err->retriable)
 			return -1;
 		cd_log(CD_LOG_WARN, "waiting for redis", "error", err->msg, NULL);
+		proc_monitor_waiting(x, CD_UNREADY_REDIS);
 		sleep_ms(backoff);
 		backoff = proc_backoff_next(backoff);
 	}
@@ -281,6 +285,7 @@ static void teardown(proc *x)
 	cd_redis_free(x->wredis);
 	cd_engine_free(x->eng);
 	cd_rules_free(x->rules);
+	proc_monitor_stop(x);
 	cd_buf_release(&x->entry);
 	cd_buf_release(&x->value);
 	cd_config_release(&x->cfg);
@@ -336,7 +341,7 @@ static void consumer_error(proc *x, const rd_kafka_message_t *m)
 		rd_kafka_query_watermark_offsets(x->rk, topic, m->partition, &lo, &hi, KAFKA_TIMEOUT_MS);
 		snprintf(los, sizeof(los), "%lld", (long long)lo);
 		snprintf(offs, sizeof(offs), "%lld", (long long)m->offset);
-		x->n_offset_resets++;
+		cd_metrics_offset_reset(x->met, proc_topic_index(x, topic), m->partition);
 		cd_log(CD_LOG_ERROR, "inputs lost: the stored offset is no longer on the topic (deleted by retention "
 		       "before it was processed); going on from the earliest offset", "topic", topic, "partition", ps,
 		       "stored_offset", offs, "earliest_offset", los, "error", rd_kafka_message_errstr(m), NULL);
@@ -457,6 +462,7 @@ static int loop(proc *x)
 			}
 			x->next_timer_ms = t + x->cfg.timer_interval_ms;
 		}
+		proc_monitor_tick(x);
 		relaying = false;
 		for (int i = 0; i < MAX_PARTS && !relaying; i++)
 			relaying = x->parts[i].owned && x->parts[i].in_flight > x->parts[i].delivered;
@@ -487,6 +493,7 @@ int cd_run_main(int argc, char **argv)
 	struct sigaction sa;
 	int rc, status = 1;
 	char n[9][24];
+	cd_metrics_totals tot;
 
 	if (!x)
 		return 1;
@@ -532,15 +539,16 @@ int cd_run_main(int argc, char **argv)
 	status = loop(x);
 	if (x->rk && status == 0)
 		rd_kafka_commit(x->rk, NULL, 0);
-	snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)x->n_in);
-	snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)x->n_out);
-	snprintf(n[2], sizeof(n[2]), "%llu", (unsigned long long)x->n_dlq);
-	snprintf(n[3], sizeof(n[3]), "%llu", (unsigned long long)x->n_commits);
-	snprintf(n[4], sizeof(n[4]), "%llu", (unsigned long long)x->n_quarantined);
-	snprintf(n[5], sizeof(n[5]), "%llu", (unsigned long long)x->n_undeliverable);
-	snprintf(n[6], sizeof(n[6]), "%llu", (unsigned long long)x->n_offset_resets);
-	snprintf(n[7], sizeof(n[7]), "%llu", (unsigned long long)x->n_members);
-	snprintf(n[8], sizeof(n[8]), "%llu", (unsigned long long)x->n_aggregates);
+	cd_metrics_totals_get(x->met, &tot);
+	snprintf(n[0], sizeof(n[0]), "%llu", (unsigned long long)tot.consumed);
+	snprintf(n[1], sizeof(n[1]), "%llu", (unsigned long long)tot.outputs);
+	snprintf(n[2], sizeof(n[2]), "%llu", (unsigned long long)tot.dead_letters);
+	snprintf(n[3], sizeof(n[3]), "%llu", (unsigned long long)tot.commits);
+	snprintf(n[4], sizeof(n[4]), "%llu", (unsigned long long)tot.quarantined);
+	snprintf(n[5], sizeof(n[5]), "%llu", (unsigned long long)tot.undeliverable);
+	snprintf(n[6], sizeof(n[6]), "%llu", (unsigned long long)tot.offset_resets);
+	snprintf(n[7], sizeof(n[7]), "%llu", (unsigned long long)tot.member_records);
+	snprintf(n[8], sizeof(n[8]), "%llu", (unsigned long long)tot.aggregate_events);
 	cd_log(CD_LOG_INFO, "stopped", "inputs", n[0], "outputs", n[1], "dead_letters", n[2], "commits", n[3],
 	       "quarantined", n[4], "undeliverable", n[5], "offset_resets", n[6], "member_records", n[7],
 	       "aggregate_events", n[8], "stage", x->cfg.stage == CD_STAGE_AGGREGATES ? "aggregates" : "citizens", NULL);

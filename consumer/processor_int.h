@@ -19,6 +19,7 @@
 
 #include "consumer/config.h"
 #include "consumer/kafka.h"
+#include "consumer/metrics.h"
 #include "consumer/redis_store.h"
 #include "state/engine.h"
 #include "util/buf.h"
@@ -130,8 +131,16 @@ typedef struct proc {
 	part *cur;               /* the partition whose batch or clock is running */
 	bool at_tick;            /* … and whether its clock is advancing (members said now are tagged so) */
 	cd_instant tick_clock;   /* … to this instant */
-	uint64_t n_in, n_out, n_dlq, n_commits, n_undeliverable, n_quarantined, n_offset_resets, n_members;
-	uint64_t n_aggregates;
+	uint64_t n_quarantined;  /* citizens quarantined: the ring index of quarantine_said */
+	/* what operators see (monitor.c): the counts, the endpoints, the progress line */
+	cd_metrics *met;
+	struct cd_httpd *httpd;
+	bool joined;             /* the group has assigned partitions at least once */
+	int64_t next_state_ms, next_gauges_ms, next_progress_ms;
+	int64_t progress_ms;     /* when the last progress line was logged … */
+	cd_metrics_totals progress_at;   /* … and the totals then */
+	int64_t commit_sent_us;  /* when the queued commits went (commit latency) */
+	size_t batch_inputs;     /* input records in the batch proc_commit commits next (the rest: 0) */
 } proc;
 
 
@@ -154,7 +163,9 @@ int proc_process_batch(proc *x, part *pt, cd_err *err);
 /* Wall clock: fires and commits pt's citizens due by t, TIMER_CHUNK at a time. */
 int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err);
 /* Another processor took pt (fenced): forget it and what was pending. */
-void proc_part_lost(part *pt, const char *why);
+void proc_part_lost(proc *x, part *pt, const char *why);
+/* pt's pending inputs are committed: their offsets go to the consumer (lag tools) and the metrics. */
+void proc_offsets_store(proc *x, part *pt);
 /* Destroys pt's pending messages. */
 void proc_pend_drop(part *pt);
 
@@ -181,6 +192,18 @@ int agg_process_batch(proc *x, part *pt, cd_err *err);
 /* Forgets pt's aggregator (lost, given back, or state to be read again from Redis). */
 void agg_part_drop(part *pt);
 void agg_free_all(proc *x);
+
+/* ---- monitor.c: metrics, endpoints, readiness, progress ------------------------------ */
+
+/* Creates the metrics and, with metrics-addr, starts the endpoints. 0 / -1. */
+int proc_monitor_start(proc *x, cd_err *err);
+void proc_monitor_stop(proc *x);
+/* Once per turn of the loop: liveness, and (when due) gauges, readiness and the progress line. */
+void proc_monitor_tick(proc *x);
+/* Waiting before the loop (for Redis): alive, not ready for `why` (CD_UNREADY_*). */
+void proc_monitor_waiting(proc *x, unsigned why);
+/* The index of m's topic among the inputs (0 when there is one). */
+int proc_msg_topic(const proc *x, const rd_kafka_message_t *m);
 
 /* ---- relay.c: outbox → Kafka ---------------------------------------------------------- */
 

@@ -61,6 +61,7 @@
 #include "consumer/redis_store.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -192,6 +193,8 @@ struct cd_redis {
 	redisReplyObjectFunctions *base_fn;/* hiredis' defaults (static in libhiredis) */
 	int too_big;                       /* set by the createArray guard */
 	size_t unread;                     /* commits sent whose replies are not read yet */
+	cd_redis_stats st;                 /* what it did (cd_redis_stats) */
+	bool awaiting;                     /* sent since the last reply read: the next read is a round trip */
 	/* scratch for one command, reused: argv[i] points into scratch, a batch or a reply */
 	const char **argv;
 	size_t *argl;
@@ -409,6 +412,7 @@ static int conn_fail(cd_redis *r, const char *what, cd_err *err)
 {
 	int e = errno;
 	char cause[160];
+	r->st.errors++;
 	if (!r->c)
 		snprintf(cause, sizeof(cause), "out of memory");
 	else if (r->c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
@@ -471,6 +475,7 @@ static void *guarded_create_array(const redisReadTask *task, int elements)
 
 static int too_big(cd_redis *r, const char *what, cd_err *err)
 {
+	r->st.errors++;
 	cd_err_set(err, 0, "redis '%s:%d' %s: reply exceeds max_reply_bytes (%zu)", r->o.host, r->o.port, what,
 		   r->o.max_reply_bytes);
 	rs_drop(r);    /* the rest of the reply is still in flight */
@@ -499,6 +504,7 @@ static int rs_send(cd_redis *r, const char *what, size_t argc, const char **argv
 		if (redisBufferWrite(c, &done) != REDIS_OK)
 			return conn_fail(r, what, err);
 	} while (!done);
+	r->awaiting = true;
 	return 0;
 }
 
@@ -526,6 +532,13 @@ static int rs_recv(cd_redis *r, const char *what, redisReply **out, cd_err *err)
 			return r->too_big ? too_big(r, what, err) : conn_fail(r, what, err);
 	}
 	*out = reply;
+	if (r->awaiting) {
+		r->st.round_trips++;             /* the first reply of what was sent together */
+		r->awaiting = false;
+	}
+	if (((redisReply *)reply)->type == REDIS_REPLY_ERROR && !reply_is_error(reply, "FENCED") &&
+	    !reply_is_error(reply, "NOSCRIPT"))
+		r->st.errors++;                  /* fencing is counted where it is handled; NOSCRIPT reloads */
 	return 0;
 }
 
@@ -661,6 +674,8 @@ int cd_redis_connect(cd_redis *r, cd_err *err)
 	if (script_load(r, commit_lua, r->commit_sha, err) < 0 || script_load(r, trim_lua, r->trim_sha, err) < 0)
 		goto out;
 	rc = 0;
+	if (r->st.connects++)
+		r->st.reconnects++;
 out:
 	freeReplyObject(rep);
 	if (rc < 0)
@@ -1313,6 +1328,56 @@ int cd_redis_trim_send(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *
 		return -1;
 	r->unread++;
 	return 0;
+}
+
+/* LLEN of the outbox and ZCOUNT of the due timers, sent together: one round trip. */
+int cd_redis_gauges(cd_redis *r, int32_t p, cd_instant t, int64_t *outbox, int64_t *due, cd_err *err)
+{
+	redisReply *rep[2] = { NULL, NULL };
+	int rc = -1, got = 0;
+
+	if (r->unread)
+		return cd_err_set(err, 0, "redis '%s:%d' gauges: %zu commit replies are still to be read", r->o.host,
+				  r->o.port, r->unread);
+	if (args_begin(r, 2, r->prefix_len + KEY_ROOM, err) < 0)
+		return -1;
+	arg_str(r, "LLEN");
+	arg_key(r, p, "outbox");
+	if (rs_send(r, "LLEN outbox", r->argc, r->argv, r->argl, err) < 0)
+		return -1;
+	if (args_begin(r, 4, r->prefix_len + KEY_ROOM + NUM_ROOM, err) < 0)
+		goto drain;
+	arg_str(r, "ZCOUNT");
+	arg_key(r, p, "timers");
+	arg_str(r, "-inf");
+	argf(r, "%" PRId64, instant_ms(t));
+	if (rs_send(r, "ZCOUNT timers", r->argc, r->argv, r->argl, err) < 0)
+		return -1;
+	got = 1;
+drain:
+	/* read what was sent, even after a failure, so the connection stays in step */
+	for (int i = 0; i <= got; i++)
+		if (rs_recv(r, i ? "ZCOUNT timers" : "LLEN outbox", &rep[i], err) < 0)
+			goto out;
+	if (!got)
+		goto out;
+	for (int i = 0; i < 2; i++)
+		if (rep[i]->type != REDIS_REPLY_INTEGER || rep[i]->integer < 0) {
+			reply_fail(r, rep[i], i ? "ZCOUNT timers" : "LLEN outbox", err);
+			goto out;
+		}
+	*outbox = rep[0]->integer;
+	*due = rep[1]->integer;
+	rc = 0;
+out:
+	freeReplyObject(rep[0]);
+	freeReplyObject(rep[1]);
+	return rc;
+}
+
+void cd_redis_stats_get(const cd_redis *r, cd_redis_stats *st)
+{
+	*st = r->st;
 }
 
 int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err)

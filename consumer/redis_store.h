@@ -149,6 +149,16 @@ int cd_redis_outbox_read(cd_redis *r, int32_t p, size_t max, cd_buf *entries, si
 int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err);
 /* Number of entries waiting in partition p's outbox. */
 int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err);
+/* For monitoring, in one round trip: entries in p's outbox, and citizens due by t and not yet fired. 0 / -1. */
+int cd_redis_gauges(cd_redis *r, int32_t p, cd_instant t, int64_t *outbox, int64_t *due, cd_err *err);
+
+/* What a connection did, for monitoring. */
+typedef struct cd_redis_stats {
+	uint64_t round_trips;    /* commands sent together and answered count once */
+	uint64_t errors;         /* connection failures and error replies (fencing and NOSCRIPT not counted) */
+	uint64_t connects, reconnects;
+} cd_redis_stats;
+void cd_redis_stats_get(const cd_redis *r, cd_redis_stats *st);
 
 /* ---- hashes ------------------------------------------------------------------ */
 

@@ -24,6 +24,7 @@ typedef struct tag {
 	int32_t p;
 	uint32_t gen;
 	uint32_t idx;            /* the entry's index in the head batch */
+	int kind;                /* the topic it goes to (CD_MT_*), for the metrics */
 } tag;
 
 /*
@@ -54,7 +55,7 @@ static void mark_undeliverable(proc *x, part *pt, uint32_t idx, const char *reas
 		   ? "outbox entry can never be delivered: a dead letter that says so goes in its place"
 		   : "outbox entry and its stand-in can never be delivered: left out", "partition", ps,
 	       "entry", is, "error", reason, NULL);
-	x->n_undeliverable++;
+	cd_metrics_undeliverable(x->met);
 }
 
 static int undeliverable_level(const part *pt, uint32_t idx)
@@ -87,6 +88,8 @@ void proc_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t kerr, const c
 	}
 	if (kerr && !cd_kafka_undeliverable(kerr))
 		cd_log(CD_LOG_WARN, "output delivery failed; it will be sent again", "error", reason, NULL);
+	else if (!kerr && t)
+		cd_metrics_relayed(x->met, t->kind);
 	free(t);
 }
 
@@ -107,6 +110,18 @@ static int send_stub(proc *x, const cd_outbox_entry *e, const char *topic, const
 	hs[2].len = strlen(len_s);
 	hs[3].len = strlen(digest_s);
 	return cd_producer_send(x->prod, x->cfg.dlq_topic, -1, e->key, e->key_len, NULL, 0, hs, 4, t, err);
+}
+
+static int entry_metric_kind(int kind)
+{
+	switch (kind) {
+	case CD_OUTBOX_DEADLINE: return CD_MT_DEADLINE;
+	case CD_OUTBOX_BREACH: return CD_MT_BREACH;
+	case CD_OUTBOX_MEMBER:
+	case CD_OUTBOX_MEMBERS_ALL: return CD_MT_MEMBERS;
+	case CD_OUTBOX_AGGREGATE: return CD_MT_AGGREGATES;
+	default: return CD_MT_DLQ;
+	}
 }
 
 static const char *entry_topic(const proc *x, int kind)
@@ -166,6 +181,7 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 	}
 	if (n == 0)
 		pt->outbox_maybe = false;
+	cd_metrics_outbox_pending(x->met, pt->p, n > 0);
 	pt->head_entries = 0;
 	for (size_t i = 0; i < n; i++) {
 		cd_outbox_entry e;
@@ -196,6 +212,7 @@ int proc_relay(proc *x, part *pt, cd_err *err)
 			t->p = pt->p;
 			t->gen = pt->relay_gen;
 			t->idx = (uint32_t)i;
+			t->kind = level == 1 ? CD_MT_DLQ : entry_metric_kind(e.kind);
 			if (level == 1)
 				src = send_stub(x, &e, topic, undeliverable_why(pt, (uint32_t)i), t, err);
 			else

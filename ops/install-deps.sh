@@ -21,6 +21,7 @@ PKGS=(
   # tests, benchmarks, demo
   libcmocka-dev
   protobuf-compiler python3 python3-protobuf python3-yaml
+  python3-prometheus-client   # its parser checks the /metrics exposition in the tests
   redis-server redis-tools kcat
   procps                   # ps, used by the test helpers' cleanup
   time                     # /usr/bin/time -v: peak memory in the benchmarks

@@ -9,5 +9,7 @@
 
 /* Milliseconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
 int64_t cd_clock_mono_ms(void);
+/* Microseconds, the same clock. */
+int64_t cd_clock_mono_us(void);
 
 #endif

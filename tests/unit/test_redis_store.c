@@ -311,6 +311,47 @@ static void test_due_timers_come_earliest_first_and_at_most_max(void **state)
 	cd_redis_free(r);
 }
 
+/* The monitoring call: outbox depth and citizens due, in one round trip; the counters of the connection. */
+static void test_gauges_count_the_outbox_and_the_due_timers_in_one_round_trip(void **state)
+{
+	cd_redis *r = open_store(srv.port, NULL, 0);
+	cd_redis_batch *b = cd_redis_batch_new();
+	int64_t token = take(r, 3), outbox = -1, due = -1;
+	cd_redis_stats before, after;
+	cd_err err;
+	(void)state;
+	assert_int_equal(cd_redis_batch_record(b, "a", "r", 1, T0 + 10 * MS), 0);
+	assert_int_equal(cd_redis_batch_record(b, "b", "r", 1, T0 + 20 * MS), 0);
+	assert_int_equal(cd_redis_batch_record(b, "c", "r", 1, T0 + 30 * MS), 0);
+	assert_int_equal(cd_redis_batch_outbox(b, "e1", 2), 0);
+	assert_int_equal(cd_redis_batch_outbox(b, "e2", 2), 0);
+	commit_ok(r, 3, token, b);
+
+	cd_redis_stats_get(r, &before);
+	assert_int_equal(cd_redis_gauges(r, 3, T0 + 20 * MS, &outbox, &due, &err), 0);
+	cd_redis_stats_get(r, &after);
+	assert_int_equal(outbox, 2);
+	assert_int_equal(due, 2);                          /* a and b: due at or before t */
+	assert_int_equal(after.round_trips, before.round_trips + 1);
+	assert_int_equal(after.errors, before.errors);
+	assert_int_equal(cd_redis_gauges(r, 7, T0 + 20 * MS, &outbox, &due, &err), 0);   /* a partition never used */
+	assert_int_equal(outbox, 0);
+	assert_int_equal(due, 0);
+
+	/* a failure counts as an error; connecting again counts as a reconnect */
+	assert_int_equal(cd_test_redis_stop(&srv), 0);
+	assert_int_equal(cd_redis_gauges(r, 3, T0, &outbox, &due, &err), -1);
+	assert_int_equal(err.retriable, 1);
+	cd_redis_stats_get(r, &after);
+	assert_true(after.errors > before.errors);
+	assert_int_equal(cd_test_redis_restart(&srv), 0);
+	assert_int_equal(cd_redis_connect(r, &err), 0);
+	cd_redis_stats_get(r, &after);
+	assert_int_equal(after.reconnects, before.reconnects + 1);
+	cd_redis_batch_free(b);
+	cd_redis_free(r);
+}
+
 /* ---- fencing and atomicity -------------------------------------------------------- */
 
 static void test_a_superseded_token_cannot_commit_and_changes_nothing(void **state)
@@ -1079,6 +1120,7 @@ int main(void)
 		cmocka_unit_test_setup(test_timer_scores_are_whole_milliseconds_rounded_down, setup),
 		cmocka_unit_test_setup(test_a_record_without_a_timer_leaves_the_timer_index, setup),
 		cmocka_unit_test_setup(test_due_timers_come_earliest_first_and_at_most_max, setup),
+		cmocka_unit_test_setup(test_gauges_count_the_outbox_and_the_due_timers_in_one_round_trip, setup),
 		cmocka_unit_test_setup(test_a_superseded_token_cannot_commit_and_changes_nothing, setup),
 		cmocka_unit_test_setup(test_a_superseded_token_cannot_trim_the_outbox, setup),
 		cmocka_unit_test_setup(test_a_commit_that_cannot_complete_writes_nothing, setup),
