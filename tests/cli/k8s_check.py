@@ -78,6 +78,7 @@ def read_help(path):
     return options, flags, env
 
 
+PROGRAM = os.environ.get("CONTACTD") or sys.exit("k8s_check: $CONTACTD names no program")
 OPTIONS, FLAGS, ENV_NAMES = read_help(A.help_text)
 for need in ("input-topic", "deadline-topic", "breach-topic", "dlq-topic", "aggregates-topic",
              "members-topic", "group", "drain-timeout-ms", "metrics-addr", "redis"):
@@ -759,20 +760,25 @@ def needed_packages(binary):
         m = re.match(r"\s*(\S+) => (\S+)", l)
         if m:
             paths[m.group(1)] = m.group(2)
-    pkgs = {}
-    for soname in re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn):
-        path = paths.get(soname)
-        if re.match(r"lib(asan|ubsan|lsan|tsan)\.", soname) or not path:
-            continue
-        for cand in (path, os.path.realpath(path), re.sub(r"^/usr/lib/", "/lib/", path),
-                     re.sub(r"^/lib/", "/usr/lib/", path)):
-            out = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True)
-            if out.returncode == 0:
-                pkgs[soname] = out.stdout.split(":")[0]
-                break
-        else:
-            bad("Containerfile", "%s (%s) belongs to no Debian package" % (soname, path))
-    return pkgs
+    needed = [so for so in re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn)
+              if not re.match(r"lib(asan|ubsan|lsan|tsan)\.", so)]   # the sanitizer build's own
+    # dpkg knows a file by the path its package installed, /lib or /usr/lib (merged /usr)
+    cands = {}
+    for so in needed:
+        path = paths.get(so, so)
+        for c in (path, os.path.realpath(path)):
+            for v in (c, re.sub(r"^/usr/lib/", "/lib/", c), re.sub(r"^/lib/", "/usr/lib/", c)):
+                cands.setdefault(v, so)
+    owner = {}
+    out = subprocess.run(["dpkg", "-S"] + sorted(cands), capture_output=True, text=True).stdout
+    for l in out.splitlines():
+        pkg, _, path = l.partition(": ")
+        if path in cands:
+            owner.setdefault(cands[path], pkg.split(":")[0].split(",")[0])
+    for so in needed:
+        if so not in owner:
+            bad("Containerfile", "%s (%s) belongs to no Debian package" % (so, paths.get(so)))
+    return owner
 
 
 def base_packages():
@@ -812,7 +818,7 @@ else:
             bad(cw, "the build stage does not install %s (ops/install-deps.sh, build)" % " ".join(sorted(missing)))
         runtime, lines = stages[-1][1], stages[-1][2]
         base = base_packages()
-        for soname, pkg in sorted(needed_packages(os.environ["CONTACTD"]).items()):
+        for soname, pkg in sorted(needed_packages(PROGRAM).items()):
             if pkg not in runtime and pkg not in base:
                 bad(cw, "the program links %s of %s, which the runtime stage does not install" % (soname, pkg))
         build_lines = " ".join(stages[0][2])

@@ -16,13 +16,17 @@ cd "$HERE/../.."
 # Each on its embedded mock cluster (no --brokers), with a private redis-server. Scraped
 # once ready, when every partition's series exist.
 redis_start "$W/redis"
-scrape() {   # scrape NAME [run options…]: $W/NAME.metrics
+serve() {   # serve NAME [run options…]: contactd run serving its endpoints on $W/NAME.port
   local name=$1 port; shift
   port=$(free_port)
+  echo "$port" >"$W/$name.port"
   "$CONTACTD" run --redis "127.0.0.1:$REDIS_PORT" --metrics-addr "127.0.0.1:$port" "$@" \
     >"$W/$name.out" 2>"$W/$name.log" &
   LIVE_PIDS+=($!)
-  /usr/bin/python3 - "http://127.0.0.1:$port" "$W/$name.metrics" <<'PY' || { cat "$W/$name.log" >&2; fail "$name: no /metrics from contactd run"; }
+}
+scrape() {   # scrape NAME: $W/NAME.metrics, once /readyz says ready
+  local name=$1
+  /usr/bin/python3 - "http://127.0.0.1:$(cat "$W/$name.port")" "$W/$name.metrics" <<'PY' || { cat "$W/$name.log" >&2; fail "$name: no /metrics from contactd run"; }
 import sys, time, urllib.request, urllib.error
 base, out = sys.argv[1], sys.argv[2]
 deadline = time.time() + 60
@@ -38,8 +42,10 @@ open(out, "wb").write(urllib.request.urlopen(base + "/metrics", timeout=5).read(
 PY
   grep -q '^# TYPE contactd_' "$W/$name.metrics" || fail "$name: /metrics has no contactd_ family"
 }
+serve citizens
+serve aggregates --stage aggregates
 scrape citizens
-scrape aggregates --stage aggregates
+scrape aggregates
 cat "$W/citizens.metrics" "$W/aggregates.metrics" >"$W/served.metrics"
 
 check() { /usr/bin/python3 tests/cli/k8s_check.py --help-text "$W/help.txt" --metrics "$W/served.metrics" "$@"; }
