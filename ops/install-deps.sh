@@ -24,6 +24,7 @@ PKGS=(
   python3-prometheus-client   # its parser checks the /metrics exposition in the tests
   redis-server redis-tools kcat
   procps                   # ps, used by the test helpers' cleanup
+  curl                     # scrapes /metrics, /healthz and /readyz in the tests and the live benchmark
   time                     # /usr/bin/time -v: peak memory in the benchmarks
   linux-perf               # perf record, when the live benchmark is asked for a profile
   valgrind                 # callgrind: instructions per record in the history benchmark
