@@ -283,16 +283,18 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 }
 
 /*
- * A TLS port closes a plain connection at its first bytes: hiredis then says
- * the connection was reset or closed, as it would for a Redis that went away.
- * A hint names the likelier cause when that happens on connecting.
+ * A TLS port closes a plain connection at its first bytes, and so does a TLS
+ * proxy that refused its server's certificate: hiredis then says the
+ * connection was reset or closed, as it would for a Redis that went away. On
+ * connecting, a hint names the likelier causes.
  */
 static const char *connect_hint(const cd_err *err)
 {
 	if (!err->retriable || (!strstr(err->msg, "connection reset") && !strstr(err->msg, "closed the connection")))
 		return NULL;
-	return "a TLS port? contactd speaks plain TCP to Redis: put a TLS proxy such as stunnel in front "
-	       "(docs/operations.md, Securing Redis)";
+	return "the server closed the connection at once: a TLS port? contactd speaks plain TCP to Redis, put a "
+	       "TLS proxy such as stunnel in front (docs/operations.md, Securing Redis); a TLS proxy already? "
+	       "see its log: it may refuse the server's certificate";
 }
 
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len)
