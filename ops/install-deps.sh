@@ -22,6 +22,8 @@ PKGS=(
   libcmocka-dev
   protobuf-compiler python3 python3-protobuf python3-yaml
   redis-server redis-tools kcat
+  openssl                  # ops/redis-credentials.sh (the password); the TLS test's certificates
+  stunnel4                 # a TLS client in front of Redis (docs/operations.md); test_redis_tls.sh runs one
   procps                   # ps, used by the test helpers' cleanup
   time                     # /usr/bin/time -v: peak memory in the benchmarks
   linux-perf               # perf record, when the live benchmark is asked for a profile
