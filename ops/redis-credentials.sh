@@ -75,7 +75,7 @@ hash=$(printf '%s' "$password" | sha256sum | cut -d' ' -f1)
 rules="on #$hash resetchannels ~$prefix:* -@all"
 for c in "${COMMANDS[@]}"; do rules="$rules +$c"; done
 
-# Written beside and renamed into place: never half a file, never the old password with the new ACL.
+# Written beside and renamed into place: never half a file.
 tmp_pw=$(mktemp "$dir/.password.XXXXXX")
 tmp_acl=$(mktemp "$dir/.users.acl.XXXXXX")
 trap 'rm -f "$tmp_pw" "$tmp_acl"' EXIT
