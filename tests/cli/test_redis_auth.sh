@@ -68,8 +68,12 @@ redis_start_conf "$W/a/redis.conf" "$W/a/redis"
   fail "redis-server let a client in without the password"
 broker_start "$P"
 run_start a.run --redis-password-file "$W/a/password" "${GROUP_TIMING[@]}"
-# the command line shows the file, never the password
-args=$(ps -o args= -p "$RUN_PID")
+# the command line shows the file, never the password (once the child has become contactd)
+for _ in $(seq 100); do
+  args=$(ps -o args= -p "$RUN_PID" || true)
+  case $args in *" run --brokers "*) break ;; esac
+  sleep 0.05
+done
 case $args in *"--redis-password-file $W/a/password"*) ;; *) fail "unexpected command line: $args" ;; esac
 case $args in *"$pw_a"*) fail "the password is on the command line" ;; esac
 "$CONTACTD" produce --brokers "$BROKERS" --input "$W/log.pb" 2>"$W/a.produce.log" || fail "a: produce failed"
