@@ -23,6 +23,8 @@ PKGS=(
   protobuf-compiler python3 python3-protobuf python3-yaml
   python3-prometheus-client   # its parser checks the /metrics exposition in the tests
   redis-server redis-tools kcat
+  openssl                  # ops/redis-credentials.sh (the password); the TLS test's certificates
+  stunnel4                 # a TLS client in front of Redis (docs/operations.md); test_redis_tls.sh runs one
   procps                   # ps, used by the test helpers' cleanup
   curl                     # scrapes /metrics, /healthz and /readyz in the tests and the live benchmark
   time                     # /usr/bin/time -v: peak memory in the benchmarks
