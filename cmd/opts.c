@@ -282,21 +282,6 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 	}
 }
 
-/*
- * A TLS port closes a plain connection at its first bytes, and so does a TLS
- * proxy that refused its server's certificate: hiredis then says the
- * connection was reset or closed, as it would for a Redis that went away. On
- * connecting, a hint names the likelier causes.
- */
-static const char *connect_hint(const cd_err *err)
-{
-	if (!err->retriable || (!strstr(err->msg, "connection reset") && !strstr(err->msg, "closed the connection")))
-		return NULL;
-	return "the server closed the connection at once: a TLS port? contactd speaks plain TCP to Redis, put a "
-	       "TLS proxy such as stunnel in front (docs/operations.md, Securing Redis); a TLS proxy already? "
-	       "see its log: it may refuse the server's certificate";
-}
-
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len)
 {
 	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV), *file = cfg->redis_password_file;
@@ -338,7 +323,7 @@ cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t l
 		return NULL;
 	}
 	if (cd_redis_connect(redis, &err) < 0) {
-		if ((hint = connect_hint(&err)))
+		if ((hint = cd_redis_connect_hint(&err)))
 			cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, "hint", hint, NULL);
 		else
 			cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, NULL);

@@ -27,9 +27,10 @@ set -euo pipefail
 
 # SELECT: redis-db; SCRIPT LOAD and EVALSHA: the commit and trim scripts, whose
 # calls are SET, HSET, HDEL, HGET, TYPE, ZADD, ZREM, RPUSH and LTRIM; the rest
-# are reads, the fence (HINCRBY), and --reset-state (SCAN, UNLINK). PING: to
-# check the credentials by hand (redis-cli --user contactd ping).
-COMMANDS=(select "script|load" evalsha hincrby hmget mget hget hscan zrangebyscore lrange llen scan unlink
+# are reads (ZCOUNT and LLEN also for the metrics), the fence (HINCRBY), and
+# --reset-state (SCAN, UNLINK). PING: to check the credentials by hand
+# (redis-cli --user contactd ping).
+COMMANDS=(select "script|load" evalsha hincrby hmget mget hget hscan zrangebyscore zcount lrange llen scan unlink
   set hset hdel type zadd zrem rpush ltrim ping)
 
 usage() {

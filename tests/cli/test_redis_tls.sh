@@ -118,7 +118,7 @@ echo "1. through stunnel: $want outputs as replay; redis-cli --tls sees $produce
 # ---- 2. contactd straight at the TLS port ----------------------------------------------------------
 # A TLS server closes a plain connection at its first bytes, which hiredis reports as a
 # reset (or closed) connection: `run` takes that for a Redis that went away and waits,
-# saying so; SIGTERM still stops it cleanly. Nothing reaches Redis.
+# saying so with a hint at a TLS port; SIGTERM still stops it cleanly. Nothing reaches Redis.
 REDIS_PORT=$TLS_PORT
 before=$(redis-cli "${TLS_CLI[@]}" DBSIZE)
 run_start direct --redis-password-file "$W/password"
@@ -129,7 +129,7 @@ until [ "$(grep -c 'msg="waiting for redis"' "$W/direct.log")" -ge 2 ]; do
   sleep 0.2
 done
 grep 'msg="waiting for redis"' "$W/direct.log" | head -1 |
-  grep -q "error=\"redis '127.0.0.1:$TLS_PORT' AUTH as user 'default': \(connection reset by peer\|server closed the connection\)\"" ||
+  grep -q "error=\"redis '127.0.0.1:$TLS_PORT' AUTH as user 'default': \(connection reset by peer\|server closed the connection\)\" hint=\"the server closed the connection at once: a TLS port?" ||
   { cat "$W/direct.log" >&2; fail "run at the TLS port: not the expected message"; }
 kill -TERM "$RUN_PID"
 rc=0; wait "$RUN_PID" || rc=$?
