@@ -65,7 +65,7 @@ static const struct option longopts[] = {
 };
 
 typedef struct agg_opts {
-	cd_config cfg;               /* redis address, user, db, prefix: run's rows parse them */
+	cd_config cfg;               /* redis address, user, password file, db, prefix: run's rows parse them */
 	cd_opt_engine eo;
 	int key_kind;                /* --key kommune:/akasse:; 0: either kind */
 	const char *key;             /* NULL: every key */
@@ -111,6 +111,7 @@ static int parse_option(void *ctx, int c, char *arg)
 	switch (c) {
 	case CD_OPT_REDIS:
 	case CD_OPT_REDIS_USER:
+	case CD_OPT_REDIS_PASSWORD_FILE:
 	case CD_OPT_REDIS_DB:
 	case CD_OPT_REDIS_PREFIX:
 		return cd_opt_redis_option(&o->cfg, c, arg);
@@ -163,8 +164,11 @@ static void usage(FILE *f)
 		"what is required and what is still needed; per stage partition its aggregate clock and\n"
 		"the member records still waiting for it.\n"
 		"      --redis HOST:PORT     the stage's Redis ([::1]:6379 for IPv6; default 127.0.0.1:6379)\n"
-		"      --redis-user USER     Redis ACL user (default: none); the password is read from\n"
-		"                            $" CD_OPT_REDIS_PASSWORD_ENV " only, never from the command line\n"
+		"      --redis-user USER     Redis ACL user (default: none)\n"
+		"      --redis-password-file F\n"
+		"                            the file holding the Redis password, one line (default\n"
+		"                            $" CD_OPT_REDIS_PASSWORD_FILE_ENV "); without one, the password is\n"
+		"                            $" CD_OPT_REDIS_PASSWORD_ENV ". Never the password on the command line\n"
 		"      --redis-db N          Redis database number, %ld … %ld (default 0)\n"
 		"      --redis-prefix P      prefix of every Redis key (default contactd)\n"
 		"      --key K               one key: a code (101, A901: either kind) or kommune:101, akasse:A901\n"

@@ -64,7 +64,7 @@ typedef struct explain_opts {
 	cd_log_format in_fmt;
 	cd_instant until;            /* CD_INSTANT_NONE: not given */
 	int redis;                   /* --redis given */
-	cd_config cfg;               /* redis address, user, db, prefix: run's rows parse them */
+	cd_config cfg;               /* redis address, user, password file, db, prefix: run's rows parse them */
 	int json;
 	cd_opt_engine eo;
 } explain_opts;
@@ -85,6 +85,7 @@ static int parse_option(void *ctx, int c, char *arg)
 		o->redis = 1;
 		return cd_opt_redis_option(&o->cfg, c, arg);
 	case CD_OPT_REDIS_USER:
+	case CD_OPT_REDIS_PASSWORD_FILE:
 	case CD_OPT_REDIS_DB:
 	case CD_OPT_REDIS_PREFIX:
 		return cd_opt_redis_option(&o->cfg, c, arg);
@@ -114,8 +115,11 @@ static void usage(FILE *f)
 		"      --input-format F      auto, json or pb (default auto)\n"
 		"      --until TIMESTAMP     first advance every citizen's clock to this RFC 3339 instant\n"
 		"      --redis HOST:PORT     instead, the live processor's Redis ([::1]:6379 for IPv6)\n"
-		"      --redis-user USER     Redis ACL user (default: none); the password is read from\n"
-		"                            $" CD_OPT_REDIS_PASSWORD_ENV " only, never from the command line\n"
+		"      --redis-user USER     Redis ACL user (default: none)\n"
+		"      --redis-password-file F\n"
+		"                            the file holding the Redis password, one line (default\n"
+		"                            $" CD_OPT_REDIS_PASSWORD_FILE_ENV "); without one, the password is\n"
+		"                            $" CD_OPT_REDIS_PASSWORD_ENV ". Never the password on the command line\n"
 		"      --redis-db N          Redis database number, %ld … %ld (default 0)\n"
 		"      --redis-prefix P      prefix of every Redis key (default contactd)\n"
 		"      --json                one JSON document (stable field names) instead of text\n"

@@ -261,6 +261,11 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 		return cd_config_set(cfg, "redis-user", arg, "command line", &err) < 0
 			       ? cd_opt_bad("--redis-user", arg, "an ACL user name")
 			       : 0;
+	case CD_OPT_REDIS_PASSWORD_FILE:
+		/* read when connecting, as run reads it once every option is known */
+		return cd_config_set(cfg, "redis-password-file", arg, "command line", &err) < 0
+			       ? cd_opt_bad("--redis-password-file", arg, "a file holding the password")
+			       : 0;
 	case CD_OPT_REDIS_DB:
 		if (cd_opt_long_as_run("redis-db", arg, &v) < 0)
 			return -1;
@@ -279,26 +284,49 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len)
 {
-	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV);
+	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV), *file = cfg->redis_password_file;
+	const char *file_opt = "--redis-password-file", *hint;
+	char *from_file = NULL;
 	cd_redis_opts ro;
-	cd_redis *redis;
+	cd_redis *redis = NULL;
 	cd_err err = { "", 0 };
 
+	if (!file || !*file) {
+		file = getenv(CD_OPT_REDIS_PASSWORD_FILE_ENV);
+		file_opt = CD_OPT_REDIS_PASSWORD_FILE_ENV;
+	}
+	if (file && *file && password && *password) {
+		cd_log(CD_LOG_ERROR, "options exclude each other", "option", file_opt, "other", CD_OPT_REDIS_PASSWORD_ENV,
+		       NULL);
+		return NULL;
+	}
+	if (file && *file && cd_config_read_secret_file(file_opt, file, true, &from_file, &err) < 0) {
+		cd_log(CD_LOG_ERROR, "cannot read the Redis password", "error", err.msg, NULL);
+		return NULL;
+	}
 	cd_redis_opts_default(&ro);
 	ro.host = cfg->redis_host;
 	ro.port = cfg->redis_port;
 	ro.user = *cfg->redis_user ? cfg->redis_user : NULL;
-	ro.password = password && *password ? password : NULL;
+	ro.password = from_file ? from_file : password && *password ? password : NULL;
 	ro.db = cfg->redis_db;
 	ro.prefix = cfg->redis_prefix;
 	ro.tag = tag;
 	snprintf(addr, len, strchr(ro.host, ':') ? "[%s]:%d" : "%s:%d", ro.host, ro.port);
-	if (!(redis = cd_redis_new(&ro))) {
+	redis = cd_redis_new(&ro);   /* copies the password */
+	if (from_file) {
+		explicit_bzero(from_file, strlen(from_file));
+		free(from_file);
+	}
+	if (!redis) {
 		cd_log(CD_LOG_ERROR, "out of memory", NULL);
 		return NULL;
 	}
 	if (cd_redis_connect(redis, &err) < 0) {
-		cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, NULL);
+		if ((hint = cd_redis_connect_hint(&err)))
+			cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, "hint", hint, NULL);
+		else
+			cd_log(CD_LOG_ERROR, "cannot connect to Redis", "redis", addr, "error", err.msg, NULL);
 		cd_redis_free(redis);
 		return NULL;
 	}

@@ -8,7 +8,11 @@
  * the --help table are all loops over the rows, and what happens to a value
  * is decided by the row's type alone:
  *
- *   string, secret   an owned copy replaces the old one (a secret is logged as "***")
+ *   string, secret   an owned copy replaces the old one (a secret is logged as "***");
+ *                    a secret is never taken from the command line, where every user
+ *                    of the machine can read it (ps, /proc/PID/cmdline)
+ *   secret file      the path of a file that holds the secret of the row it names
+ *                    (redis-password-file: redis-password); logged as the path
  *   int              a whole decimal number within [lo, hi]; nothing is clamped
  *   bool             true/false/yes/no/1/0 (any case); a bare --flag means true
  *   enum             one of the row's choices, stored as its value (int or bool field)
@@ -23,7 +27,10 @@
  * cd_config_set call (which therefore replaces a list). Error messages start
  * with the source ("file 'x.conf' line 12", "environment", "command line"),
  * then name the key (in the environment: the variable), then the problem.
- * A value that fails validation leaves the option as it was.
+ * A value that fails validation leaves the option as it was. Once every
+ * source is loaded, cd_config_from_args reads the secret files
+ * (read_secret_files), whose errors name the option and the path: a secret
+ * given both itself and as a file is an error naming both options.
  *
  * Ownership: every string in cd_config is owned by it; cd_config_release frees
  * them all and leaves the struct zeroed (releasing twice is harmless).
@@ -32,14 +39,18 @@
  */
 #include "consumer/config.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "state/engine.h"
 #include "util/datadir.h"
@@ -57,9 +68,12 @@ extern char **environ;
 
 /* ---- the table ------------------------------------------------------------------ */
 
-typedef enum opt_type { T_STRING, T_SECRET, T_INT, T_BOOL, T_ENUM, T_HOSTPORT, T_LIST, T_KAFKA } opt_type;
+typedef enum opt_type {
+	T_STRING, T_SECRET, T_SECRET_FILE, T_INT, T_BOOL, T_ENUM, T_HOSTPORT, T_LIST, T_KAFKA
+} opt_type;
 
-static const char *const type_names[] = { "string", "secret", "int", "bool", "enum", "host:port", "list", "kafka" };
+static const char *const type_names[] = { "string", "secret", "secret file", "int", "bool", "enum", "host:port",
+					  "list", "kafka" };
 
 typedef struct choice {
 	const char *name;
@@ -85,8 +99,9 @@ typedef struct option_def {
 	const char *(*def_fn)(void); /* instead of def: a default found at run time */
 	long lo, hi;              /* int: the bounds; list, kafka: hi is the most entries */
 	const choice *choices;    /* enum: ends with a NULL name */
-	size_t off;               /* the field: char * (string, secret, host), int or bool (int, bool,
-	                             enum), char *[] (list), cd_kv[] (kafka) */
+	const char *secret;       /* secret file: the name of the secret row the file fills */
+	size_t off;               /* the field: char * (string, secret, secret file, host), int or bool
+	                             (int, bool, enum), char *[] (list), cd_kv[] (kafka) */
 	size_t size;              /* sizeof the field at off */
 	size_t off2;              /* host:port: the int port; list, kafka: the size_t count */
 	const char *help;
@@ -95,6 +110,8 @@ typedef struct option_def {
 #define FIELD(f) .off = offsetof(cd_config, f), .size = sizeof(((cd_config *)0)->f)
 #define STRING(n, f, d, h) { .name = n, .type = T_STRING, .def = d, FIELD(f), .help = h }
 #define SECRET(n, f, d, h) { .name = n, .type = T_SECRET, .def = d, FIELD(f), .help = h }
+#define SECRET_FILE(n, f, s, h) \
+	{ .name = n, .type = T_SECRET_FILE, .def = "", .secret = s, FIELD(f), .help = h }
 #define INT(n, f, d, l, u, h) { .name = n, .type = T_INT, .def = d, .lo = l, .hi = u, FIELD(f), .help = h }
 #define BOOL(n, f, d, h) { .name = n, .type = T_BOOL, .def = d, FIELD(f), .help = h }
 #define ENUM(n, f, d, c, h) { .name = n, .type = T_ENUM, .def = d, .choices = c, FIELD(f), .help = h }
@@ -128,7 +145,11 @@ static const option_def options[] = {
 	ENUM("clock", event_clock, "wall", clock_choices, "what drives timers: the wall clock or event time"),
 	HOSTPORT("redis", redis_host, redis_port, "127.0.0.1:6379", "Redis address ([::1]:6379 for IPv6)"),
 	STRING("redis-user", redis_user, "", "Redis ACL user (empty: none)"),
-	SECRET("redis-password", redis_password, "", "Redis password (empty: none)"),
+	SECRET("redis-password", redis_password, "",
+	       "Redis password (empty: none); refused on the command line (ps shows it): use the config file, "
+	       "CONTACTD_REDIS_PASSWORD or redis-password-file"),
+	SECRET_FILE("redis-password-file", redis_password_file, "redis-password",
+		    "file holding the Redis password, one line (empty: none); at most 4096 bytes"),
 	INT("redis-db", redis_db, "0", 0, 1000, "Redis database number"),
 	STRING("redis-prefix", redis_prefix, "contactd", "prefix of every Redis key"),
 	INT("batch-size", batch_size, "1000", 1, 100000, "messages per partition batch"),
@@ -232,6 +253,8 @@ static int set_string(cd_config *c, const source *src, const option_def *o, cons
 
 	if (!copy)
 		return fail(err, src, o->name, "out of memory");
+	if (o->type == T_SECRET && *p)
+		explicit_bzero(*p, strlen(*p));
 	free(*p);
 	*p = copy;
 	return 0;
@@ -421,6 +444,7 @@ static int set_option(cd_config *c, source *src, const option_def *o, const char
 	switch (o->type) {
 	case T_STRING:
 	case T_SECRET:
+	case T_SECRET_FILE:
 		return set_string(c, src, o, value, err);
 	case T_INT:
 		return set_int(c, src, o, value, err);
@@ -485,8 +509,13 @@ void cd_config_release(cd_config *c)
 		size_t n;
 
 		switch (o->type) {
-		case T_STRING:
 		case T_SECRET:
+			if (*list)
+				explicit_bzero(*list, strlen(*list));   /* no copy of a password left in freed memory */
+			free(*list);
+			break;
+		case T_STRING:
+		case T_SECRET_FILE:
 		case T_HOSTPORT:
 			free(*list);
 			break;
@@ -693,6 +722,104 @@ int cd_config_load_env(cd_config *c, char *const *envp, cd_err *err)
 	return 0;
 }
 
+/* ---- secret files ------------------------------------------------------------------ */
+
+/*
+ * Which mode bits of a secret file draw a warning: any access by others, and
+ * write access by the group. Group read is accepted on purpose: it is how a
+ * secret is handed to a service's group (root:contactd 0640), and how
+ * Kubernetes delivers a secret volume to a pod with an fsGroup (the kubelet
+ * adds group read, so defaultMode 0400 arrives as 0440, group fsGroup).
+ * Kubernetes' own default, defaultMode 0644, is readable by others and warns.
+ */
+#define SECRET_FILE_LOOSE_MODE (S_IRWXO | S_IWGRP)
+
+int cd_config_read_secret_file(const char *name, const char *path, bool warn, char **out, cd_err *err)
+{
+	char buf[CD_CONFIG_SECRET_FILE_MAX + 1], mode[8];
+	size_t n = 0;
+	ssize_t got = 0;
+	struct stat st;
+	int fd, rc = -1;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return cd_err_set(err, 0, "%s '%s': cannot open: %s", name, path, strerror(errno));
+	/* one byte more than the bound: a file that fills it is too large */
+	while (n < sizeof(buf) && ((got = read(fd, buf + n, sizeof(buf) - n)) > 0 || (got < 0 && errno == EINTR)))
+		n += got > 0 ? (size_t)got : 0;
+	if (got < 0) {
+		cd_err_set(err, 0, "%s '%s': cannot read: %s", name, path, strerror(errno));
+		goto out;
+	}
+	if (n > CD_CONFIG_SECRET_FILE_MAX) {
+		cd_err_set(err, 0, "%s '%s': larger than %d bytes: not a password file", name, path,
+			   CD_CONFIG_SECRET_FILE_MAX);
+		goto out;
+	}
+	/* one trailing line break is how editors and `echo` end a file; nothing else is changed */
+	if (n > 0 && buf[n - 1] == '\n')
+		n -= n > 1 && buf[n - 2] == '\r' ? 2 : 1;
+	if (n == 0) {
+		cd_err_set(err, 0, "%s '%s': empty: the file holds no password", name, path);
+		goto out;
+	}
+	if (memchr(buf, '\0', n)) {
+		cd_err_set(err, 0, "%s '%s': holds a NUL byte: not a password file", name, path);
+		goto out;
+	}
+	if (memchr(buf, '\n', n) || memchr(buf, '\r', n)) {
+		cd_err_set(err, 0, "%s '%s': holds more than one line: the password is the whole file, "
+			   "with at most one line break at its end", name, path);
+		goto out;
+	}
+	if (!(*out = strndup(buf, n))) {
+		cd_err_set(err, 0, "%s '%s': out of memory", name, path);
+		goto out;
+	}
+	if (warn && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & SECRET_FILE_LOOSE_MODE)) {
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)(st.st_mode & 07777));
+		cd_log(CD_LOG_WARN, "password file is open to other users", "option", name, "file", path, "mode", mode,
+		       "fix", "chmod 600 (or 640 for a group), in Kubernetes defaultMode 0400", NULL);
+	}
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof(buf));
+	close(fd);
+	return rc;
+}
+
+/*
+ * After every source: each secret file given is read into the secret row it
+ * names. A secret set as well (from any source) is an error naming both: which
+ * of the two was meant cannot be guessed.
+ */
+static int read_secret_files(cd_config *c, cd_err *err)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++) {
+		const option_def *o = &options[i], *s;
+		const char *path;
+		char **secret, *value;
+
+		if (o->type != T_SECRET_FILE)
+			continue;
+		s = find_option(o->secret);
+		assert(s && s->type == T_SECRET);   /* a broken table */
+		path = *str_field(c, o->off);
+		secret = str_field(c, s->off);
+		if (!path || !*path)
+			continue;
+		if (*secret && **secret)
+			return cd_err_set(err, 0, "%s and %s are both set: give the password once, in one of them",
+					  s->name, o->name);
+		if (cd_config_read_secret_file(o->name, path, c->log_level <= CD_LOG_WARN, &value, err) < 0)
+			return -1;
+		free(*secret);
+		*secret = value;
+	}
+	return 0;
+}
+
 /* ---- the command line ------------------------------------------------------------------ */
 
 enum { OPT_CONFIG = 'C', OPT_HELP = 'h', OPT_KAFKA = 'X', OPT_TABLE = 1000 };
@@ -733,6 +860,26 @@ static bool long_option_is(const char *text, const char *name)
 {
 	size_t len = strlen(name);
 	return !strncmp(text, "--", 2) && !strncmp(text + 2, name, len) && (!text[2 + len] || text[2 + len] == '=');
+}
+
+/*
+ * A secret on the command line is readable by every user of the machine (ps,
+ * /proc/PID/cmdline) for as long as the process runs: refused, saying what
+ * to use instead.
+ */
+static int refuse_secret(cd_err *err, const source *src, const option_def *o)
+{
+	const char *file = NULL;
+	char env[64];
+
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (options[i].type == T_SECRET_FILE && !strcmp(options[i].secret, o->name))
+			file = options[i].name;
+	env_name(o, env, sizeof(env));
+	return fail(err, src, NULL,
+		    "--%s is refused: every user of the machine can read a command line (ps, /proc/PID/cmdline); "
+		    "use %s%s%sthe environment variable %s, or `%s` in the --config file", o->name, file ? "--" : "",
+		    file ? file : "", file ? " FILE, " : "", env, o->name);
 }
 
 static const char *env_lookup(char *const *envp, const char *name)
@@ -789,9 +936,15 @@ int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, 
 			args[n_args++] = (arg){ NULL, optarg };
 		} else if (ch >= OPT_TABLE && ch < OPT_TABLE + (int)N_OPTIONS) {
 			const option_def *o = &options[ch - OPT_TABLE];
+			if (o->type == T_SECRET) {
+				refuse_secret(err, &src, o);
+				goto out;
+			}
 			args[n_args++] = (arg){ o, optarg ? optarg : o->type == T_BOOL ? "true" : NULL };
 		} else if (ch == ':') {
-			if (optopt >= OPT_TABLE)
+			if (optopt >= OPT_TABLE && options[optopt - OPT_TABLE].type == T_SECRET)
+				refuse_secret(err, &src, &options[optopt - OPT_TABLE]);
+			else if (optopt >= OPT_TABLE)
 				fail(err, &src, options[optopt - OPT_TABLE].name, "missing value");
 			else if (optopt == OPT_CONFIG)
 				fail(err, &src, "config", "missing value");
@@ -826,6 +979,8 @@ int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, 
 		if (args[i].o ? set_option(c, &src, args[i].o, args[i].o->name, args[i].value, err) < 0
 			      : set_x(c, &src, args[i].value, err) < 0)
 			goto out;
+	if (read_secret_files(c, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(longopts);
@@ -861,10 +1016,11 @@ static char *format_value(const cd_config *c, const option_def *o)
 	const char *s = NULL;
 	char *out;
 
-	if (o->type == T_STRING || o->type == T_SECRET || o->type == T_HOSTPORT)
+	if (o->type == T_STRING || o->type == T_SECRET || o->type == T_SECRET_FILE || o->type == T_HOSTPORT)
 		s = *str_field(m, o->off);
 	switch (o->type) {
 	case T_STRING:
+	case T_SECRET_FILE:   /* the path, never what the file holds */
 		return strdup(s ? s : "");
 	case T_SECRET:
 		return strdup(s && *s ? "***" : "");

@@ -10,7 +10,10 @@
  * Environment: CONTACTD_<KEY> with '-' as '_' and upper case (CONTACTD_BROKERS,
  * CONTACTD_REDIS_PASSWORD); kafka.* is not read from the environment.
  * Command line: --<key> value, --<flag> for booleans, -X kafka.key=value or
- * -X key=value (kcat style) for librdkafka, --config FILE.
+ * -X key=value (kcat style) for librdkafka, --config FILE. A secret
+ * (redis-password) is refused there: `ps` shows every command line to every
+ * user. It comes from the file, the environment, or a file of its own
+ * (redis-password-file), read once every source is loaded.
  *
  * The options themselves (name, type, default, bounds, help) are the rows of
  * `options[]` in config.c and nowhere else: `contactd run --help` prints them,
@@ -28,6 +31,8 @@
 #include "util/err.h"
 
 #define CD_CONFIG_MAX_TOPICS 16
+/* The largest secret file (redis-password-file), bytes: a password, not a document. */
+#define CD_CONFIG_SECRET_FILE_MAX 4096
 
 /* What `contactd run` runs (the stage option). */
 enum { CD_STAGE_CITIZENS = 0, CD_STAGE_AGGREGATES = 1 };
@@ -46,6 +51,7 @@ typedef struct cd_config {
 	char *redis_host;
 	int redis_port;
 	char *redis_user, *redis_password;
+	char *redis_password_file;       /* "" : none; else cd_config_from_args read redis_password from it */
 	int redis_db;
 	char *redis_prefix;
 	int batch_size, batch_wait_ms, timer_interval_ms, outbox_batch;
@@ -76,9 +82,10 @@ int cd_config_load_env(cd_config *c, char *const *envp, cd_err *err);
 
 /*
  * The whole sequence for `contactd run`: defaults, --config FILE (found first
- * on the command line, else CONTACTD_CONFIG), environment, command line.
- * argv[0] is "run". Returns 0, -1 with err, or 1 when --help was given (usage
- * printed to stdout).
+ * on the command line, else CONTACTD_CONFIG), environment, command line; then
+ * the password file, if one is set, is read into redis_password (an error when
+ * redis-password is set too). argv[0] is "run". Returns 0, -1 with err, or 1
+ * when --help was given (usage printed to stdout).
  */
 int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, cd_err *err);
 
@@ -91,6 +98,20 @@ int cd_config_from_args(cd_config *c, int argc, char **argv, char *const *envp, 
 int cd_config_int_option(const char *name, long *def, long *lo, long *hi);
 /* The value of enum option `name` named `value` (for commands that share the table). -1 with err. */
 int cd_config_enum_option(const char *name, const char *value, int *out, cd_err *err);
+
+/*
+ * Reads the password in the file at path, for the option `name` (which error
+ * messages name with the path: "redis-password-file '/run/secrets/x': empty:
+ * ..."). The password is the whole file but one trailing "\n" or "\r\n";
+ * nothing else is stripped. Refused: a file that cannot be opened or read (with
+ * the system's reason), that is empty, larger than CD_CONFIG_SECRET_FILE_MAX,
+ * or holds a NUL or a line break before its end. When `warn`, a regular file
+ * that others can access, or its group write, is logged at warn level (once per
+ * call). The one reader of `contactd run` (redis-password-file) and of the tools
+ * (cmd/opts.c, --redis-password-file). 0 with *out an owned copy (the caller
+ * frees it), or -1 with err and *out NULL.
+ */
+int cd_config_read_secret_file(const char *name, const char *path, bool warn, char **out, cd_err *err);
 
 /* Logs the effective configuration at info level, one line, secrets as "***". */
 void cd_config_log(const cd_config *c);

@@ -175,7 +175,10 @@ static int setup(proc *x, cd_err *err)
 			return 1;                   /* told to stop before there was anything to do */
 		if (!err->retriable)
 			return -1;
-		cd_log(CD_LOG_WARN, "waiting for redis", "error", err->msg, NULL);
+		if (cd_redis_connect_hint(err))
+			cd_log(CD_LOG_WARN, "waiting for redis", "error", err->msg, "hint", cd_redis_connect_hint(err), NULL);
+		else
+			cd_log(CD_LOG_WARN, "waiting for redis", "error", err->msg, NULL);
 		proc_monitor_waiting(x, CD_UNREADY_REDIS);
 		sleep_ms(backoff);
 		backoff = proc_backoff_next(backoff);

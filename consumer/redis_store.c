@@ -1375,6 +1375,20 @@ out:
 	return rc;
 }
 
+/*
+ * A TLS port closes a plain connection at its first bytes, and so does a TLS
+ * proxy that refused its server's certificate: hiredis then says the
+ * connection was reset or closed, as it would for a Redis that went away.
+ */
+const char *cd_redis_connect_hint(const cd_err *err)
+{
+	if (!err->retriable || (!strstr(err->msg, "connection reset") && !strstr(err->msg, "closed the connection")))
+		return NULL;
+	return "the server closed the connection at once: a TLS port? contactd speaks plain TCP to Redis, put a "
+	       "TLS proxy such as stunnel in front (docs/operations.md, Securing Redis); a TLS proxy already? "
+	       "see its log: it may refuse the server's certificate";
+}
+
 void cd_redis_stats_get(const cd_redis *r, cd_redis_stats *st)
 {
 	*st = r->st;

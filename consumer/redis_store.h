@@ -173,6 +173,10 @@ int cd_redis_meta_get(cd_redis *r, int32_t p, const char *field, int64_t *v, int
 /* The partitions (of this store's tag) that have a meta hash in Redis, ascending; *ps is the caller's to free. */
 int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err);
 
+/* For an error of cd_redis_connect: a hint at the likelier causes when the server
+ * closed the connection at once (a TLS port, a TLS proxy refusing its server), else NULL. */
+const char *cd_redis_connect_hint(const cd_err *err);
+
 /* Deletes every key of partition p (for --reset-state). */
 int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err);
 

@@ -16,6 +16,9 @@
 #      the partitions by one EVAL, polled every 0.1 s) reach the topic's end
 #      offsets: events/s = records / elapsed. Repeated with appendfsync everysec
 #      on an emptied Redis and a new group (BENCH_LIVE_EVERYSEC=0 skips it).
+#      Then twice more with appendfsync always: without --metrics-addr, and with
+#      it, /metrics scraped every second (BENCH_LIVE_METRICS=0 skips them): the
+#      cost of the metrics, beside the spread of two runs without them.
 #      Run 1 is also the rebuild figure (a new deployment processing the topic
 #      from the beginning), and gives per event: Redis's CPU, contactd's CPU,
 #      and Redis round trips (contactd's calls by INFO commandstats; it waits
@@ -50,7 +53,7 @@
 # The figures block goes to stdout; progress to stderr. Environment:
 # BENCH_LIVE_CITIZENS (default 100000), BENCH_SEED (1), BENCH_LIVE_PARTITIONS
 # (64), BENCH_LIVE_RATE (2000), BENCH_LIVE_LATENCY_S (15), BENCH_LIVE_EVERYSEC
-# (1), BENCH_LIVE_RUN_ARGS (extra `contactd run` flags, e.g. "--batch-size
+# (1), BENCH_LIVE_METRICS (1), BENCH_LIVE_RUN_ARGS (extra `contactd run` flags, e.g. "--batch-size
 # 2000"), BENCH_LIVE_PERF (a file: perf record -g the throughput run into it),
 # BENCH_LIVE_KEEP (keep the work directory with the logs and the AOF).
 set -euo pipefail
@@ -246,6 +249,25 @@ MEM_PER=$(calc %.0f "($MEM1 - $MEM0) / ($KEYS_CIT > 0 ? $KEYS_CIT : 1)")
 # The mean size of a citizen record (a sample of 2,000): the ceiling below writes records of it.
 REC_BYTES=$(R --scan --pattern 'contactd:*:c:*' | awk 'NR <= 2000' | sed 's/^/STRLEN /' | R | awk '{ s += $1; n++ } END { printf "%.0f", n ? s / n : 200 }')
 
+# ---- 1c. metrics served and scraped: the same run with --metrics-addr and a scrape every second,
+# next to a run without them made just before (the two runs without show the noise) ----------------
+M_LINE=""
+if [[ ${BENCH_LIVE_METRICS:-1} != 0 ]]; then
+	R flushall >/dev/null
+	throughput metrics-off bench-live-metrics-off
+	MO_EPS=$T_EPS
+	R flushall >/dev/null
+	MPORT=$(free_port)
+	(while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$MPORT/metrics"; done) &
+	SCRAPER=$!
+	PIDS+=("$SCRAPER")
+	throughput metrics-on bench-live-metrics-on --metrics-addr "127.0.0.1:$MPORT"
+	MON_EPS=$T_EPS
+	kill "$SCRAPER" 2>/dev/null || true
+	M_LINE="metrics:       without /metrics $A_EPS and $MO_EPS events/s (two runs: the noise); with it served and scraped every second $MON_EPS events/s ($(calc %+.1f "($MON_EPS - ($A_EPS + $MO_EPS) / 2) * 100 / (($A_EPS + $MO_EPS) / 2)") % against their mean)
+"
+fi
+
 # ---- 1b. throughput, appendfsync everysec -------------------------------------------------------
 E_EPS=""
 if [[ $EVERYSEC != 0 ]]; then
@@ -352,7 +374,7 @@ live-always:   $A_N events in $A_S s = $A_EPS events/s (appendfsync always; from
                $A_COMMITS commits, $A_OUT outputs; CPU: contactd $A_CPU s, redis-server $A_RCPU s; AOF rewrites during the run: $A_RW
                redis calls: $A_CALLS
                per event: Redis CPU $(calc %.1f "$A_RCPU * 1000000 / ($A_N > 0 ? $A_N : 1)") µs, contactd CPU $(calc %.1f "$A_CPU * 1000000 / ($A_N > 0 ? $A_N : 1)") µs; $(calc %.1f "$A_RT * 1000 / ($A_N > 0 ? $A_N : 1)") Redis round trips per 1,000 events ($(calc %.0f "$A_N / ($A_COMMITS > 0 ? $A_COMMITS : 1)") events per commit)
-rebuild:       the whole topic from the beginning by a new deployment (new group, empty Redis): $A_N events in $A_S s
+${M_LINE}rebuild:       the whole topic from the beginning by a new deployment (new group, empty Redis): $A_N events in $A_S s
 ${E_EPS:+live-everysec: $E_N events in $E_S s = $E_EPS events/s (appendfsync everysec; first commit after $E_FIRST s, $E_STEADY events/s from there)
                $E_COMMITS commits; CPU: contactd $E_CPU s, redis-server $E_RCPU s; AOF rewrites during the run: $E_RW
 }latency:       at $RATE events/s: p50 $L_P50 ms, p90 $L_P90 ms, p99 $L_P99 ms, max $L_MAX ms (input produced -> first output on the deadline topic; appendfsync always)   target p99 <= $TARGET_P99_MS ms: $(verdict_le "$L_P99" $TARGET_P99_MS)

@@ -23,7 +23,10 @@ PKGS=(
   protobuf-compiler python3 python3-protobuf python3-yaml
   python3-prometheus-client   # its parser checks the /metrics exposition in the tests
   redis-server redis-tools kcat
+  openssl                  # ops/redis-credentials.sh (the password); the TLS test's certificates
+  stunnel4                 # a TLS client in front of Redis (docs/operations.md); test_redis_tls.sh runs one
   procps                   # ps, used by the test helpers' cleanup
+  curl                     # scrapes /metrics, /healthz and /readyz in the tests and the live benchmark
   time                     # /usr/bin/time -v: peak memory in the benchmarks
   linux-perf               # perf record, when the live benchmark is asked for a profile
   valgrind                 # callgrind: instructions per record in the history benchmark

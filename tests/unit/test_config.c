@@ -2,7 +2,8 @@
  * test_config.c — consumer/config.c: the option table of `contactd run`, its
  * sources (defaults < file < environment < command line), validation with
  * errors that name where a value came from, list and kafka.* semantics, and
- * the logged line with secrets redacted.
+ * the logged line with secrets redacted; the Redis password: refused on the
+ * command line, read from a file (redis-password-file) with errors that name it.
  *
  * Environments are passed as envp arrays, not set in the process, except for
  * $CONTACTD_RULES, which the defaults read with getenv. Leaks are ASan's job:
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -37,6 +39,19 @@ static char *write_temp(const char *text)
 
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return strdup(path);
+}
+
+/* Writes len bytes (NULs included) to a new temporary file with the given mode; returns its path (owned). */
+static char *write_temp_bytes(const void *bytes, size_t len, mode_t mode)
+{
+	char path[] = "/tmp/test_config_XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
 	close(fd);
 	return strdup(path);
 }
@@ -699,7 +714,8 @@ static void test_usage_lists_every_option_with_type_default_and_bounds(void **st
 {
 	static const char *const names[] = {
 		"brokers", "group", "input-topic", "deadline-topic", "breach-topic", "dlq-topic", "clock", "redis",
-		"redis-user", "redis-password", "redis-db", "redis-prefix", "batch-size", "batch-wait-ms",
+		"redis-user", "redis-password", "redis-password-file", "redis-db", "redis-prefix", "batch-size",
+		"batch-wait-ms",
 		"timer-interval-ms", "outbox-batch", "reset-state", "mock-brokers", "mock-partitions", "rules",
 		"overlays-config", "overlays", "grace", "warn-days", "max-events", "max-obligations",
 		"max-record-bytes", "log-level", "kafka.<property>",
@@ -725,6 +741,8 @@ static void test_usage_lists_every_option_with_type_default_and_bounds(void **st
 	assert_non_null(strstr(out, "$CONTACTD_RULES or installed"));
 	assert_non_null(strstr(out, "127.0.0.1:6379"));
 	assert_non_null(strstr(out, "secret"));
+	assert_non_null(strstr(out, "\n  redis-password-file "));
+	assert_non_null(strstr(out, "secret file"));
 	free(out);
 }
 
@@ -877,6 +895,7 @@ static void test_kafka_holds_at_most_128_properties(void **state)
 
 static void test_log_is_one_info_line_with_secrets_redacted(void **state)
 {
+	char *env[] = { "CONTACTD_REDIS_PASSWORD=hunter2", NULL };
 	capture k;
 	cd_config c;
 	cd_err err;
@@ -884,7 +903,7 @@ static void test_log_is_one_info_line_with_secrets_redacted(void **state)
 	(void)state;
 
 	cd_log_set_level(CD_LOG_INFO);
-	assert_int_equal(from_args(&c, no_env, &err, "--redis-password", "hunter2", "--redis", "[::1]:6379",
+	assert_int_equal(from_args(&c, env, &err, "--redis", "[::1]:6379",
 				   "--redis-user", "svc", "--input-topic", "a.v1,b.v1", "-X", "sasl.password=s3cret",
 				   "-X", "sasl.jaas.config=jaas-s3cret", "-X", "ssl.key.pem=pem-s3cret", "-X",
 				   "sasl.oauthbearer.client.secret=oauth-s3cret", "-X", "acks=all", NULL),
@@ -933,6 +952,324 @@ static void test_log_is_silent_below_its_level(void **state)
 	assert_string_equal(out, "");
 	free(out);
 	cd_config_release(&c);
+}
+
+/* ---- the Redis password: never on the command line; a file ------------------------------ */
+
+#define REFUSED_MSG                                                                                              \
+	"command line: --redis-password is refused: every user of the machine can read a command line (ps, "  \
+	"/proc/PID/cmdline); use --redis-password-file FILE, the environment variable CONTACTD_REDIS_PASSWORD, " \
+	"or `redis-password` in the --config file"
+
+static void test_redis_password_on_the_command_line_is_refused_saying_why_and_what_instead(void **state)
+{
+	cd_config c;
+	cd_err err;
+	(void)state;
+
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password", "hunter2", NULL), -1);
+	assert_string_equal(err.msg, REFUSED_MSG);
+	assert_string_equal(c.redis_password, "");
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, no_env, &err, "--group", "g", "--redis-password=hunter2", NULL), -1);
+	assert_string_equal(err.msg, REFUSED_MSG);
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password", NULL), -1);   /* without a value too */
+	assert_string_equal(err.msg, REFUSED_MSG);
+	cd_config_release(&c);
+}
+
+/* The environment and the config file still give the password, and nothing is logged for them. */
+static void test_redis_password_from_the_environment_or_the_config_file_is_accepted_quietly(void **state)
+{
+	char *path = write_temp("redis-password \"from file\"\n");
+	char env_config[128];
+	char *env[] = { "CONTACTD_REDIS_PASSWORD=from-env", NULL }, *env_file[] = { env_config, NULL };
+	capture k;
+	cd_config c;
+	cd_err err;
+	char *out;
+	(void)state;
+
+	capture_start(&k, 2);
+	assert_int_equal(from_args(&c, env, &err, "--group", "g", NULL), 0);
+	assert_string_equal(c.redis_password, "from-env");
+	cd_config_release(&c);
+	snprintf(env_config, sizeof(env_config), "CONTACTD_CONFIG=%s", path);
+	assert_int_equal(from_args(&c, env_file, &err, NULL), 0);
+	assert_string_equal(c.redis_password, "from file");
+	cd_config_release(&c);
+	out = capture_end(&k);
+	assert_string_equal(out, "");
+	free(out);
+	unlink(path);
+	free(path);
+}
+
+/* from_args with --redis-password-file <a file holding len bytes>; the file is removed after. */
+static int from_password_file(cd_config *c, cd_err *err, const void *bytes, size_t len)
+{
+	char *path = write_temp_bytes(bytes, len, 0600);
+	int rc = from_args(c, no_env, err, "--redis-password-file", path, NULL);
+
+	if (rc == 0)
+		assert_string_equal(c->redis_password_file, path);
+	unlink(path);
+	free(path);
+	return rc;
+}
+
+static void test_password_file_is_the_password_without_one_trailing_newline(void **state)
+{
+	static const struct { const char *text, *want; } cases[] = {
+		{ "s3cret", "s3cret" },
+		{ "s3cret\n", "s3cret" },
+		{ "s3cret\r\n", "s3cret" },
+		{ " s3 cret\t\n", " s3 cret\t" },               /* blanks are the password's own */
+		{ "\"quoted\" # not a comment\n", "\"quoted\" # not a comment" },
+	};
+	cd_config c;
+	cd_err err;
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(from_password_file(&c, &err, cases[i].text, strlen(cases[i].text)), 0);
+		assert_string_equal(c.redis_password, cases[i].want);
+		cd_config_release(&c);
+	}
+}
+
+/* The same option from the environment and from the config file. */
+static void test_password_file_comes_from_every_source(void **state)
+{
+	char *pw = write_temp_bytes("pw-in-file\n", 11, 0400);
+	char *conf, line[160], env_pw[160], env_config[160];
+	char *env[] = { env_pw, NULL }, *env_conf[] = { env_config, NULL };
+	cd_config c;
+	cd_err err;
+	(void)state;
+
+	snprintf(env_pw, sizeof(env_pw), "CONTACTD_REDIS_PASSWORD_FILE=%s", pw);
+	assert_int_equal(from_args(&c, env, &err, NULL), 0);
+	assert_string_equal(c.redis_password, "pw-in-file");
+	assert_string_equal(c.redis_password_file, pw);
+	cd_config_release(&c);
+
+	snprintf(line, sizeof(line), "redis-user contactd\nredis-password-file %s\n", pw);
+	conf = write_temp(line);
+	snprintf(env_config, sizeof(env_config), "CONTACTD_CONFIG=%s", conf);
+	assert_int_equal(from_args(&c, env_conf, &err, NULL), 0);
+	assert_string_equal(c.redis_password, "pw-in-file");
+	assert_string_equal(c.redis_user, "contactd");
+	cd_config_release(&c);
+
+	/* a later source names another file: that one is read (here a missing one) */
+	assert_int_equal(from_args(&c, env_conf, &err, "--redis-password-file", "/nonexistent/pw", NULL), -1);
+	assert_string_equal(err.msg, "redis-password-file '/nonexistent/pw': cannot open: No such file or directory");
+	cd_config_release(&c);
+	unlink(conf);
+	free(conf);
+	unlink(pw);
+	free(pw);
+}
+
+/* A pipe is read too: --redis-password-file <(pass show redis). */
+static void test_password_file_may_be_a_pipe(void **state)
+{
+	int fds[2];
+	char path[64];
+	cd_config c;
+	cd_err err;
+	(void)state;
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "from-a-pipe\n", 12), 12);
+	close(fds[1]);
+	snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password-file", path, NULL), 0);
+	assert_string_equal(c.redis_password, "from-a-pipe");
+	cd_config_release(&c);
+	close(fds[0]);
+}
+
+/* Each refused file gives err "redis-password-file '<path>': <rest>". */
+static void assert_password_file_refused(const void *bytes, size_t len, const char *rest)
+{
+	char *path = write_temp_bytes(bytes, len, 0600), want[512];
+	cd_config c;
+	cd_err err;
+
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password-file", path, NULL), -1);
+	snprintf(want, sizeof(want), "redis-password-file '%s': %s", path, rest);
+	assert_string_equal(err.msg, want);
+	assert_string_equal(c.redis_password, "");
+	cd_config_release(&c);
+	unlink(path);
+	free(path);
+}
+
+static void test_password_file_errors_name_the_file_and_the_problem(void **state)
+{
+	static const char lines[] = "holds more than one line: the password is the whole file, with at most one "
+				    "line break at its end";
+	char big[CD_CONFIG_SECRET_FILE_MAX + 2];
+	cd_config c;
+	cd_err err;
+	(void)state;
+
+	assert_password_file_refused("", 0, "empty: the file holds no password");
+	assert_password_file_refused("\n", 1, "empty: the file holds no password");
+	assert_password_file_refused("\r\n", 2, "empty: the file holds no password");
+	assert_password_file_refused("pass\nword\n", 10, lines);
+	assert_password_file_refused("password\n\n", 10, lines);   /* only one line break is stripped */
+	assert_password_file_refused("pass\rword", 9, lines);
+	assert_password_file_refused("pass\0word\n", 10, "holds a NUL byte: not a password file");
+
+	/* at most 4096 bytes, the line break included */
+	memset(big, 'x', sizeof(big));
+	assert_password_file_refused(big, CD_CONFIG_SECRET_FILE_MAX + 1, "larger than 4096 bytes: not a password file");
+	big[CD_CONFIG_SECRET_FILE_MAX - 1] = '\n';
+	assert_int_equal(from_password_file(&c, &err, big, CD_CONFIG_SECRET_FILE_MAX), 0);
+	assert_int_equal(strlen(c.redis_password), CD_CONFIG_SECRET_FILE_MAX - 1);
+	cd_config_release(&c);
+
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password-file", "/nonexistent/redis/password", NULL), -1);
+	assert_string_equal(err.msg,
+			    "redis-password-file '/nonexistent/redis/password': cannot open: No such file or directory");
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password-file", "/tmp", NULL), -1);
+	assert_string_equal(err.msg, "redis-password-file '/tmp': cannot read: Is a directory");
+	cd_config_release(&c);
+}
+
+static void test_password_and_password_file_together_is_an_error_naming_both(void **state)
+{
+	static const char both[] = "redis-password and redis-password-file are both set: give the password once, "
+				   "in one of them";
+	char *pw = write_temp_bytes("pw\n", 3, 0600), *conf, line[160], env_file[160], env_config[160];
+	char *env[] = { "CONTACTD_REDIS_PASSWORD=hunter2", NULL }, *env2[] = { env_file, env_config, NULL };
+	char *env_empty[] = { "CONTACTD_REDIS_PASSWORD=", NULL };
+	cd_config c;
+	cd_err err;
+	(void)state;
+
+	assert_int_equal(from_args(&c, env, &err, "--redis-password-file", pw, NULL), -1);
+	assert_string_equal(err.msg, both);
+	cd_config_release(&c);
+
+	snprintf(line, sizeof(line), "redis-password hunter2\n");
+	conf = write_temp(line);
+	snprintf(env_file, sizeof(env_file), "CONTACTD_REDIS_PASSWORD_FILE=%s", pw);
+	snprintf(env_config, sizeof(env_config), "CONTACTD_CONFIG=%s", conf);
+	assert_int_equal(from_args(&c, env2, &err, NULL), -1);
+	assert_string_equal(err.msg, both);
+	cd_config_release(&c);
+
+	/* checked before the file is read: a missing file still says both */
+	assert_int_equal(from_args(&c, env, &err, "--redis-password-file", "/nonexistent/pw", NULL), -1);
+	assert_string_equal(err.msg, both);
+	cd_config_release(&c);
+
+	/* an empty password is none: no conflict */
+	assert_int_equal(from_args(&c, env_empty, &err, "--redis-password-file", pw, NULL), 0);
+	assert_string_equal(c.redis_password, "pw");
+	cd_config_release(&c);
+	unlink(conf);
+	free(conf);
+	unlink(pw);
+	free(pw);
+}
+
+/* from_args with a password file of this mode and these extra arguments: what it logged. */
+static char *mode_warning(mode_t mode, const char *arg)
+{
+	char *path = write_temp_bytes("pw\n", 3, mode), *out;
+	capture k;
+	cd_config c;
+	cd_err err;
+
+	capture_start(&k, 2);
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password-file", path, arg, NULL), 0);
+	out = capture_end(&k);
+	assert_string_equal(c.redis_password, "pw");
+	cd_config_release(&c);
+	unlink(path);
+	free(path);
+	return out;
+}
+
+static void test_password_file_open_to_others_or_group_writable_warns_once(void **state)
+{
+	static const mode_t quiet[] = { 0400, 0600, 0440, 0640, 0700 }, loud[] = { 0644, 0604, 0620, 0666, 0601 };
+	char *out, want[32], *nl;
+	(void)state;
+
+	cd_log_set_level(CD_LOG_INFO);
+	for (size_t i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++) {
+		out = mode_warning(quiet[i], NULL);
+		assert_string_equal(out, "");
+		free(out);
+	}
+	for (size_t i = 0; i < sizeof(loud) / sizeof(loud[0]); i++) {
+		out = mode_warning(loud[i], NULL);
+		snprintf(want, sizeof(want), " mode=%04o ", (unsigned)loud[i]);
+		assert_non_null(strstr(out, "level=warn msg=\"password file is open to other users\" "
+					    "option=redis-password-file file=/tmp/test_config_"));
+		assert_non_null(strstr(out, want));
+		assert_null(strstr(out, "pw\n"));
+		nl = strchr(out, '\n');
+		assert_non_null(nl);
+		assert_string_equal(nl + 1, "");   /* once */
+		free(out);
+	}
+	/* log-level error: no warning */
+	out = mode_warning(0644, "--log-level=error");
+	assert_string_equal(out, "");
+	free(out);
+}
+
+/* The logged configuration names the file, never the password it holds. */
+static void test_log_shows_the_password_file_not_the_password(void **state)
+{
+	char *pw = write_temp_bytes("pw-Zq81x\n", 9, 0600), want[128];
+	capture k;
+	cd_config c;
+	cd_err err;
+	char *out;
+	(void)state;
+
+	cd_log_set_level(CD_LOG_INFO);
+	assert_int_equal(from_args(&c, no_env, &err, "--redis-password-file", pw, "--redis-user", "contactd", NULL), 0);
+	capture_start(&k, 2);
+	cd_config_log(&c);
+	out = capture_end(&k);
+	assert_null(strstr(out, "pw-Zq81x"));
+	snprintf(want, sizeof(want), " redis-password-file=%s ", pw);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, " redis-password=*** "));
+	free(out);
+	cd_config_release(&c);
+	unlink(pw);
+	free(pw);
+}
+
+/* The tools' reader: the same rules, under the name the tool gives. */
+static void test_read_secret_file_names_the_option_it_is_given(void **state)
+{
+	char *path = write_temp_bytes("tool-pw\r\n", 9, 0600), *pw = (char *)"x", want[256];
+	cd_err err;
+	(void)state;
+
+	assert_int_equal(cd_config_read_secret_file("--redis-password-file", path, false, &pw, &err), 0);
+	assert_string_equal(pw, "tool-pw");
+	free(pw);
+	unlink(path);
+	pw = (char *)"x";
+	assert_int_equal(cd_config_read_secret_file("--redis-password-file", path, false, &pw, &err), -1);
+	assert_null(pw);
+	snprintf(want, sizeof(want), "--redis-password-file '%s': cannot open: No such file or directory", path);
+	assert_string_equal(err.msg, want);
+	free(path);
 }
 
 /* ---- law-transition ------------------------------------------------------------------- */
@@ -1080,6 +1417,16 @@ int main(void)
 		cmocka_unit_test(test_kafka_holds_at_most_128_properties),
 		cmocka_unit_test(test_log_is_one_info_line_with_secrets_redacted),
 		cmocka_unit_test(test_log_is_silent_below_its_level),
+		cmocka_unit_test(test_redis_password_on_the_command_line_is_refused_saying_why_and_what_instead),
+		cmocka_unit_test(test_redis_password_from_the_environment_or_the_config_file_is_accepted_quietly),
+		cmocka_unit_test(test_password_file_is_the_password_without_one_trailing_newline),
+		cmocka_unit_test(test_password_file_comes_from_every_source),
+		cmocka_unit_test(test_password_file_may_be_a_pipe),
+		cmocka_unit_test(test_password_file_errors_name_the_file_and_the_problem),
+		cmocka_unit_test(test_password_and_password_file_together_is_an_error_naming_both),
+		cmocka_unit_test(test_password_file_open_to_others_or_group_writable_warns_once),
+		cmocka_unit_test(test_log_shows_the_password_file_not_the_password),
+		cmocka_unit_test(test_read_secret_file_names_the_option_it_is_given),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
