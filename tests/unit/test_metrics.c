@@ -158,6 +158,15 @@ static void http(int port, const char *method, const char *path, char *out, size
 	close(fd);
 }
 
+/* A request to h; the response (into r) has the status and contains `part`. */
+static void expect_http(const cd_httpd *h, const char *method, const char *path, const char *status,
+			const char *part, char *r, size_t cap)
+{
+	http(cd_httpd_port(h), method, path, r, cap);
+	if (!strstr(r, status) || !strstr(r, part))
+		fail_msg("%s %s: expected%s and '%s'; got:\n%s", method, path, status, part, r);
+}
+
 static void test_the_endpoints_answer_as_probes_and_scrapers_expect(void **state)
 {
 	cd_metrics *m = cd_metrics_new("aggregates", "1", ins, 1, outs);
@@ -169,36 +178,23 @@ static void test_the_endpoints_answer_as_probes_and_scrapers_expect(void **state
 	assert_non_null(h);
 	assert_true(cd_httpd_port(h) > 0);
 
-	http(cd_httpd_port(h), "GET", "/healthz", r, sizeof(r));
-	assert_non_null(strstr(r, " 200 "));
-	assert_non_null(strstr(r, "\r\n\r\nok\n"));
+	expect_http(h, "GET", "/healthz", " 200 ", "\r\n\r\nok\n", r, sizeof(r));
 	/* new metrics are not ready: no assignment yet */
-	http(cd_httpd_port(h), "GET", "/readyz", r, sizeof(r));
-	assert_non_null(strstr(r, " 503 "));
-	assert_non_null(strstr(r, "starting: no partitions assigned"));
+	expect_http(h, "GET", "/readyz", " 503 ", "starting: no partitions assigned", r, sizeof(r));
 	cd_metrics_set_ready(m, CD_UNREADY_REDIS | CD_UNREADY_REFUSED);
-	http(cd_httpd_port(h), "GET", "/readyz", r, sizeof(r));
-	assert_non_null(strstr(r, "redis is not reachable\n"));
+	expect_http(h, "GET", "/readyz", " 503 ", "redis is not reachable\n", r, sizeof(r));
 	assert_non_null(strstr(r, "an operator must act"));
 	assert_null(strstr(r, "starting"));
 	cd_metrics_set_ready(m, 0);
-	http(cd_httpd_port(h), "GET", "/readyz", r, sizeof(r));
-	assert_non_null(strstr(r, " 200 "));
-	assert_non_null(strstr(r, "\r\n\r\nready\n"));
+	expect_http(h, "GET", "/readyz", " 200 ", "\r\n\r\nready\n", r, sizeof(r));
 
-	http(cd_httpd_port(h), "GET", "/metrics", r, sizeof(r));
-	assert_non_null(strstr(r, " 200 "));
-	assert_non_null(strstr(r, "text/plain; version=0.0.4"));
+	expect_http(h, "GET", "/metrics", " 200 ", "text/plain; version=0.0.4", r, sizeof(r));
 	assert_non_null(strstr(r, "contactd_build_info{version=\"1\",stage=\"aggregates\"} 1\n"));
 	assert_non_null(strstr(r, "\ncontactd_ready 1\n"));
-	http(cd_httpd_port(h), "HEAD", "/metrics", r, sizeof(r));
-	assert_non_null(strstr(r, " 200 "));
+	expect_http(h, "HEAD", "/metrics", " 200 ", "text/plain; version=0.0.4", r, sizeof(r));
 	assert_null(strstr(r, "contactd_build_info"));     /* HEAD: headers only */
-	http(cd_httpd_port(h), "GET", "/metrics/x", r, sizeof(r));
-	assert_non_null(strstr(r, " 404 "));
-	http(cd_httpd_port(h), "POST", "/metrics", r, sizeof(r));
-	assert_non_null(strstr(r, " 405 "));
-	assert_non_null(strstr(r, "Allow: GET, HEAD"));
+	expect_http(h, "GET", "/metrics/x", " 404 ", "not found", r, sizeof(r));
+	expect_http(h, "POST", "/metrics", " 405 ", "Allow: GET, HEAD", r, sizeof(r));
 
 	/* the same address again: refused, with the reason */
 	{
