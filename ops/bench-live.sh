@@ -261,7 +261,7 @@ if [[ ${BENCH_LIVE_METRICS:-1} != 0 ]]; then
 	(while sleep 1; do curl -s -o /dev/null "http://127.0.0.1:$MPORT/metrics"; done) &
 	SCRAPER=$!
 	PIDS+=("$SCRAPER")
-	throughput metrics-on bench-live-metrics-on --metrics-addr "127.0.0.1:$MPORT"
+	throughput metrics-on bench-live-metrics-on contactd "$TOPIC" "$END_SUM" p --metrics-addr "127.0.0.1:$MPORT"
 	MON_EPS=$T_EPS
 	kill "$SCRAPER" 2>/dev/null || true
 	M_LINE="metrics:       without /metrics $A_EPS and $MO_EPS events/s (two runs: the noise); with it served and scraped every second $MON_EPS events/s ($(calc %+.1f "($MON_EPS - ($A_EPS + $MO_EPS) / 2) * 100 / (($A_EPS + $MO_EPS) / 2)") % against their mean)
