@@ -12,8 +12,7 @@
 
 #include "cmd/commands.h"
 #include "consumer/commands.h"
-
-#define CONTACTD_VERSION "0.1.0"
+#include "util/version.h"
 
 typedef struct command {
 	const char *name;    /* the word that selects it; a second word only shows in the list */
@@ -54,7 +53,7 @@ static void usage(FILE *f)
 
 static int cmd_version(int argc, char **argv)
 {
-	printf("contactd %s\n", CONTACTD_VERSION);
+	printf("contactd %s\n", CD_VERSION);
 	return 0;
 }
 

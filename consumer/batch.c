@@ -707,9 +707,9 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 			cd_codec_stage stage;
 			char cid[CD_MAX_ID_LEN + 1];
 			slot *s;
-			int arc;
+			int arc, ti = proc_msg_topic(x, m);
 
-			cd_metrics_consumed(x->met, proc_msg_topic(x, m), pt->p);
+			cd_metrics_consumed(x->met, ti, pt->p);
 			if (m->len > (size_t)x->cfg.max_record_bytes) {
 				/* before decoding: a huge record of unknown fields costs memory to decode */
 				char why[128];
@@ -734,7 +734,7 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 			}
 			if (ev.kind == CD_EV_CLOCK_TICK && ev.citizen_id_len == 0) {
 				cd_instant t = cd_event_time(&ev);
-				cd_metrics_applied(x->met, proc_msg_topic(x, m), pt->p, false);   /* as replay counts it */
+				cd_metrics_applied(x->met, ti, pt->p, false);   /* as replay counts it */
 				if (!x->cfg.event_clock)
 					goto next;      /* on the wall clock a tick changes nothing */
 				x->at_tick = true;
@@ -777,7 +777,7 @@ int proc_process_batch(proc *x, part *pt, cd_err *err)
 			if (arc < 0)
 				rc = proc_set_aside(x, m, "apply", err->msg, err);
 			else
-				cd_metrics_applied(x->met, proc_msg_topic(x, m), pt->p, arc == 1);
+				cd_metrics_applied(x->met, ti, pt->p, arc == 1);
 next:
 			if (msg)
 				protobuf_c_message_free_unpacked(&msg->base, NULL);

@@ -358,13 +358,13 @@ void cd_metrics_totals_get(const cd_metrics *m, cd_metrics_totals *t)
 	}
 	for (int k = 0; k < CD_MT_N; k++) {
 		int n = atomic_load_explicit(&w->out[k].n_status, memory_order_acquire);
+		uint64_t sum = 0;
 		t->relayed += GET(w->out[k].relayed);
 		for (int s = 0; s < n; s++)
-			if (k != CD_MT_DLQ && k != CD_MT_MEMBERS)
-				t->outputs += GET(w->out[k].by_status[s]);
+			sum += GET(w->out[k].by_status[s]);
+		t->outputs += sum;
 		if (k == CD_MT_AGGREGATES)
-			for (int s = 0; s < n; s++)
-				t->aggregate_events += GET(w->out[k].by_status[s]);
+			t->aggregate_events = sum;
 	}
 	t->member_records = GET(w->member_records);
 	t->commits = GET(w->commits);
@@ -551,8 +551,6 @@ int cd_metrics_render(const cd_metrics *cm, cd_buf *b)
 	for (int k = 0; k < CD_MT_N; k++) {
 		out_topic *o = &m->out[k];
 		int n = atomic_load_explicit(&o->n_status, memory_order_acquire);
-		if (k == CD_MT_DLQ || k == CD_MT_MEMBERS)
-			continue;                /* dead letters and member records have families of their own */
 		for (int s = 0; s < n; s++)
 			rc |= cd_buf_puts(b, "contactd_outputs_total{topic=\"") | put_label(b, o->name) |
 			      cd_buf_puts(b, "\",status=\"") | put_label_case(b, o->status[s], true) |

@@ -65,7 +65,8 @@ void cd_metrics_consumed(cd_metrics *m, int ti, int32_t p);
 void cd_metrics_applied(cd_metrics *m, int ti, int32_t p, bool duplicate);
 /* stage: size, decode, validate, state, apply (anything else counts as "other"). */
 void cd_metrics_dead_letter(cd_metrics *m, int ti, int32_t p, const char *stage);
-/* An output committed to the outbox, by topic kind and status name (a static string). */
+/* An output committed to the outbox, by topic kind (deadline, breach, aggregates: dead letters and
+ * member records are counted by their own functions) and status name (a static string). */
 void cd_metrics_output(cd_metrics *m, int kind, const char *status);
 void cd_metrics_relayed(cd_metrics *m, int kind);
 void cd_metrics_member_record(cd_metrics *m);

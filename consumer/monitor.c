@@ -18,13 +18,10 @@
 #include "consumer/processor_int.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/version.h"
 
 #define GAUGES_MS 5000           /* lag, outbox and timers refreshed this often while served */
 #define STATE_MS 250             /* readiness and partition counts: cheap, refreshed often */
-
-#ifndef CONTACTD_VERSION
-#define CONTACTD_VERSION "0.1.0"
-#endif
 
 int proc_monitor_start(proc *x, cd_err *err)
 {
@@ -34,7 +31,7 @@ int proc_monitor_start(proc *x, cd_err *err)
 	out[CD_MT_AGGREGATES] = x->cfg.aggregates_topic;
 	out[CD_MT_DLQ] = x->cfg.dlq_topic;
 	out[CD_MT_MEMBERS] = x->cfg.stage == CD_STAGE_CITIZENS ? x->cfg.members_topic : "";
-	x->met = cd_metrics_new(x->cfg.stage == CD_STAGE_AGGREGATES ? "aggregates" : "citizens", CONTACTD_VERSION,
+	x->met = cd_metrics_new(x->cfg.stage == CD_STAGE_AGGREGATES ? "aggregates" : "citizens", CD_VERSION,
 				(const char *const *)x->cfg.input_topics, x->cfg.n_input_topics, out);
 	if (!x->met)
 		return cd_err_set(err, 0, "out of memory");

@@ -41,6 +41,13 @@ static void expect_line(const char *text, const char *line)
 		fail_msg("missing line: %s\n--- in:\n%s", line, text);
 }
 
+/* Every line of the NULL-terminated list, whole, in text. */
+static void expect_lines(const char *text, const char *const *want)
+{
+	for (; *want; want++)
+		expect_line(text, *want);
+}
+
 static void test_counts_land_under_their_labels_and_unseen_partitions_are_not_shown(void **state)
 {
 	cd_metrics *m = cd_metrics_new("citizens", "9.9", ins, 1, outs);
@@ -60,13 +67,15 @@ static void test_counts_land_under_their_labels_and_unseen_partitions_are_not_sh
 	cd_metrics_consumed(m, 1, 3);                        /* no such topic: ignored */
 	cd_metrics_consumed(m, 0, CD_METRICS_MAX_PARTS);     /* no such partition: ignored */
 	render(m, &b);
-	expect_line(b.data, "contactd_build_info{version=\"9.9\",stage=\"citizens\"} 1");
-	expect_line(b.data, "contactd_records_consumed_total{topic=\"in\\\"put\",partition=\"3\"} 2");
-	expect_line(b.data, "contactd_records_applied_total{topic=\"in\\\"put\",partition=\"3\"} 1");
-	expect_line(b.data, "contactd_records_duplicate_total{topic=\"in\\\"put\",partition=\"3\"} 1");
-	expect_line(b.data, "contactd_dead_letters_total{topic=\"in\\\"put\",partition=\"3\",stage=\"decode\"} 1");
-	expect_line(b.data, "contactd_dead_letters_total{topic=\"in\\\"put\",partition=\"3\",stage=\"other\"} 1");
-	expect_line(b.data, "contactd_outputs_total{topic=\"br\",status=\"breached\"} 2");
+	expect_lines(b.data, (const char *const[]){
+		"contactd_build_info{version=\"9.9\",stage=\"citizens\"} 1",
+		"contactd_records_consumed_total{topic=\"in\\\"put\",partition=\"3\"} 2",
+		"contactd_records_applied_total{topic=\"in\\\"put\",partition=\"3\"} 1",
+		"contactd_records_duplicate_total{topic=\"in\\\"put\",partition=\"3\"} 1",
+		"contactd_dead_letters_total{topic=\"in\\\"put\",partition=\"3\",stage=\"decode\"} 1",
+		"contactd_dead_letters_total{topic=\"in\\\"put\",partition=\"3\",stage=\"other\"} 1",
+		"contactd_outputs_total{topic=\"br\",status=\"breached\"} 2",
+		NULL });
 	assert_null(strstr(b.data, "partition=\"5\""));
 	{
 		cd_metrics_totals t;
@@ -89,18 +98,20 @@ static void test_histogram_buckets_are_cumulative_and_a_bound_is_inside_its_buck
 	cd_metrics_commit(m, 11, 1001);
 	cd_metrics_commit(m, 0, 9000000);      /* beyond the last bound */
 	render(m, &b);
-	expect_line(b.data, "contactd_commit_duration_seconds_bucket{le=\"0.0005\"} 0");
-	expect_line(b.data, "contactd_commit_duration_seconds_bucket{le=\"0.001\"} 1");
-	expect_line(b.data, "contactd_commit_duration_seconds_bucket{le=\"0.0025\"} 2");
-	expect_line(b.data, "contactd_commit_duration_seconds_bucket{le=\"2.5\"} 2");
-	expect_line(b.data, "contactd_commit_duration_seconds_bucket{le=\"+Inf\"} 3");
-	expect_line(b.data, "contactd_commit_duration_seconds_count 3");
-	expect_line(b.data, "contactd_commit_duration_seconds_sum 9.002001");
-	expect_line(b.data, "contactd_batch_records_bucket{le=\"1\"} 1");
-	expect_line(b.data, "contactd_batch_records_bucket{le=\"10\"} 2");
-	expect_line(b.data, "contactd_batch_records_bucket{le=\"100\"} 3");
-	expect_line(b.data, "contactd_batch_records_sum 21.000000");
-	expect_line(b.data, "contactd_commits_total 3");
+	expect_lines(b.data, (const char *const[]){
+		"contactd_commit_duration_seconds_bucket{le=\"0.0005\"} 0",
+		"contactd_commit_duration_seconds_bucket{le=\"0.001\"} 1",
+		"contactd_commit_duration_seconds_bucket{le=\"0.0025\"} 2",
+		"contactd_commit_duration_seconds_bucket{le=\"2.5\"} 2",
+		"contactd_commit_duration_seconds_bucket{le=\"+Inf\"} 3",
+		"contactd_commit_duration_seconds_count 3",
+		"contactd_commit_duration_seconds_sum 9.002001",
+		"contactd_batch_records_bucket{le=\"1\"} 1",
+		"contactd_batch_records_bucket{le=\"10\"} 2",
+		"contactd_batch_records_bucket{le=\"100\"} 3",
+		"contactd_batch_records_sum 21.000000",
+		"contactd_commits_total 3",
+		NULL });
 	cd_buf_release(&b);
 	cd_metrics_free(m);
 }
