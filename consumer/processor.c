@@ -259,12 +259,44 @@ static int setup(proc *x, cd_err *err)
 	return 0;
 }
 
+/*
+ * Leaves the group, for at most KAFKA_TIMEOUT_MS: rd_kafka_consumer_close waits
+ * for the group coordinator without a bound, so a stop while Kafka is
+ * unreachable would never end. Past the bound the handle is destroyed without
+ * the leave; the group notices at its session timeout.
+ */
+static void consumer_close(proc *x)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(x->rk);
+	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(x->rk, q);
+	int64_t until = cd_clock_mono_ms() + KAFKA_TIMEOUT_MS;
+	bool closed = false;
+
+	if (e) {
+		cd_log(CD_LOG_WARN, "cannot leave the consumer group", "error", rd_kafka_error_string(e), NULL);
+		rd_kafka_error_destroy(e);
+	} else {
+		/* the last give-back comes here as an event, and goes where the callback would take it;
+		 * anything else (a message fetched meanwhile, an error) is dropped */
+		while (!(closed = rd_kafka_consumer_closed(x->rk)) && cd_clock_mono_ms() < until) {
+			rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+			if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+				proc_on_rebalance(x->rk, rd_kafka_event_error(ev), rd_kafka_event_topic_partition_list(ev),
+						  x);
+			rd_kafka_event_destroy(ev);
+		}
+		if (!closed)
+			cd_log(CD_LOG_WARN, "leaving the consumer group timed out (Kafka unreachable?): the group "
+			       "reassigns the partitions at its session timeout", NULL);
+	}
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy_flags(x->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 static void teardown(proc *x)
 {
-	if (x->rk) {
-		rd_kafka_consumer_close(x->rk);
-		rd_kafka_destroy(x->rk);
-	}
+	if (x->rk)
+		consumer_close(x);
 	cd_producer_free(x->prod);
 	cd_mock_free(x->mock);
 	for (int i = 0; i < MAX_PARTS; i++) {
