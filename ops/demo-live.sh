@@ -18,7 +18,16 @@ rm -rf "$OUT" && mkdir -p "$OUT/redis"
 [ -x "$BIN" ] || make -s all
 
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# Stopped in the reverse order of their start, each waited for: the stage leaves its
+# group while the processor's embedded cluster still answers, and both commit while
+# Redis still runs.
+cleanup() {
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
+}
 trap cleanup EXIT
 
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
