@@ -22,10 +22,10 @@ pids=()
 # group while the processor's embedded cluster still answers, and both commit while
 # Redis still runs.
 cleanup() {
-  local i
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    kill "${pids[i]}" 2>/dev/null || true
-    wait "${pids[i]}" 2>/dev/null || true
+  local p
+  for p in $(printf '%s\n' "${pids[@]}" | tac); do
+    kill "$p" 2>/dev/null || true
+    wait "$p" 2>/dev/null || true
   done
 }
 trap cleanup EXIT
