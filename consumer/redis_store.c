@@ -29,9 +29,30 @@
  * the store re-loads the script and retries exactly once.
  *
  * Keys. Every key of partition p carries the hash tag {pN}, and every key a
- * script touches is passed in KEYS, so a script runs on one Redis Cluster
- * slot. The store itself talks to one node and does not follow cluster
- * redirects: a MOVED or ASK reply is a final error that says so.
+ * script touches is passed in KEYS, so every command and every commit runs
+ * on one Redis Cluster slot: that of "{pN}" (consumer/redis_cluster.h).
+ *
+ * Redis Cluster. hiredis 0.14 has no cluster support and bookworm packages no
+ * kept cluster client, so the store routes by itself, kept small. Connecting
+ * asks the configured address (or, after a loss, any node it knew) CLUSTER
+ * SLOTS: "cluster support disabled" (or NOPERM: an ACL from before) means one
+ * standalone Redis, used exactly as before; a slot map means a cluster. Then
+ * each master gets its own connection, opened (AUTH, scripts) on first use,
+ * and a command goes to the master of its partition's slot. A MOVED reply
+ * refreshes the map from CLUSTER SLOTS and the command is sent again where it
+ * said; ASK sends ASKING and the command to the node named, once, leaving the
+ * map alone (a slot being migrated); TRYAGAIN (a multi-key command while its
+ * slot is half moved) and CLUSTERDOWN are retried after 10, 20, 40 … ms
+ * (TRYAGAIN_TRIES times), then are the retriable error they always were. A
+ * failure of any node's connection drops them all, as with one Redis: the
+ * caller backs off and reconnects, which reads the map again. Pipelined calls
+ * (commit_send, trim_send) may go to different masters; each waits in one
+ * queue, in sending order, with its node and its formatted bytes, and
+ * sent_recv reads them in that order. A redirected call is sent again on its
+ * new node after the replies that node still owes to earlier calls are read
+ * ahead and kept, so every connection's replies are still read in order.
+ * The cluster allows only db 0 (redis-db is refused otherwise); SCAN walks
+ * every master.
  *
  * Errors. A failure of the connection (refused, reset, timed out, protocol
  * garbage) is retriable, and the context is freed: every later call fails
@@ -71,7 +92,11 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include <time.h>
+
 #include <hiredis/hiredis.h>
+
+#include "consumer/redis_cluster.h"
 
 /*
  * The commit script.
@@ -183,10 +208,39 @@ static const char trim_lua[] =
 /* Room for one formatted decimal number and its NUL. */
 #define NUM_ROOM 24
 
+/* Redirects one command may follow, and TRYAGAIN/CLUSTERDOWN waits (10 ms doubling: 2.5 s in all). */
+#define MAX_REDIRECTS 16
+#define TRYAGAIN_TRIES 8
+
+/* A Redis server: the standalone one, or a cluster master. */
+typedef struct rnode {
+	char *host;                        /* owned */
+	int port;
+	redisContext *c;                   /* owned; NULL until used (cluster: opened lazily) */
+	bool awaiting;                     /* sent since the last reply read: the next read is a round trip */
+} rnode;
+
+/* A pipelined call whose reply is owed. */
+typedef struct owed {
+	int node;
+	char *cmd;                         /* cluster: its bytes, to send again after a redirect (redisFreeCommand) */
+	size_t len;
+	redisReply *early;                 /* its reply, read ahead of its turn; NULL until then */
+} owed;
+
 struct cd_redis {
 	cd_redis_opts o;                   /* host, password, user, prefix: owned copies */
 	size_t prefix_len;
-	redisContext *c;                   /* owned; NULL while disconnected */
+	rnode *node;                       /* every server known (kept across reconnects: seeds for the next) */
+	size_t n_node, cap_node;
+	int cur;                           /* the node the next command goes to */
+	int slot;                          /* the slot of the command under way (cluster) */
+	bool up;                           /* connected (cd_redis_connect succeeded, nothing failed since) */
+	bool cluster;                      /* the server is a cluster: route by slot */
+	bool stale;                        /* the slot map is to be read again before the next routing */
+	uint16_t *slots;                   /* cluster: slot -> node index + 1, 0 when unknown */
+	owed *q;                           /* pipelined calls, oldest at q_head; unread of them */
+	size_t q_head, q_cap;
 	char commit_sha[SHA_LEN + 1];
 	char trim_sha[SHA_LEN + 1];
 	redisReplyObjectFunctions fn;      /* hiredis' defaults with a guarded createArray */
@@ -194,7 +248,6 @@ struct cd_redis {
 	int too_big;                       /* set by the createArray guard */
 	size_t unread;                     /* commits sent whose replies are not read yet */
 	cd_redis_stats st;                 /* what it did (cd_redis_stats) */
-	bool awaiting;                     /* sent since the last reply read: the next read is a round trip */
 	/* scratch for one command, reused: argv[i] points into scratch, a batch or a reply */
 	const char **argv;
 	size_t *argl;
@@ -316,18 +369,45 @@ cd_redis *cd_redis_new(const cd_redis_opts *opts)
 	return r;
 }
 
+/* Closes every connection; replies still owed die with them. The nodes and the map stay, as hints. */
 static void rs_drop(cd_redis *r)
 {
-	if (r->c) {
-		redisFree(r->c);
-		r->c = NULL;
+	for (size_t i = 0; i < r->n_node; i++) {
+		if (r->node[i].c)
+			redisFree(r->node[i].c);
+		r->node[i].c = NULL;
+		r->node[i].awaiting = false;
 	}
-	r->unread = 0;           /* replies still owed die with the connection */
+	for (size_t i = 0; i < r->unread; i++) {
+		owed *w = &r->q[r->q_head + i];
+		redisFreeCommand(w->cmd);
+		freeReplyObject(w->early);
+	}
+	r->unread = 0;
+	r->q_head = 0;
+	r->up = false;
 }
 
 int cd_redis_connected(const cd_redis *r)
 {
-	return r->c != NULL;
+	return r->up;
+}
+
+/* The current node's connection (NULL: none). */
+static redisContext *cur_c(const cd_redis *r)
+{
+	return r->n_node ? r->node[r->cur].c : NULL;
+}
+
+/* The address messages name: the current node's, or the configured one before any. */
+static const char *cur_host(const cd_redis *r)
+{
+	return r->n_node ? r->node[r->cur].host : r->o.host;
+}
+
+static int cur_port(const cd_redis *r)
+{
+	return r->n_node ? r->node[r->cur].port : r->o.port;
 }
 
 void cd_redis_free(cd_redis *r)
@@ -342,6 +422,11 @@ void cd_redis_free(cd_redis *r)
 		free((char *)r->o.password);
 	}
 	free((char *)r->o.user);
+	for (size_t i = 0; i < r->n_node; i++)
+		free(r->node[i].host);
+	free(r->node);
+	free(r->slots);
+	free(r->q);
 	free(r->argv);
 	free(r->argl);
 	cd_buf_release(&r->scratch);
@@ -407,19 +492,22 @@ static void arg_citizen_key(cd_redis *r, int32_t p, const char *id)
 
 /* ---- talking to Redis ------------------------------------------------------------ */
 
-/* The connection failed: describes why in err (retriable) and drops the context. */
+/* The current node's connection failed: describes why in err (retriable) and drops every connection. */
 static int conn_fail(cd_redis *r, const char *what, cd_err *err)
 {
 	int e = errno;
+	redisContext *c = cur_c(r);
 	char cause[160];
 	r->st.errors++;
-	if (!r->c)
+	if (!c)
 		snprintf(cause, sizeof(cause), "out of memory");
-	else if (r->c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
+	else if (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK))
 		snprintf(cause, sizeof(cause), "timed out after %d ms", r->o.command_timeout_ms);
 	else
-		tidy(cause, sizeof(cause), r->c->errstr, strlen(r->c->errstr));
-	cd_err_set(err, 1, "redis '%s:%d' %s: %s", r->o.host, r->o.port, what, cause);
+		tidy(cause, sizeof(cause), c->errstr, strlen(c->errstr));
+	cd_err_set(err, 1, "redis '%s:%d' %s: %s", cur_host(r), cur_port(r), what, cause);
+	if (r->cluster)
+		r->stale = true;
 	rs_drop(r);
 	return -1;
 }
@@ -444,15 +532,22 @@ static int reply_fail(cd_redis *r, const redisReply *rep, const char *what, cd_e
 {
 	char cause[256];
 	if (rep->type != REDIS_REPLY_ERROR)
-		return cd_err_set(err, 0, "redis '%s:%d' %s: unexpected reply of type %d", r->o.host, r->o.port,
+		return cd_err_set(err, 0, "redis '%s:%d' %s: unexpected reply of type %d", cur_host(r), cur_port(r),
 				  what, rep->type);
 	tidy(cause, sizeof(cause), rep->str, rep->len);
-	if ((rep->len > 6 && !memcmp(rep->str, "MOVED ", 6)) || (rep->len > 4 && !memcmp(rep->str, "ASK ", 4)))
-		return cd_err_set(err, 0, "redis '%s:%d' %s: %s: the server is a Redis Cluster node, and contactd "
-				  "talks to one standalone Redis (it does not follow cluster redirects)",
-				  r->o.host, r->o.port, what, cause);
-	return cd_err_set(err, retriable_reply(rep->str, rep->len), "redis '%s:%d' %s: %s", r->o.host,
-			  r->o.port, what, cause);
+	if ((rep->len > 6 && !memcmp(rep->str, "MOVED ", 6)) || (rep->len > 4 && !memcmp(rep->str, "ASK ", 4))) {
+		if (r->cluster) {
+			/* redirects not followed here (too many, or a pipelined read): the map is read again */
+			r->stale = true;
+			return cd_err_set(err, 1, "redis '%s:%d' %s: %s: the cluster's slots are moving", cur_host(r),
+					  cur_port(r), what, cause);
+		}
+		return cd_err_set(err, 0, "redis '%s:%d' %s: %s: the server is a Redis Cluster node that did not say so "
+				  "to CLUSTER SLOTS (contactd follows a cluster it can read the slot map of)",
+				  cur_host(r), cur_port(r), what, cause);
+	}
+	return cd_err_set(err, retriable_reply(rep->str, rep->len), "redis '%s:%d' %s: %s", cur_host(r),
+			  cur_port(r), what, cause);
 }
 
 static int reply_is_error(const redisReply *rep, const char *code)
@@ -476,48 +571,61 @@ static void *guarded_create_array(const redisReadTask *task, int elements)
 static int too_big(cd_redis *r, const char *what, cd_err *err)
 {
 	r->st.errors++;
-	cd_err_set(err, 0, "redis '%s:%d' %s: reply exceeds max_reply_bytes (%zu)", r->o.host, r->o.port, what,
+	cd_err_set(err, 0, "redis '%s:%d' %s: reply exceeds max_reply_bytes (%zu)", cur_host(r), cur_port(r), what,
 		   r->o.max_reply_bytes);
 	rs_drop(r);    /* the rest of the reply is still in flight */
 	return -1;
 }
 
-/*
- * Sends one command (binary-safe argv with lengths) and reads its reply into
- * *out: 0, and the caller owns *out (freeReplyObject), error replies included;
- * -1 when the connection failed or the reply was too large (then no context).
- */
-/* Sends one command, reply not read (rs_recv reads it). 0 / -1. */
-static int rs_send(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl, cd_err *err)
+/* Writes out what the current node's connection holds. 0 / -1. */
+static int rs_flush(cd_redis *r, const char *what, cd_err *err)
 {
-	redisContext *c = r->c;
 	int done = 0;
-
-	if (!c)
-		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", r->o.host, r->o.port, what);
-	if (argc > INT_MAX)
-		return cd_err_set(err, 0, "redis '%s:%d' %s: %zu arguments are too many", r->o.host, r->o.port,
-				  what, argc);
-	if (redisAppendCommandArgv(c, (int)argc, argv, argl) != REDIS_OK)
-		return conn_fail(r, what, err);
 	do {
-		if (redisBufferWrite(c, &done) != REDIS_OK)
+		if (redisBufferWrite(r->node[r->cur].c, &done) != REDIS_OK)
 			return conn_fail(r, what, err);
 	} while (!done);
-	r->awaiting = true;
+	r->node[r->cur].awaiting = true;
 	return 0;
 }
 
-/* Reads the next reply (of the oldest command sent and not yet read): 0 with *out / -1. */
+/* Sends one command (binary-safe argv with lengths) to the current node, reply not read (rs_recv reads it). 0 / -1. */
+static int rs_send(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl, cd_err *err)
+{
+	redisContext *c = cur_c(r);
+
+	if (!c)
+		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", cur_host(r), cur_port(r), what);
+	if (argc > INT_MAX)
+		return cd_err_set(err, 0, "redis '%s:%d' %s: %zu arguments are too many", cur_host(r), cur_port(r),
+				  what, argc);
+	if (redisAppendCommandArgv(c, (int)argc, argv, argl) != REDIS_OK)
+		return conn_fail(r, what, err);
+	return rs_flush(r, what, err);
+}
+
+/* The same with a command already formatted (redisFormatCommandArgv). */
+static int rs_send_fmt(cd_redis *r, const char *what, const char *cmd, size_t len, cd_err *err)
+{
+	redisContext *c = cur_c(r);
+
+	if (!c)
+		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", cur_host(r), cur_port(r), what);
+	if (redisAppendFormattedCommand(c, cmd, len) != REDIS_OK)
+		return conn_fail(r, what, err);
+	return rs_flush(r, what, err);
+}
+
+/* Reads the current node's next reply (of its oldest command sent and not yet read): 0 with *out / -1. */
 static int rs_recv(cd_redis *r, const char *what, redisReply **out, cd_err *err)
 {
-	redisContext *c = r->c;
+	redisContext *c = cur_c(r);
 	void *reply = NULL;
 	size_t got = 0;
 
 	*out = NULL;
 	if (!c)
-		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", r->o.host, r->o.port, what);
+		return cd_err_set(err, 1, "redis '%s:%d' %s: not connected", cur_host(r), cur_port(r), what);
 	r->too_big = 0;
 	if (redisGetReplyFromReader(c, &reply) != REDIS_OK)   /* already read with an earlier reply */
 		return r->too_big ? too_big(r, what, err) : conn_fail(r, what, err);
@@ -532,26 +640,343 @@ static int rs_recv(cd_redis *r, const char *what, redisReply **out, cd_err *err)
 			return r->too_big ? too_big(r, what, err) : conn_fail(r, what, err);
 	}
 	*out = reply;
-	if (r->awaiting) {
+	if (r->node[r->cur].awaiting) {
 		r->st.round_trips++;             /* the first reply of what was sent together */
-		r->awaiting = false;
+		r->node[r->cur].awaiting = false;
 	}
 	if (((redisReply *)reply)->type == REDIS_REPLY_ERROR && !reply_is_error(reply, "FENCED") &&
-	    !reply_is_error(reply, "NOSCRIPT"))
-		r->st.errors++;                  /* fencing is counted where it is handled; NOSCRIPT reloads */
+	    !reply_is_error(reply, "NOSCRIPT") && !(r->cluster && (reply_is_error(reply, "MOVED ") ||
+	    reply_is_error(reply, "ASK ") || reply_is_error(reply, "TRYAGAIN") || reply_is_error(reply, "CLUSTERDOWN"))))
+		r->st.errors++;                  /* fencing is counted where it is handled; NOSCRIPT reloads; redirects are followed */
+	return 0;
+}
+
+/* ---- the cluster: nodes, the slot map, redirects ---------------------------------- */
+
+/* The index of the node host:port, added when new. -1: out of memory. */
+static int node_get(cd_redis *r, const char *host, int port)
+{
+	rnode *n;
+	for (size_t i = 0; i < r->n_node; i++)
+		if (r->node[i].port == port && !strcmp(r->node[i].host, host))
+			return (int)i;
+	if (r->n_node >= INT_MAX || cd_array_grow((void **)&r->node, &r->cap_node, r->n_node + 1, sizeof(*r->node)) < 0)
+		return -1;
+	n = &r->node[r->n_node];
+	memset(n, 0, sizeof(*n));
+	n->port = port;
+	if (!(n->host = strdup(host)))
+		return -1;
+	return (int)r->n_node++;
+}
+
+/* A command answered by the current node, which owes nothing else (connecting, the map). 0 with *out / -1. */
+static int rs_call_here(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl,
+			redisReply **out, cd_err *err)
+{
+	*out = NULL;
+	if (rs_send(r, what, argc, argv, argl, err) < 0 || rs_recv(r, what, out, err) < 0)
+		return -1;
+	if ((*out)->type == REDIS_REPLY_ERROR) {
+		reply_fail(r, *out, what, err);
+		freeReplyObject(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int script_load(cd_redis *r, const char *src, char *sha, cd_err *err)
+{
+	const char *argv[3] = { "SCRIPT", "LOAD", src };
+	size_t argl[3] = { 6, 4, strlen(src) };
+	redisReply *rep = NULL;
+	int rc = -1;
+
+	if (rs_call_here(r, "SCRIPT LOAD", 3, argv, argl, &rep, err) < 0)
+		goto out;
+	if (rep->type != REDIS_REPLY_STRING || rep->len != SHA_LEN) {
+		reply_fail(r, rep, "SCRIPT LOAD", err);
+		goto out;
+	}
+	memcpy(sha, rep->str, SHA_LEN);
+	sha[SHA_LEN] = '\0';
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+/*
+ * Makes node i current, connecting it first when it is not: timeouts, the
+ * reply guard, AUTH, the scripts. Any failure drops every connection (as one
+ * lost Redis would): 0 / -1 (retriable when a retry can help).
+ */
+static int node_use(cd_redis *r, int i, cd_err *err)
+{
+	rnode *n = &r->node[i];
+	redisContext *c;
+	redisReply *rep = NULL;
+	char cause[160];
+
+	r->cur = i;
+	if (n->c)
+		return 0;
+	c = redisConnectWithTimeout(n->host, n->port, ms_tv(r->o.connect_timeout_ms));
+	if (!c)
+		return cd_err_set(err, 1, "redis '%s:%d' connect: out of memory", n->host, n->port);
+	if (c->err) {
+		tidy(cause, sizeof(cause), c->errstr, strlen(c->errstr));
+		redisFree(c);
+		cd_err_set(err, 1, "redis '%s:%d' connect: %s", n->host, n->port, cause);
+		if (r->cluster)
+			r->stale = true;
+		rs_drop(r);
+		return -1;
+	}
+	n->c = c;
+	if (redisSetTimeout(c, ms_tv(r->o.command_timeout_ms)) != REDIS_OK ||
+	    redisEnableKeepAlive(c) != REDIS_OK)
+		return conn_fail(r, "connect", err);
+	/* bound what the reader allocates (see the essay) */
+	r->base_fn = c->reader->fn;
+	r->fn = *r->base_fn;
+	r->fn.createArray = guarded_create_array;
+	c->reader->fn = &r->fn;
+	c->reader->privdata = r;
+
+	if (r->o.password) {
+		/* AUTH [user] password: the password never appears in a message */
+		const char *argv[3] = { "AUTH", r->o.user, r->o.password };
+		size_t argl[3] = { 4, r->o.user ? strlen(r->o.user) : 0, strlen(r->o.password) };
+		size_t argc = 3;
+		char what[160];
+		if (!r->o.user) {
+			argv[1] = argv[2];
+			argl[1] = argl[2];
+			argc = 2;
+		}
+		snprintf(what, sizeof(what), "AUTH as user '%s'", r->o.user ? r->o.user : "default");
+		if (rs_call_here(r, what, argc, argv, argl, &rep, err) < 0)
+			goto fail;
+		freeReplyObject(rep);
+	}
+	if (script_load(r, commit_lua, r->commit_sha, err) < 0 || script_load(r, trim_lua, r->trim_sha, err) < 0)
+		goto fail;
+	return 0;
+fail:
+	rs_drop(r);
+	return -1;
+}
+
+/*
+ * Reads ahead the replies node t owes to pipelined calls, keeping each with
+ * its call: a command sent to t now is then answered first. 0 / -1.
+ */
+static int read_ahead(cd_redis *r, int t, cd_err *err)
+{
+	for (size_t i = 0; i < r->unread; i++) {
+		owed *w = &r->q[r->q_head + i];
+		if (w->node != t || w->early)
+			continue;
+		r->cur = t;
+		if (rs_recv(r, "pipelined call", &w->early, err) < 0)
+			return -1;
+	}
+	r->cur = t;
+	return 0;
+}
+
+/* Fills the slot map from a CLUSTER SLOTS reply. 0 / -1. */
+static int map_parse(cd_redis *r, const redisReply *rep, cd_err *err)
+{
+	const char *asked = r->node[r->cur].host;
+	if (rep->type != REDIS_REPLY_ARRAY)
+		return reply_fail(r, rep, "CLUSTER SLOTS", err);
+	memset(r->slots, 0, CD_CLUSTER_SLOTS * sizeof(*r->slots));
+	for (size_t i = 0; i < rep->elements; i++) {
+		const redisReply *e = rep->element[i], *m;
+		const char *host;
+		int k;
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 || e->element[0]->type != REDIS_REPLY_INTEGER ||
+		    e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY)
+			return cd_err_set(err, 0, "redis '%s:%d' CLUSTER SLOTS: malformed reply", cur_host(r), cur_port(r));
+		m = e->element[2];
+		if (m->elements < 2 || m->element[0]->type != REDIS_REPLY_STRING ||
+		    m->element[1]->type != REDIS_REPLY_INTEGER || m->element[1]->integer <= 0 ||
+		    m->element[1]->integer > 65535 || e->element[0]->integer < 0 ||
+		    e->element[1]->integer >= CD_CLUSTER_SLOTS || e->element[0]->integer > e->element[1]->integer)
+			return cd_err_set(err, 0, "redis '%s:%d' CLUSTER SLOTS: malformed reply", cur_host(r), cur_port(r));
+		/* an empty or "?" endpoint: the master is reached where we asked */
+		host = m->element[0]->len && strcmp(m->element[0]->str, "?") ? m->element[0]->str : asked;
+		if ((k = node_get(r, host, (int)m->element[1]->integer)) < 0)
+			return cd_err_set(err, 0, "redis CLUSTER SLOTS: out of memory");
+		asked = r->node[r->cur].host;   /* node_get may have moved the array */
+		for (long long s = e->element[0]->integer; s <= e->element[1]->integer; s++)
+			r->slots[s] = (uint16_t)(k + 1);
+	}
+	return 0;
+}
+
+/*
+ * Reads the slot map again, from the current node when it is connected, else
+ * from any connected node, else from the first node that answers. 0 / -1.
+ */
+static int map_refresh(cd_redis *r, cd_err *err)
+{
+	static const char *argv[2] = { "CLUSTER", "SLOTS" };
+	static const size_t argl[2] = { 7, 5 };
+	redisReply *rep = NULL;
+	int at = -1, rc;
+
+	if (r->n_node && r->node[r->cur].c)
+		at = r->cur;
+	for (size_t i = 0; at < 0 && i < r->n_node; i++)
+		if (r->node[i].c)
+			at = (int)i;
+	for (size_t i = 0; at < 0 && i < r->n_node; i++)
+		if (node_use(r, (int)i, err) == 0)
+			at = (int)i;
+	if (at < 0)
+		return -1;
+	if (read_ahead(r, at, err) < 0 || rs_call_here(r, "CLUSTER SLOTS", 2, argv, argl, &rep, err) < 0)
+		return -1;
+	rc = map_parse(r, rep, err);
+	freeReplyObject(rep);
+	if (rc == 0) {
+		r->st.refreshes++;
+		r->stale = false;
+	}
+	return rc;
+}
+
+/* Makes the master of `slot` current (connected). 0 / -1 (retriable). */
+static int route_slot(cd_redis *r, int slot, cd_err *err)
+{
+	int k;
+	r->slot = slot;
+	if (r->stale && map_refresh(r, err) < 0)
+		return -1;
+	k = r->slots[slot];
+	if (!k && (map_refresh(r, err) < 0 || !(k = r->slots[slot])))
+		return cd_err_set(err, 1, "redis cluster: no master serves slot %d", slot);
+	return node_use(r, k - 1, err);
+}
+
+/* Makes the node that holds partition p's keys current. Standalone: the one node. 0 / -1. */
+static int route(cd_redis *r, int32_t p, cd_err *err)
+{
+	if (!r->up || !r->cluster)
+		return 0;        /* the one node; not connected: the call says so */
+	return route_slot(r, cd_cluster_tag_slot(r->o.tag, p), err);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* A command to send again: an argument vector, or formatted bytes. */
+typedef struct cmdref {
+	size_t argc;
+	const char **argv;
+	const size_t *argl;
+	const char *fmt;
+	size_t len;
+} cmdref;
+
+static int send_ref(cd_redis *r, const char *what, const cmdref *cmd, cd_err *err)
+{
+	return cmd->fmt ? rs_send_fmt(r, what, cmd->fmt, cmd->len, err)
+			: rs_send(r, what, cmd->argc, cmd->argv, cmd->argl, err);
+}
+
+/*
+ * *rep is the current node's reply to cmd, a command on slot r->slot. In a
+ * cluster, follows MOVED (map read again) and ASK (ASKING, once), and waits
+ * out TRYAGAIN and CLUSTERDOWN, sending cmd again each time, until the reply
+ * is another one or the bounds are reached (then the last reply stands).
+ * 0 with *rep / -1 (a connection failed).
+ */
+static int follow(cd_redis *r, const char *what, const cmdref *cmd, redisReply **rep, cd_err *err)
+{
+	int redirects = 0, waits = 0, wait_ms = 10;
+
+	while (r->cluster && (*rep)->type == REDIS_REPLY_ERROR) {
+		cd_cluster_redirect rd;
+		redisReply *x = *rep, *ok = NULL;
+		int t, ask = 0;
+
+		if (cd_cluster_parse_redirect(x->str, x->len, &rd) == 0) {
+			if (++redirects > MAX_REDIRECTS)
+				break;
+			if ((t = node_get(r, rd.host[0] ? rd.host : cur_host(r), rd.port)) < 0)
+				break;
+			if (rd.ask) {
+				r->st.asks++;
+				ask = 1;
+			} else {
+				r->st.moved++;
+				if (map_refresh(r, err) < 0)
+					return -1;
+				r->slots[rd.slot] = (uint16_t)(t + 1);   /* the map may lag the reply */
+			}
+		} else if (reply_is_error(x, "TRYAGAIN") || reply_is_error(x, "CLUSTERDOWN")) {
+			if (++waits > TRYAGAIN_TRIES)
+				break;
+			r->st.waits++;
+			sleep_ms(wait_ms);
+			wait_ms *= 2;
+			if (reply_is_error(x, "CLUSTERDOWN"))
+				r->stale = true;
+			if (r->stale && map_refresh(r, err) < 0)
+				return -1;
+			if (!r->slots[r->slot])
+				break;
+			t = r->slots[r->slot] - 1;     /* from the owner again: it may ASK */
+		} else
+			break;
+		freeReplyObject(x);
+		*rep = NULL;
+		if (node_use(r, t, err) < 0 || read_ahead(r, t, err) < 0)
+			return -1;
+		if (ask) {
+			static const char *asking[1] = { "ASKING" };
+			static const size_t asking_len[1] = { 6 };
+			if (rs_send(r, "ASKING", 1, asking, asking_len, err) < 0)
+				return -1;
+		}
+		if (send_ref(r, what, cmd, err) < 0)
+			return -1;
+		if (ask) {
+			if (rs_recv(r, "ASKING", &ok, err) < 0)
+				return -1;
+			freeReplyObject(ok);
+		}
+		if (rs_recv(r, what, rep, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
 static int rs_call(cd_redis *r, const char *what, size_t argc, const char **argv, const size_t *argl,
 		   redisReply **out, cd_err *err)
 {
+	cmdref cmd = { argc, argv, argl, NULL, 0 };
 	*out = NULL;
 	if (r->unread)   /* its reply would be a commit's */
-		return cd_err_set(err, 0, "redis '%s:%d' %s: %zu commit replies are still to be read", r->o.host,
-				  r->o.port, what, r->unread);
-	if (rs_send(r, what, argc, argv, argl, err) < 0)
+		return cd_err_set(err, 0, "redis '%s:%d' %s: %zu commit replies are still to be read", cur_host(r),
+				  cur_port(r), what, r->unread);
+	if (rs_send(r, what, argc, argv, argl, err) < 0 || rs_recv(r, what, out, err) < 0)
 		return -1;
-	return rs_recv(r, what, out, err);
+	if (follow(r, what, &cmd, out, err) < 0) {
+		freeReplyObject(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 /* rs_call with the arguments built by args_begin/arg. */
@@ -575,30 +1000,10 @@ static int rs_call_ok(cd_redis *r, const char *what, size_t argc, const char **a
 	return 0;
 }
 
-static int script_load(cd_redis *r, const char *src, char *sha, cd_err *err)
-{
-	const char *argv[3] = { "SCRIPT", "LOAD", src };
-	size_t argl[3] = { 6, 4, strlen(src) };
-	redisReply *rep = NULL;
-	int rc = -1;
-
-	if (rs_call_ok(r, "SCRIPT LOAD", 3, argv, argl, &rep, err) < 0)
-		goto out;
-	if (rep->type != REDIS_REPLY_STRING || rep->len != SHA_LEN) {
-		reply_fail(r, rep, "SCRIPT LOAD", err);
-		goto out;
-	}
-	memcpy(sha, rep->str, SHA_LEN);
-	sha[SHA_LEN] = '\0';
-	rc = 0;
-out:
-	freeReplyObject(rep);
-	return rc;
-}
-
 /*
  * Runs the prepared EVALSHA (argv[1] is the digest in sha); on NOSCRIPT,
- * loads src again and retries once. 0 with *out (error replies included) / -1.
+ * loads src again on the node that said so and retries once. 0 with *out
+ * (error replies included) / -1.
  */
 static int eval_script(cd_redis *r, const char *what, const char *src, char *sha, redisReply **out, cd_err *err)
 {
@@ -615,65 +1020,66 @@ static int eval_script(cd_redis *r, const char *what, const char *src, char *sha
 
 /* ---- connecting -------------------------------------------------------------------- */
 
+/*
+ * Opens the configured address (or, when it fails and a cluster was known,
+ * any node of it), then asks CLUSTER SLOTS whether this is a cluster.
+ */
 int cd_redis_connect(cd_redis *r, cd_err *err)
 {
-	redisContext *c;
+	static const char *slots_argv[2] = { "CLUSTER", "SLOTS" };
+	static const size_t slots_argl[2] = { 7, 5 };
 	redisReply *rep = NULL;
-	char cause[160], num[NUM_ROOM];
-	int rc = -1;
+	char num[NUM_ROOM];
+	cd_err first;
+	int seed, rc = -1;
 
 	rs_drop(r);
 	if (strchr(r->o.prefix, '{') || strchr(r->o.prefix, '}'))
 		return cd_err_set(err, 0, "redis prefix '%s': must not contain '{' or '}' (they make hash tags)",
 				  r->o.prefix);
-	c = redisConnectWithTimeout(r->o.host, r->o.port, ms_tv(r->o.connect_timeout_ms));
-	if (!c)
+	if ((seed = node_get(r, r->o.host, r->o.port)) < 0)
 		return cd_err_set(err, 1, "redis '%s:%d' connect: out of memory", r->o.host, r->o.port);
-	if (c->err) {
-		tidy(cause, sizeof(cause), c->errstr, strlen(c->errstr));
-		redisFree(c);
-		return cd_err_set(err, 1, "redis '%s:%d' connect: %s", r->o.host, r->o.port, cause);
-	}
-	r->c = c;
-	if (redisSetTimeout(c, ms_tv(r->o.command_timeout_ms)) != REDIS_OK ||
-	    redisEnableKeepAlive(c) != REDIS_OK)
-		return conn_fail(r, "connect", err);
-	/* bound what the reader allocates (see the essay) */
-	r->base_fn = c->reader->fn;
-	r->fn = *r->base_fn;
-	r->fn.createArray = guarded_create_array;
-	c->reader->fn = &r->fn;
-	c->reader->privdata = r;
-
-	if (r->o.password) {
-		/* AUTH [user] password: the password never appears in a message */
-		const char *argv[3] = { "AUTH", r->o.user, r->o.password };
-		size_t argl[3] = { 4, r->o.user ? strlen(r->o.user) : 0, strlen(r->o.password) };
-		size_t argc = 3;
-		char what[160];
-		if (!r->o.user) {
-			argv[1] = argv[2];
-			argl[1] = argl[2];
-			argc = 2;
+	if (node_use(r, seed, &first) < 0) {
+		int ok = 0;
+		for (size_t i = 0; r->cluster && !ok && first.retriable && i < r->n_node; i++)
+			ok = (int)i != seed && node_use(r, (int)i, err) == 0;
+		if (!ok) {
+			*err = first;
+			return -1;
 		}
-		snprintf(what, sizeof(what), "AUTH as user '%s'", r->o.user ? r->o.user : "default");
-		if (rs_call_ok(r, what, argc, argv, argl, &rep, err) < 0)
-			goto out;
-		freeReplyObject(rep);
-		rep = NULL;
 	}
-	if (r->o.db != 0) {
-		const char *argv[2] = { "SELECT", num };
-		size_t argl[2] = { 6, 0 };
-		argl[1] = (size_t)snprintf(num, sizeof(num), "%d", r->o.db);
-		if (rs_call_ok(r, "SELECT", 2, argv, argl, &rep, err) < 0)
-			goto out;
-		freeReplyObject(rep);
-		rep = NULL;
-	}
-	if (script_load(r, commit_lua, r->commit_sha, err) < 0 || script_load(r, trim_lua, r->trim_sha, err) < 0)
+	if (rs_send(r, "CLUSTER SLOTS", 2, slots_argv, slots_argl, err) < 0 ||
+	    rs_recv(r, "CLUSTER SLOTS", &rep, err) < 0)
 		goto out;
+	if (reply_is_error(rep, "ERR This instance has cluster support disabled") || reply_is_error(rep, "NOPERM")) {
+		r->cluster = false;
+		if (r->o.db != 0) {
+			const char *argv[2] = { "SELECT", num };
+			size_t argl[2] = { 6, 0 };
+			freeReplyObject(rep);
+			rep = NULL;
+			argl[1] = (size_t)snprintf(num, sizeof(num), "%d", r->o.db);
+			if (rs_call_here(r, "SELECT", 2, argv, argl, &rep, err) < 0)
+				goto out;
+		}
+	} else {
+		if (r->o.db != 0) {
+			cd_err_set(err, 0, "redis '%s:%d': a Redis Cluster has only database 0, and redis-db is %d",
+				   cur_host(r), cur_port(r), r->o.db);
+			goto out;
+		}
+		if (!r->slots && !(r->slots = calloc(CD_CLUSTER_SLOTS, sizeof(*r->slots)))) {
+			cd_err_set(err, 0, "redis: out of memory for the slot map");
+			goto out;
+		}
+		r->cluster = true;
+		if (map_parse(r, rep, err) < 0)
+			goto out;
+		r->st.refreshes++;
+		r->stale = false;
+	}
 	rc = 0;
+	r->up = true;
 	if (r->st.connects++)
 		r->st.reconnects++;
 out:
@@ -690,6 +1096,8 @@ int cd_redis_fence_acquire(cd_redis *r, int32_t p, int64_t *token, cd_err *err)
 	redisReply *rep = NULL;
 	int rc = -1;
 
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, 4, r->prefix_len + KEY_ROOM, err) < 0)
 		return -1;
 	arg_str(r, "HINCRBY");
@@ -718,6 +1126,8 @@ int cd_redis_position(cd_redis *r, int32_t p, const char *topic, int64_t *next_o
 
 	*next_offset = -1;
 	*floor = CD_INSTANT_NONE;
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, 4, r->prefix_len + KEY_ROOM + strlen(topic) + 8, err) < 0)
 		return -1;
 	arg_str(r, "HMGET");
@@ -762,6 +1172,8 @@ int cd_redis_load(cd_redis *r, int32_t p, const char *const *ids, size_t n, cd_b
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		bytes += r->prefix_len + KEY_ROOM + strlen(ids[i]);
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, n + 1, bytes, err) < 0)
 		return -1;
 	arg_str(r, "MGET");
@@ -1121,37 +1533,85 @@ int cd_redis_commit(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch 
 {
 	redisReply *rep = NULL;
 
-	if (commit_args(r, p, token, b, err) < 0 ||
+	if (route(r, p, err) < 0 || commit_args(r, p, token, b, err) < 0 ||
 	    eval_script(r, "EVALSHA commit", commit_lua, r->commit_sha, &rep, err) < 0)
 		return -1;
 	return script_reply(r, p, token, "commit", rep, err);
 }
 
+/*
+ * Sends the prepared command to partition p's node and queues its reply as
+ * owed. In a cluster the formatted bytes stay with it, to be sent again if
+ * the reply is a redirect.
+ */
+static int send_owed(cd_redis *r, int32_t p, const char *what, cd_err *err)
+{
+	owed *w;
+	char *cmd = NULL;
+	int len;
+
+	if (route(r, p, err) < 0)
+		return -1;
+	if (cd_array_grow((void **)&r->q, &r->q_cap, r->q_head + r->unread + 1, sizeof(*r->q)) < 0)
+		return cd_err_set(err, 0, "redis %s: out of memory", what);
+	if (r->argc > INT_MAX || (len = redisFormatCommandArgv(&cmd, (int)r->argc, r->argv, r->argl)) < 0)
+		return cd_err_set(err, 0, "redis %s: out of memory formatting %zu arguments", what, r->argc);
+	if (rs_send_fmt(r, what, cmd, (size_t)len, err) < 0) {
+		redisFreeCommand(cmd);
+		return -1;
+	}
+	w = &r->q[r->q_head + r->unread++];
+	w->node = r->cur;
+	w->early = NULL;
+	w->len = (size_t)len;
+	w->cmd = r->cluster ? cmd : NULL;
+	if (!r->cluster)
+		redisFreeCommand(cmd);
+	return 0;
+}
+
 int cd_redis_commit_send(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b, cd_err *err)
 {
-	if (commit_args(r, p, token, b, err) < 0 || rs_send(r, "EVALSHA commit", r->argc, r->argv, r->argl, err) < 0)
+	if (commit_args(r, p, token, b, err) < 0)
 		return -1;
-	r->unread++;
-	return 0;
+	return send_owed(r, p, "EVALSHA commit", err);
 }
 
 int cd_redis_sent_recv(cd_redis *r, int32_t p, int64_t token, const char *what, cd_err *err)
 {
 	redisReply *rep = NULL;
+	owed w;
+	int rc;
 
 	if (r->unread == 0)
 		return cd_err_set(err, 0, "redis %s: no reply is owed", what);
+	w = r->q[r->q_head];
 	r->unread--;
-	if (rs_recv(r, what, &rep, err) < 0)
+	r->q_head = r->unread ? r->q_head + 1 : 0;
+	r->cur = w.node;
+	rep = w.early;
+	if (!rep && rs_recv(r, what, &rep, err) < 0) {
+		redisFreeCommand(w.cmd);
 		return -1;
+	}
+	if (r->cluster) {
+		cmdref cmd = { 0, NULL, NULL, w.cmd, w.len };
+		r->slot = cd_cluster_tag_slot(r->o.tag, p);
+		rc = follow(r, what, &cmd, &rep, err);
+		redisFreeCommand(w.cmd);
+		if (rc < 0) {
+			freeReplyObject(rep);
+			return -1;
+		}
+	}
 	if (reply_is_error(rep, "NOSCRIPT")) {
 		/* The scripts are loaded on connecting; gone now (SCRIPT FLUSH, or a failover
 		 * to a server that never had them). The call did not happen: connecting again
 		 * loads them, and recovery reads the position back from Redis. */
 		freeReplyObject(rep);
 		rs_drop(r);
-		return cd_err_set(err, 1, "redis '%s:%d' EVALSHA %s: the script is not loaded (NOSCRIPT)", r->o.host,
-				  r->o.port, what);
+		return cd_err_set(err, 1, "redis '%s:%d' EVALSHA %s: the script is not loaded (NOSCRIPT)", cur_host(r),
+				  cur_port(r), what);
 	}
 	return script_reply(r, p, token, what, rep, err);
 }
@@ -1205,6 +1665,8 @@ int cd_redis_timers_page(cd_redis *r, int32_t p, cd_instant t, size_t skip, size
 		return 0;
 	if (max > INT64_MAX)
 		max = INT64_MAX;
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, 7, r->prefix_len + KEY_ROOM + 2 * NUM_ROOM, err) < 0)
 		return -1;
 	arg_str(r, "ZRANGEBYSCORE");
@@ -1263,6 +1725,8 @@ int cd_redis_outbox_read(cd_redis *r, int32_t p, size_t max, cd_buf *entries, si
 		return 0;
 	if (max > INT64_MAX)
 		max = INT64_MAX;
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, 4, r->prefix_len + KEY_ROOM + NUM_ROOM, err) < 0)
 		return -1;
 	arg_str(r, "LRANGE");
@@ -1315,7 +1779,7 @@ int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err
 {
 	redisReply *rep = NULL;
 
-	if (trim_args(r, p, token, k, err) < 0 ||
+	if (route(r, p, err) < 0 || trim_args(r, p, token, k, err) < 0 ||
 	    eval_script(r, "EVALSHA outbox trim", trim_lua, r->trim_sha, &rep, err) < 0)
 		return -1;
 	return script_reply(r, p, token, "outbox trim", rep, err);
@@ -1323,11 +1787,9 @@ int cd_redis_outbox_trim(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err
 
 int cd_redis_trim_send(cd_redis *r, int32_t p, int64_t token, size_t k, cd_err *err)
 {
-	if (trim_args(r, p, token, k, err) < 0 ||
-	    rs_send(r, "EVALSHA outbox trim", r->argc, r->argv, r->argl, err) < 0)
+	if (trim_args(r, p, token, k, err) < 0)
 		return -1;
-	r->unread++;
-	return 0;
+	return send_owed(r, p, "EVALSHA outbox trim", err);
 }
 
 /* LLEN of the outbox and ZCOUNT of the due timers, sent together: one round trip. */
@@ -1337,9 +1799,9 @@ int cd_redis_gauges(cd_redis *r, int32_t p, cd_instant t, int64_t *outbox, int64
 	int rc = -1, got = 0;
 
 	if (r->unread)
-		return cd_err_set(err, 0, "redis '%s:%d' gauges: %zu commit replies are still to be read", r->o.host,
-				  r->o.port, r->unread);
-	if (args_begin(r, 2, r->prefix_len + KEY_ROOM, err) < 0)
+		return cd_err_set(err, 0, "redis '%s:%d' gauges: %zu commit replies are still to be read", cur_host(r),
+				  cur_port(r), r->unread);
+	if (route(r, p, err) < 0 || args_begin(r, 2, r->prefix_len + KEY_ROOM, err) < 0)
 		return -1;
 	arg_str(r, "LLEN");
 	arg_key(r, p, "outbox");
@@ -1400,6 +1862,8 @@ int cd_redis_outbox_len(cd_redis *r, int32_t p, size_t *n, cd_err *err)
 	int rc = -1;
 
 	*n = 0;
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, 2, r->prefix_len + KEY_ROOM, err) < 0)
 		return -1;
 	arg_str(r, "LLEN");
@@ -1426,6 +1890,8 @@ int cd_redis_hash_scan(cd_redis *r, int32_t p, const char *hash, cd_redis_field_
 	int rc = -1;
 
 	snprintf(what, sizeof(what), "HSCAN %s", hash);
+	if (route(r, p, err) < 0)
+		return -1;
 	do {
 		const redisReply *kv;
 		if (args_begin(r, 5, r->prefix_len + KEY_ROOM + strlen(hash) + NUM_ROOM, err) < 0)
@@ -1470,6 +1936,8 @@ int cd_redis_meta_get(cd_redis *r, int32_t p, const char *field, int64_t *v, int
 	int rc = -1;
 
 	*found = 0;
+	if (route(r, p, err) < 0)
+		return -1;
 	if (args_begin(r, 3, r->prefix_len + KEY_ROOM + strlen(field) + 1, err) < 0)
 		return -1;
 	arg_str(r, "HGET");
@@ -1513,13 +1981,33 @@ static int cmp_i32(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
+/* The nodes a SCAN of every key must walk: the one Redis, or every master of the cluster. */
+static size_t scan_nodes(const cd_redis *r, int *out, size_t cap)
+{
+	size_t n = 0;
+	if (!r->cluster) {
+		out[0] = r->cur;
+		return 1;
+	}
+	for (size_t s = 0; s < CD_CLUSTER_SLOTS; s++) {
+		size_t k = 0;
+		if (!r->slots[s])
+			continue;
+		while (k < n && out[k] != r->slots[s] - 1)
+			k++;
+		if (k == n && n < cap)
+			out[n++] = r->slots[s] - 1;
+	}
+	return n;
+}
+
 int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 {
 	redisReply *page = NULL;
 	cd_buf pattern;
 	char cursor[NUM_ROOM] = "0";
-	size_t cap = 0;
-	int rc = -1;
+	size_t cap = 0, n_nodes;
+	int rc = -1, nodes[64];
 
 	*ps = NULL;
 	*n = 0;
@@ -1528,41 +2016,49 @@ int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 		cd_err_set(err, 0, "out of memory");
 		goto out;
 	}
-	do {
-		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
-		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
-		const redisReply *keys;
-		if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+	if (r->cluster && r->stale && map_refresh(r, err) < 0)
+		goto out;
+	n_nodes = scan_nodes(r, nodes, sizeof(nodes) / sizeof(nodes[0]));
+	for (size_t ni = 0; ni < n_nodes; ni++) {
+		if (r->cluster && node_use(r, nodes[ni], err) < 0)
 			goto out;
-		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
-		    page->element[1]->type != REDIS_REPLY_ARRAY) {
-			reply_fail(r, page, "SCAN", err);
-			goto out;
-		}
-		memcpy(cursor, page->element[0]->str, page->element[0]->len);
-		cursor[page->element[0]->len] = '\0';
-		keys = page->element[1];
-		for (size_t i = 0; i < keys->elements; i++) {
-			const redisReply *k = keys->element[i];
-			const char *at;
-			long v;
-			char *end;
-			if (k->type != REDIS_REPLY_STRING || k->len < r->prefix_len + 4)
-				continue;
-			at = k->str + r->prefix_len + 3;          /* past "<prefix>:{<tag>" */
-			v = strtol(at, &end, 10);
-			if (end == at || *end != '}' || v < 0 || v > INT32_MAX)
-				continue;
-			if (cd_array_grow((void **)ps, &cap, *n + 1, sizeof(**ps)) < 0) {
-				cd_err_set(err, 0, "out of memory");
+		strcpy(cursor, "0");
+		do {
+			const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
+			size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
+			const redisReply *keys;
+			if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+				goto out;
+			if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+			    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
+			    page->element[1]->type != REDIS_REPLY_ARRAY) {
+				reply_fail(r, page, "SCAN", err);
 				goto out;
 			}
-			(*ps)[(*n)++] = (int32_t)v;
-		}
-		freeReplyObject(page);
-		page = NULL;
-	} while (strcmp(cursor, "0") != 0);
+			memcpy(cursor, page->element[0]->str, page->element[0]->len);
+			cursor[page->element[0]->len] = '\0';
+			keys = page->element[1];
+			for (size_t i = 0; i < keys->elements; i++) {
+				const redisReply *k = keys->element[i];
+				const char *at;
+				long v;
+				char *end;
+				if (k->type != REDIS_REPLY_STRING || k->len < r->prefix_len + 4)
+					continue;
+				at = k->str + r->prefix_len + 3;          /* past "<prefix>:{<tag>" */
+				v = strtol(at, &end, 10);
+				if (end == at || *end != '}' || v < 0 || v > INT32_MAX)
+					continue;
+				if (cd_array_grow((void **)ps, &cap, *n + 1, sizeof(**ps)) < 0) {
+					cd_err_set(err, 0, "out of memory");
+					goto out;
+				}
+				(*ps)[(*n)++] = (int32_t)v;
+			}
+			freeReplyObject(page);
+			page = NULL;
+		} while (strcmp(cursor, "0") != 0);
+	}
 	if (*n > 1) {
 		size_t k = 1;
 		qsort(*ps, *n, sizeof(**ps), cmp_i32);
@@ -1600,6 +2096,8 @@ int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err)
 		cd_err_set(err, 0, "partition %" PRId32 " reset: out of memory", p);
 		goto out;
 	}
+	if (route(r, p, err) < 0)      /* a partition's keys share one slot: its master holds them all */
+		goto out;
 	do {
 		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
 		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };

@@ -24,6 +24,12 @@
  * with cd_redis_connect, and re-reads its position), 0 otherwise. A fenced
  * commit returns CD_REDIS_FENCED (-2).
  *
+ * Redis Cluster: the same calls work against a cluster, found by asking the
+ * configured address CLUSTER SLOTS at connect (redis_store.c's essay, "Redis
+ * Cluster"): one connection per master, opened on first use, and each call
+ * sent to the master of its partition's slot; MOVED, ASK, TRYAGAIN and
+ * CLUSTERDOWN are followed there. A cluster has only db 0.
+ *
  * Not thread-safe: one cd_redis per thread. Ownership: the store copies what
  * it is given; buffers it fills belong to the caller.
  */
@@ -40,7 +46,7 @@
 #define CD_REDIS_FENCED (-2)
 
 typedef struct cd_redis_opts {
-	const char *host;            /* default "127.0.0.1" */
+	const char *host;            /* default "127.0.0.1"; a cluster: any node of it */
 	int port;                    /* default 6379 */
 	const char *password;        /* NULL: none (AUTH when set) */
 	const char *user;            /* NULL: default user (ACL AUTH user password when set) */
@@ -60,7 +66,8 @@ typedef struct cd_redis cd_redis;
 cd_redis *cd_redis_new(const cd_redis_opts *opts);
 void cd_redis_free(cd_redis *r);
 
-/* (Re)connects, authenticates, selects the db and loads the scripts. 0 / -1 (retriable). */
+/* (Re)connects, authenticates, selects the db and loads the scripts; in a cluster, reads the slot map
+ * (the other masters are connected on first use). 0 / -1 (retriable). */
 int cd_redis_connect(cd_redis *r, cd_err *err);
 /*
  * Whether the connection is still usable: an error reply (OOM, BUSY, …) leaves
@@ -157,6 +164,9 @@ typedef struct cd_redis_stats {
 	uint64_t round_trips;    /* commands sent together and answered count once */
 	uint64_t errors;         /* connection failures and error replies (fencing and NOSCRIPT not counted) */
 	uint64_t connects, reconnects;
+	uint64_t moved, asks;    /* cluster redirects followed */
+	uint64_t waits;          /* TRYAGAIN / CLUSTERDOWN replies waited out and retried */
+	uint64_t refreshes;      /* cluster slot maps read (CLUSTER SLOTS) */
 } cd_redis_stats;
 void cd_redis_stats_get(const cd_redis *r, cd_redis_stats *st);
 

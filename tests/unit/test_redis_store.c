@@ -1055,16 +1055,20 @@ static void test_all_keys_of_one_partition_hash_to_one_cluster_slot(void **state
 }
 
 /*
- * contactd talks to one standalone Redis. Pointed at a Cluster node that does
- * not own a partition's slot, the MOVED reply is a final error that says what
- * is wrong, never something retried forever in silence.
+ * Pointed at a Cluster node, contactd reads the slot map and sends a
+ * partition's commands to the master of its slot. A user whom the ACL denies
+ * CLUSTER SLOTS (an ACL written before) is taken for a standalone Redis: the
+ * MOVED reply is then a final error that says what is wrong, never something
+ * retried forever in silence. (test_redis_cluster.c follows a cluster further.)
  */
-static void test_a_cluster_redirect_is_a_final_error_that_says_so(void **state)
+static void test_a_cluster_node_is_followed_unless_it_hides_its_slot_map(void **state)
 {
 	char bus[2][16];
 	const char *const extra0[] = { "--cluster-enabled", "yes", "--cluster-port", bus[0], NULL };
 	const char *const extra1[] = { "--cluster-enabled", "yes", "--cluster-port", bus[1], NULL };
 	cd_test_redis a, b;
+	cd_redis_opts o;
+	cd_redis_stats st;
 	cd_redis *r;
 	redisReply *rep;
 	int32_t p;
@@ -1101,12 +1105,31 @@ static void test_a_cluster_redirect_is_a_final_error_that_says_so(void **state)
 		}
 		freeReplyObject(rep);
 	}
-	r = open_store(a.port, NULL, 0);
+	freeReplyObject(raw(a.port, "ACL SETUSER nomap on >pw ~* +@all -cluster"));
+	cd_redis_opts_default(&o);
+	o.port = a.port;
+	o.user = "nomap";
+	o.password = "pw";
+	r = cd_redis_new(&o);
+	assert_non_null(r);
+	assert_int_equal(cd_redis_connect(r, &err), 0);
 	assert_int_equal(cd_redis_fence_acquire(r, p, &token, &err), -1);
 	assert_false(err.retriable);
 	assert_non_null(strstr(err.msg, "MOVED"));
-	assert_non_null(strstr(err.msg, "does not follow cluster redirects"));
+	assert_non_null(strstr(err.msg, "did not say so to CLUSTER SLOTS"));
 	assert_true(cd_redis_connected(r));      /* an error reply: the connection is still good */
+	cd_redis_free(r);
+
+	r = open_store(a.port, NULL, 0);        /* the default user may read the map */
+	assert_int_equal(cd_redis_fence_acquire(r, p, &token, &err), 0);
+	assert_int_equal(token, 1);
+	rep = raw(b.port, "HGET contactd:{p%d}:meta fence", (int)p);
+	assert_int_equal(rep->type, REDIS_REPLY_STRING);
+	assert_string_equal(rep->str, "1");
+	freeReplyObject(rep);
+	cd_redis_stats_get(r, &st);
+	assert_int_equal(st.moved, 0);           /* routed by the map, not by a redirect */
+	assert_true(st.refreshes >= 1);          /* more if b said CLUSTERDOWN before it knew a */
 	cd_redis_free(r);
 	cd_test_redis_cleanup(&a);
 	cd_test_redis_cleanup(&b);
@@ -1133,7 +1156,7 @@ int main(void)
 		cmocka_unit_test_setup(test_a_cleared_batch_is_empty_and_reusable, setup),
 		cmocka_unit_test_setup(test_committed_state_survives_a_redis_restart_and_the_client_reconnects, setup),
 		cmocka_unit_test_setup(test_redis_down_is_a_retriable_error_not_a_crash, setup),
-		cmocka_unit_test_setup(test_a_cluster_redirect_is_a_final_error_that_says_so, setup),
+		cmocka_unit_test_setup(test_a_cluster_node_is_followed_unless_it_hides_its_slot_map, setup),
 		cmocka_unit_test_setup(test_a_wrong_password_is_a_final_error_and_acl_users_work, setup),
 		cmocka_unit_test_setup(test_a_reply_over_max_reply_bytes_fails_without_reading_it, setup),
 		cmocka_unit_test_setup(test_reset_removes_every_key_of_its_partition_and_no_other, setup),
