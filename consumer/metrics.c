@@ -70,6 +70,7 @@ struct cd_metrics {
 	gauge outbox[CD_METRICS_MAX_PARTS], outbox_since_ms[CD_METRICS_MAX_PARTS], timers_due[CD_METRICS_MAX_PARTS];
 	counter member_records, commits, undeliverable, quarantined;
 	counter redis_round_trips, redis_errors, redis_reconnects;
+	counter redis_redirects, redis_map_refreshes;
 	histogram batch, commit;
 	gauge redis_up, owned, refused, unready, last_commit_ms, loop_turn_ms;
 	int64_t start_ms;                /* monotonic, at creation */
@@ -303,6 +304,12 @@ void cd_metrics_redis(cd_metrics *m, uint64_t round_trips, uint64_t errors, uint
 	SET(m->redis_errors, errors);
 	SET(m->redis_reconnects, reconnects);
 	SET(m->redis_up, up);
+}
+
+void cd_metrics_redis_cluster(cd_metrics *m, uint64_t redirects, uint64_t map_refreshes)
+{
+	SET(m->redis_redirects, redirects);
+	SET(m->redis_map_refreshes, map_refreshes);
 }
 
 void cd_metrics_partitions(cd_metrics *m, int owned, int refused)
@@ -575,6 +582,10 @@ int cd_metrics_render(const cd_metrics *cm, cd_buf *b)
 	rc |= scalar(b, "contactd_redis_reconnects_total", "counter", "Redis connections made again after the first.",
 		     (double)GET(m->redis_reconnects));
 	rc |= scalar(b, "contactd_redis_up", "gauge", "1 when Redis answers.", (double)GET(m->redis_up));
+	rc |= scalar(b, "contactd_redis_cluster_redirects_total", "counter",
+		     "Redis Cluster MOVED and ASK replies followed.", (double)GET(m->redis_redirects));
+	rc |= scalar(b, "contactd_redis_cluster_map_refreshes_total", "counter",
+		     "Redis Cluster slot maps read (CLUSTER SLOTS).", (double)GET(m->redis_map_refreshes));
 
 	rc |= head(b, "contactd_fencing_losses_total", "counter",
 		   "Partitions lost because another processor took them (fenced).");

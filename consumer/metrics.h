@@ -93,6 +93,8 @@ void cd_metrics_outbox_pending(cd_metrics *m, int32_t p, bool pending);
 void cd_metrics_timers_due(cd_metrics *m, int32_t p, int64_t due);
 /* Redis's counters, as the two connections report them (cd_redis_stats). */
 void cd_metrics_redis(cd_metrics *m, uint64_t round_trips, uint64_t errors, uint64_t reconnects, bool up);
+/* A Redis Cluster's redirects followed (MOVED + ASK) and slot maps read, both connections together. */
+void cd_metrics_redis_cluster(cd_metrics *m, uint64_t redirects, uint64_t map_refreshes);
 void cd_metrics_partitions(cd_metrics *m, int owned, int refused);
 void cd_metrics_set_ready(cd_metrics *m, unsigned unready_bits);
 /* The loop turned: /healthz is fine for CD_LIVENESS_STALL_MS from now. */

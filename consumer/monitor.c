@@ -97,6 +97,7 @@ static void refresh_state(proc *x)
 		cd_redis_stats_get(x->wredis, &b);
 	cd_metrics_redis(x->met, a.round_trips + b.round_trips, a.errors + b.errors, a.reconnects + b.reconnects,
 			 !x->redis_down && x->redis && cd_redis_connected(x->redis));
+	cd_metrics_redis_cluster(x->met, a.moved + a.asks + b.moved + b.asks, a.refreshes + b.refreshes);
 }
 
 /* Consumer lag from librdkafka's cached watermarks; outbox depth and due timers from Redis. */
