@@ -943,9 +943,9 @@ static int follow(cd_redis *r, const char *what, const cmdref *cmd, redisReply *
 		if (node_use(r, t, err) < 0 || read_ahead(r, t, err) < 0)
 			return -1;
 		if (ask) {
-			static const char *asking[1] = { "ASKING" };
-			static const size_t asking_len[1] = { 6 };
-			if (rs_send(r, "ASKING", 1, asking, asking_len, err) < 0)
+			static const char *argv[1] = { "ASKING" };
+			static const size_t argl[1] = { 6 };
+			if (rs_send(r, "ASKING", 1, argv, argl, err) < 0)
 				return -1;
 		}
 		if (send_ref(r, what, cmd, err) < 0)
@@ -1026,7 +1026,7 @@ static int eval_script(cd_redis *r, const char *what, const char *src, char *sha
  */
 int cd_redis_connect(cd_redis *r, cd_err *err)
 {
-	static const char *slots_argv[2] = { "CLUSTER", "SLOTS" };
+	static const char *slots_argv[2] = { "CLUSTER", "SLOTS" };   /* as map_refresh sends it */
 	static const size_t slots_argl[2] = { 7, 5 };
 	redisReply *rep = NULL;
 	char num[NUM_ROOM];

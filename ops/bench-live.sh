@@ -56,6 +56,13 @@
 # (1), BENCH_LIVE_METRICS (1), BENCH_LIVE_RUN_ARGS (extra `contactd run` flags, e.g. "--batch-size
 # 2000"), BENCH_LIVE_PERF (a file: perf record -g the throughput run into it),
 # BENCH_LIVE_KEEP (keep the work directory with the logs and the AOF).
+#
+# Against a Redis of your own, e.g. a cluster of ops/redis-cluster.sh:
+# BENCH_REDIS=HOST:PORT (a seed address) runs only the throughput of 1, with
+# BENCH_LIVE_PROCESSORS processors in one group (a list, default "1": "1 2 4"
+# runs three times), each run under a key prefix of its own (the keys stay:
+# use a throwaway Redis); events/s and contactd's CPU per run. Redis's own
+# figures (CPU, calls, memory) and the ceilings need the private server.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -83,7 +90,8 @@ die() { echo "bench-live: $*" >&2; exit 1; }
 say() { echo "bench-live: $*" >&2; }
 
 [[ -x $BIN ]] || die "$BIN is missing; run 'make bench' (or 'make MODE=release all')"
-[[ -x $LATENCY ]] || die "$LATENCY is missing; run 'make bench' (or 'make MODE=release build/release/bench/latency')"
+EXT_REDIS=${BENCH_REDIS:-}
+[[ -n $EXT_REDIS || -x $LATENCY ]] || die "$LATENCY is missing; run 'make bench' (or 'make MODE=release build/release/bench/latency')"
 for t in redis-server redis-cli redis-benchmark kcat python3; do
 	command -v "$t" >/dev/null || die "$t is missing (ops/install-deps.sh)"
 done
@@ -108,6 +116,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # ---- redis-server (ops/redis.conf, private port and directory) ------------------------
+if [[ -z $EXT_REDIS ]]; then
 PORT=$(free_port)
 mkdir -p "$WORK/redis"
 grep -v -E '^(dir|port|bind) ' ops/redis.conf >"$WORK/redis.conf"
@@ -122,6 +131,7 @@ R ping >/dev/null 2>&1 || die "redis-server did not start (log: $(tail -3 "$WORK
 aof_rewrites() { R info persistence | tr -d '\r' | awk -F: '$1 == "aof_rewrites" { print $2 }'; }
 mem_used() { R info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'; }
 MEM0=$(mem_used)
+fi
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---- devbroker ------------------------------------------------------------------------
@@ -143,6 +153,51 @@ PRODUCED=$(grep 'msg="produce done"' "$WORK/produce.log" | tr ' ' '\n' | awk -F=
 END_SUM=$(kcat -b "$BROKERS" -C -t "$TOPIC" -o -1 -e -q -f '%o\n' | awk '{ s += $1 + 1 } END { print s + 0 }')
 [[ $END_SUM -eq $PRODUCED ]] || say "WARNING: end offsets sum to $END_SUM but produce reported $PRODUCED"
 rm -f "$WORK/in.pb"
+
+# ---- BENCH_REDIS: throughput against a Redis of one's own (a cluster), 1 … N processors -------
+# committed_ext PREFIX: the offsets committed over the partitions, one HGET each on one redis-cli -c
+# (the meta keys live on several masters: no EVAL can reach them all)
+committed_ext() {
+	local p
+	for p in $(seq 0 $((PARTS - 1))); do echo "HGET $1:{p$p}:meta off:$TOPIC"; done |
+		redis-cli -c -h "${EXT_REDIS%:*}" -p "${EXT_REDIS##*:}" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+if [[ -n $EXT_REDIS ]]; then
+	redis-cli -h "${EXT_REDIS%:*}" -p "${EXT_REDIS##*:}" ping >/dev/null 2>&1 || die "no Redis answers at $EXT_REDIS"
+	EXT_LINES=""
+	for n in ${BENCH_LIVE_PROCESSORS:-1}; do
+		prefix=bench$$n$n
+		say "throughput against $EXT_REDIS: $n processor(s) until $END_SUM offsets of $TOPIC are committed"
+		pids=()
+		t0=$(now)
+		for i in $(seq "$n"); do
+			# shellcheck disable=SC2086  # RUN_ARGS is a list of flags
+			"$BIN" run --brokers "$BROKERS" --redis "$EXT_REDIS" --clock event --log-level info --group "$prefix" \
+				--redis-prefix "$prefix" $RUN_ARGS >"$WORK/$prefix-$i.out" 2>"$WORK/$prefix-$i.log" &
+			pids+=("$!")
+			PIDS+=("$!")
+		done
+		while c=$(committed_ext "$prefix"); [[ $c -lt $END_SUM ]]; do
+			for p in "${pids[@]}"; do
+				kill -0 "$p" 2>/dev/null || { tail -5 "$WORK/$prefix"-*.log >&2; die "a processor exited"; }
+			done
+			[[ $(calc %.0f "$(now) - $t0") -lt $RUN_TIMEOUT_S ]] ||
+				{ say "WARNING: only $c of $END_SUM committed after ${RUN_TIMEOUT_S}s"; break; }
+			sleep 0.2
+		done
+		t1=$(now)
+		cpu=0
+		for p in "${pids[@]}"; do cpu=$(calc %.2f "$cpu + $(cpu_s "$p")"); done
+		for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+		for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+		EXT_LINES="$EXT_LINES
+processors $n: $c events in $(calc %.2f "$t1 - $t0") s = $(calc %.0f "$c / ($t1 - $t0)") events/s; contactd CPU $cpu s ($(calc %.1f "$cpu * 1000000 / ($c > 0 ? $c : 1)") us/event)"
+	done
+	echo "bench-live against $EXT_REDIS ($(redis-cli -h "${EXT_REDIS%:*}" -p "${EXT_REDIS##*:}" cluster info 2>/dev/null |
+		tr -d '\r' | awk -F: '$1 == "cluster_size" { print $2 " masters" }' | grep . || echo "standalone")), \
+$CITIZENS citizens, $END_SUM inputs on $PARTS partitions, $(nproc) cores, load before $LOAD0:$EXT_LINES"
+	exit 0
+fi
 
 # ---- ceiling (a): kcat alone -----------------------------------------------------------------
 say "kcat alone: reading $TOPIC from the beginning"
