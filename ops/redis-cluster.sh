@@ -64,7 +64,9 @@ node_id() { cli "$1" cluster myid; }
 
 # owner DIR SLOT: the port of the master serving SLOT, from CLUSTER NODES
 owner() {
-  cli "$(head -1 "$1/ports")" cluster nodes | awk -v s="$2" '$3 ~ /master/ {
+  local seed
+  seed=$(head -1 "$1/ports")
+  cli "$seed" cluster nodes | awk -v s="$2" '$3 ~ /master/ {
     for (i = 9; i <= NF; i++) {
       if ($i ~ /^\[/) continue
       n = split($i, r, "-"); lo = r[1]; hi = n > 1 ? r[2] : r[1]
