@@ -238,6 +238,7 @@ struct cd_redis {
 	bool up;                           /* connected (cd_redis_connect succeeded, nothing failed since) */
 	bool cluster;                      /* the server is a cluster: route by slot */
 	bool stale;                        /* the slot map is to be read again before the next routing */
+	bool probing;                      /* asking CLUSTER SLOTS at connect: an error reply is an answer */
 	uint16_t *slots;                   /* cluster: slot -> node index + 1, 0 when unknown */
 	owed *q;                           /* pipelined calls, oldest at q_head; unread of them */
 	size_t q_head, q_cap;
@@ -644,7 +645,7 @@ static int rs_recv(cd_redis *r, const char *what, redisReply **out, cd_err *err)
 		r->st.round_trips++;             /* the first reply of what was sent together */
 		r->node[r->cur].awaiting = false;
 	}
-	if (((redisReply *)reply)->type == REDIS_REPLY_ERROR && !reply_is_error(reply, "FENCED") &&
+	if (((redisReply *)reply)->type == REDIS_REPLY_ERROR && !r->probing && !reply_is_error(reply, "FENCED") &&
 	    !reply_is_error(reply, "NOSCRIPT") && !(r->cluster && (reply_is_error(reply, "MOVED ") ||
 	    reply_is_error(reply, "ASK ") || reply_is_error(reply, "TRYAGAIN") || reply_is_error(reply, "CLUSTERDOWN"))))
 		r->st.errors++;                  /* fencing is counted where it is handled; NOSCRIPT reloads; redirects are followed */
@@ -1048,9 +1049,12 @@ int cd_redis_connect(cd_redis *r, cd_err *err)
 			return -1;
 		}
 	}
-	if (rs_send(r, "CLUSTER SLOTS", 2, slots_argv, slots_argl, err) < 0 ||
-	    rs_recv(r, "CLUSTER SLOTS", &rep, err) < 0)
+	r->probing = true;
+	rc = rs_send(r, "CLUSTER SLOTS", 2, slots_argv, slots_argl, err) < 0 ? -1 : rs_recv(r, "CLUSTER SLOTS", &rep, err);
+	r->probing = false;
+	if (rc < 0)
 		goto out;
+	rc = -1;
 	if (reply_is_error(rep, "ERR This instance has cluster support disabled") || reply_is_error(rep, "NOPERM")) {
 		r->cluster = false;
 		if (r->o.db != 0) {
@@ -1823,6 +1827,15 @@ drain:
 			goto out;
 	if (!got)
 		goto out;
+	for (int i = 0; r->cluster && i < 2; i++)
+		if (reply_is_error(rep[i], "MOVED ") || reply_is_error(rep[i], "ASK ") ||
+		    reply_is_error(rep[i], "TRYAGAIN") || reply_is_error(rep[i], "CLUSTERDOWN")) {
+			/* only for monitoring: skipped this time, not Redis trouble; the next call reads the map */
+			r->stale = true;
+			cd_err_set(err, 0, "redis '%s:%d' gauges: partition %" PRId32 "'s slot is moving", cur_host(r),
+				   cur_port(r), p);
+			goto out;
+		}
 	for (int i = 0; i < 2; i++)
 		if (rep[i]->type != REDIS_REPLY_INTEGER || rep[i]->integer < 0) {
 			reply_fail(r, rep[i], i ? "ZCOUNT timers" : "LLEN outbox", err);
@@ -1981,7 +1994,7 @@ static int cmp_i32(const void *x, const void *y)
 	return (a > b) - (a < b);
 }
 
-/* The nodes a SCAN of every key must walk: the one Redis, or every master of the cluster. */
+/* The nodes a SCAN of every key must walk: the one Redis, or every master of the cluster; SIZE_MAX past cap. */
 static size_t scan_nodes(const cd_redis *r, int *out, size_t cap)
 {
 	size_t n = 0;
@@ -1995,7 +2008,9 @@ static size_t scan_nodes(const cd_redis *r, int *out, size_t cap)
 			continue;
 		while (k < n && out[k] != r->slots[s] - 1)
 			k++;
-		if (k == n && n < cap)
+		if (k == n && n == cap)
+			return SIZE_MAX;
+		if (k == n)
 			out[n++] = r->slots[s] - 1;
 	}
 	return n;
@@ -2007,7 +2022,7 @@ int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 	cd_buf pattern;
 	char cursor[NUM_ROOM] = "0";
 	size_t cap = 0, n_nodes;
-	int rc = -1, nodes[64];
+	int rc = -1, nodes[256];       /* masters (Redis advises at most 1000; contactd needs a few) */
 
 	*ps = NULL;
 	*n = 0;
@@ -2019,6 +2034,10 @@ int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 	if (r->cluster && r->stale && map_refresh(r, err) < 0)
 		goto out;
 	n_nodes = scan_nodes(r, nodes, sizeof(nodes) / sizeof(nodes[0]));
+	if (n_nodes == SIZE_MAX) {
+		cd_err_set(err, 0, "redis cluster: more than %zu masters to SCAN", sizeof(nodes) / sizeof(nodes[0]));
+		goto out;
+	}
 	for (size_t ni = 0; ni < n_nodes; ni++) {
 		if (r->cluster && node_use(r, nodes[ni], err) < 0)
 			goto out;
