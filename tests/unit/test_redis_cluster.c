@@ -344,6 +344,39 @@ static void test_partitions_go_to_the_masters_of_their_slots(void **state)
 	cd_redis_free(w);
 }
 
+/* The aggregate stage's partitions ({aN}, hash operations) are routed by their own tag. */
+static void test_the_aggregate_stages_partitions_route_by_their_tag(void **state)
+{
+	cd_redis_opts o;
+	cd_redis *r;
+	cd_redis_batch *b = cd_redis_batch_new();
+	int64_t token;
+	cd_err err;
+	(void)state;
+	cd_redis_opts_default(&o);
+	o.port = port[2];
+	o.tag = 'a';
+	r = cd_redis_new(&o);
+	assert_int_equal(cd_redis_connect(r, &err), 0);
+	for (int32_t p = 0; p < 6; p++) {
+		char key[64];
+		redisReply *rep;
+		token = take(r, p);
+		cd_redis_batch_clear(b);
+		assert_int_equal(cd_redis_batch_hset(b, "cohorts", "k", 1, "v", 1), 0);
+		if (cd_redis_commit(r, p, token, b, &err) != 0)
+			fail_msg("commit {a%d}: %s", (int)p, err.msg);
+		snprintf(key, sizeof(key), "contactd:{a%d}:cohorts", (int)p);
+		assert_int_equal(holder(key), owner(cd_cluster_tag_slot('a', p)));
+		rep = raw(holder(key), "HGET %s k", key);
+		assert_int_equal(rep->type, REDIS_REPLY_STRING);
+		assert_string_equal(rep->str, "v");
+		freeReplyObject(rep);
+	}
+	cd_redis_batch_free(b);
+	cd_redis_free(r);
+}
+
 static void test_a_redis_cluster_has_only_db_0(void **state)
 {
 	cd_redis_opts o;
@@ -582,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_key_slots_are_the_servers_own),
 		cmocka_unit_test(test_redirect_replies_are_parsed_and_malformed_ones_refused),
 		cmocka_unit_test(test_partitions_go_to_the_masters_of_their_slots),
+		cmocka_unit_test(test_the_aggregate_stages_partitions_route_by_their_tag),
 		cmocka_unit_test(test_a_redis_cluster_has_only_db_0),
 		cmocka_unit_test(test_a_moved_slot_is_followed_by_calls_and_pipelined_commits),
 		cmocka_unit_test(test_a_half_moved_slot_is_asked_and_waited_out),
