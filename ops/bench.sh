@@ -41,6 +41,9 @@
 #      (exponent <= 1: one input costs at most linear time in its citizen's
 #      history). Then build/release/bench/input_cost: one input's time at the
 #      --max-events bound (10000 records).
+#   7. Capacity (ops/bench-capacity.sh): throughput with 1, 2 and 4 processors
+#      against a local three-master Redis Cluster, and Redis bytes per citizen
+#      there; the figures behind docs/operations.md "Capacity".
 #
 # Environment (for a quick run): BENCH_CITIZENS (default 1000000), BENCH_EVENTS
 # (default 10000000; the log is cut there), BENCH_SEED (default 1),
@@ -48,7 +51,7 @@
 # population of the aggregates figure), BENCH_AGGREGATES=0 (skips it),
 # BENCH_REPORT=0 (skips the report's figures), BENCH_REPORT_CITIZENS (default 20000:
 # the population of its streaming check),
-# BENCH_LIVE=0 (skips the live benchmark; its
+# BENCH_CAPACITY=0 (skips the cluster capacity runs), BENCH_LIVE=0 (skips the live benchmark; its
 # own BENCH_LIVE_* settings are in ops/bench-live.sh), BENCH_HISTORY=0 (skips
 # the cost per history length), BENCH_CALLGRIND=0 (no callgrind: the history
 # figures in wall time only, and no instructions per event).
@@ -333,6 +336,14 @@ if [[ ${BENCH_LIVE:-1} != 0 ]]; then
 	LIVE=$(ops/bench-live.sh) || LIVE="live:          FAILED (ops/bench-live.sh exited with status $?; see its messages above)"
 fi
 
+# ---- 7. capacity against a three-master cluster (ops/bench-capacity.sh; BENCH_CAPACITY=0 skips it)
+CAPACITY=""
+if [[ ${BENCH_CAPACITY:-1} != 0 ]]; then
+	echo "bench: capacity (ops/bench-capacity.sh)" >&2
+	CAPACITY=$(ops/bench-capacity.sh) ||
+		CAPACITY="capacity:      FAILED (ops/bench-capacity.sh exited with status $?; see its messages above)"
+fi
+
 # ---- 4. figures --------------------------------------------------------------------
 eps() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 if [[ ${BENCH_REPORT:-1} != 0 ]]; then
@@ -374,4 +385,7 @@ fi
 if [[ -n $LIVE ]]; then
 	printf '\n==== contactd live pipeline (ops/bench-live.sh: devbroker mock Kafka, private redis-server) ====\n%s\n' \
 		"$LIVE"
+fi
+if [[ -n $CAPACITY ]]; then
+	printf '\n==== capacity (ops/bench-live.sh against a local three-master Redis Cluster) ====\n%s\n' "$CAPACITY"
 fi
