@@ -167,6 +167,16 @@ int cd_opt_engine_option(cd_opt_engine *o, int c, const char *arg)
 			return -1;
 		o->max_record = (size_t)v;
 		return 0;
+	case CD_OPT_HISTORY_HORIZON:
+		if (cd_opt_long_as_run("history-horizon", arg, &v) < 0)
+			return -1;
+		o->cfg.history_horizon_days = (int)v;
+		return 0;
+	case CD_OPT_RETENTION:
+		if (cd_opt_long_as_run("retention", arg, &v) < 0)
+			return -1;
+		o->cfg.retention_days = (int)v;
+		return 0;
 	case CD_OPT_LAW_TRANSITION: {
 		cd_err err;
 		if (cd_config_enum_option("law-transition", arg, &o->cfg.law_transition, &err) < 0)
@@ -243,6 +253,22 @@ void cd_opt_engine_usage(FILE *f)
 		"      --log-level LEVEL    debug, info, warn, error (default info)\n",
 		lo[0], hi[0], d.grace_days, lo[1], hi[1], d.warn_lead_days, lo[2], hi[2], d.max_events,
 		d.max_obligations, def);
+}
+
+void cd_opt_history_usage(FILE *f)
+{
+	cd_engine_config d;
+	long lo[2], hi[2];
+
+	cd_engine_config_default(&d);
+	cd_opt_run_int("history-horizon", NULL, &lo[0], &hi[0]);
+	cd_opt_run_int("retention", NULL, &lo[1], &hi[1]);
+	fprintf(f,
+		"      --history-horizon DAYS  fold a citizen's ended, decided periods this many days before\n"
+		"                           the clock into a summary, %ld … %ld, 0 = never (default %d)\n"
+		"      --retention DAYS     delete a citizen's state this many days after their last period\n"
+		"                           ended, %ld … %ld, 0 = never (default %d)\n",
+		lo[0], hi[0], d.history_horizon_days, lo[1], hi[1], d.retention_days);
 }
 
 /* ---- Redis (the tools that read live state) --------------------------------------- */
