@@ -48,6 +48,9 @@
  * to that entry's instant (fold_at) are refused too, since they would fall
  * inside the folded period.
  *
+ * An idle citizen (nothing runs or is due) is given a timer at the instant
+ * its last entry passes the horizon, so that a dormant record is folded too.
+ *
  * Retention. Once no period runs or is paused and nothing else is due, the
  * citizen's next firing instant is the start of the day retention_days after
  * their last input (or folded date); when the clock reaches it the state is
@@ -1053,6 +1056,23 @@ static cd_instant expiry(const cd_engine *e, const cd_citizen *c)
 	return cd_cph_midnight(last + e->cfg.retention_days);
 }
 
+/*
+ * When an idle citizen's history passes the horizon (after an evaluation at
+ * t): nothing runs or is due, so no input or timer would step it there, and
+ * a dormant record would keep what could be folded until retention.
+ */
+static cd_instant fold_due(const cd_engine *e, const cd_citizen *c, cd_instant t)
+{
+	cd_instant x;
+	if (e->cfg.history_horizon_days <= 0 || !c->n_ev || e->next_fire != CD_INSTANT_NONE)
+		return CD_INSTANT_NONE;
+	for (size_t i = 0; i < e->n_per; i++)
+		if (e->per[i].end_ev < 0)
+			return CD_INSTANT_NONE;
+	x = cd_cph_midnight(c->ev[c->n_ev - 1].date + e->cfg.history_horizon_days);
+	return x > t ? x : CD_INSTANT_NONE;
+}
+
 static void retire(cd_engine *e, cd_citizen *c)
 {
 	cd_citizen_clear(c);
@@ -1080,6 +1100,8 @@ static int step(cd_engine *e, cd_citizen *c, const char *cid, cd_instant t, cons
 		}
 		c->next_fire = x;        /* already past during an input (a late one): the next advance deletes */
 	}
+	if ((x = fold_due(e, c, t)) != CD_INSTANT_NONE && (c->next_fire == CD_INSTANT_NONE || x < c->next_fire))
+		c->next_fire = x;
 	return 0;
 }
 
