@@ -171,7 +171,7 @@ static const option_def options[] = {
 	INT("max-events", max_events, "2000", 1, CD_MAX_EVENTS_BOUND,
 	    "history entries per citizen (an input costs time linear in them: ~1 ms at the bound)"),
 	INT("max-obligations", max_obligations, "1000", 1, 1000000, "obligation states per citizen"),
-	INT("history-horizon", history_horizon, "730", 0, 36500,
+	INT("history-horizon", history_horizon, "1096", 0, 36500,
 	    "fold a citizen's ended, decided periods this many days before the clock into a summary (0: never)"),
 	INT("retention", retention, "1826", 0, 36500,
 	    "delete a citizen's state this many days after their last period ended (0: never)"),

@@ -92,7 +92,7 @@ void cd_engine_config_default(cd_engine_config *cfg)
 	cfg->max_events = 2000;
 	cfg->max_obligations = 1000;
 	cfg->law_transition = CD_LAW_PERIOD_START;
-	cfg->history_horizon_days = 730;
+	cfg->history_horizon_days = 1096;
 	cfg->retention_days = 1826;
 }
 

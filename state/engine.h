@@ -45,7 +45,7 @@ typedef struct cd_engine_config {
 	size_t max_obligations;   /* obligation states per citizen; default 1000 */
 	int law_transition;       /* enum cd_law_transition; default CD_LAW_PERIOD_START */
 	int history_horizon_days; /* fold history that can no longer change an output and ended this many
-				   * days before the clock; 0: never (engine.c "Compaction"); default 730 */
+				   * days before the clock; 0: never (engine.c "Compaction"); default 1096 */
 	int retention_days;       /* delete a citizen's state this many days after their last period ended
 				   * (and their last input); 0: keep forever; default 1826 */
 } cd_engine_config;

@@ -239,7 +239,7 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 		idx = s->slot[si] - 1;
 	s->last = idx + 1;
 	e = &s->e[idx];
-	if (!e->blk || n > e->rec_cap) {
+	if (!e->blk || n > e->rec_cap || n < e->rec_cap / 4) {    /* shrinks too: a folded record gives memory back */
 		size_t cap = (n + n / 8 + 15) & ~(size_t)15;     /* ~12% slack, 16-byte steps */
 		blk = realloc(e->blk, len + 1 + cap);
 		if (!blk)
@@ -249,7 +249,7 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 			blk[len] = '\0';
 			s->bytes += len + 1;
 		}
-		s->bytes += cap - e->rec_cap;
+		s->bytes = s->bytes + cap - e->rec_cap;
 		e->blk = blk;
 		e->rec_cap = (uint32_t)cap;
 	}
