@@ -125,6 +125,9 @@ void cd_opt_engine_init(cd_opt_engine *o)
 	memset(o, 0, sizeof(*o));
 	o->rules_dir = env && *env ? env : cd_datadir_rules();
 	cd_engine_config_default(&o->cfg);
+	/* explain, whatif and report look at whole histories: only replay (as run) folds and forgets */
+	o->cfg.history_horizon_days = 0;
+	o->cfg.retention_days = 0;
 	o->max_record = (size_t)def;
 }
 
@@ -264,7 +267,8 @@ void cd_opt_history_usage(FILE *f)
 	cd_opt_run_int("history-horizon", NULL, &lo[0], &hi[0]);
 	cd_opt_run_int("retention", NULL, &lo[1], &hi[1]);
 	fprintf(f,
-		"      --history-horizon DAYS  fold a citizen's ended, decided periods this many days before\n"
+		"      --history-horizon DAYS\n"
+		"                           fold a citizen's ended, decided periods this many days before\n"
 		"                           the clock into a summary, %ld … %ld, 0 = never (default %d)\n"
 		"      --retention DAYS     delete a citizen's state this many days after their last period\n"
 		"                           ended, %ld … %ld, 0 = never (default %d)\n",

@@ -127,6 +127,8 @@ int cd_opt_kafka(char *arg, cd_kv *kv, size_t *n, size_t max);
  *   --grace, --warn-days, --max-events, --max-obligations
  *                             the engine's limits (defaults: cd_engine_config_default)
  *   --max-record-bytes N      largest input record
+ * Compaction and retention are off (whole histories) unless the command
+ * takes CD_OPT_HISTORY_LONGOPTS and sets them (replay: run's defaults).
  * Bounds as run's table has them; cd_opt_engine_usage prints them for --help.
  */
 typedef struct cd_opt_engine {

@@ -300,6 +300,13 @@ int cmd_replay(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	cd_buf_init(&r.out, (size_t)16 << 20);
 	cd_opt_engine_init(&o.eo);
+	{
+		/* replay is the reference for run: the same compaction and retention by default */
+		cd_engine_config d;
+		cd_engine_config_default(&d);
+		o.eo.cfg.history_horizon_days = d.history_horizon_days;
+		o.eo.cfg.retention_days = d.retention_days;
+	}
 
 	if ((rc = cd_opt_parse(&replay_cmd, argc, argv, &o)) != 0) {
 		status = rc > 0 ? 0 : 1;
