@@ -11,7 +11,8 @@
  *     its own instant (docs/spec/events.md "Clock").
  * Because evaluation is a function of (history, clock) and the emitted states
  * record what was already said, late, duplicated and out-of-order inputs end
- * in the same obligation states as in-order ones.
+ * in the same obligation states as in-order ones (within history_horizon_days:
+ * older history that can no longer change an output is folded, engine.c).
  *
  * Ownership: the engine borrows `rules` (which must outlive it) and owns only
  * scratch memory. A cd_engine is not thread-safe: use one per thread. Output
