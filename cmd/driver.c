@@ -138,8 +138,7 @@ static int load(cd_driver *d, const char *id, size_t len, cd_err *err)
 static int save(cd_driver *d, const char *id, size_t len, cd_err *err)
 {
 	if (d->cit.retired) {       /* retention: the state goes, with its timer */
-		if (cd_memstore_del(d->store, id, len))
-			d->n.deleted++;
+		cd_memstore_del(d->store, id, len);
 		return 0;
 	}
 	cd_buf_reset(&d->rec);

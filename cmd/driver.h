@@ -30,7 +30,6 @@
 typedef struct cd_driver_counts {
 	uint64_t records, applied, duplicates, skipped;
 	uint64_t deadlines, breaches, aggregates, members;
-	uint64_t deleted;             /* citizens whose state retention deleted */
 } cd_driver_counts;
 
 /* Where outputs go. A non-zero return from either fails the driver (cd_driver_failed). */
