@@ -137,6 +137,10 @@ static int load(cd_driver *d, const char *id, size_t len, cd_err *err)
 
 static int save(cd_driver *d, const char *id, size_t len, cd_err *err)
 {
+	if (d->cit.retired) {       /* retention: the state goes, with its timer */
+		cd_memstore_del(d->store, id, len);
+		return 0;
+	}
 	cd_buf_reset(&d->rec);
 	if (cd_citizen_encode(&d->cit, &d->rec) < 0)
 		return cd_err_set(err, 0, "the citizen's record exceeds the record limit");   /* no id: it is logged */

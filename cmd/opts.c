@@ -125,6 +125,9 @@ void cd_opt_engine_init(cd_opt_engine *o)
 	memset(o, 0, sizeof(*o));
 	o->rules_dir = env && *env ? env : cd_datadir_rules();
 	cd_engine_config_default(&o->cfg);
+	/* explain, whatif and report look at whole histories: only replay (as run) folds and forgets */
+	o->cfg.history_horizon_days = 0;
+	o->cfg.retention_days = 0;
 	o->max_record = (size_t)def;
 }
 
@@ -166,6 +169,16 @@ int cd_opt_engine_option(cd_opt_engine *o, int c, const char *arg)
 		if (cd_opt_long_as_run("max-record-bytes", arg, &v) < 0)
 			return -1;
 		o->max_record = (size_t)v;
+		return 0;
+	case CD_OPT_HISTORY_HORIZON:
+		if (cd_opt_long_as_run("history-horizon", arg, &v) < 0)
+			return -1;
+		o->cfg.history_horizon_days = (int)v;
+		return 0;
+	case CD_OPT_RETENTION:
+		if (cd_opt_long_as_run("retention", arg, &v) < 0)
+			return -1;
+		o->cfg.retention_days = (int)v;
 		return 0;
 	case CD_OPT_LAW_TRANSITION: {
 		cd_err err;
@@ -243,6 +256,23 @@ void cd_opt_engine_usage(FILE *f)
 		"      --log-level LEVEL    debug, info, warn, error (default info)\n",
 		lo[0], hi[0], d.grace_days, lo[1], hi[1], d.warn_lead_days, lo[2], hi[2], d.max_events,
 		d.max_obligations, def);
+}
+
+void cd_opt_history_usage(FILE *f)
+{
+	cd_engine_config d;
+	long lo[2], hi[2];
+
+	cd_engine_config_default(&d);
+	cd_opt_run_int("history-horizon", NULL, &lo[0], &hi[0]);
+	cd_opt_run_int("retention", NULL, &lo[1], &hi[1]);
+	fprintf(f,
+		"      --history-horizon DAYS\n"
+		"                           fold a citizen's ended, decided periods this many days before\n"
+		"                           the clock into a summary, %ld … %ld, 0 = never (default %d)\n"
+		"      --retention DAYS     delete a citizen's state this many days after their last period\n"
+		"                           ended, %ld … %ld, 0 = never (default %d)\n",
+		lo[0], hi[0], d.history_horizon_days, lo[1], hi[1], d.retention_days);
 }
 
 /* ---- Redis (the tools that read live state) --------------------------------------- */

@@ -45,6 +45,7 @@ enum {
 	CD_OPT_LOG_LEVEL = 1001, CD_OPT_RULES, CD_OPT_OVERLAYS_CONFIG, CD_OPT_OVERLAYS, CD_OPT_GRACE, CD_OPT_WARN,
 	CD_OPT_MAX_EVENTS, CD_OPT_MAX_OBLIGATIONS, CD_OPT_MAX_RECORD, CD_OPT_LAW_TRANSITION,
 	CD_OPT_REDIS, CD_OPT_REDIS_USER, CD_OPT_REDIS_DB, CD_OPT_REDIS_PREFIX, CD_OPT_REDIS_PASSWORD_FILE,
+	CD_OPT_HISTORY_HORIZON, CD_OPT_RETENTION,
 	CD_OPT_OWN = 1100,
 };
 
@@ -58,6 +59,10 @@ enum {
 	{ "redis-password-file", required_argument, NULL, CD_OPT_REDIS_PASSWORD_FILE }, \
 	{ "redis-db", required_argument, NULL, CD_OPT_REDIS_DB }, \
 	{ "redis-prefix", required_argument, NULL, CD_OPT_REDIS_PREFIX }
+/* Compaction and retention (engine.h), for the commands that keep state over a log: replay. */
+#define CD_OPT_HISTORY_LONGOPTS \
+	{ "history-horizon", required_argument, NULL, CD_OPT_HISTORY_HORIZON }, \
+	{ "retention", required_argument, NULL, CD_OPT_RETENTION }
 #define CD_OPT_HELP_LONGOPT { "help", no_argument, NULL, 'h' }
 #define CD_OPT_LOG_LEVEL_LONGOPT { "log-level", required_argument, NULL, CD_OPT_LOG_LEVEL }
 #define CD_OPT_ENGINE_LONGOPTS \
@@ -122,6 +127,8 @@ int cd_opt_kafka(char *arg, cd_kv *kv, size_t *n, size_t max);
  *   --grace, --warn-days, --max-events, --max-obligations
  *                             the engine's limits (defaults: cd_engine_config_default)
  *   --max-record-bytes N      largest input record
+ * Compaction and retention are off (whole histories) unless the command
+ * takes CD_OPT_HISTORY_LONGOPTS and sets them (replay: run's defaults).
  * Bounds as run's table has them; cd_opt_engine_usage prints them for --help.
  */
 typedef struct cd_opt_engine {
@@ -149,6 +156,8 @@ int cd_opt_engine_open(cd_opt_engine *o, cd_engine **out, cd_err *err);
 /* Frees the rules (after the engine that uses them). */
 void cd_opt_engine_release(cd_opt_engine *o);
 /* Prints the --help lines of the engine options and --log-level, bounds and defaults included. */
+/* The usage lines of CD_OPT_HISTORY_LONGOPTS. */
+void cd_opt_history_usage(FILE *f);
 void cd_opt_engine_usage(FILE *f);
 
 /*

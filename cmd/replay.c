@@ -42,6 +42,7 @@ typedef struct replayer {
 	FILE *outf;
 	cd_log_format out_fmt;
 	cd_summary *summary;     /* NULL unless --summary */
+	const cd_engine *eng;
 } replayer;
 
 static int write_output(void *ctx, const cd_output *o)
@@ -102,6 +103,18 @@ static void report(const replayer *r, int stats, const cd_topic_counts *tc)
 	       "skipped", num[3], "deadline_events", num[4], "breach_events", num[5], "aggregate_events", num[7],
 	       "member_outcomes", num[8], "citizens", num[6], tc ? "tick_copies" : NULL, num[9], "partitions",
 	       num[10], NULL);
+	{
+		const cd_engine_stats *es = cd_engine_stats_get(r->eng);
+		if (es->compactions || es->retired || es->refused_folded) {
+			snprintf(num[0], sizeof(num[0]), "%llu", (unsigned long long)es->compactions);
+			snprintf(num[1], sizeof(num[1]), "%llu", (unsigned long long)es->folded_events);
+			snprintf(num[2], sizeof(num[2]), "%llu", (unsigned long long)es->folded_states);
+			snprintf(num[3], sizeof(num[3]), "%llu", (unsigned long long)es->refused_folded);
+			snprintf(num[4], sizeof(num[4]), "%llu", (unsigned long long)es->retired);
+			cd_log(CD_LOG_INFO, "replay history", "compactions", num[0], "folded_events", num[1],
+			       "folded_states", num[2], "refused_folded", num[3], "citizens_deleted", num[4], NULL);
+		}
+	}
 	if (stats) {
 		snprintf(num[0], sizeof(num[0]), "%zu", bytes);
 		snprintf(num[1], sizeof(num[1]), "%zu", count);
@@ -134,6 +147,7 @@ static const struct option longopts[] = {
 	{ "from", required_argument, NULL, OPT_FROM },
 	{ "to", required_argument, NULL, OPT_TO },
 	CD_OPT_ENGINE_LONGOPTS,
+	CD_OPT_HISTORY_LONGOPTS,
 	CD_OPT_LOG_LEVEL_LONGOPT,
 	CD_OPT_HELP_LONGOPT,
 	{ NULL, 0, NULL, 0 },
@@ -243,6 +257,7 @@ static void usage(FILE *f)
 		   "      --no-aggregates      evaluate no aggregate obligations (dk-2026 shares, averages): no\n"
 		   "                           AggregateEvents, as a live run without the aggregate stage\n");
 	cd_opt_engine_usage(f);
+	cd_opt_history_usage(f);
 	fprintf(f, "A topic is read without touching live state: every partition is assigned (no consumer group\n"
 		   "is joined, nothing is committed) and Redis is not used. Records are checked as `contactd run`\n"
 		   "checks them and the partitions are merged on their all-citizen ClockTicks (which `contactd\n"
@@ -285,6 +300,13 @@ int cmd_replay(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	cd_buf_init(&r.out, (size_t)16 << 20);
 	cd_opt_engine_init(&o.eo);
+	{
+		/* replay is the reference for run: the same compaction and retention by default */
+		cd_engine_config d;
+		cd_engine_config_default(&d);
+		o.eo.cfg.history_horizon_days = d.history_horizon_days;
+		o.eo.cfg.retention_days = d.retention_days;
+	}
 
 	if ((rc = cd_opt_parse(&replay_cmd, argc, argv, &o)) != 0) {
 		status = rc > 0 ? 0 : 1;
@@ -299,6 +321,7 @@ int cmd_replay(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "cannot start", "error", err.msg, NULL);
 		goto out;
 	}
+	r.eng = eng;
 	r.drv = cd_driver_new(eng, o.eo.rules, &o.eo.cfg,
 			      (cd_driver_sink){ write_output, o.no_aggregates ? NULL : write_aggregate, &r });
 	if (!r.drv) {

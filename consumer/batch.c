@@ -333,12 +333,24 @@ static int slots_to_batch(proc *x, cd_err *err)
 		if (!s->dirty)
 			continue;
 		cd_buf_reset(&rec);
+		if (s->c.retired) {      /* retention: the record and its timer go in this commit */
+			if (cd_redis_batch_delete(x->batch, s->id) < 0)
+				result = cd_err_set(err, 1, "out of memory");
+			continue;
+		}
 		if (cd_citizen_encode(&s->c, &rec) < 0 ||
 		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0)
 			result = cd_err_set(err, 0, "a citizen's record exceeds the limits (citizen_hash %016llx)",
 					    (unsigned long long)XXH3_64bits(s->id, strlen(s->id)));
 	}
 	cd_buf_release(&rec);
+	{
+		/* what compaction and retention did since the last batch */
+		const cd_engine_stats *es = cd_engine_stats_get(x->eng);
+		cd_metrics_history(x->met, es->compactions - x->eng_said.compactions,
+				   es->folded_events - x->eng_said.folded_events, es->retired - x->eng_said.retired);
+		x->eng_said = *es;
+	}
 	return result;
 }
 

@@ -60,6 +60,7 @@ typedef struct cd_config {
 	int mock_brokers, mock_partitions;
 	char *rules, *overlays_config, *overlays;
 	int grace, warn_days, max_events, max_obligations, max_record_bytes;
+	int history_horizon, retention;  /* days; 0: never (state/engine.h) */
 	int law_transition;              /* enum cd_law_transition (state/engine.h) */
 	int log_level;
 	int progress_interval;           /* seconds; 0: no progress lines */

@@ -69,6 +69,7 @@ struct cd_metrics {
 	counter fencing[CD_METRICS_MAX_PARTS];
 	gauge outbox[CD_METRICS_MAX_PARTS], outbox_since_ms[CD_METRICS_MAX_PARTS], timers_due[CD_METRICS_MAX_PARTS];
 	counter member_records, commits, undeliverable, quarantined;
+	counter compactions, folded_events, citizens_deleted;
 	counter redis_round_trips, redis_errors, redis_reconnects;
 	counter redis_redirects, redis_map_refreshes;
 	histogram batch, commit;
@@ -226,6 +227,13 @@ void cd_metrics_fencing_loss(cd_metrics *m, int32_t p)
 void cd_metrics_undeliverable(cd_metrics *m)
 {
 	ADD(m->undeliverable, 1);
+}
+
+void cd_metrics_history(cd_metrics *m, uint64_t compactions, uint64_t folded_events, uint64_t deleted)
+{
+	ADD(m->compactions, compactions);
+	ADD(m->folded_events, folded_events);
+	ADD(m->citizens_deleted, deleted);
 }
 
 void cd_metrics_quarantined(cd_metrics *m)
@@ -596,6 +604,12 @@ int cd_metrics_render(const cd_metrics *cm, cd_buf *b)
 		     "Outbox entries Kafka refused for good (sent as stand-in dead letters).", (double)GET(m->undeliverable));
 	rc |= scalar(b, "contactd_quarantined_citizens_total", "counter", "Citizens whose Redis record does not decode.",
 		     (double)GET(m->quarantined));
+	rc |= scalar(b, "contactd_history_compactions_total", "counter",
+		     "Times a citizen's history was folded into its summary (history-horizon).", (double)GET(m->compactions));
+	rc |= scalar(b, "contactd_history_folded_events_total", "counter", "History entries folded into summaries.",
+		     (double)GET(m->folded_events));
+	rc |= scalar(b, "contactd_citizens_deleted_total", "counter",
+		     "Citizens whose state retention deleted.", (double)GET(m->citizens_deleted));
 
 	rc |= head(b, "contactd_consumer_lag_records", "gauge", "Records on the topic not yet processed (high watermark - position).");
 	for (size_t i = 0; i < m->n_in; i++)

@@ -76,6 +76,8 @@ void cd_metrics_fencing_loss(cd_metrics *m, int32_t p);
 void cd_metrics_undeliverable(cd_metrics *m);
 void cd_metrics_quarantined(cd_metrics *m);
 void cd_metrics_offset_reset(cd_metrics *m, int ti, int32_t p);
+/* History folded (compactions, entries) and citizens deleted by retention (state/engine.h). */
+void cd_metrics_history(cd_metrics *m, uint64_t compactions, uint64_t folded_events, uint64_t deleted);
 
 /* ---- the loop thread: state --------------------------------------------------------- */
 

@@ -152,6 +152,8 @@ static int setup(proc *x, cd_err *err)
 	ecfg.law_transition = x->cfg.law_transition;
 	ecfg.warn_lead_days = x->cfg.warn_days;
 	ecfg.max_events = (size_t)x->cfg.max_events;
+	ecfg.history_horizon_days = x->cfg.history_horizon;
+	ecfg.retention_days = x->cfg.retention;
 	ecfg.max_obligations = (size_t)x->cfg.max_obligations;
 	x->eng = cd_engine_new(x->rules, &ecfg);
 	x->batch = cd_redis_batch_new();

@@ -91,6 +91,7 @@ typedef struct proc {
 	cd_config cfg;
 	cd_rules *rules;
 	cd_engine *eng;
+	cd_engine_stats eng_said;   /* the engine's counters as last added to the metrics */
 	cd_redis *redis;
 	/* Commits of citizen batches and outbox trims: sent on a connection of their own
 	 * and their replies read once per pass of the loop, so that one fsync covers the

@@ -112,7 +112,8 @@
  *   [6] H                number of hash operations
  *   [7] K                number of hashes they write
  *   then R triples       record bytes, citizen id (timer member), timer score
- *                        (decimal ms) or "" (no timer: ZREM)
+ *                        (decimal ms) or "" (no timer: ZREM) or "x" (retention:
+ *                        DEL the record and ZREM its timer)
  *   then O entries       outbox entry bytes, in order
  *   then F pairs         meta field ("off:<topic>", or another), its value
  *   then H quadruples    'S' (HSET) or 'D' (HDEL), j, field, value ("" for D)
@@ -147,7 +148,7 @@ static const char commit_lua[] =
 	"end\n"
 	"for a = 10, 7 + 3 * nrec, 3 do\n"
 	"  local s = ARGV[a]\n"
-	"  if s ~= '' and not string.match(s, '^%-?%d+$') then\n"
+	"  if s ~= '' and s ~= 'x' and not string.match(s, '^%-?%d+$') then\n"
 	"    return redis.error_reply('ERR contactd commit: bad timer score ' .. s)\n"
 	"  end\n"
 	"end\n"
@@ -160,10 +161,14 @@ static const char commit_lua[] =
 	"end\n"
 	"local a = 8\n"
 	"for i = 1, nrec do\n"
-	"  redis.call('SET', KEYS[3 + i], ARGV[a])\n"
-	"  if ARGV[a + 2] == '' then\n"
+	"  if ARGV[a + 2] == 'x' then\n"
+	"    redis.call('DEL', KEYS[3 + i])\n"
+	"    redis.call('ZREM', timers, ARGV[a + 1])\n"
+	"  elseif ARGV[a + 2] == '' then\n"
+	"    redis.call('SET', KEYS[3 + i], ARGV[a])\n"
 	"    redis.call('ZREM', timers, ARGV[a + 1])\n"
 	"  else\n"
+	"    redis.call('SET', KEYS[3 + i], ARGV[a])\n"
 	"    redis.call('ZADD', timers, ARGV[a + 2], ARGV[a + 1])\n"
 	"  end\n"
 	"  a = a + 3\n"
@@ -1218,6 +1223,7 @@ typedef struct brec {
 	size_t id, id_len;     /* offsets into bytes; the id is NUL-terminated there */
 	size_t rec, rec_len;
 	cd_instant next_fire;
+	bool del;              /* retention: the record and its timer go */
 } brec;
 
 typedef struct bspan {
@@ -1326,7 +1332,16 @@ int cd_redis_batch_record(cd_redis_batch *b, const char *id, const void *rec, si
 	x->id_len = id_len;
 	x->rec_len = n;
 	x->next_fire = next_fire;
+	x->del = false;
 	b->n_rec++;
+	return 0;
+}
+
+int cd_redis_batch_delete(cd_redis_batch *b, const char *id)
+{
+	if (cd_redis_batch_record(b, id, "", 0, CD_INSTANT_NONE) < 0)
+		return -1;
+	b->rec[b->n_rec - 1].del = true;
 	return 0;
 }
 
@@ -1492,7 +1507,9 @@ static int commit_args(cd_redis *r, int32_t p, int64_t token, const cd_redis_bat
 		const brec *x = &b->rec[i];
 		arg(r, batch_ptr(b, x->rec), x->rec_len);
 		arg(r, batch_ptr(b, x->id), x->id_len);
-		if (x->next_fire == CD_INSTANT_NONE)
+		if (x->del)
+			arg(r, "x", 1);
+		else if (x->next_fire == CD_INSTANT_NONE)
 			arg(r, "", 0);
 		else
 			argf(r, "%" PRId64, instant_ms(x->next_fire));

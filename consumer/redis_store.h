@@ -105,6 +105,8 @@ void cd_redis_batch_free(cd_redis_batch *b);
 void cd_redis_batch_clear(cd_redis_batch *b);
 /* A citizen's new record and next firing instant (CD_INSTANT_NONE: no timer). Copied. */
 int cd_redis_batch_record(cd_redis_batch *b, const char *id, const void *rec, size_t n, cd_instant next_fire);
+/* Retention: the citizen's record and timer are deleted in the same commit. Copied. */
+int cd_redis_batch_delete(cd_redis_batch *b, const char *id);
 /* An outbox entry (opaque bytes), appended after the existing ones. Copied. */
 int cd_redis_batch_outbox(cd_redis_batch *b, const void *entry, size_t n);
 /* The next offset to consume for `topic` after this batch. */

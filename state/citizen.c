@@ -11,6 +11,9 @@
  *   n_ob, then per obligation state: pkey (8 bytes LE), pstart, oid, status,
  *       reason, flags, benefit, muni, due, ws, we, required, held, transitions,
  *       and (version 3) what the aggregate stage was told: agg, agg_due, agg_held, agg_key
+ *   (version 4) the summary of folded history: fold_until, fold_at, n_folded,
+ *       n_fold_conv, then that many 8-byte LE hashes. A record with nothing
+ *       folded is still written as version 3, which an older build reads.
  * Strings are a varint length and bytes. Decoding checks every length against
  * the buffer and every field against the limits the engine relies on: a
  * corrupt record is an error naming the field, never a crash, and never a
@@ -26,7 +29,8 @@
 #include "state/rules.h"
 #include "util/varint.h"
 
-#define FORMAT_VERSION 3
+#define FORMAT_VERSION 4
+#define FORMAT_VERSION_UNFOLDED 3
 /* Version 1 (before the dk-2026 fields) is still read: records in Redis outlive a deployment. */
 #define FORMAT_VERSION_MIN 1
 #define ARENA_MAX ((size_t)16 << 20)
@@ -36,6 +40,8 @@ void cd_citizen_init(cd_citizen *c)
 	memset(c, 0, sizeof(*c));
 	c->clock = CD_INSTANT_NONE;
 	c->next_fire = CD_INSTANT_NONE;
+	c->fold_until = CD_DATE_NONE;
+	c->fold_at = CD_INSTANT_NONE;
 	cd_buf_init(&c->str, ARENA_MAX);
 }
 
@@ -46,12 +52,18 @@ void cd_citizen_clear(cd_citizen *c)
 	c->n_ev = 0;
 	c->n_ob = 0;
 	cd_buf_reset(&c->str);
+	c->fold_until = CD_DATE_NONE;
+	c->fold_at = CD_INSTANT_NONE;
+	c->n_folded = 0;
+	c->n_fold_conv = 0;
+	c->retired = false;
 }
 
 void cd_citizen_release(cd_citizen *c)
 {
 	free(c->ev);
 	free(c->ob);
+	free(c->fold_conv);
 	cd_buf_release(&c->str);
 	cd_citizen_init(c);
 }
@@ -70,6 +82,26 @@ int cd_citizen_intern(cd_citizen *c, const char *s, size_t len, uint32_t *off)
 	cd_buf_append(&c->str, s, len);
 	cd_buf_putc(&c->str, '\0');
 	return 0;
+}
+
+int cd_citizen_fold_conv(cd_citizen *c, uint64_t h)
+{
+	if (c->n_fold_conv == CD_FOLD_CONV_MAX) {
+		memmove(c->fold_conv, c->fold_conv + 1, (CD_FOLD_CONV_MAX - 1) * sizeof(*c->fold_conv));
+		c->n_fold_conv--;
+	}
+	if (cd_array_grow((void **)&c->fold_conv, &c->cap_fold_conv, c->n_fold_conv + 1, sizeof(*c->fold_conv)) < 0)
+		return -1;
+	c->fold_conv[c->n_fold_conv++] = h;
+	return 0;
+}
+
+bool cd_citizen_folded_conv(const cd_citizen *c, uint64_t h)
+{
+	for (size_t i = 0; i < c->n_fold_conv; i++)
+		if (c->fold_conv[i] == h)
+			return true;
+	return false;
 }
 
 /* ---- encoding ------------------------------------------------------------- */
@@ -112,13 +144,14 @@ static inline uint8_t *w_instant(uint8_t *p, cd_instant t)
 int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 {
 	cd_instant prev = 0;
-	size_t bound = 64 + c->n_ev * MAX_EVENT_BYTES + c->n_ob * MAX_OB_BYTES;
+	size_t bound = 64 + c->n_ev * MAX_EVENT_BYTES + c->n_ob * MAX_OB_BYTES + 40 + 8 * c->n_fold_conv;
+	bool folded = c->fold_until != CD_DATE_NONE;
 	uint8_t *p, *start;
 
 	if (cd_buf_reserve(b, bound) < 0)
 		return -1;
 	start = p = (uint8_t *)b->data + b->len;
-	*p++ = FORMAT_VERSION;
+	*p++ = folded ? FORMAT_VERSION : FORMAT_VERSION_UNFOLDED;
 	p = w_instant(p, c->clock);
 	p = w_instant(p, c->next_fire);
 	p = w_varint(p, c->n_ev);
@@ -184,6 +217,17 @@ int cd_citizen_encode(const cd_citizen *c, cd_buf *b)
 			p = w_date(p, o->agg_due);
 			p = w_varint(p, (uint64_t)o->agg_held);
 			p = w_varint(p, o->agg_key);
+		}
+	}
+	if (folded) {
+		p = w_date(p, c->fold_until);
+		p = w_instant(p, c->fold_at);
+		p = w_varint(p, c->n_folded);
+		p = w_varint(p, c->n_fold_conv);
+		for (size_t i = 0; i < c->n_fold_conv; i++) {
+			uint64_t h = htole64(c->fold_conv[i]);
+			memcpy(p, &h, 8);
+			p += 8;
 		}
 	}
 	assert((size_t)(p - start) <= bound);
@@ -539,6 +583,32 @@ int cd_citizen_decode(cd_citizen *c, const uint8_t *p, size_t n, cd_err *err)
 	if (r.field) {
 		where = "obligations";
 		goto bad;
+	}
+	if (version >= 4) {
+		uint64_t nh;
+		c->fold_until = get_ev_date(&r, "fold_until");
+		if (!r.field && c->fold_until == CD_DATE_NONE)
+			bad(&r, "fold_until", "is missing");
+		if (!r.field && c->n_ev && c->ev[0].date <= c->fold_until)
+			bad(&r, "fold_until", "is not before the first history entry");
+		c->fold_at = get_instant(&r, "fold_at");
+		if (!r.field && c->fold_at != CD_INSTANT_NONE && c->n_ev && c->ev[0].occurred < c->fold_at)
+			bad(&r, "fold_at", "is after the first history entry");
+		c->n_folded = (uint32_t)get_max(&r, "n_folded", UINT32_MAX, "is outside 0 … 4294967295");
+		nh = get_max(&r, "n_fold_conv", CD_FOLD_CONV_MAX, "is more than " STR(CD_FOLD_CONV_MAX));
+		if (!r.field && nh > (uint64_t)(r.end - r.p) / 8)
+			bad(&r, "n_fold_conv", "exceeds what the record holds");
+		if (!r.field && cd_array_grow((void **)&c->fold_conv, &c->cap_fold_conv, (size_t)nh,
+					      sizeof(*c->fold_conv)) < 0)
+			bad(&r, "n_fold_conv", "exceeds the memory available");
+		for (uint64_t k = 0; k < nh && !r.field; k++) {
+			uint64_t h;
+			memcpy(&h, r.p, 8);
+			r.p += 8;
+			c->fold_conv[c->n_fold_conv++] = le64toh(h);
+		}
+		if (r.field)
+			goto bad;
 	}
 	if (r.p != r.end) {
 		cd_citizen_clear(c);

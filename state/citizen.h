@@ -13,6 +13,11 @@
  * delta-coded times) and versioned: it is both the in-memory store's value
  * and the Redis value, so replay and production hold the same bytes.
  *
+ * History no longer able to change any output can be folded (engine.c,
+ * "Compaction"): the record then keeps a summary in its place (fold_until and
+ * the hashes of folded conversation ids), and the engine refuses inputs that
+ * would need what was folded.
+ *
  * Lifecycle: cd_citizen_init (no allocation), cd_citizen_clear (empty, keeps
  * memory for reuse), cd_citizen_release (frees the contents). Limits are
  * enforced by the engine, which knows the configuration.
@@ -20,6 +25,7 @@
 #ifndef CD_STATE_CITIZEN_H
 #define CD_STATE_CITIZEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -99,7 +105,21 @@ typedef struct cd_citizen {
 	cd_obst *ob;
 	size_t n_ob, cap_ob;
 	cd_buf str;               /* string arena; offset 0 holds "" */
+	/* The summary of folded history (none while fold_until is CD_DATE_NONE). */
+	cd_date fold_until;       /* the business date of the last folded input: nothing on or before it is held */
+	cd_instant fold_at;       /* inputs at or before this instant are refused too: a folded period ended
+				   * by an entry that was kept (CD_INSTANT_NONE: none) */
+	uint32_t n_folded;        /* inputs folded so far */
+	uint64_t *fold_conv;      /* XXH3-64 of folded conversation ids, oldest first (CD_FOLD_CONV_MAX) */
+	size_t n_fold_conv, cap_fold_conv;
+	bool retired;             /* transient, never encoded: retention deleted the state; the caller deletes the record */
 } cd_citizen;
+
+/*
+ * Folded conversation ids remembered, so that a correction or void of one is
+ * refused; past this the oldest are forgotten (the record stays bounded: 32 KiB).
+ */
+#define CD_FOLD_CONV_MAX 4096
 
 void cd_citizen_init(cd_citizen *c);
 void cd_citizen_clear(cd_citizen *c);
@@ -116,6 +136,11 @@ int cd_citizen_intern(cd_citizen *c, const char *s, size_t len, uint32_t *off);
 /* Grow the arrays to hold at least n entries. -1 when out of memory. */
 int cd_citizen_reserve_events(cd_citizen *c, size_t n);
 int cd_citizen_reserve_obs(cd_citizen *c, size_t n);
+
+/* Appends a folded conversation id's hash, forgetting the oldest past CD_FOLD_CONV_MAX. -1 out of memory. */
+int cd_citizen_fold_conv(cd_citizen *c, uint64_t h);
+/* Whether a conversation id with this hash was folded (and is still remembered). */
+bool cd_citizen_folded_conv(const cd_citizen *c, uint64_t h);
 
 /* Serialises c into out (appending). */
 int cd_citizen_encode(const cd_citizen *c, cd_buf *out);

@@ -29,6 +29,33 @@
  * which numbers the output event ids (D27). A BREACHED state changes only by a
  * RETRACTED output (docs/spec/rules.md §6; D24).
  *
+ * Compaction. A history would grow for as long as a citizen lives; what can
+ * no longer change any output is folded away after each step (compact()).
+ * A prefix of the history is folded when its periods have all ended, every
+ * instance of them is final (MET, BREACHED, CANCELLED, LAPSED, decided), its
+ * last business date is at least history_horizon_days before the clock, and
+ * nothing kept can reach back into it: no kept period's anchors (start,
+ * first contact, the input that started it) lie on or before that date, and
+ * no kept conversation shares a conversation_id with a folded one. Periods
+ * look back across nothing else (the cumulative clock is per dagpenge
+ * period, carried in by prior_unemployment_days; a paused period has not
+ * ended). The folded entries and their periods' emitted states are dropped;
+ * the record keeps fold_until and the folded conversation ids' hashes, and
+ * apply refuses what would need them: an input on or before fold_until
+ * (a late one, or a duplicate of a folded one), one whose anchor dates are,
+ * and a correction or void of a folded conversation. A folded period may be
+ * ended by an entry that is kept (it starts the next period): then inputs up
+ * to that entry's instant (fold_at) are refused too, since they would fall
+ * inside the folded period.
+ *
+ * An idle citizen (nothing runs or is due) is given a timer at the instant
+ * its last entry passes the horizon, so that a dormant record is folded too.
+ *
+ * Retention. Once no period runs or is paused and nothing else is due, the
+ * citizen's next firing instant is the start of the day retention_days after
+ * their last input (or folded date); when the clock reaches it the state is
+ * cleared and marked retired, and the driver deletes the record.
+ *
  * Scratch memory (periods, conversations, instances) belongs to the engine and
  * is reused across calls; nothing here allocates per input once warm.
  */
@@ -65,6 +92,13 @@ void cd_engine_config_default(cd_engine_config *cfg)
 	cfg->max_events = 2000;
 	cfg->max_obligations = 1000;
 	cfg->law_transition = CD_LAW_PERIOD_START;
+	cfg->history_horizon_days = 1096;
+	cfg->retention_days = 1826;
+}
+
+const cd_engine_stats *cd_engine_stats_get(const cd_engine *e)
+{
+	return &e->stats;
 }
 
 cd_engine *cd_engine_new(const cd_rules *rules, const cd_engine_config *cfg)
@@ -105,6 +139,7 @@ void cd_engine_free(cd_engine *e)
 	free(e->cs_tab);
 	free(e->cs_of);
 	free(e->st);
+	free(e->fh);
 	free(e);
 }
 
@@ -866,16 +901,207 @@ static int history_insert(cd_citizen *c, const cd_event *ev, cd_err *err)
 	return (int)pos;
 }
 
+/* ---- compaction and retention (see the opening comment) -------------------- */
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t conv_hash(const cd_citizen *c, const cd_hev *h)
+{
+	const char *id = cd_citizen_str(c, h->conv_off);
+	return XXH3_64bits(id, strlen(id));
+}
+
+static bool inst_final(const inst *in, cd_instant t)
+{
+	if (in->status == CD_OB_OPEN || in->status == CD_OB_PAUSED)
+		return false;
+	return (in->decided_at == CD_INSTANT_NONE || in->decided_at <= t) &&
+	       (in->breach_at == CD_INSTANT_NONE || in->breach_at <= t);
+}
+
+/* The earliest date a period's windows can start: its anchors. */
+static cd_date period_reach(const period *p)
+{
+	cd_date d = p->start;
+	if (p->first_contact != CD_DATE_NONE && p->first_contact < d)
+		d = p->first_contact;
+	if (p->input_date < d)
+		d = p->input_date;
+	if (p->first_reg < d)
+		d = p->first_reg;
+	return d;
+}
+
+/* Entry k, which ended the period before it, starts its own period the same way once that period is gone. */
+static bool starts_alone(const cd_hev *h)
+{
+	return h->kind == CD_EV_REGISTRATION || h->kind == CD_EV_DEREGISTRATION ||
+	       (h->kind == CD_EV_BENEFIT_CHANGE && h->category != CD_CATEGORY_NONE);
+}
+
+/* How many leading entries may be folded at t (after eng_evaluate at t): 0 when none. */
+static size_t fold_point(cd_engine *e, const cd_citizen *c, cd_instant t)
+{
+	cd_date limit = cd_cph_date(t) - e->cfg.history_horizon_days;
+	size_t k = 0, prev;
+
+	while (k < c->n_ev && c->ev[k].date <= limit)
+		k++;
+	do {
+		prev = k;
+		while (k > 0 && k < c->n_ev && c->ev[k].date == c->ev[k - 1].date)
+			k--;                                 /* a day is folded whole */
+		if (!k)
+			return 0;
+		for (size_t pi = 0; pi < e->n_per && k; pi++) {
+			const period *p = &e->per[pi];
+			if ((size_t)p->start_ev < k) {
+				if (p->end_ev < 0 || (size_t)p->end_ev > k ||
+				    ((size_t)p->end_ev == k && (!starts_alone(&c->ev[k]) || c->ev[k].date > limit)))
+					k = (size_t)p->start_ev;
+			} else if (period_reach(p) <= c->ev[k - 1].date) {
+				while (k > 0 && c->ev[k - 1].date >= period_reach(p))
+					k--;
+			}
+		}
+		for (size_t i = 0; i < e->n_in && k; i++)
+			if ((size_t)e->in[i].p->start_ev < k && !inst_final(&e->in[i], t))
+				k = (size_t)e->in[i].p->start_ev;
+		if (k && k == prev) {
+			/* no kept conversation may share an id with a folded one */
+			size_t n = 0;
+			if (GROW(e->fh, 0, e->cap_fh, k) < 0)
+				eng_oom();
+			for (size_t i = 0; i < k; i++)
+				if (c->ev[i].kind == CD_EV_CONVERSATION)
+					e->fh[n++] = conv_hash(c, &c->ev[i]);
+			qsort(e->fh, n, sizeof(*e->fh), u64_cmp);
+			for (size_t i = k; i < c->n_ev && n; i++) {
+				uint64_t h;
+				if (c->ev[i].kind != CD_EV_CONVERSATION)
+					continue;
+				h = conv_hash(c, &c->ev[i]);
+				if (bsearch(&h, e->fh, n, sizeof(h), u64_cmp)) {
+					for (size_t j = 0; j < k; j++)
+						if (c->ev[j].kind == CD_EV_CONVERSATION && conv_hash(c, &c->ev[j]) == h) {
+							k = j;
+							break;
+						}
+					break;
+				}
+			}
+		}
+	} while (k != prev);
+	return k;
+}
+
+/* Folds the first k entries and their periods' emitted states into the summary. */
+static void fold(cd_engine *e, cd_citizen *c, size_t k)
+{
+	size_t kept = 0;
+
+	c->fold_at = CD_INSTANT_NONE;
+	for (size_t pi = 0; pi < e->n_per; pi++)
+		if ((size_t)e->per[pi].start_ev < k && (size_t)e->per[pi].end_ev == k)
+			c->fold_at = c->ev[k].occurred;   /* what lies before the kept end would still be that period's */
+	for (size_t i = 0; i < k; i++)
+		if (c->ev[i].kind == CD_EV_CONVERSATION && cd_citizen_fold_conv(c, conv_hash(c, &c->ev[i])) < 0)
+			eng_oom();
+	for (size_t i = 0; i < c->n_ob; i++) {
+		bool gone = false;
+		for (size_t pi = 0; pi < e->n_per && !gone; pi++)
+			gone = (size_t)e->per[pi].start_ev < k && e->per[pi].pkey == c->ob[i].pkey;
+		if (!gone)
+			c->ob[kept++] = c->ob[i];
+	}
+	e->stats.folded_states += c->n_ob - kept;
+	c->n_ob = kept;
+	c->fold_until = c->ev[k - 1].date;
+	c->n_folded += (uint32_t)k;
+	memmove(c->ev, c->ev + k, (c->n_ev - k) * sizeof(*c->ev));
+	c->n_ev -= k;
+	e->stats.compactions++;
+	e->stats.folded_events += k;
+}
+
+/* Folds what can be folded after an evaluation and diff at t; re-evaluates when it did. */
+static void compact(cd_engine *e, cd_citizen *c, cd_instant t)
+{
+	size_t k;
+	if (e->cfg.history_horizon_days <= 0 || !c->n_ev ||
+	    c->ev[0].date > cd_cph_date(t) - e->cfg.history_horizon_days)
+		return;
+	k = fold_point(e, c, t);
+	if (!k)
+		return;
+	fold(e, c, k);
+	eng_evaluate(e, c, t);   /* the same instances less the folded ones: next_fire from what is kept */
+}
+
+/* When retention deletes c (after an evaluation at t): CD_INSTANT_NONE while anything runs or is due. */
+static cd_instant expiry(const cd_engine *e, const cd_citizen *c)
+{
+	cd_date last = c->fold_until;
+	if (e->cfg.retention_days <= 0 || e->next_fire != CD_INSTANT_NONE || (!c->n_ev && last == CD_DATE_NONE))
+		return CD_INSTANT_NONE;
+	for (size_t i = 0; i < e->n_per; i++)
+		if (e->per[i].end_ev < 0)
+			return CD_INSTANT_NONE;
+	if (c->n_ev && (last == CD_DATE_NONE || c->ev[c->n_ev - 1].date > last))
+		last = c->ev[c->n_ev - 1].date;
+	return cd_cph_midnight(last + e->cfg.retention_days);
+}
+
+/*
+ * When an idle citizen's history passes the horizon (after an evaluation at
+ * t): nothing runs or is due, so no input or timer would step it there, and
+ * a dormant record would keep what could be folded until retention.
+ */
+static cd_instant fold_due(const cd_engine *e, const cd_citizen *c, cd_instant t)
+{
+	cd_instant x;
+	if (e->cfg.history_horizon_days <= 0 || !c->n_ev || e->next_fire != CD_INSTANT_NONE)
+		return CD_INSTANT_NONE;
+	for (size_t i = 0; i < e->n_per; i++)
+		if (e->per[i].end_ev < 0)
+			return CD_INSTANT_NONE;
+	x = cd_cph_midnight(c->ev[c->n_ev - 1].date + e->cfg.history_horizon_days);
+	return x > t ? x : CD_INSTANT_NONE;
+}
+
+static void retire(cd_engine *e, cd_citizen *c)
+{
+	cd_citizen_clear(c);
+	c->retired = true;
+	e->stats.retired++;
+}
+
 /* ---- the clock ------------------------------------------------------------ */
 
+/* One evaluation and diff at t. 1 when retention deleted the citizen (only when may_retire). */
 static int step(cd_engine *e, cd_citizen *c, const char *cid, cd_instant t, const char *caused_by,
-		cd_instant as_of, cd_output_fn fn, void *ctx, cd_err *err)
+		cd_instant as_of, bool may_retire, cd_output_fn fn, void *ctx, cd_err *err)
 {
 	emitter em = { e, c, cid, caused_by, as_of, fn, ctx, 0 };
+	cd_instant x;
 	eng_evaluate(e, c, t);
 	if (diff(&em, err) < 0)
 		return -1;
+	compact(e, c, t);
 	c->next_fire = e->next_fire;
+	if ((x = expiry(e, c)) != CD_INSTANT_NONE) {
+		if (x <= t && may_retire) {
+			retire(e, c);
+			return 1;
+		}
+		c->next_fire = x;        /* already past during an input (a late one): the next advance deletes */
+	}
+	if ((x = fold_due(e, c, t)) != CD_INSTANT_NONE && (c->next_fire == CD_INSTANT_NONE || x < c->next_fire))
+		c->next_fire = x;
 	return 0;
 }
 
@@ -884,14 +1110,50 @@ int cd_engine_advance(cd_engine *e, cd_citizen *c, const char *cid, cd_instant t
 {
 	while (c->next_fire != CD_INSTANT_NONE && c->next_fire <= t) {
 		cd_instant tf = c->next_fire;
-		if (step(e, c, cid, tf, "", tf, fn, ctx, err) < 0)
+		int r = step(e, c, cid, tf, "", tf, true, fn, ctx, err);
+		if (r < 0)
 			return -1;
+		if (r > 0)
+			break;
 		if (c->clock == CD_INSTANT_NONE || tf > c->clock)
 			c->clock = tf;
 		assert(c->next_fire == CD_INSTANT_NONE || c->next_fire > tf);
 	}
 	if (c->clock == CD_INSTANT_NONE || t > c->clock)
 		c->clock = t;
+	return 0;
+}
+
+/* Whether ev needs history that was folded; err says why (no ids: the text reaches logs and dead letters). */
+static int needs_folded(cd_engine *e, const cd_citizen *c, const cd_event *ev, cd_err *err)
+{
+	char d[CD_DATE_STRLEN];
+	const char *what = NULL;
+
+	if (c->fold_until == CD_DATE_NONE)
+		return 0;
+	if (cd_cph_date(ev->occurred_at) <= c->fold_until ||
+	    (c->fold_at != CD_INSTANT_NONE && ev->occurred_at <= c->fold_at))
+		what = "it occurred";
+	else if (ev->first_contact != CD_DATE_NONE && ev->first_contact <= c->fold_until)
+		what = "its first_contact_date is";
+	else if (ev->first_absence != CD_DATE_NONE && ev->first_absence <= c->fold_until)
+		what = "its first_absence_date is";
+	else if (ev->dp_start != CD_DATE_NONE && ev->dp_start <= c->fold_until)
+		what = "its dagpenge_period_start is";
+	if (what) {
+		e->stats.refused_folded++;
+		return cd_err_set(err, 0, "the citizen's history through %s is folded (history-horizon) and %s on or "
+				  "before that date: a late input or a duplicate of a folded one, not applied",
+				  cd_date_format(c->fold_until, d), what);
+	}
+	if (ev->kind == CD_EV_CONVERSATION &&
+	    cd_citizen_folded_conv(c, XXH3_64bits(ev->conv_id, ev->conv_id_len))) {
+		e->stats.refused_folded++;
+		return cd_err_set(err, 0, "the conversation it %s is in the citizen's folded history (history-horizon) "
+				  "through %s, not applied", ev->voided ? "voids" : "corrects",
+				  cd_date_format(c->fold_until, d));
+	}
 	return 0;
 }
 
@@ -906,15 +1168,18 @@ int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *cid, const cd_event
 		return cd_engine_advance(e, c, cid, cd_event_time(ev), fn, ctx, err);
 	if (seen(c, ev->event_id, ev->event_id_len))
 		return 1;
+	if (needs_folded(e, c, ev, err) < 0)
+		return -1;
 	if (c->n_ev >= e->cfg.max_events)
 		return cd_err_set(err, 0, "the citizen's history is full: %zu events (limits.max_events_per_citizen); "
 				  "event '%.*s' not applied", c->n_ev, (int)ev->event_id_len, ev->event_id);
 	pos = history_insert(c, ev, err);
 	if (pos < 0)
 		return -1;
+	c->retired = false;
 	memcpy(idbuf, ev->event_id, ev->event_id_len);   /* validated: <= CD_MAX_ID_LEN */
 	idbuf[ev->event_id_len] = '\0';
-	if (step(e, c, cid, t_prev, idbuf, cd_event_time(ev), fn, ctx, err) < 0) {
+	if (step(e, c, cid, t_prev, idbuf, cd_event_time(ev), false, fn, ctx, err) < 0) {
 		/* Refused (a limit): take the input back out, so the citizen is unchanged. */
 		memmove(&c->ev[pos], &c->ev[pos + 1], (c->n_ev - (size_t)pos - 1) * sizeof(*c->ev));
 		c->n_ev--;
@@ -922,4 +1187,3 @@ int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *cid, const cd_event
 	}
 	return cd_engine_advance(e, c, cid, cd_event_time(ev), fn, ctx, err);
 }
-

@@ -11,7 +11,8 @@
  *     its own instant (docs/spec/events.md "Clock").
  * Because evaluation is a function of (history, clock) and the emitted states
  * record what was already said, late, duplicated and out-of-order inputs end
- * in the same obligation states as in-order ones.
+ * in the same obligation states as in-order ones (within history_horizon_days:
+ * older history that can no longer change an output is folded, engine.c).
  *
  * Ownership: the engine borrows `rules` (which must outlive it) and owns only
  * scratch memory. A cd_engine is not thread-safe: use one per thread. Output
@@ -44,7 +45,20 @@ typedef struct cd_engine_config {
 	size_t max_events;        /* history entries per citizen; default 2000, options allow 1 … CD_MAX_EVENTS_BOUND */
 	size_t max_obligations;   /* obligation states per citizen; default 1000 */
 	int law_transition;       /* enum cd_law_transition; default CD_LAW_PERIOD_START */
+	int history_horizon_days; /* fold history that can no longer change an output and ended this many
+				   * days before the clock; 0: never (engine.c "Compaction"); default 1096 */
+	int retention_days;       /* delete a citizen's state this many days after their last period ended
+				   * (and their last input); 0: keep forever; default 1826 */
 } cd_engine_config;
+
+/* What compaction and retention did, counted since cd_engine_new (the caller turns them into metrics). */
+typedef struct cd_engine_stats {
+	uint64_t compactions;     /* times a citizen's history was folded */
+	uint64_t folded_events;   /* history entries folded */
+	uint64_t folded_states;   /* emitted obligation states dropped with them */
+	uint64_t retired;         /* citizens whose state retention deleted */
+	uint64_t refused_folded;  /* inputs refused because they needed folded history */
+} cd_engine_stats;
 
 /*
  * When a law that declares a configurable transition reaches courses already
@@ -150,6 +164,13 @@ int cd_engine_apply(cd_engine *e, cd_citizen *c, const char *citizen_id, const c
 /* Advances c's clock to t (if later), firing what falls due. 0 / -1. */
 int cd_engine_advance(cd_engine *e, cd_citizen *c, const char *citizen_id, cd_instant t,
 		      cd_output_fn fn, void *ctx, cd_err *err);
+
+/*
+ * Counters of compaction and retention. A citizen whose state retention
+ * deleted comes back from apply/advance empty with `retired` set: the caller
+ * deletes its record (and timer) instead of storing it.
+ */
+const cd_engine_stats *cd_engine_stats_get(const cd_engine *e);
 
 /* Names for messages: "OPENED", "BREACHED", "BENEFIT_SHIFT", … */
 const char *cd_output_status_name(const cd_output *o);

@@ -171,6 +171,9 @@ struct cd_engine {
 	uint8_t *fx;             /* explain.c: what each history entry did (enum cd_fx), NULL otherwise */
 	const char *cnt_ptrs[MAX_COUNTED_LIST];
 	char explain[1024];     /* one explanation: description, legal reference, basis, aggregate */
+	cd_engine_stats stats;
+	uint64_t *fh;            /* compaction: hashes of the conversation ids it would fold, sorted */
+	size_t cap_fh;
 	/* the evaluation in progress */
 	cd_instant t;
 	cd_instant next_fire;

@@ -5,7 +5,8 @@
  * so both the open-addressing table (slots hold index + 1) and the heap (holds
  * indices) survive a table resize without fix-ups. Each entry owns one malloc'd
  * block [key NUL][record]; a put that changes the record's size reallocates it.
- * Nothing is ever removed: a replay only adds citizens.
+ * A removal (retention) moves the last entry into the freed index and closes
+ * the probe chain behind the freed slot (backward shift), so no tombstones.
  */
 #include "state/memstore.h"
 
@@ -238,7 +239,7 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 		idx = s->slot[si] - 1;
 	s->last = idx + 1;
 	e = &s->e[idx];
-	if (!e->blk || n > e->rec_cap) {
+	if (!e->blk || n > e->rec_cap || n < e->rec_cap / 4) {    /* shrinks too: a folded record gives memory back */
 		size_t cap = (n + n / 8 + 15) & ~(size_t)15;     /* ~12% slack, 16-byte steps */
 		blk = realloc(e->blk, len + 1 + cap);
 		if (!blk)
@@ -248,7 +249,7 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 			blk[len] = '\0';
 			s->bytes += len + 1;
 		}
-		s->bytes += cap - e->rec_cap;
+		s->bytes = s->bytes + cap - e->rec_cap;
 		e->blk = blk;
 		e->rec_cap = (uint32_t)cap;
 	}
@@ -257,6 +258,44 @@ int cd_memstore_put(cd_memstore *s, const char *id, size_t len, const uint8_t *r
 	if (heap_update(s, idx, next_fire) < 0)
 		return cd_err_set(err, 1, "out of memory");
 	return 0;
+}
+
+int cd_memstore_del(cd_memstore *s, const char *id, size_t len)
+{
+	uint64_t h = XXH3_64bits(id, len);
+	size_t mask = s->n_slot - 1, i = find_slot(s, h, id, len), j = i;
+	uint32_t idx, last;
+
+	if (!s->slot[i])
+		return 0;
+	idx = s->slot[i] - 1;
+	if (s->e[idx].heap_pos != NO_HEAP)
+		heap_remove(s, idx);
+	s->bytes -= sizeof(ent) + 2 * sizeof(uint32_t) + s->e[idx].key_len + 1 + s->e[idx].rec_cap;
+	free(s->e[idx].blk);
+	for (;;) {                   /* backward-shift deletion */
+		size_t k;
+		j = (j + 1) & mask;
+		if (!s->slot[j])
+			break;
+		k = (size_t)s->e[s->slot[j] - 1].h & mask;
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;        /* its home lies after the hole: it stays */
+		s->slot[i] = s->slot[j];
+		i = j;
+	}
+	s->slot[i] = 0;
+	last = (uint32_t)(s->n - 1);
+	if (idx != last) {
+		ent *m = &s->e[last];
+		s->slot[find_slot(s, m->h, m->blk, m->key_len)] = idx + 1;
+		s->e[idx] = *m;
+		if (m->heap_pos != NO_HEAP)
+			s->heap[m->heap_pos] = idx;
+	}
+	s->n--;
+	s->last = 0;
+	return 1;
 }
 
 int cd_memstore_next_due(const cd_memstore *s, cd_instant t, const char **id, size_t *len)

@@ -36,6 +36,9 @@ int cd_memstore_get(cd_memstore *s, const char *id, size_t id_len, const uint8_t
 int cd_memstore_put(cd_memstore *s, const char *id, size_t id_len, const uint8_t *rec, size_t n,
 		    cd_instant next_fire, cd_err *err);
 
+/* Removes a citizen's record and timer (retention). 1 when it was there, 0 when not. */
+int cd_memstore_del(cd_memstore *s, const char *id, size_t len);
+
 /*
  * The citizen whose next firing instant is the earliest (ties: see above)
  * and <= t, or 0 when none is due. *id is NUL-terminated and valid until the next modification.

@@ -35,6 +35,10 @@
  *      a previous run used) gives identical output sequences.
  *   3. A store round-trip (cd_citizen_encode, cd_citizen_decode into a fresh
  *      record) after every input changes nothing: same outputs, same final record.
+ *   4. Compaction is transparent: A through an engine that folds history past a
+ *      45-day horizon (and through the store after every input) gives A's
+ *      outputs and member records, unless it refused an input that needed folded
+ *      history (counted; properties 1-3 run with compaction and retention off).
  *
  * Every run also collects the share members' outcomes (cd_engine_set_member_fn,
  * every record kept in order; the last per member_id is its final one), and:
@@ -565,6 +569,10 @@ static void gen_case(casedata *cd, uint64_t seed, int no)
 	cd->cfg.warn_lead_days = chance(&r, 50) ? 0 : 7;
 	cd->cfg.grace_days = chance(&r, 50) ? 0 : 2;
 	cd->cfg.law_transition = chance(&r, 35) ? CD_LAW_COMMENCEMENT : CD_LAW_PERIOD_START;
+	/* Order independence holds for the whole history; compaction bounds it by the horizon on
+	 * purpose (its own tests in test_history.c), and retention forgets citizens. */
+	cd->cfg.history_horizon_days = 0;
+	cd->cfg.retention_days = 0;
 	gen_history(cd, &r);
 	gen_delivery(cd, &r);
 }
@@ -1371,6 +1379,43 @@ out:
 	return fail;
 }
 
+/*
+ * Property 4: compaction is transparent. The sorted history through an engine
+ * that folds (a 45-day horizon, the record through the store after every
+ * input) says what the engine that keeps everything says, unless it refused
+ * an input for needing folded history (counted: late recordings and old
+ * anchors make a few).
+ */
+static long folded_entries, refusing_cases;
+
+static bool prop_compaction_transparent(const cd_rules *rules, casedata *cd, bool verbose)
+{
+	cd_engine_config cfg = cd->cfg;
+	cd_engine *e;
+	run whole, folded;
+	bool fail = false;
+
+	cfg.history_horizon_days = 45;
+	e = cd_engine_new(rules, &cfg);
+	assert_non_null(e);
+	run_case(rules, cd, true, false, NULL, &whole);
+	run_case(rules, cd, true, true, e, &folded);
+	folded_entries += (long)cd_engine_stats_get(e)->folded_events;
+	count_members(&whole);
+	if (run_failed(&whole, "A", verbose))
+		fail = true;
+	else if (folded.problem[0] && strstr(folded.problem, "(history-horizon)"))
+		refusing_cases++;
+	else if (run_failed(&folded, "A folded", verbose) ||
+		 outputs_differ(&whole, &folded, "A", "A folded", verbose) |
+		 members_differ(&whole, &folded, "A", "A folded", verbose))
+		fail = true;
+	cd_engine_free(e);
+	run_free(&whole);
+	run_free(&folded);
+	return fail;
+}
+
 /* ---- shrinking ------------------------------------------------------------------- */
 
 /*
@@ -1515,6 +1560,13 @@ static void check_property(void **state, property_fn prop, const char *name)
 		if (prop == prop_order_independent)
 			assert_true(st.dk2026 > 0 && st.lapsed > 0 && st.exempted > 0 && st.law_changed > 0);
 	}
+	if (prop == prop_compaction_transparent) {
+		print_message("  folded %ld history entries; %ld cases refused an input that needed folded history\n",
+			      folded_entries, refusing_cases);
+		/* it must fold, and mostly say the same, or it tests nothing */
+		if (f->only < 0 && ran >= 100)
+			assert_true(folded_entries > 0 && refusing_cases * 4 < ran);
+	}
 	free(cd);
 	if (failed)
 		fail_msg("%d of %d cases failed; the first: CD_PROPERTY_SEED=0x%llx CD_PROPERTY_CASE=%d", failed, ran,
@@ -1537,12 +1589,19 @@ static void test_a_store_round_trip_after_every_input_changes_nothing(void **sta
 	check_property(state, prop_store_transparent, "a store round-trip after every input changes nothing");
 }
 
+static void test_a_history_folded_past_its_horizon_says_what_the_whole_history_says(void **state)
+{
+	check_property(state, prop_compaction_transparent,
+		       "a history folded past its horizon says what the whole history says");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shuffled_duplicated_delivery_ends_in_the_sorted_histories_states),
 		cmocka_unit_test(test_the_same_history_gives_the_same_outputs),
 		cmocka_unit_test(test_a_store_round_trip_after_every_input_changes_nothing),
+		cmocka_unit_test(test_a_history_folded_past_its_horizon_says_what_the_whole_history_says),
 	};
 	return cmocka_run_group_tests_name("property", tests, setup, teardown);
 }

@@ -275,6 +275,53 @@ static void test_a_record_without_a_timer_leaves_the_timer_index(void **state)
 	cd_redis_free(r);
 }
 
+/* Retention: a deletion takes the record and its timer in the same commit, and only under the fence. */
+static void test_a_deletion_removes_the_record_and_its_timer_in_the_commit(void **state)
+{
+	cd_redis *r = open_store(srv.port, NULL, 0);
+	int64_t token = take(r, 4), stale;
+	cd_redis_batch *b = cd_redis_batch_new();
+	cd_buf rec;
+	char **due;
+	size_t n;
+	cd_err err;
+	(void)state;
+	cd_buf_init(&rec, 1 << 20);
+	put(r, 4, token, "c1", "one", T0 + 10 * MS);
+	put(r, 4, token, "c2", "two", T0 + 20 * MS);
+	assert_non_null(b);
+	assert_int_equal(cd_redis_batch_delete(b, "c1"), 0);
+	assert_int_equal(cd_redis_batch_record(b, "c3", "three", 5, T0 + 30 * MS), 0);
+	assert_int_equal(cd_redis_batch_delete(b, "c9"), 0);            /* never stored: nothing to delete */
+	assert_int_equal(cd_redis_batch_offset(b, "contact.events.v1", 7), 0);
+	commit_ok(r, 4, token, b);
+	assert_int_equal(get(r, 4, "c1", &rec), 0);
+	assert_int_equal(get(r, 4, "c2", &rec), 1);
+	assert_int_equal(get(r, 4, "c3", &rec), 1);
+	assert_int_equal(cd_redis_timers_due(r, 4, T0 + 1000 * MS, 10, &due, &n, &err), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(due[0], "c2");
+	assert_string_equal(due[1], "c3");
+	cd_redis_free_ids(due, n);
+	cd_redis_batch_free(b);
+
+	/* Under a superseded token a deletion changes nothing. */
+	stale = token;
+	token = take(r, 4);
+	assert_true(token != stale);
+	b = cd_redis_batch_new();
+	assert_int_equal(cd_redis_batch_delete(b, "c2"), 0);
+	assert_int_equal(cd_redis_commit(r, 4, stale, b, &err), CD_REDIS_FENCED);
+	assert_int_equal(get(r, 4, "c2", &rec), 1);
+	assert_string_equal(rec.data, "two");
+	assert_int_equal(cd_redis_timers_due(r, 4, T0 + 20 * MS, 10, &due, &n, &err), 0);
+	assert_int_equal(n, 1);
+	cd_redis_free_ids(due, n);
+	cd_redis_batch_free(b);
+	cd_buf_release(&rec);
+	cd_redis_free(r);
+}
+
 static void test_due_timers_come_earliest_first_and_at_most_max(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
@@ -1161,6 +1208,7 @@ int main(void)
 		cmocka_unit_test_setup(test_a_reply_over_max_reply_bytes_fails_without_reading_it, setup),
 		cmocka_unit_test_setup(test_reset_removes_every_key_of_its_partition_and_no_other, setup),
 		cmocka_unit_test_setup(test_all_keys_of_one_partition_hash_to_one_cluster_slot, setup),
+		cmocka_unit_test_setup(test_a_deletion_removes_the_record_and_its_timer_in_the_commit, setup),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
