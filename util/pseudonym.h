@@ -48,6 +48,21 @@ void cd_pseudonym(const cd_pseudonym_key *key, const char *id, size_t n, char ou
 bool cd_pseudonym_is(const char *s, size_t n);
 
 /*
+ * A sealed id: the pseudonym, '.', and the id encrypted under the key, in hex
+ * ("h:<32>.<2n>"). Deterministic (the same id always seals to the same text:
+ * it can be a ZSET member that ZADD updates), and only the key opens it. The
+ * construction is SIV: the pseudonym is a MAC of the id and serves as the
+ * XChaCha20 nonce; opening recomputes it, so a changed text or another key
+ * is refused. For the timer index, which must give back whom it names.
+ */
+#define CD_PSEUDONYM_SEALED_MAX(n) (CD_PSEUDONYM_LEN + 1 + 2 * (n))
+/* Writes the sealed form of id[0..n) and a NUL to out (CD_PSEUDONYM_SEALED_MAX(n) + 1 bytes); returns its length. */
+size_t cd_pseudonym_seal(const cd_pseudonym_key *key, const char *id, size_t n, char *out);
+/* Opens s[0..n) into id (cap bytes, NUL-terminated): its length, or -1 when s is
+ * not a text sealed under key (another key, changed, or too long for cap). */
+long cd_pseudonym_open(const cd_pseudonym_key *key, const char *s, size_t n, char *id, size_t cap);
+
+/*
  * What a log line or an error text names a citizen by: the pseudonym, or the id
  * itself when key->raw_in_logs is set. Returns buf or id. A NULL key gives the
  * development key's pseudonym (tools with no configuration).

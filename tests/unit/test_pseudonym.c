@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -106,6 +107,69 @@ static void test_the_form_check_wants_h_colon_and_32_lowercase_hex_digits(void *
 	assert_false(cd_pseudonym_is("0101701234", 10));
 }
 
+static void hexof(const char *s, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", (unsigned char)s[i]);
+}
+
+static void test_a_sealed_id_opens_under_its_key_and_hides_the_id(void **state)
+{
+	cd_pseudonym_key k;
+	char sealed[CD_PSEUDONYM_SEALED_MAX(200) + 1], id[201], plain_hex[401], p[CD_PSEUDONYM_LEN + 1];
+	char longid[151];
+	const char *ids[] = { "0101701234", "x", longid };
+	(void)state;
+
+	memset(longid, 'q', 150);   /* longer than one 64-byte block */
+	longid[150] = '\0';
+	cd_pseudonym_key_dev(&k);
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = strlen(ids[i]);
+		assert_int_equal(cd_pseudonym_seal(&k, ids[i], n, sealed), CD_PSEUDONYM_SEALED_MAX(n));
+		assert_int_equal(strlen(sealed), CD_PSEUDONYM_SEALED_MAX(n));
+		cd_pseudonym(&k, ids[i], n, p);
+		assert_memory_equal(sealed, p, CD_PSEUDONYM_LEN);       /* starts with the pseudonym */
+		assert_null(strstr(sealed, ids[i]));
+		hexof(ids[i], n, plain_hex);
+		assert_null(strstr(sealed, plain_hex));                  /* not merely the id in hex */
+		assert_int_equal(cd_pseudonym_open(&k, sealed, strlen(sealed), id, sizeof(id)), (long)n);
+		assert_string_equal(id, ids[i]);
+	}
+}
+
+static void test_a_sealed_id_is_the_same_each_time_so_zadd_updates_it(void **state)
+{
+	cd_pseudonym_key k;
+	char a[CD_PSEUDONYM_SEALED_MAX(10) + 1], b[CD_PSEUDONYM_SEALED_MAX(10) + 1];
+	(void)state;
+
+	cd_pseudonym_key_dev(&k);
+	cd_pseudonym_seal(&k, "0101701234", 10, a);
+	cd_pseudonym_seal(&k, "0101701234", 10, b);
+	assert_string_equal(a, b);
+}
+
+static void test_another_key_or_a_changed_text_does_not_open(void **state)
+{
+	cd_pseudonym_key a, b;
+	char sealed[CD_PSEUDONYM_SEALED_MAX(10) + 1], id[64];
+	size_t n;
+	(void)state;
+
+	cd_pseudonym_key_dev(&a);
+	assert_int_equal(cd_pseudonym_key_from_secret(&b, "k", SECRET, strlen(SECRET), NULL), 0);
+	n = cd_pseudonym_seal(&a, "0101701234", 10, sealed);
+	assert_int_equal(cd_pseudonym_open(&b, sealed, n, id, sizeof(id)), -1);
+	sealed[n - 1] = sealed[n - 1] == '0' ? '1' : '0';          /* one bit of the id changed */
+	assert_int_equal(cd_pseudonym_open(&a, sealed, n, id, sizeof(id)), -1);
+	cd_pseudonym_seal(&a, "0101701234", 10, sealed);
+	assert_int_equal(cd_pseudonym_open(&a, sealed, n, id, 10), -1); /* no room for the NUL */
+	assert_int_equal(cd_pseudonym_open(&a, sealed, n - 1, id, sizeof(id)), -1);
+	assert_int_equal(cd_pseudonym_open(&a, "0101701234", 10, id, sizeof(id)), -1);   /* an id, not sealed */
+	assert_int_equal(cd_pseudonym_open(&a, sealed, CD_PSEUDONYM_LEN, id, sizeof(id)), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,6 +179,9 @@ int main(void)
 		cmocka_unit_test(test_a_short_secret_is_refused_without_showing_it),
 		cmocka_unit_test(test_log_citizen_ids_gives_the_raw_id_and_only_then),
 		cmocka_unit_test(test_the_form_check_wants_h_colon_and_32_lowercase_hex_digits),
+		cmocka_unit_test(test_a_sealed_id_opens_under_its_key_and_hides_the_id),
+		cmocka_unit_test(test_a_sealed_id_is_the_same_each_time_so_zadd_updates_it),
+		cmocka_unit_test(test_another_key_or_a_changed_text_does_not_open),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
