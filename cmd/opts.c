@@ -15,6 +15,7 @@
 #include "util/datadir.h"
 #include "util/log.h"
 #include "util/num.h"
+#include "util/pseudonym.h"
 
 int cd_opt_parse(const cd_opt_cmd *cmd, int argc, char **argv, void *ctx)
 {
@@ -266,6 +267,10 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 		return cd_config_set(cfg, "redis-password-file", arg, "command line", &err) < 0
 			       ? cd_opt_bad("--redis-password-file", arg, "a file holding the password")
 			       : 0;
+	case CD_OPT_CITIZEN_KEY_FILE:
+		return cd_config_set(cfg, "citizen-key-file", arg, "command line", &err) < 0
+			       ? cd_opt_bad("--citizen-key-file", arg, "a file holding the citizen key")
+			       : 0;
 	case CD_OPT_REDIS_DB:
 		if (cd_opt_long_as_run("redis-db", arg, &v) < 0)
 			return -1;
@@ -287,6 +292,9 @@ cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t l
 	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV), *file = cfg->redis_password_file;
 	const char *file_opt = "--redis-password-file", *hint;
 	char *from_file = NULL;
+	const char *key_file = cfg->citizen_key_file, *key_opt = "--citizen-key-file";
+	char *key_secret = NULL;
+	cd_pseudonym_key ckey;
 	cd_redis_opts ro;
 	cd_redis *redis = NULL;
 	cd_err err = { "", 0 };
@@ -304,7 +312,28 @@ cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t l
 		cd_log(CD_LOG_ERROR, "cannot read the Redis password", "error", err.msg, NULL);
 		return NULL;
 	}
+	if (!key_file || !*key_file) {
+		key_file = getenv(CD_OPT_CITIZEN_KEY_FILE_ENV);
+		key_opt = CD_OPT_CITIZEN_KEY_FILE_ENV;
+	}
+	if (key_file && *key_file) {
+		int krc = cd_config_read_secret_file(key_opt, key_file, true, &key_secret, &err);
+		if (krc == 0)
+			krc = cd_pseudonym_key_from_secret(&ckey, key_opt, key_secret, strlen(key_secret), &err);
+		if (key_secret) {
+			explicit_bzero(key_secret, strlen(key_secret));
+			free(key_secret);
+		}
+		if (krc < 0) {
+			free(from_file);
+			cd_log(CD_LOG_ERROR, "cannot read the citizen key", "error", err.msg, NULL);
+			return NULL;
+		}
+	} else {
+		cd_pseudonym_key_dev(&ckey);
+	}
 	cd_redis_opts_default(&ro);
+	ro.citizen_key = &ckey;
 	ro.host = cfg->redis_host;
 	ro.port = cfg->redis_port;
 	ro.user = *cfg->redis_user ? cfg->redis_user : NULL;

@@ -29,6 +29,7 @@
 #include "state/step.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/pseudonym.h"
 
 /* ---- outputs of the engine ------------------------------------------------------ */
 
@@ -235,16 +236,15 @@ static slot *slot_add(proc *x, const char *id)
  * and never a stop: its inputs go to the dead-letter topic with the reason,
  * its record is left as it is for an operator to repair or delete
  * (docs/operations.md), and every other citizen goes on. The log names it by
- * a hash of its id and the Redis partition, not by the id itself.
+ * its pseudonym (its Redis key's name) and the Redis partition, not by the id.
  */
 static void quarantine(proc *x, slot *s, int32_t p, const char *why)
 {
-	char ps[16], hs[24];
-	uint64_t h = XXH3_64bits(s->id, strlen(s->id));
+	char ps[16], hs[CD_PSEUDONYM_LEN + 1];
+	uint64_t h = XXH3_64bits(s->id, strlen(s->id));   /* remembered, never shown */
 	bool said = false;
 
 	snprintf(ps, sizeof(ps), "%d", (int)p);
-	snprintf(hs, sizeof(hs), "%016llx", (unsigned long long)h);
 	snprintf(s->why, sizeof(s->why), "the citizen's state in Redis is corrupt (%.120s): its inputs are set aside "
 		 "until it is repaired or reset", why);
 	cd_citizen_clear(&s->c);
@@ -257,7 +257,8 @@ static void quarantine(proc *x, slot *s, int32_t p, const char *why)
 		return;
 	x->quarantine_said[x->n_quarantined++ % QUARANTINE_SAID] = h;
 	cd_metrics_quarantined(x->met);
-	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen_hash", hs,
+	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen",
+	       cd_pseudonym_log(&x->ckey, s->id, hs),
 	       "error", why, NULL);
 }
 
@@ -334,9 +335,11 @@ static int slots_to_batch(proc *x, cd_err *err)
 			continue;
 		cd_buf_reset(&rec);
 		if (cd_citizen_encode(&s->c, &rec) < 0 ||
-		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0)
-			result = cd_err_set(err, 0, "a citizen's record exceeds the limits (citizen_hash %016llx)",
-					    (unsigned long long)XXH3_64bits(s->id, strlen(s->id)));
+		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0) {
+			char hs[CD_PSEUDONYM_LEN + 1];
+			result = cd_err_set(err, 0, "a citizen's record exceeds the limits (citizen %s)",
+					    cd_pseudonym_log(&x->ckey, s->id, hs));
+		}
 	}
 	cd_buf_release(&rec);
 	return result;

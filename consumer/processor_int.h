@@ -92,6 +92,7 @@ typedef struct proc {
 	cd_rules *rules;
 	cd_engine *eng;
 	cd_redis *redis;
+	cd_pseudonym_key ckey;   /* names citizens in logs, dead-letter texts and Redis keys */
 	/* Commits of citizen batches and outbox trims: sent on a connection of their own
 	 * and their replies read once per pass of the loop, so that one fsync covers the
 	 * writes of every partition of the pass (proc_commits_finish). */
