@@ -6,7 +6,11 @@
 #include "cmd/opts.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -375,4 +379,25 @@ int cd_opt_text_or_json(const char *arg, int *json)
 		return cd_opt_bad("--format", arg, "text or json");
 	*json = !strcmp(arg, "json");
 	return 0;
+}
+
+FILE *cd_opt_output_private(const char *path)
+{
+	struct stat st;
+	FILE *f;
+	int fd, e;
+
+	if (!strcmp(path, "-"))
+		return stdout;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600)) < 0)
+		return NULL;
+	/* a file that was there before keeps its mode under O_CREAT: narrow it */
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (st.st_mode & 077) && fchmod(fd, 0600) < 0) ||
+	    !(f = fdopen(fd, "wb"))) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return f;
 }

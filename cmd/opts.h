@@ -175,4 +175,14 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg);
  */
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len);
 
+/*
+ * Opens an output file that holds personal data (citizen ids: replay, consume,
+ * synth and whatif outputs) for writing, "-" being stdout. Created 0600 by the
+ * open itself (O_CREAT, mode 0600), never widened by the umask; an existing
+ * regular file is truncated and its mode narrowed to 0600 before a byte is
+ * written (a FIFO or a device, e.g. /dev/null, is left as it is). NULL with
+ * errno set, as fopen.
+ */
+FILE *cd_opt_output_private(const char *path);
+
 #endif

@@ -953,7 +953,7 @@ int cmd_whatif(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "cannot open input", "input", o.input, "error", strerror(errno), NULL);
 		goto out;
 	}
-	w.out = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	w.out = cd_opt_output_private(o.output);   /* citizen ids: 0600 */
 	if (!w.out) {
 		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
 		goto out;
