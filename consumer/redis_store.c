@@ -1726,7 +1726,7 @@ static void key_fingerprint(const cd_redis *r, char out[CD_PSEUDONYM_LEN + 1])
 }
 
 /* One call of migrate_lua for ids[0..n) (their raw ids), fingerprint fp or NULL. */
-static int migrate_call(cd_redis *r, int32_t p, int64_t token, char **ids, size_t n, const char *fp,
+static int migrate_call(cd_redis *r, int32_t p, int64_t token, char *sha, char **ids, size_t n, const char *fp,
 			size_t *moved, size_t *kept, cd_err *err)
 {
 	redisReply *rep = NULL;
@@ -1738,8 +1738,8 @@ static int migrate_call(cd_redis *r, int32_t p, int64_t token, char **ids, size_
 			 CD_PSEUDONYM_SEALED_MAX(strlen(ids[i])) + 1;
 	if (args_begin(r, 3 + 4 + 4 * n, bytes, err) < 0)
 		return -1;
-	arg_str(r, "EVAL");
-	arg_str(r, migrate_lua);      /* rare: once per partition, so the source travels and no digest is kept */
+	arg_str(r, "EVALSHA");
+	arg(r, sha, SHA_LEN);
 	argf(r, "%zu", 2 + 2 * n);
 	arg_key(r, p, "meta");
 	arg_key(r, p, "timers");
@@ -1756,7 +1756,7 @@ static int migrate_call(cd_redis *r, int32_t p, int64_t token, char **ids, size_
 		arg_str(r, ids[i]);
 		arg_timer_member(r, ids[i], strlen(ids[i]));
 	}
-	if (rs_call(r, "EVAL migrate", r->argc, r->argv, r->argl, &rep, err) < 0)
+	if (eval_script(r, "EVALSHA migrate", migrate_lua, sha, &rep, err) < 0)
 		return -1;
 	if (reply_is_error(rep, "FENCED")) {
 		rc = fenced(p, token, "key migration", err);
@@ -1764,7 +1764,7 @@ static int migrate_call(cd_redis *r, int32_t p, int64_t token, char **ids, size_
 	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
 	    rep->element[1]->type != REDIS_REPLY_INTEGER) {
-		reply_fail(r, rep, "EVAL migrate", err);
+		reply_fail(r, rep, "EVALSHA migrate", err);
 		goto out;
 	}
 	*moved += (size_t)rep->element[0]->integer;
@@ -1779,7 +1779,7 @@ int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, 
 {
 	redisReply *page = NULL, *rep = NULL;
 	cd_buf pattern, head;
-	char cursor[NUM_ROOM] = "0", fp[CD_PSEUDONYM_LEN + 1];
+	char cursor[NUM_ROOM] = "0", fp[CD_PSEUDONYM_LEN + 1], sha[SHA_LEN + 1];
 	char *ids[MIGRATE_CHUNK];
 	size_t n_ids = 0;
 	int rc = -1;
@@ -1811,6 +1811,9 @@ int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, 
 		reply_fail(r, rep, "HGET meta", err);
 		goto out;
 	}
+	/* loaded here, not at connect: it runs once in a partition's life */
+	if (script_load(r, migrate_lua, sha, err) < 0)
+		goto out;
 	if (cd_buf_printf(&head, "%s:{%c%" PRId32 "}:c:", r->o.prefix, r->o.tag, p) < 0 ||
 	    glob_escape(&pattern, head.data) < 0 || cd_buf_putc(&pattern, '*') < 0 || cd_buf_putc(&pattern, '\0') < 0) {
 		cd_err_set(err, 0, "out of memory");
@@ -1849,7 +1852,7 @@ int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, 
 				goto out;
 			}
 			if (++n_ids == MIGRATE_CHUNK) {
-				if ((rc = migrate_call(r, p, token, ids, n_ids, NULL, moved, kept, err)) < 0)
+				if ((rc = migrate_call(r, p, token, sha, ids, n_ids, NULL, moved, kept, err)) < 0)
 					goto out;
 				rc = -1;
 				while (n_ids)
@@ -1860,7 +1863,7 @@ int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, 
 		page = NULL;
 	} while (strcmp(cursor, "0") != 0);
 	/* the last chunk sets the fingerprint: a partition is marked done only when it is */
-	rc = migrate_call(r, p, token, ids, n_ids, fp, moved, kept, err);
+	rc = migrate_call(r, p, token, sha, ids, n_ids, fp, moved, kept, err);
 out:
 	if (rc == -1)
 		cd_err_prefix(err, "partition %" PRId32 " key migration", p);

@@ -31,7 +31,8 @@ set -euo pipefail
 # --reset-state (SCAN, UNLINK). PING: to check the credentials by hand
 # (redis-cli --user contactd ping).
 COMMANDS=(select "script|load" evalsha hincrby hmget mget hget hscan zrangebyscore zcount lrange llen scan unlink
-  set hset hdel type zadd zrem rpush ltrim ping)
+  set hset hdel type zadd zrem rpush ltrim ping
+  exists rename zscore)    # the key migration's script (redis_store.c, cd_redis_migrate_keys)
 
 usage() {
   echo "usage: ops/redis-credentials.sh [--force] [--prefix P] DIR [USER]" >&2

@@ -324,7 +324,7 @@ static void test_migration_is_bounded_per_call_and_finishes_a_large_partition(vo
 	assert_int_equal(cd_redis_migrate_keys(r, 6, token, &moved, &kept, &err), 0);
 	assert_int_equal(moved, 700);
 	rep = raw("INFO commandstats");                 /* 256 + 256 + 188: three script calls */
-	assert_non_null(strstr(rep->str, "cmdstat_eval:calls=3,"));
+	assert_non_null(strstr(rep->str, "cmdstat_evalsha:calls=3,"));
 	freeReplyObject(rep);
 	rep = raw("KEYS contactd:{p6}:c:cit-*");
 	assert_int_equal(rep->elements, 0);
