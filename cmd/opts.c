@@ -291,13 +291,38 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 	}
 }
 
+int cd_opt_citizen_key(const cd_config *cfg, cd_pseudonym_key *key)
+{
+	const char *file = cfg->citizen_key_file, *opt = "--citizen-key-file";
+	char *secret = NULL;
+	cd_err err = { "", 0 };
+	int rc;
+
+	if (!file || !*file) {
+		file = getenv(CD_OPT_CITIZEN_KEY_FILE_ENV);
+		opt = CD_OPT_CITIZEN_KEY_FILE_ENV;
+	}
+	if (!file || !*file) {
+		cd_pseudonym_key_dev(key);
+		return 0;
+	}
+	rc = cd_config_read_secret_file(opt, file, true, &secret, &err);
+	if (rc == 0)
+		rc = cd_pseudonym_key_from_secret(key, opt, secret, strlen(secret), &err);
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (rc < 0)
+		cd_log(CD_LOG_ERROR, "cannot read the citizen key", "error", err.msg, NULL);
+	return rc;
+}
+
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len)
 {
 	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV), *file = cfg->redis_password_file;
 	const char *file_opt = "--redis-password-file", *hint;
 	char *from_file = NULL;
-	const char *key_file = cfg->citizen_key_file, *key_opt = "--citizen-key-file";
-	char *key_secret = NULL;
 	cd_pseudonym_key ckey;
 	cd_redis_opts ro;
 	cd_redis *redis = NULL;
@@ -316,25 +341,9 @@ cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t l
 		cd_log(CD_LOG_ERROR, "cannot read the Redis password", "error", err.msg, NULL);
 		return NULL;
 	}
-	if (!key_file || !*key_file) {
-		key_file = getenv(CD_OPT_CITIZEN_KEY_FILE_ENV);
-		key_opt = CD_OPT_CITIZEN_KEY_FILE_ENV;
-	}
-	if (key_file && *key_file) {
-		int krc = cd_config_read_secret_file(key_opt, key_file, true, &key_secret, &err);
-		if (krc == 0)
-			krc = cd_pseudonym_key_from_secret(&ckey, key_opt, key_secret, strlen(key_secret), &err);
-		if (key_secret) {
-			explicit_bzero(key_secret, strlen(key_secret));
-			free(key_secret);
-		}
-		if (krc < 0) {
-			free(from_file);
-			cd_log(CD_LOG_ERROR, "cannot read the citizen key", "error", err.msg, NULL);
-			return NULL;
-		}
-	} else {
-		cd_pseudonym_key_dev(&ckey);
+	if (cd_opt_citizen_key(cfg, &ckey) < 0) {
+		free(from_file);
+		return NULL;
 	}
 	cd_redis_opts_default(&ro);
 	ro.citizen_key = &ckey;

@@ -39,6 +39,7 @@
 #include "state/engine.h"
 #include "state/rules.h"
 #include "util/err.h"
+#include "util/pseudonym.h"
 
 /* getopt_long values of the shared options; a command numbers its own from CD_OPT_OWN. */
 enum {
@@ -174,6 +175,9 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg);
  * NULL once the reason is logged.
  */
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len);
+/* The citizen key of --citizen-key-file (else $CONTACTD_CITIZEN_KEY_FILE, else the
+ * development key) into *key. 0, or -1 once the reason is logged (never the key). */
+int cd_opt_citizen_key(const cd_config *cfg, cd_pseudonym_key *key);
 
 /*
  * Opens an output file that holds personal data (citizen ids: replay, consume,
