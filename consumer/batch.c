@@ -158,6 +158,9 @@ int proc_set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, cons
 {
 	char reason[512];
 	snprintf(reason, sizeof(reason), "%s", why);   /* why may be err->msg itself */
+	/* the key is the citizen's id: a text quoting it (in whatever field) names the pseudonym */
+	if (m->key && m->key_len)
+		cd_pseudonym_scrub(&x->ckey, reason, sizeof(reason), m->key, m->key_len);
 	if (dead_letter(x, m, stage, reason) < 0)
 		return cd_err_set(err, 1, "out of memory for a dead letter");
 	return 0;

@@ -159,3 +159,50 @@ const char *cd_pseudonym_log(const cd_pseudonym_key *key, const char *id, char b
 	cd_pseudonym(key, id, strlen(id), buf);
 	return buf;
 }
+
+/* The first occurrence of id[0..n) in the string s, or NULL. */
+static const char *find(const char *s, const char *id, size_t n)
+{
+	for (; *s; s++)
+		if (*s == id[0] && !strncmp(s, id, n))
+			return s;
+	return NULL;
+}
+
+void cd_pseudonym_scrub(const cd_pseudonym_key *key, char *text, size_t cap, const char *id, size_t n)
+{
+	char out[1024], p[CD_PSEUDONYM_LEN + 1], idz[256];
+	const char *with, *at, *from = text;
+	size_t len = 0, wl;
+
+	if (n < CD_PSEUDONYM_SCRUB_MIN || n >= sizeof(idz) || cap == 0 || (key && key->raw_in_logs) ||
+	    memchr(id, '\0', n) || !find(text, id, n))
+		return;
+	memcpy(idz, id, n);
+	idz[n] = '\0';
+	with = cd_pseudonym_log(key, idz, p);
+	wl = strlen(with);
+	if (cap > sizeof(out))
+		cap = sizeof(out);
+	while ((at = find(from, id, n))) {
+		size_t k = (size_t)(at - from);
+		if (len + k >= cap)
+			k = cap - 1 - len;
+		memcpy(out + len, from, k);
+		len += k;
+		k = wl < cap - 1 - len ? wl : cap - 1 - len;
+		memcpy(out + len, with, k);
+		len += k;
+		from = at + n;
+	}
+	{
+		size_t k = strlen(from);
+		if (len + k >= cap)
+			k = cap - 1 - len;
+		memcpy(out + len, from, k);
+		len += k;
+	}
+	out[len] = '\0';
+	memcpy(text, out, len + 1);
+	explicit_bzero(idz, sizeof(idz));
+}

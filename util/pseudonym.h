@@ -69,4 +69,15 @@ long cd_pseudonym_open(const cd_pseudonym_key *key, const char *s, size_t n, cha
  */
 const char *cd_pseudonym_log(const cd_pseudonym_key *key, const char *id, char buf[CD_PSEUDONYM_LEN + 1]);
 
+/*
+ * Error texts quote values of the input ("invalid timestamp '…'"), and a
+ * producer may put a citizen's id in any field. Replaces each occurrence of
+ * id[0..n) in text (NUL-terminated, in a buffer of cap bytes) by what
+ * cd_pseudonym_log names it by, cut at cap. Ids shorter than
+ * CD_PSEUDONYM_SCRUB_MIN bytes are left: too short to identify anyone, they
+ * would match inside the message's own words and numbers.
+ */
+#define CD_PSEUDONYM_SCRUB_MIN 4
+void cd_pseudonym_scrub(const cd_pseudonym_key *key, char *text, size_t cap, const char *id, size_t n);
+
 #endif

@@ -3,8 +3,9 @@
 # Redis key name, with a citizen key file (docs/operations.md, "Personal data"):
 #   - the pipeline runs on a synthetic population and hostile inputs that make
 #     dead letters (a key that is not the citizen id, an undecodable record, a
-#     history over --max-events, a citizen whose Redis record is corrupt) and
-#     error lines (the quarantine);
+#     history over --max-events, the citizen's id as another field's value,
+#     which error texts quote, a citizen whose Redis record is corrupt) and
+#     error lines (the quarantine, produce's skipped record);
 #   - no log line of run, produce or consume, no header value of any dead
 #     letter, no Redis key and no timer member holds any citizen id; a citizen
 #     is named by its pseudonym, computed here apart from contactd
@@ -39,15 +40,18 @@ KEYOPT=(--citizen-key-file "$W/citizen.key")
 
 "$CONTACTD" synth --citizens 30 --years 2 --seed 71 --format json --output "$W/valid.jsonl" 2>/dev/null || fail "synth failed"
 # CPR-like ids of the hostile inputs
-KM_KEY=0101901111 KM_CIT=0101902222 FULL=0101903333 UNDEC=0101904444 MAXEV=40
+KM_KEY=0101901111 KM_CIT=0101902222 FULL=0101903333 UNDEC=0101904444 MUNI=0101905555 MAXEV=40
 {
   ev full-reg "$FULL" 1 "$REG"
   for i in $(seq 1 45); do ev "full-c$i" "$FULL" 2 "$(conv "fc$i")"; done
 } >"$W/full.jsonl"
 record "$(ev km-1 "$KM_CIT" 1 "$REG")" >"$W/km.bin" || fail "cannot encode"
 printf '\377\377\377\377' >"$W/undec.bin"
+# the citizen's id where it does not belong: error texts quote the field's value
+ev muni-1 "$MUNI" 1 "$REG" | sed "s/\"municipalityCode\":\"101\"/\"municipalityCode\":\"$MUNI\"/" >"$W/muni.jsonl"
+record "$(cat "$W/muni.jsonl")" >"$W/muni.bin" || fail "cannot encode"
 { grep -o '"citizenId":"[^"]*"' "$W/valid.jsonl" | cut -d'"' -f4 | sort -u
-  printf '%s\n' "$KM_KEY" "$KM_CIT" "$FULL" "$UNDEC"; } >"$W/ids.txt"
+  printf '%s\n' "$KM_KEY" "$KM_CIT" "$FULL" "$UNDEC" "$MUNI"; } >"$W/ids.txt"
 [ "$(wc -l <"$W/ids.txt")" -ge 30 ] || fail "too few citizen ids to look for"
 
 broker_start "$P"
@@ -58,8 +62,11 @@ run_start run "${KEYOPT[@]}" --max-events "$MAXEV" "${GROUP_TIMING[@]}"
 "$CONTACTD" produce --brokers "$BROKERS" --input "$W/full.jsonl" 2>"$W/produce2.log" || fail "produce failed"
 kcat -b "$BROKERS" -P -t "$IN" -k "$KM_KEY" "$W/km.bin" || fail "kcat -P failed"
 kcat -b "$BROKERS" -P -t "$IN" -k "$UNDEC" "$W/undec.bin" || fail "kcat -P failed"
+kcat -b "$BROKERS" -P -t "$IN" -k "$MUNI" "$W/muni.bin" || fail "kcat -P failed"
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/muni.jsonl" 2>"$W/produce4.log" || fail "produce failed"
+expect_grep 'msg="record skipped".*municipality_code' "$W/produce4.log"
 produced_of() { sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$1"; }
-wait_drained "$(($(produced_of "$W/produce1.log") + $(produced_of "$W/produce2.log") + 2))" 120
+wait_drained "$(($(produced_of "$W/produce1.log") + $(produced_of "$W/produce2.log") + 3))" 120
 alive
 
 # a corrupt record quarantines its citizen: an error line and a dead letter
@@ -90,10 +97,11 @@ grep -q 'no citizen-key-file' "$W/run.log" && fail "the development-key warning 
 kcat -b "$BROKERS" -C -t "$DLQ" -e -q -f '%k\t%h\n' 2>/dev/null >"$W/dlq.txt"
 cut -c1-200 "$W/dlq.txt" >&2
 cut -f1 "$W/dlq.txt" | sort | uniq -c >&2
-for k in "$KM_KEY" "$UNDEC" "$FULL" "$victim"; do
+for k in "$KM_KEY" "$UNDEC" "$FULL" "$MUNI" "$victim"; do
   grep -q "^$k"$'\t' "$W/dlq.txt" || fail "no dead letter keyed '$k' (the original key)"
 done
 grep -q "^$FULL"$'\t'".*history is full" "$W/dlq.txt" || fail "the full history's dead letter does not say so"
+grep -q "^$MUNI"$'\t'".*municipality_code.*$(pseud "$MUNI")" "$W/dlq.txt" || fail "the id quoted as a field's value is not its pseudonym"
 cut -f2- "$W/dlq.txt" >"$W/dlq-headers.txt"
 if leaks "$W/ids.txt" "$W/dlq-headers.txt" >"$W/leak.dlq"; then head -5 "$W/leak.dlq" >&2; fail "a dead-letter header holds a citizen id"; fi
 

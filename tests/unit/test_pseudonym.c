@@ -170,6 +170,38 @@ static void test_another_key_or_a_changed_text_does_not_open(void **state)
 	assert_int_equal(cd_pseudonym_open(&a, sealed, CD_PSEUDONYM_LEN, id, sizeof(id)), -1);
 }
 
+static void test_scrub_replaces_every_occurrence_of_the_id_and_only_ids_long_enough(void **state)
+{
+	cd_pseudonym_key k;
+	char text[512], p[CD_PSEUDONYM_LEN + 1], want[512];
+	(void)state;
+
+	cd_pseudonym_key_dev(&k);
+	cd_pseudonym(&k, "0101701234", 10, p);
+	snprintf(text, sizeof(text), "field 'occurredAt': invalid timestamp '0101701234', not 0101701234x");
+	cd_pseudonym_scrub(&k, text, sizeof(text), "0101701234", 10);
+	snprintf(want, sizeof(want), "field 'occurredAt': invalid timestamp '%s', not %sx", p, p);
+	assert_string_equal(text, want);
+	/* a short id is left: it would match inside the message */
+	snprintf(text, sizeof(text), "record of 1500000 bytes");
+	cd_pseudonym_scrub(&k, text, sizeof(text), "150", 3);
+	assert_string_equal(text, "record of 1500000 bytes");
+	/* nothing to replace: unchanged */
+	cd_pseudonym_scrub(&k, text, sizeof(text), "0101701234", 10);
+	assert_string_equal(text, "record of 1500000 bytes");
+	/* cut at cap, never past it, and the id is not left half */
+	snprintf(text, 24, "ab 0101701234 cd");
+	cd_pseudonym_scrub(&k, text, 24, "0101701234", 10);
+	assert_int_equal(strlen(text), 23);
+	assert_null(strstr(text, "0101701234"));
+	assert_memory_equal(text, "ab h:", 5);
+	/* --log-citizen-ids: left as it is */
+	k.raw_in_logs = true;
+	snprintf(text, sizeof(text), "id 0101701234");
+	cd_pseudonym_scrub(&k, text, sizeof(text), "0101701234", 10);
+	assert_string_equal(text, "id 0101701234");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_a_sealed_id_opens_under_its_key_and_hides_the_id),
 		cmocka_unit_test(test_a_sealed_id_is_the_same_each_time_so_zadd_updates_it),
 		cmocka_unit_test(test_another_key_or_a_changed_text_does_not_open),
+		cmocka_unit_test(test_scrub_replaces_every_occurrence_of_the_id_and_only_ids_long_enough),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
