@@ -283,7 +283,7 @@ static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_e
 	}
 	for (size_t i = 0; i < n; i++) {
 		slot *s;
-		if (slot_find(x, ids[i]))
+		if (!ids[i] || slot_find(x, ids[i]))   /* NULL: a timer member not sealed with our key */
 			continue;
 		if (!(s = slot_add(x, ids[i]))) {
 			cd_err_set(err, 1, "out of memory");
@@ -541,6 +541,19 @@ int proc_commits_finish(proc *x)
 
 /* ---- clocks ----------------------------------------------------------------------- */
 
+/* A timer member not sealed with our citizen key: said once per process, then counted in silence. */
+static void bad_timer(proc *x, int32_t p)
+{
+	char ps[16];
+	if (x->bad_timer_said)
+		return;
+	x->bad_timer_said = true;
+	snprintf(ps, sizeof(ps), "%d", (int)p);
+	cd_log(CD_LOG_ERROR, "a timer index member is not sealed with this citizen key: skipped, left in Redis",
+	       "partition", ps, "fix", "ZRANGE the partition's timers and ZREM what is not h:<32 hex>.<hex> (a hand edit, or another key's)",
+	       NULL);
+}
+
 /* Fires everything of partition pt due by t, in chunks; commits each chunk. */
 int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 {
@@ -565,6 +578,11 @@ int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 				proc_redis_trouble(x, err);
 			rc = -1;
 		}
+		for (size_t i = 0; i < n; i++)
+			if (!ids[i]) {
+				bad_timer(x, pt->p);
+				quarantined++;      /* stays due: counted so that a chunk of them ends the scan */
+			}
 		for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
 			slot *s = &x->slots[i];
 			if (s->corrupt) {
@@ -626,7 +644,9 @@ static int fire_held(proc *x, part *pt, cd_instant t, cd_err *err)
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (!slot_find(x, ids[i]))
+			if (!ids[i])
+				bad_timer(x, pt->p);
+			else if (!slot_find(x, ids[i]))
 				want[k++] = ids[i];
 		if (k && (rc = slots_load(x, pt->p, want, k, err)) < 0 && err->retriable)
 			proc_redis_trouble(x, err);

@@ -143,7 +143,9 @@ void cd_redis_disconnect(cd_redis *r);
 
 /* ---- timers and outbox -------------------------------------------------------- */
 
-/* Up to max citizen ids of partition p whose next firing instant is <= t, earliest first. */
+/* Up to max citizen ids of partition p whose next firing instant is <= t, earliest first.
+ * (*ids)[i] is NULL for a member that was not sealed with this store's citizen key
+ * (corrupt state): it counts in *n, and stays in the index for an operator. */
 int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char ***ids, size_t *n,
 			cd_err *err);
 /* The same, past the first `skip` of them: pages through a long list of due

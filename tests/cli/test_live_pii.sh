@@ -131,6 +131,18 @@ until [ "$(count "$DLQ")" -gt "$n_dlq" ]; do
   alive; [ "$SECONDS" -lt "$limit" ] || fail "with --log-citizen-ids: no dead letter after 40 s"; sleep 1
 done
 expect_grep 'log-citizen-ids is on' "$W/run2.log"
+
+# (5) a timer member that does not open (a hand edit) is skipped and said; the others' timers go on
+tkey=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'contactd:*:timers' | head -1)
+redis-cli -p "$REDIS_PORT" ZADD "$tkey" 0 "hand-edited-member" >/dev/null
+printf '{"eventId":"pii-tick","occurredAt":"2030-01-01T00:00:00Z","source":"clock","clockTick":{}}\n' >"$W/tick.jsonl"
+"$CONTACTD" produce --brokers "$BROKERS" --input "$W/tick.jsonl" 2>>"$W/produce3.log" || fail "produce failed"
+limit=$((SECONDS + 40))
+until grep -q 'timer index member is not sealed' "$W/run2.log"; do
+  alive; [ "$SECONDS" -lt "$limit" ] || fail "the hand-edited timer member was not reported"; sleep 0.5
+done
+sleep 2
+alive
 expect_grep "citizen=$victim" "$W/run2.log"
 leaks "$W/ids.txt" "$W/run2.log" >/dev/null || fail "the leak check does not see the id that --log-citizen-ids logs"
 echo "pii: $(wc -l <"$W/ids.txt") ids, $(wc -l <"$W/all.log") log lines, $(wc -l <"$W/dlq.txt") dead letters, $(wc -l <"$W/redis-names.txt") Redis names: no id; --log-citizen-ids shows it"
