@@ -141,8 +141,6 @@ static int setup(proc *x, cd_err *err)
 	char errstr[512];
 	rd_kafka_topic_partition_list_t *subs;
 
-	if (citizen_key_setup(x, err) < 0)
-		return -1;
 	if (cd_rules_load(x->cfg.rules, x->cfg.overlays_config && *x->cfg.overlays_config ? x->cfg.overlays_config : NULL,
 			  &x->rules, err) < 0)
 		return -1;
@@ -575,6 +573,11 @@ int cd_run_main(int argc, char **argv)
 	}
 	cd_log_set_level(x->cfg.log_level);
 	cd_config_log(&x->cfg);
+	if (citizen_key_setup(x, &err) < 0) {      /* a bad key is a configuration error, --check-config too */
+		cd_log(CD_LOG_ERROR, "bad configuration", "error", err.msg, NULL);
+		status = 2;
+		goto out;
+	}
 	if (x->cfg.check_config) {
 		status = 0;
 		goto out;
