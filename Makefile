@@ -23,8 +23,8 @@ MODE    ?= release
 BUILD   := build/$(MODE)
 GEN     := build/gen
 CC      ?= cc
-PKGS    := librdkafka libhiredis libprotobuf-c libjansson libxxhash libmicrohttpd
-PKGCONF := rdkafka hiredis libprotobuf-c jansson libxxhash libmicrohttpd
+PKGS    := librdkafka libhiredis libprotobuf-c libjansson libxxhash libmicrohttpd libsodium
+PKGCONF := rdkafka hiredis libprotobuf-c jansson libxxhash libmicrohttpd libsodium
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wpointer-arith -Wformat=2 -Wno-unused-parameter

@@ -114,6 +114,7 @@ static int parse_option(void *ctx, int c, char *arg)
 	case CD_OPT_REDIS_PASSWORD_FILE:
 	case CD_OPT_REDIS_DB:
 	case CD_OPT_REDIS_PREFIX:
+	case CD_OPT_CITIZEN_KEY_FILE:
 		return cd_opt_redis_option(&o->cfg, c, arg);
 	case OPT_KEY:
 		o->key_kind = 0;

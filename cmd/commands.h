@@ -28,5 +28,7 @@ int cmd_aggregates(int argc, char **argv);
 int cmd_whatif(int argc, char **argv);
 /* Why one citizen's obligations stand as they do, from a log or from Redis (cmd/explain.c). */
 int cmd_explain(int argc, char **argv);
+/* The pseudonym that names a citizen in logs and Redis keys (cmd/pseudonym.c). */
+int cmd_pseudonym(int argc, char **argv);
 
 #endif

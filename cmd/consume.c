@@ -329,7 +329,7 @@ int cmd_consume(int argc, char **argv)
 	}
 	if (open_assigned(&o, &rk, &parts) < 0)
 		goto out;
-	x.outf = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	x.outf = cd_opt_output_private(o.output);   /* citizen ids: 0600 */
 	if (!x.outf) {
 		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
 		goto out;

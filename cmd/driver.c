@@ -13,6 +13,7 @@
 #include "state/step.h"
 #include "util/buf.h"
 #include "util/log.h"
+#include "util/pseudonym.h"
 
 struct cd_driver {
 	cd_engine *eng;
@@ -251,6 +252,9 @@ int cd_driver_run(cd_driver *d, cd_log_reader *rd, const char *input, cd_err *er
 		if (cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, err) < 0) {
 			d->n.skipped++;
 			cd_log_reader_position(rd, pos, sizeof(pos));
+			if (msg && msg->citizen_id)      /* a text quoting the id (in any field) names its pseudonym */
+				cd_pseudonym_scrub(NULL, err->msg, sizeof(err->msg), msg->citizen_id,
+						   strlen(msg->citizen_id));
 			cd_log(CD_LOG_WARN, "record skipped", "input", input, "position", pos, "event_id",
 			       msg ? msg->event_id : "", "stage", cd_codec_stage_name(stage), "error", err->msg, NULL);
 		} else if (cd_driver_apply(d, &ev, err) < 0) {

@@ -88,6 +88,7 @@ static int parse_option(void *ctx, int c, char *arg)
 	case CD_OPT_REDIS_PASSWORD_FILE:
 	case CD_OPT_REDIS_DB:
 	case CD_OPT_REDIS_PREFIX:
+	case CD_OPT_CITIZEN_KEY_FILE:
 		return cd_opt_redis_option(&o->cfg, c, arg);
 	case OPT_JSON:
 		o->json = 1;
@@ -122,6 +123,8 @@ static void usage(FILE *f)
 		"                            $" CD_OPT_REDIS_PASSWORD_ENV ". Never the password on the command line\n"
 		"      --redis-db N          Redis database number, %ld … %ld (default 0)\n"
 		"      --redis-prefix P      prefix of every Redis key (default contactd)\n"
+		"      --citizen-key-file F  the key run names citizens' Redis keys with (run's citizen-key-file;\n"
+		"                            default $" CD_OPT_CITIZEN_KEY_FILE_ENV ", else the development key)\n"
 		"      --json                one JSON document (stable field names) instead of text\n"
 		"      --format F            text or json (--json)\n"
 		"The engine options must be those the log was replayed, or the processor ran, with:\n",

@@ -35,6 +35,7 @@ static const command commands[] = {
 	{ "explain", cmd_explain, "why one citizen's obligations stand as they do (from a log or from Redis)" },
 	{ "rules check", cmd_rules, "validate a ruleset directory (default ./rules)" },
 	{ "rules list", cmd_rules, "show which rules apply to which municipality, benefit and dates" },
+	{ "pseudonym", cmd_pseudonym, "the pseudonym that names a citizen in logs and Redis keys" },
 	{ "synth", cmd_synth, "write a synthetic population's event log (demo, benchmarks)" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, NULL },

@@ -6,7 +6,11 @@
 #include "cmd/opts.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +19,7 @@
 #include "util/datadir.h"
 #include "util/log.h"
 #include "util/num.h"
+#include "util/pseudonym.h"
 
 int cd_opt_parse(const cd_opt_cmd *cmd, int argc, char **argv, void *ctx)
 {
@@ -296,6 +301,10 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 		return cd_config_set(cfg, "redis-password-file", arg, "command line", &err) < 0
 			       ? cd_opt_bad("--redis-password-file", arg, "a file holding the password")
 			       : 0;
+	case CD_OPT_CITIZEN_KEY_FILE:
+		return cd_config_set(cfg, "citizen-key-file", arg, "command line", &err) < 0
+			       ? cd_opt_bad("--citizen-key-file", arg, "a file holding the citizen key")
+			       : 0;
 	case CD_OPT_REDIS_DB:
 		if (cd_opt_long_as_run("redis-db", arg, &v) < 0)
 			return -1;
@@ -312,11 +321,39 @@ int cd_opt_redis_option(cd_config *cfg, int c, const char *arg)
 	}
 }
 
+int cd_opt_citizen_key(const cd_config *cfg, cd_pseudonym_key *key)
+{
+	const char *file = cfg->citizen_key_file, *opt = "--citizen-key-file";
+	char *secret = NULL;
+	cd_err err = { "", 0 };
+	int rc;
+
+	if (!file || !*file) {
+		file = getenv(CD_OPT_CITIZEN_KEY_FILE_ENV);
+		opt = CD_OPT_CITIZEN_KEY_FILE_ENV;
+	}
+	if (!file || !*file) {
+		cd_pseudonym_key_dev(key);
+		return 0;
+	}
+	rc = cd_config_read_secret_file(opt, file, true, &secret, &err);
+	if (rc == 0)
+		rc = cd_pseudonym_key_from_secret(key, opt, secret, strlen(secret), &err);
+	if (secret) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (rc < 0)
+		cd_log(CD_LOG_ERROR, "cannot read the citizen key", "error", err.msg, NULL);
+	return rc;
+}
+
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len)
 {
 	const char *password = getenv(CD_OPT_REDIS_PASSWORD_ENV), *file = cfg->redis_password_file;
 	const char *file_opt = "--redis-password-file", *hint;
 	char *from_file = NULL;
+	cd_pseudonym_key ckey;
 	cd_redis_opts ro;
 	cd_redis *redis = NULL;
 	cd_err err = { "", 0 };
@@ -334,7 +371,12 @@ cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t l
 		cd_log(CD_LOG_ERROR, "cannot read the Redis password", "error", err.msg, NULL);
 		return NULL;
 	}
+	if (cd_opt_citizen_key(cfg, &ckey) < 0) {
+		free(from_file);
+		return NULL;
+	}
 	cd_redis_opts_default(&ro);
+	ro.citizen_key = &ckey;
 	ro.host = cfg->redis_host;
 	ro.port = cfg->redis_port;
 	ro.user = *cfg->redis_user ? cfg->redis_user : NULL;
@@ -376,4 +418,25 @@ int cd_opt_text_or_json(const char *arg, int *json)
 		return cd_opt_bad("--format", arg, "text or json");
 	*json = !strcmp(arg, "json");
 	return 0;
+}
+
+FILE *cd_opt_output_private(const char *path)
+{
+	struct stat st;
+	FILE *f;
+	int fd, e;
+
+	if (!strcmp(path, "-"))
+		return stdout;
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600)) < 0)
+		return NULL;
+	/* a file that was there before keeps its mode under O_CREAT: narrow it */
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && (st.st_mode & 077) && fchmod(fd, 0600) < 0) ||
+	    !(f = fdopen(fd, "wb"))) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	return f;
 }

@@ -39,26 +39,29 @@
 #include "state/engine.h"
 #include "state/rules.h"
 #include "util/err.h"
+#include "util/pseudonym.h"
 
 /* getopt_long values of the shared options; a command numbers its own from CD_OPT_OWN. */
 enum {
 	CD_OPT_LOG_LEVEL = 1001, CD_OPT_RULES, CD_OPT_OVERLAYS_CONFIG, CD_OPT_OVERLAYS, CD_OPT_GRACE, CD_OPT_WARN,
 	CD_OPT_MAX_EVENTS, CD_OPT_MAX_OBLIGATIONS, CD_OPT_MAX_RECORD, CD_OPT_LAW_TRANSITION,
 	CD_OPT_REDIS, CD_OPT_REDIS_USER, CD_OPT_REDIS_DB, CD_OPT_REDIS_PREFIX, CD_OPT_REDIS_PASSWORD_FILE,
-	CD_OPT_HISTORY_HORIZON, CD_OPT_RETENTION,
+	CD_OPT_HISTORY_HORIZON, CD_OPT_RETENTION, CD_OPT_CITIZEN_KEY_FILE,
 	CD_OPT_OWN = 1100,
 };
 
 /*
  * The tools that read live state from Redis (aggregates, explain): --redis,
- * --redis-user, --redis-password-file, --redis-db, --redis-prefix.
+ * --redis-user, --redis-password-file, --redis-db, --redis-prefix, and
+ * --citizen-key-file (the key that names citizens in Redis key names).
  */
 #define CD_OPT_REDIS_LONGOPTS \
 	{ "redis", required_argument, NULL, CD_OPT_REDIS }, \
 	{ "redis-user", required_argument, NULL, CD_OPT_REDIS_USER }, \
 	{ "redis-password-file", required_argument, NULL, CD_OPT_REDIS_PASSWORD_FILE }, \
 	{ "redis-db", required_argument, NULL, CD_OPT_REDIS_DB }, \
-	{ "redis-prefix", required_argument, NULL, CD_OPT_REDIS_PREFIX }
+	{ "redis-prefix", required_argument, NULL, CD_OPT_REDIS_PREFIX }, \
+	{ "citizen-key-file", required_argument, NULL, CD_OPT_CITIZEN_KEY_FILE }
 /* Compaction and retention (engine.h), for the commands that keep state over a log: replay. */
 #define CD_OPT_HISTORY_LONGOPTS \
 	{ "history-horizon", required_argument, NULL, CD_OPT_HISTORY_HORIZON }, \
@@ -167,15 +170,31 @@ void cd_opt_engine_usage(FILE *f);
 int cd_opt_redis_option(cd_config *cfg, int c, const char *arg);
 #define CD_OPT_REDIS_PASSWORD_ENV "CONTACTD_REDIS_PASSWORD"
 #define CD_OPT_REDIS_PASSWORD_FILE_ENV "CONTACTD_REDIS_PASSWORD_FILE"
+#define CD_OPT_CITIZEN_KEY_FILE_ENV "CONTACTD_CITIZEN_KEY_FILE"
 /*
  * Connects, read only by intent, to the Redis cfg names, with hash tag `tag`
  * ('p' the processor's keys, 'a' the aggregate stage's). The password, never
  * from the command line itself: the file --redis-password-file names (else
  * $CONTACTD_REDIS_PASSWORD_FILE), read as `run` reads its redis-password-file
  * (cd_config_read_secret_file), or $CONTACTD_REDIS_PASSWORD; a file and that
- * variable together are refused. addr receives "host:port" for messages.
+ * variable together are refused. The citizen key likewise from
+ * --citizen-key-file (else $CONTACTD_CITIZEN_KEY_FILE; neither: the development
+ * key, as run). addr receives "host:port" for messages.
  * NULL once the reason is logged.
  */
 cd_redis *cd_opt_redis_open(const cd_config *cfg, char tag, char *addr, size_t len);
+/* The citizen key of --citizen-key-file (else $CONTACTD_CITIZEN_KEY_FILE, else the
+ * development key) into *key. 0, or -1 once the reason is logged (never the key). */
+int cd_opt_citizen_key(const cd_config *cfg, cd_pseudonym_key *key);
+
+/*
+ * Opens an output file that holds personal data (citizen ids: replay, consume,
+ * synth and whatif outputs) for writing, "-" being stdout. Created 0600 by the
+ * open itself (O_CREAT, mode 0600), never widened by the umask; an existing
+ * regular file is truncated and its mode narrowed to 0600 before a byte is
+ * written (a FIFO or a device, e.g. /dev/null, is left as it is). NULL with
+ * errno set, as fopen.
+ */
+FILE *cd_opt_output_private(const char *path);
 
 #endif

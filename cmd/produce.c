@@ -32,6 +32,7 @@
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/pseudonym.h"
 
 #define MAX_FAILURES_LOGGED 10
 
@@ -176,6 +177,8 @@ static int route_record(producing *x, const uint8_t *data, size_t len, cd_log_fo
 	*rt = (route){ data, len, NULL, 0 };   /* --send-invalid and undecodable: unchanged, null key */
 	if (!ok) {
 		x->invalid++;
+		if (*msg && (*msg)->citizen_id)   /* a text quoting the id (in any field) names its pseudonym */
+			cd_pseudonym_scrub(NULL, err.msg, sizeof(err.msg), (*msg)->citizen_id, strlen((*msg)->citizen_id));
 		cd_log(CD_LOG_WARN, x->o->send_invalid ? "invalid record sent" : "record skipped", "input", input,
 		       "position", pos, "event_id", *msg ? (*msg)->event_id : "", "stage", cd_codec_stage_name(stage),
 		       "error", err.msg, NULL);

@@ -335,7 +335,7 @@ int cmd_replay(int argc, char **argv)
 			goto out;
 		}
 	}
-	r.outf = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	r.outf = cd_opt_output_private(o.output);   /* citizen ids: 0600 */
 	if (!r.outf) {
 		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
 		goto out;

@@ -1132,7 +1132,7 @@ int cmd_synth(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "out of memory", NULL);
 		goto out;
 	}
-	s.out = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	s.out = cd_opt_output_private(o.output);   /* citizen ids: 0600 */
 	if (!s.out) {
 		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
 		goto out;

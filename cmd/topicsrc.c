@@ -27,6 +27,7 @@
 #include "proto/codec.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/pseudonym.h"
 
 #define QUERY_TIMEOUT_MS 10000   /* watermarks and offsets by time */
 #define STALL_MS 60000           /* a partition that gives nothing this long ends the replay */
@@ -328,6 +329,8 @@ static int on_record(topicsrc *x, tpart *p, const rd_kafka_message_t *m)
 		return 0;
 	}
 	if (cd_codec_decode_event(m->payload, m->len, CD_LOG_PB, &msg, &ev, &stage, &err) < 0) {
+		if (m->key && m->key_len)      /* the key is the citizen's id: a text quoting it names its pseudonym */
+			cd_pseudonym_scrub(NULL, err.msg, sizeof(err.msg), m->key, m->key_len);
 		skipped(x, pos, msg ? msg->event_id : "", cd_codec_stage_name(stage), err.msg);
 		goto out;
 	}

@@ -42,6 +42,7 @@
 #include "proto/eventlog.h"
 #include "proto/rules_json.h"
 #include "util/log.h"
+#include "util/pseudonym.h"
 
 /* uthash: an allocation failure leaves the table as it was and sets the caller's `oom`. */
 #define HASH_NONFATAL_OOM 1
@@ -367,6 +368,9 @@ static int run(whatif *w, cd_log_reader *rd, cd_err *err)
 		cd_log_reader_position(rd, pos, sizeof(pos));
 		if (cd_codec_decode_event(data, len, cd_log_reader_format(rd), &msg, &ev, &stage, err) < 0) {
 			w->skipped++;
+			if (msg && msg->citizen_id)      /* a text quoting the id (in any field) names its pseudonym */
+				cd_pseudonym_scrub(NULL, err->msg, sizeof(err->msg), msg->citizen_id,
+						   strlen(msg->citizen_id));
 			cd_log(CD_LOG_WARN, "record skipped", "input", w->o->input, "position", pos, "event_id",
 			       msg ? msg->event_id : "", "stage", cd_codec_stage_name(stage), "error", err->msg, NULL);
 		} else if (ev.citizen_id_len && idset_add(&w->ids, ev.citizen_id, ev.citizen_id_len) < 0) {
@@ -953,7 +957,7 @@ int cmd_whatif(int argc, char **argv)
 		cd_log(CD_LOG_ERROR, "cannot open input", "input", o.input, "error", strerror(errno), NULL);
 		goto out;
 	}
-	w.out = strcmp(o.output, "-") ? fopen(o.output, "wb") : stdout;
+	w.out = cd_opt_output_private(o.output);   /* citizen ids: 0600 */
 	if (!w.out) {
 		cd_log(CD_LOG_ERROR, "cannot open output", "output", o.output, "error", strerror(errno), NULL);
 		goto out;

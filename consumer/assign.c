@@ -66,6 +66,26 @@ static int load_mseq(proc *x, part *pt, cd_err *err)
  * every (topic, partition) to start at the offset stored in Redis. A partition
  * whose Redis state is gone while Kafka has committed progress is refused.
  */
+/*
+ * A partition taken is brought to the pseudonymous key form first (a no-op
+ * once done: redis_store.h, cd_redis_migrate_keys), so that nothing of it is
+ * read under a name it does not have.
+ */
+static int proc_migrate_keys(proc *x, part *pt, const char *ps, cd_err *err)
+{
+	size_t moved = 0, kept = 0;
+	char m[24], k[24];
+	if (cd_redis_migrate_keys(x->redis, pt->p, pt->token, &moved, &kept, err) != 0)
+		return -1;
+	if (moved || kept) {
+		snprintf(m, sizeof(m), "%zu", moved);
+		snprintf(k, sizeof(k), "%zu", kept);
+		cd_log(kept ? CD_LOG_WARN : CD_LOG_INFO, "citizen keys migrated to pseudonyms", "partition", ps,
+		       "renamed", m, "left_as_newer_exists", k, NULL);
+	}
+	return 0;
+}
+
 static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 {
 	rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(list);
@@ -106,7 +126,8 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 			pt->pend.cap = pend_cap;
 			pt->relay_gen = gen + 1;
 			pt->p = tp->partition;
-			if (cd_redis_fence_acquire(x->redis, pt->p, &pt->token, err) < 0)
+			if (cd_redis_fence_acquire(x->redis, pt->p, &pt->token, err) < 0 ||
+			    proc_migrate_keys(x, pt, ps, err) < 0)
 				goto fail;
 			pt->owned = true;
 			pt->outbox_maybe = true;    /* a previous owner may have left entries */
@@ -133,7 +154,8 @@ static int take(proc *x, rd_kafka_topic_partition_list_t *list, cd_err *err)
 				cd_log(CD_LOG_WARN, "partition rebuilt from the beginning (--reset-state)", "topic",
 				       tp->topic, "partition", ps, NULL);
 				if (cd_redis_reset_partition(x->redis, pt->p, err) < 0 ||
-				    cd_redis_fence_acquire(x->redis, pt->p, &pt->token, err) < 0)
+				    cd_redis_fence_acquire(x->redis, pt->p, &pt->token, err) < 0 ||
+				    proc_migrate_keys(x, pt, ps, err) < 0)
 					goto fail;
 				pt->floor = CD_INSTANT_NONE;
 			}

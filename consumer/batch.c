@@ -29,6 +29,7 @@
 #include "state/step.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/pseudonym.h"
 
 /* ---- outputs of the engine ------------------------------------------------------ */
 
@@ -157,6 +158,9 @@ int proc_set_aside(proc *x, const rd_kafka_message_t *m, const char *stage, cons
 {
 	char reason[512];
 	snprintf(reason, sizeof(reason), "%s", why);   /* why may be err->msg itself */
+	/* the key is the citizen's id: a text quoting it (in whatever field) names the pseudonym */
+	if (m->key && m->key_len)
+		cd_pseudonym_scrub(&x->ckey, reason, sizeof(reason), m->key, m->key_len);
 	if (dead_letter(x, m, stage, reason) < 0)
 		return cd_err_set(err, 1, "out of memory for a dead letter");
 	return 0;
@@ -235,16 +239,15 @@ static slot *slot_add(proc *x, const char *id)
  * and never a stop: its inputs go to the dead-letter topic with the reason,
  * its record is left as it is for an operator to repair or delete
  * (docs/operations.md), and every other citizen goes on. The log names it by
- * a hash of its id and the Redis partition, not by the id itself.
+ * its pseudonym (its Redis key's name) and the Redis partition, not by the id.
  */
 static void quarantine(proc *x, slot *s, int32_t p, const char *why)
 {
-	char ps[16], hs[24];
-	uint64_t h = XXH3_64bits(s->id, strlen(s->id));
+	char ps[16], hs[CD_PSEUDONYM_LEN + 1];
+	uint64_t h = XXH3_64bits(s->id, strlen(s->id));   /* remembered, never shown */
 	bool said = false;
 
 	snprintf(ps, sizeof(ps), "%d", (int)p);
-	snprintf(hs, sizeof(hs), "%016llx", (unsigned long long)h);
 	snprintf(s->why, sizeof(s->why), "the citizen's state in Redis is corrupt (%.120s): its inputs are set aside "
 		 "until it is repaired or reset", why);
 	cd_citizen_clear(&s->c);
@@ -257,7 +260,8 @@ static void quarantine(proc *x, slot *s, int32_t p, const char *why)
 		return;
 	x->quarantine_said[x->n_quarantined++ % QUARANTINE_SAID] = h;
 	cd_metrics_quarantined(x->met);
-	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen_hash", hs,
+	cd_log(CD_LOG_ERROR, "citizen quarantined: its Redis record is corrupt", "partition", ps, "citizen",
+	       cd_pseudonym_log(&x->ckey, s->id, hs),
 	       "error", why, NULL);
 }
 
@@ -279,7 +283,7 @@ static int slots_load(proc *x, int32_t p, const char *const *ids, size_t n, cd_e
 	}
 	for (size_t i = 0; i < n; i++) {
 		slot *s;
-		if (slot_find(x, ids[i]))
+		if (!ids[i] || slot_find(x, ids[i]))   /* NULL: a timer member not sealed with our key */
 			continue;
 		if (!(s = slot_add(x, ids[i]))) {
 			cd_err_set(err, 1, "out of memory");
@@ -339,9 +343,11 @@ static int slots_to_batch(proc *x, cd_err *err)
 			continue;
 		}
 		if (cd_citizen_encode(&s->c, &rec) < 0 ||
-		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0)
-			result = cd_err_set(err, 0, "a citizen's record exceeds the limits (citizen_hash %016llx)",
-					    (unsigned long long)XXH3_64bits(s->id, strlen(s->id)));
+		    cd_redis_batch_record(x->batch, s->id, rec.data, rec.len, s->c.next_fire) < 0) {
+			char hs[CD_PSEUDONYM_LEN + 1];
+			result = cd_err_set(err, 0, "a citizen's record exceeds the limits (citizen %s)",
+					    cd_pseudonym_log(&x->ckey, s->id, hs));
+		}
 	}
 	cd_buf_release(&rec);
 	{
@@ -547,6 +553,19 @@ int proc_commits_finish(proc *x)
 
 /* ---- clocks ----------------------------------------------------------------------- */
 
+/* A timer member not sealed with our citizen key: said once per process, then counted in silence. */
+static void bad_timer(proc *x, int32_t p)
+{
+	char ps[16];
+	if (x->bad_timer_said)
+		return;
+	x->bad_timer_said = true;
+	snprintf(ps, sizeof(ps), "%d", (int)p);
+	cd_log(CD_LOG_ERROR, "a timer index member is not sealed with this citizen key: skipped, left in Redis",
+	       "partition", ps, "fix", "ZRANGE the partition's timers and ZREM what is not h:<32 hex>.<hex> (a hand edit, or another key's)",
+	       NULL);
+}
+
 /* Fires everything of partition pt due by t, in chunks; commits each chunk. */
 int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 {
@@ -571,6 +590,11 @@ int proc_fire_due(proc *x, part *pt, cd_instant t, cd_err *err)
 				proc_redis_trouble(x, err);
 			rc = -1;
 		}
+		for (size_t i = 0; i < n; i++)
+			if (!ids[i]) {
+				bad_timer(x, pt->p);
+				quarantined++;      /* stays due: counted so that a chunk of them ends the scan */
+			}
 		for (size_t i = 0; i < x->n_slots && rc == 0; i++) {
 			slot *s = &x->slots[i];
 			if (s->corrupt) {
@@ -632,7 +656,9 @@ static int fire_held(proc *x, part *pt, cd_instant t, cd_err *err)
 			return -1;
 		}
 		for (size_t i = 0; i < n; i++)
-			if (!slot_find(x, ids[i]))
+			if (!ids[i])
+				bad_timer(x, pt->p);
+			else if (!slot_find(x, ids[i]))
 				want[k++] = ids[i];
 		if (k && (rc = slots_load(x, pt->p, want, k, err)) < 0 && err->retriable)
 			proc_redis_trouble(x, err);

@@ -150,6 +150,13 @@ static const option_def options[] = {
 	       "CONTACTD_REDIS_PASSWORD or redis-password-file"),
 	SECRET_FILE("redis-password-file", redis_password_file, "redis-password",
 		    "file holding the Redis password, one line (empty: none); at most 4096 bytes"),
+	SECRET("citizen-key", citizen_key, "",
+	       "key of the citizen pseudonyms in logs, dead-letter texts and Redis key names (empty: the built-in "
+	       "development key, with a warning); refused on the command line: use citizen-key-file"),
+	SECRET_FILE("citizen-key-file", citizen_key_file, "citizen-key",
+		    "file holding the citizen pseudonym key, one line of at least 32 bytes (empty: none)"),
+	BOOL("log-citizen-ids", log_citizen_ids, "false",
+	     "debugging only: log raw citizen ids instead of their pseudonyms (warned at start)"),
 	INT("redis-db", redis_db, "0", 0, 1000, "Redis database number"),
 	STRING("redis-prefix", redis_prefix, "contactd", "prefix of every Redis key"),
 	INT("batch-size", batch_size, "1000", 1, 100000, "messages per partition batch"),

@@ -52,6 +52,9 @@ typedef struct cd_config {
 	int redis_port;
 	char *redis_user, *redis_password;
 	char *redis_password_file;       /* "" : none; else cd_config_from_args read redis_password from it */
+	char *citizen_key;               /* "" : the development key (util/pseudonym.h) */
+	char *citizen_key_file;          /* "" : none; else cd_config_from_args read citizen_key from it */
+	bool log_citizen_ids;            /* debugging only: raw ids in logs */
 	int redis_db;
 	char *redis_prefix;
 	int batch_size, batch_wait_ms, timer_interval_ms, outbox_batch;

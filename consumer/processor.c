@@ -108,6 +108,31 @@ void proc_sleep_unless_stopping(int ms)
 
 /* ---- setup ----------------------------------------------------------------------- */
 
+/*
+ * The citizen key (util/pseudonym.h): from citizen-key / citizen-key-file, or
+ * the built-in development key, loudly: its pseudonyms can be recomputed by
+ * anyone (docs/decisions.md, "Citizen pseudonyms"). Never logged.
+ */
+static int citizen_key_setup(proc *x, cd_err *err)
+{
+	if (x->cfg.citizen_key && *x->cfg.citizen_key) {
+		if (cd_pseudonym_key_from_secret(&x->ckey, *x->cfg.citizen_key_file ? "citizen-key-file" : "citizen-key",
+						 x->cfg.citizen_key, strlen(x->cfg.citizen_key), err) < 0)
+			return -1;
+	} else {
+		cd_pseudonym_key_dev(&x->ckey);
+		if (x->cfg.stage == CD_STAGE_CITIZENS)
+			cd_log(CD_LOG_WARN, "no citizen-key-file: citizens are named by pseudonyms of the built-in "
+			       "development key, which anyone can recompute; set citizen-key-file for personal data",
+			       NULL);
+	}
+	x->ckey.raw_in_logs = x->cfg.log_citizen_ids;
+	if (x->cfg.log_citizen_ids)
+		cd_log(CD_LOG_WARN, "log-citizen-ids is on: log lines and dead-letter texts name citizens by their ids; "
+		       "for debugging only, never with personal data in production", NULL);
+	return 0;
+}
+
 static int setup(proc *x, cd_err *err)
 {
 	cd_engine_config ecfg;
@@ -168,6 +193,7 @@ static int setup(proc *x, cd_err *err)
 	ro.db = x->cfg.redis_db;
 	ro.prefix = x->cfg.redis_prefix;
 	ro.tag = x->cfg.stage == CD_STAGE_AGGREGATES ? 'a' : 'p';
+	ro.citizen_key = &x->ckey;
 	x->redis = cd_redis_new(&ro);
 	x->wredis = cd_redis_new(&ro);          /* connected on the first commit */
 	if (!x->redis || !x->wredis)
@@ -549,6 +575,11 @@ int cd_run_main(int argc, char **argv)
 	}
 	cd_log_set_level(x->cfg.log_level);
 	cd_config_log(&x->cfg);
+	if (citizen_key_setup(x, &err) < 0) {      /* a bad key is a configuration error, --check-config too */
+		cd_log(CD_LOG_ERROR, "bad configuration", "error", err.msg, NULL);
+		status = 2;
+		goto out;
+	}
 	if (x->cfg.check_config) {
 		status = 0;
 		goto out;

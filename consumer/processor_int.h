@@ -93,6 +93,8 @@ typedef struct proc {
 	cd_engine *eng;
 	cd_engine_stats eng_said;   /* the engine's counters as last added to the metrics */
 	cd_redis *redis;
+	cd_pseudonym_key ckey;   /* names citizens in logs, dead-letter texts and Redis keys */
+	bool bad_timer_said;     /* a timer member that does not open was logged */
 	/* Commits of citizen batches and outbox trims: sent on a connection of their own
 	 * and their replies read once per pass of the loop, so that one fsync covers the
 	 * writes of every partition of the pass (proc_commits_finish). */

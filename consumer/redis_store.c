@@ -97,6 +97,8 @@
 #include <hiredis/hiredis.h>
 
 #include "consumer/redis_cluster.h"
+#include "state/event.h"
+#include "util/pseudonym.h"
 
 /*
  * The commit script.
@@ -235,6 +237,7 @@ typedef struct owed {
 
 struct cd_redis {
 	cd_redis_opts o;                   /* host, password, user, prefix: owned copies */
+	cd_pseudonym_key ckey;             /* names citizens in key names and timer members */
 	size_t prefix_len;
 	rnode *node;                       /* every server known (kept across reconnects: seeds for the next) */
 	size_t n_node, cap_node;
@@ -332,6 +335,7 @@ void cd_redis_opts_default(cd_redis_opts *o)
 	o->prefix = "contactd";
 	o->max_reply_bytes = (size_t)64 << 20;
 	o->tag = 'p';
+	o->citizen_key = NULL;
 }
 
 cd_redis *cd_redis_new(const cd_redis_opts *opts)
@@ -341,6 +345,10 @@ cd_redis *cd_redis_new(const cd_redis_opts *opts)
 	if (!r)
 		return NULL;
 	cd_redis_opts_default(&d);
+	if (opts && opts->citizen_key)
+		r->ckey = *opts->citizen_key;
+	else
+		cd_pseudonym_key_dev(&r->ckey);
 	if (opts) {
 		/* unset fields take the defaults */
 		if (opts->host && *opts->host)
@@ -491,9 +499,23 @@ static void arg_key(cd_redis *r, int32_t p, const char *what)
 	argf(r, "%s:{%c%" PRId32 "}:%s", r->o.prefix, r->o.tag, p, what);
 }
 
+/* A citizen's key names it by its pseudonym: key names are visible to SCAN, MONITOR and SLOWLOG. */
 static void arg_citizen_key(cd_redis *r, int32_t p, const char *id)
 {
-	argf(r, "%s:{%c%" PRId32 "}:c:%s", r->o.prefix, r->o.tag, p, id);
+	char ps[CD_PSEUDONYM_LEN + 1];
+	cd_pseudonym(&r->ckey, id, strlen(id), ps);
+	argf(r, "%s:{%c%" PRId32 "}:c:%s", r->o.prefix, r->o.tag, p, ps);
+}
+
+/* A timer member is the sealed id: the processor must learn whom a due timer names. */
+static void arg_timer_member(cd_redis *r, const char *id, size_t n)
+{
+	char *out = r->scratch.data + r->scratch.len;
+	size_t len;
+	assert(r->scratch.cap - r->scratch.len > CD_PSEUDONYM_SEALED_MAX(n));   /* args_begin reserved too little */
+	len = cd_pseudonym_seal(&r->ckey, id, n, out);
+	r->scratch.len += len + 1;
+	arg(r, out, len);
 }
 
 /* ---- talking to Redis ------------------------------------------------------------ */
@@ -1179,8 +1201,7 @@ int cd_redis_load(cd_redis *r, int32_t p, const char *const *ids, size_t n, cd_b
 
 	if (n == 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
-		bytes += r->prefix_len + KEY_ROOM + strlen(ids[i]);
+	bytes = n * (r->prefix_len + KEY_ROOM + CD_PSEUDONYM_LEN);
 	if (route(r, p, err) < 0)
 		return -1;
 	if (args_begin(r, n + 1, bytes, err) < 0)
@@ -1474,7 +1495,7 @@ static int commit_args(cd_redis *r, int32_t p, int64_t token, const cd_redis_bat
 		4 * b->n_hop;
 	bytes = NUM_ROOM * 8 + 3 * (r->prefix_len + KEY_ROOM) + b->n_rec * NUM_ROOM + b->n_hop * 2 * NUM_ROOM;
 	for (size_t i = 0; i < b->n_rec; i++)
-		bytes += r->prefix_len + KEY_ROOM + b->rec[i].id_len;
+		bytes += r->prefix_len + KEY_ROOM + CD_PSEUDONYM_LEN + CD_PSEUDONYM_SEALED_MAX(b->rec[i].id_len) + 1;
 	bytes += b->n_hashes * (r->prefix_len + KEY_ROOM + sizeof(b->hashes[0]));
 	for (size_t i = 0; i < b->n_off; i++)
 		bytes += b->off[i].topic_len + 8 + NUM_ROOM;
@@ -1506,7 +1527,7 @@ static int commit_args(cd_redis *r, int32_t p, int64_t token, const cd_redis_bat
 	for (size_t i = 0; i < b->n_rec; i++) {
 		const brec *x = &b->rec[i];
 		arg(r, batch_ptr(b, x->rec), x->rec_len);
-		arg(r, batch_ptr(b, x->id), x->id_len);
+		arg_timer_member(r, batch_ptr(b, x->id), x->id_len);
 		if (x->del)
 			arg(r, "x", 1);
 		else if (x->next_fire == CD_INSTANT_NONE)
@@ -1718,13 +1739,17 @@ int cd_redis_timers_page(cd_redis *r, int32_t p, cd_instant t, size_t skip, size
 			reply_fail(r, e, "ZRANGEBYSCORE timers", err);
 			goto out;
 		}
-		v[k] = malloc(e->len + 1);
+		v[k] = malloc(e->len + 1);     /* an id is shorter than its sealed text */
 		if (!v[k]) {
 			cd_err_set(err, 0, "partition %" PRId32 ": out of memory for %zu due timers", p, rep->elements);
 			goto out;
 		}
-		memcpy(v[k], e->str, e->len);
-		v[k][e->len] = '\0';
+		if (cd_pseudonym_open(&r->ckey, e->str, e->len, v[k], e->len + 1) < 0) {
+			/* not sealed with this key (a hand edit, a bad restore): never guessed at, and no
+			 * reason to stop the others' timers; it counts in *n, so paging is unchanged */
+			free(v[k]);
+			v[k] = NULL;
+		}
 	}
 	*ids = v;
 	*n = k;
@@ -2176,5 +2201,214 @@ out:
 	freeReplyObject(page);
 	freeReplyObject(del);
 	cd_buf_release(&pattern);
+	return rc;
+}
+
+/* ---- the key form: citizen pseudonyms ----------------------------------------------------- */
+
+/*
+ * Renames old-form state (the raw id in a record's key and as its timer
+ * member) to the pseudonymous form, for pairs of citizens. Idempotent: a pair
+ * whose old key is gone is skipped, and a record whose new key exists already
+ * is left where it is (counted: the newer one wins). ARGV[2], when not empty,
+ * is the citizen key's fingerprint, stored once the whole partition is done.
+ * KEYS: [1] meta, [2] timers, then (old key, new key) pairs.
+ * ARGV: [1] token, [2] fingerprint or "", then (old member, new member) pairs
+ * at the same indices as their keys.
+ */
+static const char migrate_lua[] =
+	"local fence = redis.call('HGET', KEYS[1], 'fence')\n"
+	"if fence ~= ARGV[1] then\n"
+	"  return redis.error_reply('FENCED token ' .. ARGV[1] .. ' is not the current fence ' .. tostring(fence))\n"
+	"end\n"
+	"if #KEYS ~= #ARGV or #KEYS % 2 ~= 0 then\n"
+	"  return redis.error_reply('ERR contactd migrate: malformed arguments')\n"
+	"end\n"
+	"local moved, kept = 0, 0\n"
+	"for i = 3, #KEYS, 2 do\n"
+	"  if redis.call('EXISTS', KEYS[i]) == 1 then\n"
+	"    if redis.call('EXISTS', KEYS[i + 1]) == 0 then\n"
+	"      redis.call('RENAME', KEYS[i], KEYS[i + 1])\n"
+	"      moved = moved + 1\n"
+	"    else\n"
+	"      kept = kept + 1\n"
+	"    end\n"
+	"  end\n"
+	"  local sc = redis.call('ZSCORE', KEYS[2], ARGV[i])\n"
+	"  if sc then\n"
+	"    redis.call('ZREM', KEYS[2], ARGV[i])\n"
+	"    if not redis.call('ZSCORE', KEYS[2], ARGV[i + 1]) then\n"
+	"      redis.call('ZADD', KEYS[2], sc, ARGV[i + 1])\n"
+	"    end\n"
+	"  end\n"
+	"end\n"
+	"if ARGV[2] ~= '' then\n"
+	"  redis.call('HSET', KEYS[1], 'ckey', ARGV[2])\n"
+	"end\n"
+	"return {moved, kept}\n";
+
+/* Old-form citizens renamed per script call: bounded work inside one call. */
+#define MIGRATE_CHUNK 256
+
+/* What meta.ckey holds: the citizen key's pseudonym of a constant, which says nothing of the key. */
+static void key_fingerprint(const cd_redis *r, char out[CD_PSEUDONYM_LEN + 1])
+{
+	static const char what[] = "contactd citizen key fingerprint";
+	cd_pseudonym(&r->ckey, what, sizeof(what) - 1, out);
+}
+
+/* One call of migrate_lua for ids[0..n) (their raw ids), fingerprint fp or NULL. */
+static int migrate_call(cd_redis *r, int32_t p, int64_t token, char *sha, char **ids, size_t n, const char *fp,
+			size_t *moved, size_t *kept, cd_err *err)
+{
+	redisReply *rep = NULL;
+	size_t bytes = 2 * r->prefix_len + 2 * KEY_ROOM + 3 * NUM_ROOM + CD_PSEUDONYM_LEN + 1;
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		bytes += 2 * (r->prefix_len + KEY_ROOM) + strlen(ids[i]) + CD_PSEUDONYM_LEN +
+			 CD_PSEUDONYM_SEALED_MAX(strlen(ids[i])) + 1;
+	if (route(r, p, err) < 0)
+		return -1;
+	if (args_begin(r, 3 + 4 + 4 * n, bytes, err) < 0)
+		return -1;
+	arg_str(r, "EVALSHA");
+	arg(r, sha, SHA_LEN);
+	argf(r, "%zu", 2 + 2 * n);
+	arg_key(r, p, "meta");
+	arg_key(r, p, "timers");
+	for (size_t i = 0; i < n; i++) {
+		argf(r, "%s:{%c%" PRId32 "}:c:%s", r->o.prefix, r->o.tag, p, ids[i]);
+		arg_citizen_key(r, p, ids[i]);
+	}
+	argf(r, "%" PRId64, token);
+	if (fp)
+		arg_str(r, fp);
+	else
+		arg(r, "", 0);
+	for (size_t i = 0; i < n; i++) {
+		arg_str(r, ids[i]);
+		arg_timer_member(r, ids[i], strlen(ids[i]));
+	}
+	if (eval_script(r, "EVALSHA migrate", migrate_lua, sha, &rep, err) < 0)
+		return -1;
+	if (reply_is_error(rep, "FENCED")) {
+		rc = fenced(p, token, "key migration", err);
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 || rep->element[0]->type != REDIS_REPLY_INTEGER ||
+	    rep->element[1]->type != REDIS_REPLY_INTEGER) {
+		reply_fail(r, rep, "EVALSHA migrate", err);
+		goto out;
+	}
+	*moved += (size_t)rep->element[0]->integer;
+	*kept += (size_t)rep->element[1]->integer;
+	rc = 0;
+out:
+	freeReplyObject(rep);
+	return rc;
+}
+
+int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, size_t *kept, cd_err *err)
+{
+	redisReply *page = NULL, *rep = NULL;
+	cd_buf pattern, head;
+	char cursor[NUM_ROOM] = "0", fp[CD_PSEUDONYM_LEN + 1], sha[SHA_LEN + 1];
+	char *ids[MIGRATE_CHUNK];
+	size_t n_ids = 0;
+	int rc = -1;
+
+	*moved = *kept = 0;
+	if (r->o.tag != 'p')
+		return 0;          /* the aggregate stage keeps no citizens */
+	cd_buf_init(&pattern, SIZE_MAX);
+	cd_buf_init(&head, SIZE_MAX);
+	key_fingerprint(r, fp);
+	/* the partition's master (cluster): its SCAN sees only the keys that master holds */
+	if (route(r, p, err) < 0)
+		goto out;
+	if (args_begin(r, 3, r->prefix_len + KEY_ROOM + 8, err) < 0)
+		goto out;
+	arg_str(r, "HGET");
+	arg_key(r, p, "meta");
+	arg_str(r, "ckey");
+	if (rs_call_ok(r, "HGET meta", r->argc, r->argv, r->argl, &rep, err) < 0)
+		goto out;
+	if (rep->type == REDIS_REPLY_STRING) {
+		if (rep->len == strlen(fp) && !memcmp(rep->str, fp, rep->len)) {
+			rc = 0;          /* migrated, and with this key */
+			goto out;
+		}
+		cd_err_set(err, 0, "partition %" PRId32 ": its state was written with another citizen key (fingerprint "
+			   "%.*s, this key's %s): every citizen would look new; start with the key it was written with",
+			   p, (int)(rep->len < 64 ? rep->len : 64), rep->str, fp);
+		goto out;
+	}
+	if (rep->type != REDIS_REPLY_NIL) {
+		reply_fail(r, rep, "HGET meta", err);
+		goto out;
+	}
+	/* loaded here, not at connect: it runs once in a partition's life */
+	if (script_load(r, migrate_lua, sha, err) < 0)
+		goto out;
+	if (cd_buf_printf(&head, "%s:{%c%" PRId32 "}:c:", r->o.prefix, r->o.tag, p) < 0 ||
+	    glob_escape(&pattern, head.data) < 0 || cd_buf_putc(&pattern, '*') < 0 || cd_buf_putc(&pattern, '\0') < 0) {
+		cd_err_set(err, 0, "out of memory");
+		goto out;
+	}
+	pattern.len--;
+	do {
+		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
+		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
+		const redisReply *keys;
+
+		if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+			goto out;
+		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
+		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
+		    page->element[1]->type != REDIS_REPLY_ARRAY) {
+			reply_fail(r, page, "SCAN", err);
+			goto out;
+		}
+		memcpy(cursor, page->element[0]->str, page->element[0]->len);
+		cursor[page->element[0]->len] = '\0';
+		keys = page->element[1];
+		for (size_t i = 0; i < keys->elements; i++) {
+			const redisReply *k = keys->element[i];
+			const char *id;
+			size_t idl;
+			if (k->type != REDIS_REPLY_STRING || k->len <= head.len || memcmp(k->str, head.data, head.len))
+				continue;
+			id = k->str + head.len;
+			idl = k->len - head.len;
+			/* the new form already, or no id an input could have had */
+			if (cd_pseudonym_is(id, idl) || idl > CD_MAX_ID_LEN || memchr(id, '\0', idl))
+				continue;
+			if (!(ids[n_ids] = strndup(id, idl))) {
+				cd_err_set(err, 0, "out of memory");
+				goto out;
+			}
+			if (++n_ids == MIGRATE_CHUNK) {
+				if ((rc = migrate_call(r, p, token, sha, ids, n_ids, NULL, moved, kept, err)) < 0)
+					goto out;
+				rc = -1;
+				while (n_ids)
+					free(ids[--n_ids]);
+			}
+		}
+		freeReplyObject(page);
+		page = NULL;
+	} while (strcmp(cursor, "0") != 0);
+	/* the last chunk sets the fingerprint: a partition is marked done only when it is */
+	rc = migrate_call(r, p, token, sha, ids, n_ids, fp, moved, kept, err);
+out:
+	if (rc == -1)
+		cd_err_prefix(err, "partition %" PRId32 " key migration", p);
+	while (n_ids)
+		free(ids[--n_ids]);
+	freeReplyObject(page);
+	freeReplyObject(rep);
+	cd_buf_release(&pattern);
+	cd_buf_release(&head);
 	return rc;
 }

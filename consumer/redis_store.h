@@ -4,8 +4,8 @@
  *
  * Keys of one processing partition p share a Redis Cluster slot through the
  * hash tag {p<N>} (N = the input partition number):
- *   <prefix>:{pN}:c:<citizen_id>   the citizen record (state/citizen.h bytes)
- *   <prefix>:{pN}:timers           ZSET citizen_id -> next firing instant (ms)
+ *   <prefix>:{pN}:c:<pseudonym>    the citizen record (state/citizen.h bytes)
+ *   <prefix>:{pN}:timers           ZSET sealed citizen id -> next firing instant (ms)
  *   <prefix>:{pN}:outbox           LIST of pending outputs (opaque entries)
  *   <prefix>:{pN}:meta             HASH: fence, floor, off:<topic> (next offset),
  *                                  mseq (the last members-topic sequence number)
@@ -13,6 +13,13 @@
  * (opts.tag 'a') and hashes of their own (consumer/aggstage.c):
  *   <prefix>:{aN}:meta             HASH: fence, off:<topic>, clock, src:<p>
  *   <prefix>:{aN}:members|cohorts|pending   HASHes written by hash operations
+ *
+ * No key name or timer member holds a citizen id (they are visible to SCAN,
+ * MONITOR and SLOWLOG): a record's key names the citizen by its pseudonym,
+ * a timer member is the sealed id, which only the citizen key opens
+ * (util/pseudonym.h). The API still speaks of citizen ids; the store hashes
+ * and seals them. cd_redis_migrate_keys renames state of the old form
+ * (the raw id in both places).
  *
  * One commit = one EVALSHA of a Lua script (loaded with SCRIPT LOAD, re-loaded
  * on NOSCRIPT) that checks the fencing token, then writes records, timers,
@@ -42,6 +49,7 @@
 #include "state/date.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/pseudonym.h"
 
 #define CD_REDIS_FENCED (-2)
 
@@ -56,6 +64,7 @@ typedef struct cd_redis_opts {
 	const char *prefix;          /* key prefix, default "contactd" */
 	size_t max_reply_bytes;      /* largest reply accepted (records, outbox entries), default 64 MiB */
 	char tag;                    /* the hash tag's letter: 'p' (citizens, default) or 'a' (aggregate stage) */
+	const cd_pseudonym_key *citizen_key;   /* names citizens in keys and timers; NULL: the development key (copied) */
 } cd_redis_opts;
 
 void cd_redis_opts_default(cd_redis_opts *o);
@@ -143,7 +152,9 @@ void cd_redis_disconnect(cd_redis *r);
 
 /* ---- timers and outbox -------------------------------------------------------- */
 
-/* Up to max citizen ids of partition p whose next firing instant is <= t, earliest first. */
+/* Up to max citizen ids of partition p whose next firing instant is <= t, earliest first.
+ * (*ids)[i] is NULL for a member that was not sealed with this store's citizen key
+ * (corrupt state): it counts in *n, and stays in the index for an operator. */
 int cd_redis_timers_due(cd_redis *r, int32_t p, cd_instant t, size_t max, char ***ids, size_t *n,
 			cd_err *err);
 /* The same, past the first `skip` of them: pages through a long list of due
@@ -188,6 +199,19 @@ int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err);
 /* For an error of cd_redis_connect: a hint at the likelier causes when the server
  * closed the connection at once (a TLS port, a TLS proxy refusing its server), else NULL. */
 const char *cd_redis_connect_hint(const cd_err *err);
+
+/*
+ * Brings partition p's citizens to the pseudonymous key form, under fencing
+ * token `token` (call it when the partition is taken, before anything is read).
+ * meta.ckey holds the citizen key's fingerprint once a partition is done: then
+ * this is one HGET. A fingerprint of another key is a final error (every
+ * citizen would look new). Otherwise the old-form records (SCAN of
+ * "<prefix>:{pN}:c:*") are renamed with their timer members, at most 256 per
+ * script call, and the fingerprint is stored with the last call. *moved counts
+ * the citizens renamed, *kept those left because their new key existed already.
+ * Nothing for the aggregate stage's tag. 0, -1, or CD_REDIS_FENCED.
+ */
+int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, size_t *kept, cd_err *err);
 
 /* Deletes every key of partition p (for --reset-state). */
 int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err);

@@ -15,6 +15,7 @@ PKGS=(
   build-essential pkg-config
   librdkafka-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler
   libjansson-dev libxxhash-dev
+  libsodium-dev            # keyed BLAKE2b: citizen pseudonyms in logs and Redis keys (util/pseudonym.c)
   libmicrohttpd-dev        # the /metrics, /healthz and /readyz server (consumer/httpd.c)
   uthash-dev               # uthash.h: the aggregate stage's tables (state/aggregate.c)
   libprotobuf-dev          # google/protobuf/*.proto (only a Recommends of protobuf-compiler)

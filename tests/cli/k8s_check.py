@@ -402,6 +402,12 @@ for kind, name, uid in WORKLOADS:
             bad(w, "--config %s is not contactd.conf of ConfigMap contactd-config" % path)
     else:
         bad(w, "no --config: the ConfigMap contactd-config is not read")
+    if name == "contactd":
+        ck = args[args.index("--citizen-key-file") + 1] if "--citizen-key-file" in args[:-1] else None
+        if ck:
+            secret_file_ok(w, spec, c, ck, "contactd-citizen-key", "key")
+        else:
+            bad(w, "no --citizen-key-file: citizens would be named with the development key")
     pw = setting("redis-password-file")
     if pw:
         secret_file_ok(w, spec, c, pw, "contactd-redis", "password")

@@ -1253,6 +1253,41 @@ static void test_log_shows_the_password_file_not_the_password(void **state)
 	free(pw);
 }
 
+/* The citizen key: a secret as the Redis password is (file, never the command line, never logged). */
+static void test_citizen_key_comes_from_its_file_is_never_logged_and_never_on_the_command_line(void **state)
+{
+	char *key = write_temp_bytes("ck-0123456789abcdef0123456789abcdef-Zq\n", 38, 0600), want[160];
+	capture k;
+	cd_config c;
+	cd_err err;
+	char *out;
+	(void)state;
+
+	assert_int_equal(from_args(&c, no_env, &err, NULL), 0);
+	assert_string_equal(c.citizen_key, "");          /* none: the development key (processor.c) */
+	assert_false(c.log_citizen_ids);
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, no_env, &err, "--citizen-key-file", key, "--log-citizen-ids", NULL), 0);
+	assert_string_equal(c.citizen_key, "ck-0123456789abcdef0123456789abcdef-Zq");
+	assert_true(c.log_citizen_ids);
+	cd_log_set_level(CD_LOG_INFO);
+	capture_start(&k, 2);
+	cd_config_log(&c);
+	out = capture_end(&k);
+	assert_null(strstr(out, "ck-0123456789abcdef"));
+	snprintf(want, sizeof(want), " citizen-key-file=%s ", key);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, " citizen-key=*** "));
+	free(out);
+	cd_config_release(&c);
+	assert_int_equal(from_args(&c, no_env, &err, "--citizen-key", "ck-on-the-command-line", NULL), -1);
+	assert_non_null(strstr(err.msg, "--citizen-key is refused"));
+	assert_null(strstr(err.msg, "ck-on-the-command-line"));
+	cd_config_release(&c);
+	unlink(key);
+	free(key);
+}
+
 /* The tools' reader: the same rules, under the name the tool gives. */
 static void test_read_secret_file_names_the_option_it_is_given(void **state)
 {
@@ -1426,6 +1461,7 @@ int main(void)
 		cmocka_unit_test(test_password_and_password_file_together_is_an_error_naming_both),
 		cmocka_unit_test(test_password_file_open_to_others_or_group_writable_warns_once),
 		cmocka_unit_test(test_log_shows_the_password_file_not_the_password),
+		cmocka_unit_test(test_citizen_key_comes_from_its_file_is_never_logged_and_never_on_the_command_line),
 		cmocka_unit_test(test_read_secret_file_names_the_option_it_is_given),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
