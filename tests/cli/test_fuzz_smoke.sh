@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/../.."
 FUZZ_SMOKE_SECONDS=${FUZZ_SMOKE_SECONDS:-3}
 
-command -v clang >/dev/null || fail "clang is not installed (ops/install-deps.sh installs it): the fuzz harnesses cannot be built"
+clang --version >/dev/null 2>&1 || fail "clang is not installed (ops/install-deps.sh installs it): the fuzz harnesses cannot be built"
 make -s fuzz-build >"$W/build.log" 2>&1 || { tail -40 "$W/build.log" >&2; fail "make fuzz-build failed"; }
 
 names=()
