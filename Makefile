@@ -177,6 +177,7 @@ FUZZ_BIN     := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_ALL))
 
 .PHONY: fuzz fuzz-build
 
+# -w: the library's warnings are the gcc builds' business; the harnesses keep theirs.
 $(FUZZ_DIR)/obj/%.o: %.c | $(GEN_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -c -o $@ $<
@@ -202,7 +203,7 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/libcontactd.
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # The seed corpora: written by the project's own tools, never committed.
-$(FUZZ_DIR)/seeds.stamp: tests/fuzz/seeds.sh $(FUZZ_DIR)/contactd $(FUZZ_DIR)/mkseeds
+$(FUZZ_DIR)/seeds.stamp: tests/fuzz/seeds.sh $(FUZZ_DIR)/contactd $(FUZZ_DIR)/mkseeds $(wildcard rules/*.json)
 	tests/fuzz/seeds.sh $(FUZZ_DIR)
 	touch $@
 
