@@ -4,6 +4,7 @@
 #   make test       sanitizer build (ASan+UBSan) and the whole test suite
 #   make bench      release build and the benchmarks (figures on stdout)
 #   make run        the demo: embedded broker, private redis-server, demo stream
+#   make fuzz       the libFuzzer harnesses, each run for a while (docs/fuzzing.md)
 #   make install    PREFIX/bin/contactd and PREFIX/share/contactd/rules
 #                   (PREFIX=/usr/local; DESTDIR= for staging)
 #   make MODE=asan  any target, built with sanitizers
@@ -154,6 +155,65 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/contactd
 	rm -rf $(DESTDIR)$(PREFIX)/share/contactd
 
+# ---- fuzzing (docs/fuzzing.md) ---------------------------------------------
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c), built with clang into build/fuzz/
+# whatever MODE is: the library is compiled again with coverage feedback and
+# ASan/UBSan, and build/fuzz/contactd (the same sources) writes the seeds.
+#   make fuzz                      every harness for FUZZ_SECONDS (default 180)
+#   make fuzz FUZZ_SECONDS=N FUZZ_TARGETS="citizen outbox"
+#   make fuzz-build                the harnesses and their seed corpora only
+FUZZ_CC      := clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  := $(CSTD) -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                $(INCS) -MMD -MP
+FUZZ_LIB_OBJ := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC)) \
+                $(patsubst $(GEN)/%.c,$(FUZZ_DIR)/obj/gen/%.o,$(GEN_C))
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_ALL     := $(patsubst tests/fuzz/fuzz_%.c,%,$(FUZZ_SRC))
+FUZZ_TARGETS ?= $(FUZZ_ALL)
+FUZZ_SECONDS ?= 180
+FUZZ_BIN     := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_ALL))
+
+.PHONY: fuzz fuzz-build
+
+# -w: the library's warnings are the gcc builds' business; the harnesses keep theirs.
+$(FUZZ_DIR)/obj/%.o: %.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -c -o $@ $<
+
+$(FUZZ_DIR)/obj/tests/fuzz/%.o: tests/fuzz/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/gen/%.o: $(GEN)/%.c | $(GEN_H)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -w -c -o $@ $<
+
+$(FUZZ_DIR)/libcontactd.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/contactd: $(FUZZ_DIR)/obj/cmd/main.o $(FUZZ_DIR)/libcontactd.a | build/share/contactd/rules
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+$(FUZZ_DIR)/mkseeds: $(FUZZ_DIR)/obj/tests/fuzz/mkseeds.o $(FUZZ_DIR)/libcontactd.a
+	$(FUZZ_CC) $(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_DIR)/libcontactd.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# The seed corpora: written by the project's own tools, never committed.
+$(FUZZ_DIR)/seeds.stamp: tests/fuzz/seeds.sh $(FUZZ_DIR)/contactd $(FUZZ_DIR)/mkseeds $(wildcard rules/*.json)
+	tests/fuzz/seeds.sh $(FUZZ_DIR)
+	touch $@
+
+fuzz-build: $(FUZZ_BIN) $(FUZZ_DIR)/seeds.stamp
+
+fuzz:
+	ops/install-deps.sh
+	$(MAKE) fuzz-build
+	tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 # Installs the Debian packages the build, tests and demo need (idempotent).
 deps:
 	ops/install-deps.sh
@@ -162,3 +222,4 @@ clean:
 	rm -rf build
 
 -include $(shell find build/$(MODE)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -32,6 +32,8 @@ PKGS=(
   linux-perf               # perf record, when the live benchmark is asked for a profile
   valgrind                 # callgrind: instructions per record in the history benchmark
   chromium                 # headless: renders `contactd report --format html` in its test
+  clang libclang-rt-14-dev # the fuzz harnesses: clang -fsanitize=fuzzer and its libFuzzer runtime (make fuzz)
+  llvm                     # llvm-symbolizer: function names in a harness's crash report
   fonts-dejavu-core        # the font that page names, so its screenshot has text to show
 )
 

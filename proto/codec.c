@@ -209,7 +209,8 @@ static int wire_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p, s
 		const ProtobufCFieldDescriptor *f = NULL;
 		uint64_t key, n;
 
-		if (wire_varint(&p, end, &key) < 0)
+		/* Field number 0 is never valid; protobuf-c refuses it only in a one-byte tag. */
+		if (wire_varint(&p, end, &key) < 0 || key >> 3 == 0)
 			return 1;
 		switch (key & 7) {
 		case 0:

@@ -1018,6 +1018,9 @@ static void test_garbage_bytes_are_rejected_at_the_decode_stage(void **state)
 		{ { 0x62, 0x03, 0x0a, 0x05, 'x' }, 5 },            /* conversation with a truncated id */
 		{ { 0x1a, 0x02, 0x08 }, 3 },                       /* occurred_at with a truncated field */
 		{ { 0x00 }, 1 },                                   /* field number 0 */
+		/* field number 0 in a two-byte tag, which protobuf-c lets through */
+		{ { 0x80, 0x00, 0x00 }, 3 },
+		{ { 0x62, 0x03, 0x80, 0x00, 0x00 }, 5 },           /* the same inside the conversation */
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
