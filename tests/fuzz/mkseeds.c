@@ -188,6 +188,8 @@ static int replay(const char *rules_dir, const char *log, const char *cit_dir, c
 	if (cd_rules_load(rules_dir, NULL, &rules, &err) < 0)
 		die(rules_dir, err.msg);
 	cd_engine_config_default(&cfg);
+	/* a short horizon: records holding a summary of folded history (format 4) are seeds too */
+	cfg.history_horizon_days = 60;
 	if (!(eng = cd_engine_new(rules, &cfg)) ||
 	    !(drv = cd_driver_new(eng, rules, &cfg, (cd_driver_sink){ on_output, NULL, &s })) ||
 	    !(rd = cd_log_reader_new(f, log, CD_LOG_AUTO, (size_t)1 << 20)))
