@@ -57,9 +57,12 @@ cat "$W/check.out"
 # --check-config loads every source and exits: a bad key or value fails it. It also
 # reads the password file, which the Secret mounts in the pod: here the environment
 # points redis-password-file at a stand-in, with the mode the kubelet gives it (0400
-# plus group read for fsGroup). No warning either.
+# plus group read for fsGroup). The processor's pod adds --citizen-key-file (its own
+# Secret), here a stand-in key too. No warning either.
 printf 'stand-in\n' >"$W/password" && chmod 0440 "$W/password"
-CONTACTD_REDIS_PASSWORD_FILE="$W/password" "$CONTACTD" run --config "$W/contactd.conf" --check-config >/dev/null 2>"$W/err" ||
+printf 'stand-in-citizen-key-of-at-least-32-bytes\n' >"$W/citizen-key" && chmod 0440 "$W/citizen-key"
+CONTACTD_REDIS_PASSWORD_FILE="$W/password" "$CONTACTD" run --config "$W/contactd.conf" \
+  --citizen-key-file "$W/citizen-key" --check-config >/dev/null 2>"$W/err" ||
   { cat "$W/err"; fail "the ConfigMap's contactd.conf is rejected"; }
 if grep -E 'level=(warn|error)' "$W/err"; then fail "the ConfigMap's contactd.conf draws a warning"; fi
 printf 'batch-size 0\n' >"$W/bad.conf"
