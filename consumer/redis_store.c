@@ -164,7 +164,7 @@ static const char commit_lua[] =
 	"local a = 8\n"
 	"for i = 1, nrec do\n"
 	"  if ARGV[a + 2] == 'x' then\n"
-	"    redis.call('DEL', KEYS[3 + i])\n"
+	"    redis.call('UNLINK', KEYS[3 + i])\n"
 	"    redis.call('ZREM', timers, ARGV[a + 1])\n"
 	"  elseif ARGV[a + 2] == '' then\n"
 	"    redis.call('SET', KEYS[3 + i], ARGV[a])\n"

@@ -26,13 +26,13 @@
 set -euo pipefail
 
 # SELECT: redis-db; SCRIPT LOAD and EVALSHA: the commit and trim scripts, whose
-# calls are SET, DEL (retention), HSET, HDEL, HGET, TYPE, ZADD, ZREM, RPUSH and LTRIM; the rest
+# calls are SET, UNLINK (retention), HSET, HDEL, HGET, TYPE, ZADD, ZREM, RPUSH and LTRIM; the rest
 # are reads (ZCOUNT and LLEN also for the metrics), the fence (HINCRBY), and
 # --reset-state (SCAN, UNLINK). PING: to check the credentials by hand
 # (redis-cli --user contactd ping). CLUSTER SLOTS and ASKING: following a Redis
 # Cluster (the slot map at connect, a slot being migrated).
 COMMANDS=(select "script|load" evalsha hincrby hmget mget hget hscan zrangebyscore zcount lrange llen scan unlink
-  set hset hdel type zadd zrem rpush ltrim del ping "cluster|slots" asking
+  set hset hdel type zadd zrem rpush ltrim ping "cluster|slots" asking
   exists rename zscore)    # the key migration's script (redis_store.c, cd_redis_migrate_keys)
 
 usage() {

@@ -10,7 +10,9 @@
 # event ids may differ from replay's; what must agree is where every obligation
 # ends: for each (citizen, obligation, period) its final state from the last
 # deadline and breach events (tests/cli/live_tool.py compare), and the standing
-# breaches.
+# breaches. Compaction is off (--history-horizon 0): the conversations arrive years
+# after the registrations in business time, beyond any horizon, and would be refused
+# (docs/operations.md "Retention").
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 P=4 A=contact.registrations.v1 B=contact.conversations.v1
@@ -62,7 +64,7 @@ produced_of() { sed -n 's/.* produced=\([0-9]*\).*/\1/p' "$1"; }
 # numbers of both topics (otherwise they would fight over the Redis partitions)
 declare -A PIDS
 for name in one two; do
-  run_start "$name" --input-topic "$A" --input-topic "$B" "${GROUP_TIMING[@]}"
+  run_start "$name" --input-topic "$A" --input-topic "$B" --history-horizon 0 "${GROUP_TIMING[@]}"
   PIDS[$name]=$RUN_PID
 done
 wait_consumed "$(produced_of "$W/produce-a.log")" 60 "$A"
