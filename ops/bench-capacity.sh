@@ -32,12 +32,25 @@ used_memory() {
 	echo "$m"
 }
 
+# The masters' CPU seconds (user + system), summed.
+used_cpu() {
+	local port
+	while read -r port; do
+		redis-cli -p "$port" info cpu | tr -d '\r' | awk -F: '$1 == "used_cpu_user" || $1 == "used_cpu_sys" { print $2 }'
+	done <"$DIR/ports" | awk '{ s += $1 } END { printf "%.2f", s }'
+}
+
 seed=$(ops/redis-cluster.sh start "$DIR" 3)
 mem0=$(used_memory)
+cpu0=$(used_cpu)
 BENCH_LIVE_RUN_ARGS=${BENCH_LIVE_RUN_ARGS:--X session.timeout.ms=6000 -X heartbeat.interval.ms=500} \
 BENCH_REDIS=$seed BENCH_LIVE_PROCESSORS=${BENCH_CAPACITY_PROCESSORS:-1 2 4} \
-	BENCH_LIVE_CITIZENS=${BENCH_CAPACITY_CITIZENS:-50000} ops/bench-live.sh
+	BENCH_LIVE_CITIZENS=${BENCH_CAPACITY_CITIZENS:-50000} ops/bench-live.sh | tee "$DIR/live.out"
+cpu=$(awk -v a="$(used_cpu)" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }')
 mem=$(($(used_memory) - mem0))
+# every run processes the whole topic: inputs = runs x the topic's records
+inputs=$(awk '/^processors [0-9]+:/ { s += $3 } END { print s + 0 }' "$DIR/live.out")
+[[ $inputs -gt 0 ]] && echo "redis CPU: $cpu s on 3 masters for $inputs inputs over the runs = $(awk -v c="$cpu" -v n="$inputs" 'BEGIN { printf "%.1f", c * 1000000 / n }') us/input"
 keys=0
 while read -r port; do
 	keys=$((keys + $(redis-cli -p "$port" --scan --pattern '*:c:*' | wc -l)))
