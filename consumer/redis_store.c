@@ -2058,6 +2058,31 @@ static size_t scan_nodes(const cd_redis *r, int *out, size_t cap)
 	return n;
 }
 
+/*
+ * One page of SCAN MATCH pattern COUNT 1000 on the current node: the reply in
+ * *page (the caller frees it), its keys in *keys, and cursor (NUM_ROOM bytes)
+ * moved on; "0" once the scan is complete. 0 / -1.
+ */
+static int scan_page(cd_redis *r, char *cursor, const cd_buf *pattern, redisReply **page, const redisReply **keys,
+		     cd_err *err)
+{
+	const char *argv[6] = { "SCAN", cursor, "MATCH", pattern->data, "COUNT", "1000" };
+	size_t argl[6] = { 4, strlen(cursor), 5, pattern->len, 5, 4 };
+
+	if (rs_call_ok(r, "SCAN", 6, argv, argl, page, err) < 0)
+		return -1;
+	if ((*page)->type != REDIS_REPLY_ARRAY || (*page)->elements != 2 ||
+	    (*page)->element[0]->type != REDIS_REPLY_STRING || (*page)->element[0]->len >= NUM_ROOM ||
+	    (*page)->element[1]->type != REDIS_REPLY_ARRAY) {
+		reply_fail(r, *page, "SCAN", err);
+		return -1;
+	}
+	memcpy(cursor, (*page)->element[0]->str, (*page)->element[0]->len);
+	cursor[(*page)->element[0]->len] = '\0';
+	*keys = (*page)->element[1];
+	return 0;
+}
+
 int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 {
 	redisReply *page = NULL;
@@ -2085,20 +2110,9 @@ int cd_redis_partitions(cd_redis *r, int32_t **ps, size_t *n, cd_err *err)
 			goto out;
 		strcpy(cursor, "0");
 		do {
-			const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
-			size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
 			const redisReply *keys;
-			if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+			if (scan_page(r, cursor, &pattern, &page, &keys, err) < 0)
 				goto out;
-			if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-			    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
-			    page->element[1]->type != REDIS_REPLY_ARRAY) {
-				reply_fail(r, page, "SCAN", err);
-				goto out;
-			}
-			memcpy(cursor, page->element[0]->str, page->element[0]->len);
-			cursor[page->element[0]->len] = '\0';
-			keys = page->element[1];
 			for (size_t i = 0; i < keys->elements; i++) {
 				const redisReply *k = keys->element[i];
 				const char *at;
@@ -2160,21 +2174,10 @@ int cd_redis_reset_partition(cd_redis *r, int32_t p, cd_err *err)
 	if (route(r, p, err) < 0)      /* a partition's keys share one slot: its master holds them all */
 		goto out;
 	do {
-		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
-		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
 		const redisReply *keys;
 
-		if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+		if (scan_page(r, cursor, &pattern, &page, &keys, err) < 0)
 			goto out;
-		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
-		    page->element[1]->type != REDIS_REPLY_ARRAY) {
-			reply_fail(r, page, "SCAN", err);
-			goto out;
-		}
-		memcpy(cursor, page->element[0]->str, page->element[0]->len);
-		cursor[page->element[0]->len] = '\0';
-		keys = page->element[1];
 		if (keys->elements > 0) {
 			if (args_begin(r, keys->elements + 1, 0, err) < 0)
 				goto out;
@@ -2358,21 +2361,10 @@ int cd_redis_migrate_keys(cd_redis *r, int32_t p, int64_t token, size_t *moved, 
 	}
 	pattern.len--;
 	do {
-		const char *argv[6] = { "SCAN", cursor, "MATCH", pattern.data, "COUNT", "1000" };
-		size_t argl[6] = { 4, strlen(cursor), 5, pattern.len, 5, 4 };
 		const redisReply *keys;
 
-		if (rs_call_ok(r, "SCAN", 6, argv, argl, &page, err) < 0)
+		if (scan_page(r, cursor, &pattern, &page, &keys, err) < 0)
 			goto out;
-		if (page->type != REDIS_REPLY_ARRAY || page->elements != 2 ||
-		    page->element[0]->type != REDIS_REPLY_STRING || page->element[0]->len >= sizeof(cursor) ||
-		    page->element[1]->type != REDIS_REPLY_ARRAY) {
-			reply_fail(r, page, "SCAN", err);
-			goto out;
-		}
-		memcpy(cursor, page->element[0]->str, page->element[0]->len);
-		cursor[page->element[0]->len] = '\0';
-		keys = page->element[1];
 		for (size_t i = 0; i < keys->elements; i++) {
 			const redisReply *k = keys->element[i];
 			const char *id;

@@ -25,6 +25,7 @@
 
 #include "consumer/redis_cluster.h"
 #include "consumer/redis_store.h"
+#include "tests/support/store.h"
 
 #define T0 (INT64_C(1767222000) * CD_NS_PER_SEC)     /* 2026-01-01 00:00 Copenhagen */
 #define NPORT 3
@@ -102,24 +103,9 @@ static void node_id(int p, char *id, size_t cap)
 static cd_redis *open_store(int seed)
 {
 	cd_redis_opts o;
-	cd_err err;
-	cd_redis *r;
 	cd_redis_opts_default(&o);
 	o.port = seed;
-	r = cd_redis_new(&o);
-	assert_non_null(r);
-	if (cd_redis_connect(r, &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	return r;
-}
-
-static int64_t take(cd_redis *r, int32_t p)
-{
-	int64_t token = 0;
-	cd_err err;
-	if (cd_redis_fence_acquire(r, p, &token, &err) < 0)
-		fail_msg("fence_acquire %d: %s", (int)p, err.msg);
-	return token;
+	return cd_test_store_open(&o);
 }
 
 /* A batch of one citizen's record, one outbox entry and the offset `off`. */
@@ -301,7 +287,7 @@ static void test_partitions_go_to_the_masters_of_their_slots(void **state)
 
 	for (int32_t p = 100; p < 116; p++) {
 		char key[64];
-		token[p - 100] = take(r, p);
+		token[p - 100] = cd_test_take(r, p);
 		b[p - 100] = batch("c1", "first", 10 + p);
 		assert_int_equal(cd_redis_commit_send(w, p, token[p - 100], b[p - 100], &err), 0);
 		snprintf(key, sizeof(key), "contactd:{p%d}:meta", (int)p);
@@ -361,7 +347,7 @@ static void test_the_aggregate_stages_partitions_route_by_their_tag(void **state
 	for (int32_t p = 0; p < 6; p++) {
 		char key[64];
 		redisReply *rep;
-		token = take(r, p);
+		token = cd_test_take(r, p);
 		cd_redis_batch_clear(b);
 		assert_int_equal(cd_redis_batch_hset(b, "cohorts", "k", 1, "v", 1), 0);
 		if (cd_redis_commit(r, p, token, b, &err) != 0)
@@ -418,8 +404,8 @@ static void test_a_moved_slot_is_followed_by_calls_and_pipelined_commits(void **
 	from = owner(slot);
 	to = other_port(from, -1);
 	q = partition_on(to, 1, 300);               /* a partition already on the master p moves to */
-	tp = take(r, p);
-	tq = take(r, q);
+	tp = cd_test_take(r, p);
+	tq = cd_test_take(r, q);
 	commit_ok(r, p, tp, "c1", "before", 1);
 	assert_int_equal(cd_redis_commit_send(w, p, tp, (bp = batch("c1", "piped", 2)), &err), 0);
 	cd_redis_batch_free(bp);
@@ -523,7 +509,7 @@ static void test_a_half_moved_slot_is_asked_and_waited_out(void **state)
 	f.third = other_port(f.from, f.to);
 	node_id(f.to, f.to_id, sizeof(f.to_id));
 	node_id(f.from, from_id, sizeof(from_id));
-	tp = take(r, p);
+	tp = cd_test_take(r, p);
 	commit_ok(r, p, tp, "c1", "one", 1);
 	snprintf(meta, sizeof(meta), "contactd:{p%d}:meta", (int)p);
 
@@ -580,8 +566,8 @@ static void test_a_master_down_is_retriable_and_recovers_after_restart(void **st
 	cd_err err;
 	(void)state;
 
-	tp = take(r, p);
-	tq = take(r, q);
+	tp = cd_test_take(r, p);
+	tq = cd_test_take(r, q);
 	commit_ok(r, p, tp, "c1", "kept", 5);
 	commit_ok(r, q, tq, "c2", "other", 0);
 	script(NULL, 0, "kill %s %d", dir, victim);
@@ -595,7 +581,7 @@ static void test_a_master_down_is_retriable_and_recovers_after_restart(void **st
 	script(NULL, 0, "restart %s %d", dir, victim);
 	assert_int_equal(cd_redis_connect(r, &err), 0);
 	assert_int_equal(offset_of(r, p), 5);                       /* on disk before the kill */
-	tp = take(r, p);
+	tp = cd_test_take(r, p);
 	commit_ok(r, p, tp, "c1", "again", 6);
 
 	/* the seed down: another master it knows lets it in */

@@ -23,6 +23,7 @@
 
 #include "consumer/redis_store.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/store.h"
 #include "util/pseudonym.h"
 
 #define MS INT64_C(1000000)
@@ -64,27 +65,13 @@ static cd_redis *open_store(const char *secret)
 	cd_redis_opts o;
 	cd_pseudonym_key k;
 	cd_err err;
-	cd_redis *r;
 	cd_redis_opts_default(&o);
 	o.port = srv.port;
 	if (secret) {
 		assert_int_equal(cd_pseudonym_key_from_secret(&k, "test", secret, strlen(secret), &err), 0);
 		o.citizen_key = &k;
 	}
-	r = cd_redis_new(&o);          /* copies the key */
-	assert_non_null(r);
-	if (cd_redis_connect(r, &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	return r;
-}
-
-static int64_t take(cd_redis *r, int32_t p)
-{
-	int64_t token = 0;
-	cd_err err;
-	if (cd_redis_fence_acquire(r, p, &token, &err) < 0)
-		fail_msg("fence_acquire: %s", err.msg);
-	return token;
+	return cd_test_store_open(&o);          /* copies the key */
 }
 
 static void put(cd_redis *r, int32_t p, int64_t token, const char *id, const char *rec, cd_instant next_fire)
@@ -158,7 +145,7 @@ static const char SECRET[] = "0123456789abcdef0123456789abcdef-test";
 static void test_no_key_name_or_timer_member_holds_a_citizen_id(void **state)
 {
 	cd_redis *r = open_store(SECRET);
-	int64_t token = take(r, 1);
+	int64_t token = cd_test_take(r, 1);
 	char names[64][256], want[35], key[128];
 	size_t n;
 	(void)state;
@@ -186,7 +173,7 @@ static void test_no_key_name_or_timer_member_holds_a_citizen_id(void **state)
 static void test_the_store_still_answers_by_id_and_due_timers_give_the_ids_back(void **state)
 {
 	cd_redis *r = open_store(SECRET);
-	int64_t token = take(r, 2);
+	int64_t token = cd_test_take(r, 2);
 	cd_buf rec;
 	char **due;
 	size_t n;
@@ -217,7 +204,7 @@ static void test_the_store_still_answers_by_id_and_due_timers_give_the_ids_back(
 static void test_state_written_with_another_key_is_refused_not_taken_for_new(void **state)
 {
 	cd_redis *a = open_store(SECRET), *b;
-	int64_t token = take(a, 3);
+	int64_t token = cd_test_take(a, 3);
 	size_t moved, kept;
 	char **due;
 	size_t n;
@@ -229,7 +216,7 @@ static void test_state_written_with_another_key_is_refused_not_taken_for_new(voi
 	put(a, 3, token, "0101701234", "rec", T0);
 	cd_redis_free(a);
 	b = open_store(NULL);                    /* the development key */
-	token = take(b, 3);
+	token = cd_test_take(b, 3);
 	assert_int_equal(cd_redis_migrate_keys(b, 3, token, &moved, &kept, &err), -1);
 	assert_false(err.retriable);
 	freeReplyObject(raw("ZADD contactd:{p3}:timers 0 garbage-member"));   /* a hand edit */
@@ -275,7 +262,7 @@ static void test_old_form_state_is_renamed_when_the_partition_is_taken_and_reads
 	put_old(4, "c-17", "second", t0_ms + 1);
 	put_old(4, "no-timer", "third", LLONG_MIN);
 	put_old(5, "other-partition", "x", t0_ms);   /* another partition: not this call's */
-	token = take(r, 4);
+	token = cd_test_take(r, 4);
 	assert_int_equal(cd_redis_migrate_keys(r, 4, token, &moved, &kept, &err), 0);
 	assert_int_equal(moved, 3);
 	assert_int_equal(kept, 0);
@@ -303,7 +290,7 @@ static void test_old_form_state_is_renamed_when_the_partition_is_taken_and_reads
 	}
 	/* done once: the next take finds the fingerprint and renames nothing, even a stray old key */
 	put_old(4, "late-old", "x", LLONG_MIN);
-	token = take(r, 4);
+	token = cd_test_take(r, 4);
 	assert_int_equal(cd_redis_migrate_keys(r, 4, token, &moved, &kept, &err), 0);
 	assert_int_equal(moved, 0);
 	cd_buf_release(&rec);
@@ -326,7 +313,7 @@ static void test_migration_is_bounded_per_call_and_finishes_a_large_partition(vo
 		snprintf(id, sizeof(id), "cit-%04d", i);
 		put_old(6, id, "r", T0 / MS + i);
 	}
-	token = take(r, 6);
+	token = cd_test_take(r, 6);
 	freeReplyObject(raw("CONFIG RESETSTAT"));
 	assert_int_equal(cd_redis_migrate_keys(r, 6, token, &moved, &kept, &err), 0);
 	assert_int_equal(moved, 700);
@@ -353,7 +340,7 @@ static void test_migration_is_bounded_per_call_and_finishes_a_large_partition(vo
 static void test_a_newer_record_under_the_new_name_wins_over_an_old_one(void **state)
 {
 	cd_redis *r = open_store(SECRET);
-	int64_t token = take(r, 7);
+	int64_t token = cd_test_take(r, 7);
 	size_t moved, kept;
 	cd_buf rec;
 	cd_err err;
@@ -375,14 +362,14 @@ static void test_a_newer_record_under_the_new_name_wins_over_an_old_one(void **s
 static void test_a_superseded_token_cannot_migrate(void **state)
 {
 	cd_redis *r = open_store(SECRET);
-	int64_t old = take(r, 8);
+	int64_t old = cd_test_take(r, 8);
 	size_t moved, kept;
 	cd_err err;
 	redisReply *rep;
 	(void)state;
 
 	put_old(8, "c-1", "old", T0 / MS);
-	take(r, 8);                               /* another processor took it */
+	cd_test_take(r, 8);                               /* another processor took it */
 	assert_int_equal(cd_redis_migrate_keys(r, 8, old, &moved, &kept, &err), CD_REDIS_FENCED);
 	rep = raw("EXISTS contactd:{p8}:c:c-1");
 	assert_int_equal(rep->integer, 1);

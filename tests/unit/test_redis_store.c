@@ -21,6 +21,7 @@
 
 #include "consumer/redis_store.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/store.h"
 
 #define MS INT64_C(1000000)
 #define T0 (INT64_C(1767222000) * CD_NS_PER_SEC)     /* 2026-01-01 00:00 Copenhagen */
@@ -59,28 +60,13 @@ static long long raw_int(int port, const char *cmd, const char *key)
 static cd_redis *open_store(int port, const char *prefix, size_t max_reply)
 {
 	cd_redis_opts o;
-	cd_err err;
-	cd_redis *r;
 	cd_redis_opts_default(&o);
 	o.port = port;
 	if (prefix)
 		o.prefix = prefix;
 	if (max_reply)
 		o.max_reply_bytes = max_reply;
-	r = cd_redis_new(&o);
-	assert_non_null(r);
-	if (cd_redis_connect(r, &err) < 0)
-		fail_msg("connect: %s", err.msg);
-	return r;
-}
-
-static int64_t take(cd_redis *r, int32_t p)
-{
-	int64_t token = 0;
-	cd_err err;
-	if (cd_redis_fence_acquire(r, p, &token, &err) < 0)
-		fail_msg("fence_acquire: %s", err.msg);
-	return token;
+	return cd_test_store_open(&o);
 }
 
 static void commit_ok(cd_redis *r, int32_t p, int64_t token, const cd_redis_batch *b)
@@ -170,7 +156,7 @@ static void test_a_commit_writes_records_timers_outbox_offsets_and_floor(void **
 		cd_buf_init(&recs[i], 1 << 20);
 	for (int i = 0; i < 4; i++)
 		cd_buf_init(&ent[i], 1 << 20);
-	token = take(r, 3);
+	token = cd_test_take(r, 3);
 	assert_int_equal(token, 1);
 	assert_true(cd_redis_batch_empty(b));
 	assert_int_equal(cd_redis_batch_record(b, "c1", rec1, sizeof(rec1), T0 + 5 * MS + 999999), 0);
@@ -245,7 +231,7 @@ static void test_a_partition_never_committed_has_no_position(void **state)
 static void test_timer_scores_are_whole_milliseconds_rounded_down(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
-	int64_t token = take(r, 1);
+	int64_t token = cd_test_take(r, 1);
 	redisReply *rep;
 	(void)state;
 	put(r, 1, token, "late", "x", T0 + 1999999);
@@ -262,7 +248,7 @@ static void test_timer_scores_are_whole_milliseconds_rounded_down(void **state)
 static void test_a_record_without_a_timer_leaves_the_timer_index(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
-	int64_t token = take(r, 1);
+	int64_t token = cd_test_take(r, 1);
 	char **due;
 	size_t n;
 	cd_err err;
@@ -279,7 +265,7 @@ static void test_a_record_without_a_timer_leaves_the_timer_index(void **state)
 static void test_a_deletion_removes_the_record_and_its_timer_in_the_commit(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
-	int64_t token = take(r, 4), stale;
+	int64_t token = cd_test_take(r, 4), stale;
 	cd_redis_batch *b = cd_redis_batch_new();
 	cd_buf rec;
 	char **due;
@@ -307,7 +293,7 @@ static void test_a_deletion_removes_the_record_and_its_timer_in_the_commit(void 
 
 	/* Under a superseded token a deletion changes nothing. */
 	stale = token;
-	token = take(r, 4);
+	token = cd_test_take(r, 4);
 	assert_true(token != stale);
 	b = cd_redis_batch_new();
 	assert_int_equal(cd_redis_batch_delete(b, "c2"), 0);
@@ -326,7 +312,7 @@ static void test_due_timers_come_earliest_first_and_at_most_max(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 2);
+	int64_t token = cd_test_take(r, 2);
 	char **due;
 	size_t n;
 	cd_err err;
@@ -363,7 +349,7 @@ static void test_gauges_count_the_outbox_and_the_due_timers_in_one_round_trip(vo
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 3), outbox = -1, due = -1;
+	int64_t token = cd_test_take(r, 3), outbox = -1, due = -1;
 	cd_redis_stats before, after;
 	cd_err err;
 	(void)state;
@@ -412,9 +398,9 @@ static void test_a_superseded_token_cannot_commit_and_changes_nothing(void **sta
 	(void)state;
 
 	cd_buf_init(&rec, 1 << 20);
-	t1 = take(old, 5);
+	t1 = cd_test_take(old, 5);
 	put(old, 5, t1, "c1", "v1", T0);
-	t2 = take(cur, 5);
+	t2 = cd_test_take(cur, 5);
 	assert_true(t2 > t1);
 
 	assert_int_equal(cd_redis_batch_record(b, "c1", "v2", 2, T0 + 99 * MS), 0);
@@ -455,11 +441,11 @@ static void test_a_superseded_token_cannot_trim_the_outbox(void **state)
 	cd_err err;
 	(void)state;
 
-	t1 = take(old, 5);
+	t1 = cd_test_take(old, 5);
 	assert_int_equal(cd_redis_batch_outbox(b, "o1", 2), 0);
 	assert_int_equal(cd_redis_batch_outbox(b, "o2", 2), 0);
 	commit_ok(old, 5, t1, b);
-	t2 = take(cur, 5);
+	t2 = cd_test_take(cur, 5);
 	assert_int_equal(cd_redis_outbox_trim(old, 5, t1, 2, &err), CD_REDIS_FENCED);
 	assert_int_equal(err.retriable, 0);
 	assert_int_equal(outbox_len(cur, 5), 2);
@@ -474,7 +460,7 @@ static void test_a_commit_that_cannot_complete_writes_nothing(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 8), next;
+	int64_t token = cd_test_take(r, 8), next;
 	cd_instant floor;
 	redisReply *rep;
 	cd_buf rec;
@@ -551,7 +537,7 @@ static void test_hash_operations_commit_with_the_rest_under_the_stage_tag(void *
 	r = cd_redis_new(&o);
 	assert_non_null(r);
 	assert_int_equal(cd_redis_connect(r, &err), 0);
-	token = take(r, 3);
+	token = cd_test_take(r, 3);
 	assert_int_equal(raw_int(srv.port, "EXISTS", "contactd:{a3}:meta"), 1);
 	assert_int_equal(raw_int(srv.port, "EXISTS", "contactd:{p3}:meta"), 0);
 
@@ -597,7 +583,7 @@ static void test_hash_operations_commit_with_the_rest_under_the_stage_tag(void *
 	/* and a superseded token cannot write them either */
 	rep = raw(srv.port, "DEL contactd:{a3}:pending");
 	freeReplyObject(rep);
-	take(r, 3);
+	cd_test_take(r, 3);
 	assert_int_equal(cd_redis_commit(r, 3, token, b, &err), CD_REDIS_FENCED);
 	assert_int_equal(raw_int(srv.port, "HLEN", "contactd:{a3}:members"), 1);
 	cd_redis_batch_free(b);
@@ -607,7 +593,7 @@ static void test_hash_operations_commit_with_the_rest_under_the_stage_tag(void *
 static void test_a_commit_after_the_script_cache_was_flushed_reloads_the_script(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
-	int64_t token = take(r, 1);
+	int64_t token = cd_test_take(r, 1);
 	cd_redis_batch *b = cd_redis_batch_new();
 	redisReply *rep;
 	cd_buf rec;
@@ -642,7 +628,7 @@ static void test_sent_commits_and_trims_reply_in_order_each_for_itself(void **st
 {
 	cd_redis *w = open_store(srv.port, NULL, 0), *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b1 = cd_redis_batch_new(), *b2 = cd_redis_batch_new(), *b3 = cd_redis_batch_new();
-	int64_t t1 = take(r, 1), t2 = take(r, 2), t3, next;
+	int64_t t1 = cd_test_take(r, 1), t2 = cd_test_take(r, 2), t3, next;
 	cd_instant floor;
 	cd_buf rec;
 	cd_err err;
@@ -659,7 +645,7 @@ static void test_sent_commits_and_trims_reply_in_order_each_for_itself(void **st
 	assert_int_equal(cd_redis_batch_offset(b3, "contact.events.v1", 33), 0);
 
 	/* partition 2 is taken by another holder before its commit goes: that one is fenced */
-	t3 = take(r, 2);
+	t3 = cd_test_take(r, 2);
 	assert_true(t3 > t2);
 	assert_int_equal(cd_redis_commit_send(w, 1, t1, b1, &err), 0);
 	assert_int_equal(cd_redis_commit_send(w, 2, t2, b2, &err), 0);
@@ -706,7 +692,7 @@ static void test_a_sent_commit_after_the_script_cache_was_flushed_is_retriable(v
 {
 	cd_redis *w = open_store(srv.port, NULL, 0), *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t t = take(r, 4);
+	int64_t t = cd_test_take(r, 4);
 	redisReply *rep;
 	cd_buf rec;
 	cd_err err;
@@ -738,7 +724,7 @@ static void test_replies_owed_when_the_server_dies_are_a_retriable_error(void **
 {
 	cd_redis *w = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t t = take(w, 7);
+	int64_t t = cd_test_take(w, 7);
 	cd_err err;
 	(void)state;
 
@@ -759,7 +745,7 @@ static void test_a_batch_of_5000_records_commits_in_one_call(void **state)
 	enum { N = 5000 };
 	cd_redis *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 9);
+	int64_t token = cd_test_take(r, 9);
 	char id[32], body[200];
 	char **due;
 	size_t n;
@@ -796,7 +782,7 @@ static void test_a_cleared_batch_is_empty_and_reusable(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 1), next;
+	int64_t token = cd_test_take(r, 1), next;
 	cd_instant floor;
 	cd_buf rec;
 	cd_err err;
@@ -827,7 +813,7 @@ static void test_a_cleared_batch_is_empty_and_reusable(void **state)
 static void test_committed_state_survives_a_redis_restart_and_the_client_reconnects(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
-	int64_t token = take(r, 4), again;
+	int64_t token = cd_test_take(r, 4), again;
 	cd_buf rec;
 	cd_err err;
 	(void)state;
@@ -863,7 +849,7 @@ static void test_redis_down_is_a_retriable_error_not_a_crash(void **state)
 {
 	cd_redis *r = open_store(srv.port, NULL, 0);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 1);
+	int64_t token = cd_test_take(r, 1);
 	char **due;
 	size_t n;
 	cd_err err;
@@ -945,7 +931,7 @@ static void test_a_wrong_password_is_a_final_error_and_acl_users_work(void **sta
 	r = store_as(sec.port, "contactd", "pw2");  /* everything the store does, as the ACL user */
 	assert_int_equal(cd_redis_connect(r, &err), 0);
 	assert_int_equal(cd_redis_batch_record(b, "c1", "v", 1, T0), 0);
-	commit_ok(r, 1, take(r, 1), b);
+	commit_ok(r, 1, cd_test_take(r, 1), b);
 	assert_int_equal(get(r, 1, "c1", &rec), 1);
 	assert_int_equal(cd_redis_reset_partition(r, 1, &err), 0);
 	assert_int_equal(get(r, 1, "c1", &rec), 0);
@@ -961,7 +947,7 @@ static void test_a_reply_over_max_reply_bytes_fails_without_reading_it(void **st
 	enum { MAX = 30000, BIG = 100000, ENTRIES = 20000 };
 	cd_redis *r = open_store(srv.port, NULL, MAX);
 	cd_redis_batch *b = cd_redis_batch_new();
-	int64_t token = take(r, 1);
+	int64_t token = cd_test_take(r, 1);
 	char *big = malloc(BIG);
 	cd_buf rec, ent[1];
 	size_t n;
@@ -1038,8 +1024,8 @@ static void test_reset_removes_every_key_of_its_partition_and_no_other(void **st
 	assert_int_equal(cd_redis_batch_outbox(b, "o", 1), 0);
 	assert_int_equal(cd_redis_batch_offset(b, "contact.events.v1", 1), 0);
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		commit_ok(r, parts[i], take(r, parts[i]), b);
-	commit_ok(other, 1, take(other, 1), b);
+		commit_ok(r, parts[i], cd_test_take(r, parts[i]), b);
+	commit_ok(other, 1, cd_test_take(other, 1), b);
 
 	assert_int_equal(cd_redis_reset_partition(r, 1, &err), 0);
 	rep = raw(srv.port, "KEYS contactd:{p1}:*");
@@ -1081,7 +1067,7 @@ static void test_all_keys_of_one_partition_hash_to_one_cluster_slot(void **state
 	for (int32_t p = 7; p <= 8; p++) {
 		char pattern[32];
 		redisReply *keys;
-		commit_ok(r, p, take(r, p), b);
+		commit_ok(r, p, cd_test_take(r, p), b);
 		snprintf(pattern, sizeof(pattern), "contactd:{p%d}:*", (int)p);
 		keys = raw(srv.port, "KEYS %s", pattern);
 		assert_int_equal(keys->elements, 5);     /* two citizens, meta, timers, outbox */
